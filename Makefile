@@ -1,0 +1,50 @@
+# The two commands a fresh machine needs:  make lab   and   make test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LANG_CODE ?=
+BABEL_EXTRACT = $(BIN)/pybabel extract -F babel.cfg -k M:1c,2 --no-default-keywords --add-comments=TRANSLATORS: \
+	--project=labkit --version=0.1 --msgid-bugs-address=labkit@example.invalid --copyright-holder="labkit authors" --sort-by-file
+
+.PHONY: lab setup venv test unit integration notebooks translations catalogue check-translations bench clean
+
+$(BIN)/labkit: pyproject.toml requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (labkit)" >/dev/null
+	touch $@
+
+venv: $(BIN)/labkit
+
+## Set everything up (Incus, storage, image, ubuntu-test) and open the lab in JupyterLab.
+lab: venv
+	$(BIN)/labkit setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+setup: venv
+	$(BIN)/labkit setup --yes
+
+## The full test suite: unit, integration on a real Incus daemon, notebooks.
+test: venv
+	$(BIN)/python -m labkit notebooks check
+	$(BIN)/pytest -q tests
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+integration: venv
+	$(BIN)/pytest -q tests/integration
+
+## Extract messages, merge them into the French catalogue, compile for the package.
+translations: venv
+	$(BABEL_EXTRACT) -o translations/labkit.pot labkit
+	$(BIN)/pybabel update -D labkit -i translations/labkit.pot -d translations -l fr --no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -D labkit -d translations -l fr -o labkit/locale/fr/LC_MESSAGES/labkit.mo --statistics
+
+bench: venv
+	$(BIN)/python bench/checks.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache

@@ -1,0 +1,198 @@
+"""The `labkit` command: a thin layer over Session, setup and doctor.
+
+Exit codes (design.md §4): 0 every requested step passed, 1 a step failed or is not
+verified, 2 the environment is unusable or the arguments are wrong.
+"""
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from . import render
+from .errors import LabkitError, UsageError
+from .i18n import M, Message, normalise_language
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+class Options:
+    def __init__(self, lang: str, container: str | None, snapshot: str | None, project: str | None, journal: Path | None):
+        self.lang, self.container, self.snapshot, self.project, self.journal = lang, container, snapshot, project, journal
+
+    def session(self):
+        from .session import Session
+
+        return Session(container=self.container, snapshot=self.snapshot, project=self.project, journal=self.journal)
+
+    def say(self, message: Message, err: bool = False) -> None:
+        click.echo(message.render(self.lang), err=err)
+
+
+def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Render every LabkitError once, in the user's language, with exit code 2."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        opts: Options = click.get_current_context().obj
+        try:
+            return func(*args, **kwargs)
+        except LabkitError as exc:
+            click.echo(render_error(exc, opts.lang), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.exit(130)
+    return wrapper
+
+
+def render_error(exc: LabkitError, lang: str) -> str:
+    label = M("cli.error", "Error").render(lang)
+    return f"{label}{' : ' if lang == 'fr' else ': '}{exc.render(lang)}"
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option("--lang", type=click.Choice(["fr", "en"]), default=None, help="Language of messages (default: from LANG).")
+@click.option("--container", default=None, help="Lab instance (default: ubuntu-test).")
+@click.option("--snapshot", default=None, help="Snapshot name (default: ubuntu-test-1).")
+@click.option("--project", default=None, help="Incus project (default: the client's).")
+@click.option("--journal", type=click.Path(path_type=Path), default=None, help="Journal file (default: in the XDG state folder).")
+@click.pass_context
+def main(ctx: click.Context, lang: str | None, container: str | None, snapshot: str | None, project: str | None, journal: Path | None) -> None:
+    """labkit — the Incus snapshots lab, graded against your real container."""
+    ctx.obj = Options(normalise_language(lang), container, snapshot, project, journal)
+
+
+@main.command()
+@click.argument("steps", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handles_errors
+def check(opts: Options, steps: tuple[str, ...], as_json: bool) -> None:
+    """Grade the given steps (all of them when none is given)."""
+    session = opts.session()
+    report = session.check(list(steps) or None)
+    for warning in report.warnings:
+        opts.say(warning, err=True)
+    titles = {s.id: s.title for s in session.chapter.steps}
+    if as_json:
+        click.echo(render.dumps(render.report_json(report.results, report.score, lab=session.chapter.id, container=session.container, snapshot=session.snapshot, lang=opts.lang)))
+    elif is_tty():
+        from rich.console import Console
+
+        render.rich_report(Console(), report.results, report.score, titles, opts.lang)
+    else:
+        click.echo(render.text_report(report.results, report.score, titles, opts.lang))
+    sys.exit(0 if report.all_passed else 1)
+
+
+@main.command()
+@click.argument("step")
+@click.pass_obj
+@handles_errors
+def hint(opts: Options, step: str) -> None:
+    """A nudge first; the exact command when asked again."""
+    session = opts.session()
+    level, message = session.hint(step)
+    click.echo(message.render(opts.lang))
+    for warning in session.journal.warnings:
+        opts.say(warning, err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def report(opts: Options, as_json: bool) -> None:
+    """Score table of this attempt: status, time, attempts and hints per step."""
+    from .progress import attempt_report, report_table
+
+    session = opts.session()
+    data = attempt_report(session.chapter, session.journal.data)
+    if as_json:
+        click.echo(render.dumps(data))
+    else:
+        click.echo(report_table(session.chapter, data, opts.lang))
+
+
+@main.command()
+@click.option("--seconds", type=float, default=None, help="Stop after this many seconds (default: until interrupted).")
+@click.pass_obj
+@handles_errors
+def watch(opts: Options, seconds: float | None) -> None:
+    """Record lifecycle events into the journal until interrupted (for terminal users)."""
+    from .events import Listener
+
+    session = opts.session()
+    session.journal.ensure_baseline(session.observe().instance)
+    listener = Listener(session.endpoint, session.container, lambda entry: session.record_events([entry])).start()
+    opts.say(M("cli.watch.started", "Watching {container}: lifecycle events go into your journal. Press Ctrl+C to stop.", container=session.container), err=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while listener.alive and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.stop()
+    opts.say(M("cli.watch.stopped", "Stopped watching. {count} events recorded.", count=len(session.journal.data["events"])), err=True)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+@main.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@handles_errors
+def reset(opts: Options, yes: bool) -> None:
+    """Put the instance back to the chapter's start and archive the journal."""
+    from .reset import reset_instance
+
+    session = opts.session()
+    if not yes:
+        question = M("cli.reset.confirm", "This deletes the snapshot {snapshot} and /root/this_file.txt in {container}, and starts a new attempt. Continue?", container=session.container, snapshot=session.snapshot)
+        if not sys.stdin.isatty() or not click.confirm(question.render(opts.lang), default=False):
+            raise UsageError(M("cli.reset.needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."))
+    archived = reset_instance(session)
+    opts.say(M("cli.reset.done", "{container} is back at the start of the chapter (running, no snapshot {snapshot}, no file). Previous attempt kept in {archive}.", container=session.container, snapshot=session.snapshot, archive=str(archived or "-")))
+
+
+@main.command()
+@click.option("--image", default=None, help="Image for the lab instance (default: images:ubuntu/24.04 if reachable, else a local Debian image).")
+@click.option("--recreate", is_flag=True, help="Delete and rebuild the lab instance.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@handles_errors
+def setup(opts: Options, image: str | None, recreate: bool, yes: bool) -> None:
+    """Install and start Incus if needed, prepare storage, image and the lab instance."""
+    from .setup import run_setup
+
+    run_setup(lang=opts.lang, container=opts.container or "ubuntu-test", project=opts.project, image=image, recreate=recreate, yes=yes)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def doctor(opts: Options, as_json: bool) -> None:
+    """Read-only diagnosis of the lab environment."""
+    from .doctor import diagnose, doctor_json, doctor_text
+
+    checks = diagnose(container=opts.container or "ubuntu-test", project=opts.project)
+    ok = all(c.ok or not c.required for c in checks)
+    click.echo(render.dumps(doctor_json(checks, opts.lang, ok)) if as_json else doctor_text(checks, opts.lang))
+    sys.exit(0 if ok else 2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

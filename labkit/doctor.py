@@ -1,0 +1,86 @@
+"""`labkit doctor`: a read-only diagnosis, one line per check."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import IncusUnavailable, LabkitError
+from .i18n import M, Message
+from .incus import IncusClient, find_endpoint
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    ok: bool
+    message: Message
+    required: bool = True
+
+
+def diagnose(container: str, project: str | None = None) -> list[Check]:
+    endpoint = find_endpoint(project)
+    checks: list[Check] = []
+    client = IncusClient(endpoint, timeout=10)
+    try:
+        try:
+            server = client.server()
+        except LabkitError as exc:
+            reachable = not isinstance(exc, IncusUnavailable)
+            checks.append(Check("daemon", reachable, M("doctor.daemon.ok", "Incus daemon answers on {socket}.", socket=str(endpoint.socket)) if reachable else exc.message))
+            if reachable:
+                checks.append(Check("access", False, exc.message))
+            return checks
+        checks.append(Check("daemon", True, M("doctor.daemon.ok", "Incus daemon answers on {socket}.", socket=str(endpoint.socket))))
+        auth = server.get("auth")
+        if auth != "trusted":
+            checks.append(Check("access", False, M("doctor.access.untrusted", "The daemon does not trust this client (auth: {auth}). Join the “incus-admin” group, or use a certificate your instructor gave you.", auth=auth)))
+            return checks
+        restricted = endpoint.restricted_socket
+        checks.append(Check("access", True, M("doctor.access.restricted", "Access: restricted to project “{project}”.", project=client.project) if restricted
+                            else M("doctor.access.full", "Access: full (project “{project}”).", project=client.project)))
+        version = server.get("environment", {}).get("server_version", "?")
+        checks.append(Check("version", True, M("doctor.version", "Incus server version {version}.", version=version)))
+        checks.extend(_storage_and_images(client))
+        checks.append(_instance(client, container))
+        return checks
+    finally:
+        client.close()
+
+
+def _storage_and_images(client: IncusClient) -> list[Check]:
+    out = []
+    try:
+        pools = client.request("GET", "/1.0/storage-pools", params={"recursion": 1}, project=False) or []
+        names = ", ".join(f"{p['name']} ({p['driver']})" for p in pools)
+        out.append(Check("storage", bool(pools), M("doctor.storage.ok", "Storage pool: {pools}.", pools=names) if pools
+                         else M("doctor.storage.none", "No storage pool: run “labkit setup” (as root) to create one.")))
+    except LabkitError:
+        # Restricted clients may not list pools; the instance check below is what matters.
+        out.append(Check("storage", True, M("doctor.storage.hidden", "Storage pools are not visible with restricted access."), required=False))
+    try:
+        images = client.request("GET", "/1.0/images", params={"recursion": 1}) or []
+        aliases = ", ".join(a["name"] for i in images for a in i.get("aliases", [])) or str(len(images))
+        out.append(Check("image", bool(images), M("doctor.image.ok", "Images: {aliases}.", aliases=aliases) if images
+                         else M("doctor.image.none", "No local image yet: “labkit setup” fetches or builds one."), required=False))
+    except LabkitError as exc:
+        out.append(Check("image", False, exc.message, required=False))
+    return out
+
+
+def _instance(client: IncusClient, container: str) -> Check:
+    data = client.instance_or_none(container)
+    if data is None:
+        return Check("instance", False, M("doctor.instance.missing", "The lab instance “{container}” does not exist: run “labkit setup”.", container=container))
+    status = data.get("status")
+    return Check("instance", True, M("doctor.instance.ok", "Lab instance “{container}”: {status}.", container=container, status=status))
+
+
+def doctor_text(checks: list[Check], lang: str) -> str:
+    lines = [f"{'✔' if c.ok else ('✘' if c.required else '!')} {c.id:<9} {c.message.render(lang)}" for c in checks]
+    ok = all(c.ok or not c.required for c in checks)
+    lines.append((M("doctor.ready", "The lab can run.") if ok else M("doctor.not_ready", "The lab cannot run yet: fix the lines marked ✘.")).render(lang))
+    return "\n".join(lines)
+
+
+def doctor_json(checks: list[Check], lang: str, ok: bool) -> dict[str, Any]:
+    return {"ok": ok, "lang": lang, "checks": [{"id": c.id, "ok": c.ok, "required": c.required, "message": c.message.render(lang)} for c in checks]}

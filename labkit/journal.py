@@ -1,0 +1,181 @@
+"""The learner's journal: baseline, checks, hints and events of one attempt, on disk.
+
+Several processes write it at once (a notebook's listener, `labkit watch`, `labkit
+check`), so every change is a locked read-modify-write followed by an atomic rename.
+A journal that cannot be read or written never stops the grading: we warn, keep the
+bad file aside, and go on in memory.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .engine import Baseline, Event, History, Result, Status
+from .i18n import M, Message
+from .observation import Instance
+
+FORMAT = 1
+
+
+def default_path(lab: str, project: str, container: str, environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "labkit" / "journals" / f"{lab}--{project}--{container}.json"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def empty(lab: str, project: str, container: str, snapshot: str, attempt: int = 1) -> dict[str, Any]:
+    return {"format": FORMAT, "lab": lab, "project": project, "container": container, "snapshot": snapshot,
+            "attempt": attempt, "started_at": now().isoformat(), "baseline": None, "checks": [],
+            "first_pass": {}, "attempts": {}, "hints": {}, "events": []}
+
+
+class Journal:
+    def __init__(self, path: Path | None, lab: str, project: str, container: str, snapshot: str):
+        self.path = path
+        self.identity = (lab, project, container, snapshot)
+        self.warnings: list[Message] = []
+        self.data = self._load()
+
+    # -- disk -------------------------------------------------------------
+    def _load(self) -> dict[str, Any]:
+        fresh = empty(*self.identity)
+        if self.path is None or not self.path.exists():
+            return fresh
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise ValueError("unknown journal format")
+            return data
+        except (OSError, ValueError) as exc:
+            self._set_aside(exc)
+            return fresh
+
+    def _set_aside(self, exc: Exception) -> None:
+        assert self.path is not None
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{now():%Y%m%dT%H%M%S}")
+        try:
+            os.replace(self.path, aside)
+            where = str(aside)
+        except OSError:
+            where = str(self.path)
+            self.path = None  # never overwrite a file we could not move aside
+        self.warnings.append(M("journal.corrupt", "Your journal could not be read ({detail}). It was kept as {aside} and a new one was started; earlier progress of this attempt is not counted.", detail=str(exc), aside=where))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def update(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """Apply a change to the freshest copy on disk, then write it atomically."""
+        change(self.data)
+        if self.path is None:
+            return
+        try:
+            with self._locked():
+                if self.path.exists():
+                    disk = self._load()
+                    if disk.get("attempt") == self.data.get("attempt"):
+                        change(disk)
+                        self.data = disk
+                write_atomically(self.path, self.data)
+        except OSError as exc:
+            self.warnings.append(M("journal.unwritable", "Your progress could not be saved to {path} ({detail}). Grading goes on, but this session's results will not be remembered; use --journal to choose another file.", path=str(self.path), detail=exc.strerror or str(exc)))
+            self.path = None
+
+    def archive(self) -> Path | None:
+        """Close this attempt: keep its file under a numbered name, start the next attempt."""
+        if self.path is None:
+            self.data = empty(*self.identity, attempt=self.attempt + 1)
+            return None
+        with self._locked():
+            target = self.path.with_name(f"{self.path.stem}.attempt-{self.attempt}.json")
+            if self.path.exists():
+                os.replace(self.path, target)
+            self.data = empty(*self.identity, attempt=self.attempt + 1)
+            write_atomically(self.path, self.data)
+        return target
+
+    # -- content ----------------------------------------------------------
+    @property
+    def attempt(self) -> int:
+        return int(self.data.get("attempt", 1))
+
+    def ensure_baseline(self, instance: Instance | None) -> bool:
+        """Record the instance's identity once; a different instance starts a new attempt."""
+        if instance is None:
+            return False
+        base = self.data.get("baseline")
+        if base is not None and base.get("uuid") == instance.uuid:
+            return False
+        if base is not None:
+            # The instance was recreated under the same name: its history is not ours.
+            self.archive()
+
+        def record(data: dict[str, Any]) -> None:
+            if data.get("baseline") is None:
+                data["baseline"] = {"uuid": instance.uuid, "generation": instance.generation, "recorded_at": now().isoformat()}
+        self.update(record)
+        return True
+
+    def record_results(self, results: list[Result]) -> None:
+        when = now().isoformat()
+
+        def record(data: dict[str, Any]) -> None:
+            for r in results:
+                data["checks"].append({"step": r.step, "time": when, "status": r.status.value, "diagnosis": r.diagnosis})
+                data["attempts"][r.step] = data["attempts"].get(r.step, 0) + 1
+                if r.status is Status.PASSED:
+                    data["first_pass"].setdefault(r.step, when)
+        self.update(record)
+
+    def record_hint(self, step: str) -> int:
+        """Count one more hint asked for this step; return how many were asked."""
+        def record(data: dict[str, Any]) -> None:
+            data["hints"][step] = data["hints"].get(step, 0) + 1
+        self.update(record)
+        return int(self.data["hints"][step])
+
+    def record_events(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+
+        def record(data: dict[str, Any]) -> None:
+            data["events"].extend(events)
+        self.update(record)
+
+    def history(self) -> History:
+        base = self.data.get("baseline")
+        baseline = None if base is None else Baseline(base.get("uuid"), base.get("generation"), datetime.fromisoformat(base["recorded_at"]))
+        events = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {}) for e in self.data.get("events", []))
+        return History(frozenset(self.data.get("first_pass", {})), baseline, events)
+
+
+def write_atomically(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, indent=1)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,249 @@
+"""The “container snapshots” chapter: take, inspect, restore and delete a snapshot.
+
+Evidence rules (design.md §2–3): a restore is proven only by a new
+`volatile.uuid.generation` or an `instance-restored` event, never by the file's
+absence; a step whose evidence a later step consumed stays passed if the journal
+saw it pass.
+"""
+from __future__ import annotations
+
+from ..engine import Chapter, Context, Step, Verdict, consumed, failed, passed
+from ..i18n import M
+
+FILE_PATH = "/root/this_file.txt"
+
+
+def _p(ctx: Context) -> dict[str, str]:
+    return {"container": ctx.params["container"], "snapshot": ctx.params["snapshot"], "path": FILE_PATH}
+
+
+def _gone(ctx: Context) -> Verdict | None:
+    """Every step needs the instance; its disappearance is the one mistake that undoes them all."""
+    if ctx.observation.instance is not None:
+        return None
+    return failed(M("snap.instance_gone", "The instance “{container}” no longer exists.", **_p(ctx)),
+                  M("snap.instance_gone.hint", "“incus delete {container}” on a stopped instance deletes the whole instance, without asking and with its snapshots. Run “labkit setup” to create it again, then start the chapter over (“labkit reset --yes”). To delete only a snapshot, use “incus snapshot delete {container} {snapshot}”.", **_p(ctx)),
+                  "instance_deleted")
+
+
+def _first(ctx: Context, step_id: str) -> Verdict:
+    return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[step_id]),
+                  NUDGES[step_id].bind(**_p(ctx)), f"order:{step_id}")
+
+
+def restore_proof(ctx: Context) -> Verdict | None:
+    """Lasting proof of a restore, or an event seen by a listener; None when there is neither."""
+    inst, base = ctx.observation.instance, ctx.history.baseline
+    if inst is None:
+        return None
+    event = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
+    if event is not None:
+        return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
+                      M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at {time}.", time=event.time.strftime("%H:%M:%S"), **_p(ctx)))
+    if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
+        return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
+                      M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt ({before} → {after}): Incus changes it on every restore, and a plain “rm” does not.", before=base.generation[:8], after=inst.generation[:8]))
+    return None
+
+
+def check_prerequisites(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    inst = ctx.observation.instance
+    if inst.running:
+        return passed(M("snap.prereq.ok", "The instance “{container}” exists and is running.", **_p(ctx)))
+    if ctx.observation.snapshot is not None or restore_proof(ctx) is not None:
+        return consumed(M("snap.prereq.stopped_later", "The instance is stopped, as a later step of the chapter asks."))
+    return failed(M("snap.prereq.stopped", "The instance “{container}” exists but is {status}.", status=inst.status, **_p(ctx)),
+                  M("snap.prereq.stopped.hint", "Start it with “incus start {container}”.", **_p(ctx)), "not_running")
+
+
+def check_snapshot(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    obs, snap = ctx.observation, ctx.observation.snapshot
+    if snap is not None:
+        if snap.stateful:
+            return failed(M("snap.snapshot.stateful", "“{snapshot}” is a stateful snapshot (it saved the memory too).", **_p(ctx)),
+                          M("snap.snapshot.stateful.hint", "This chapter uses a stateless snapshot. Delete it with “incus snapshot delete {container} {snapshot}”, then run “incus snapshot create {container} {snapshot}” without --stateful.", **_p(ctx)),
+                          "stateful")
+        return passed(M("snap.snapshot.ok", "The snapshot “{snapshot}” of “{container}” exists and is stateless.", **_p(ctx)),
+                      M("snap.evidence.snapshot_created", "Snapshot {snapshot} created at {time} UTC.", time=_hms(snap.created_at), **_p(ctx)))
+    if ctx.history.saw("instance-snapshot-created", name=ctx.params["snapshot"]) or restore_proof(ctx) is not None:
+        return consumed(M("snap.snapshot.consumed", "The snapshot “{snapshot}” is no longer there: the cleanup step deleted it.", **_p(ctx)))
+    if obs.other_snapshots:
+        names = ", ".join(s.name for s in obs.other_snapshots)
+        return failed(M("snap.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: {found}.", found=names, **_p(ctx)),
+                      M("snap.snapshot.wrong_name.hint", "The lab looks for the name “{snapshot}”. Rename yours with “incus snapshot rename {container} {first} {snapshot}”, or create it with “incus snapshot create {container} {snapshot}”.", first=obs.other_snapshots[0].name, **_p(ctx)),
+                      "wrong_snapshot_name")
+    return failed(M("snap.snapshot.missing", "“{container}” has no snapshot yet.", **_p(ctx)),
+                  M("snap.snapshot.missing.hint", "Create it with “incus snapshot create {container} {snapshot}”. Older guides show “incus snapshot {container} {snapshot}”, which Incus rejects with “unknown command”: the snapshot commands are now subcommands (create, restore, delete…).", **_p(ctx)),
+                  "no_snapshot")
+
+
+def check_touch(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    obs, snap = ctx.observation, ctx.observation.snapshot
+    if obs.file_present:
+        if snap is None:
+            return _first(ctx, "snapshot") if not ctx.passed("snapshot") else consumed(
+                M("snap.touch.snapshot_gone", "The snapshot it must be compared with is gone.", **_p(ctx)))
+        if snap.created_at and obs.file_modified and obs.file_modified.timestamp() < int(snap.created_at.timestamp()):
+            return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),
+                          M("snap.touch.older.hint", "The snapshot already contains the file, so restoring it cannot make the file disappear. Start this part again: “incus snapshot delete {container} {snapshot}”, “incus exec {container} -- rm {path}”, then take the snapshot again and create the file after it.", **_p(ctx)),
+                          "file_before_snapshot",
+                          M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(obs.file_modified), snap=_hms(snap.created_at)))
+        return passed(M("snap.touch.ok", "{path} exists and is newer than the snapshot.", **_p(ctx)),
+                      M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(obs.file_modified), snap=_hms(snap.created_at)))
+    if restore_proof(ctx) is not None:
+        return consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
+    if obs.file_elsewhere:
+        return failed(M("snap.touch.elsewhere", "{path} does not exist, but the file is at {found}.", found=", ".join(obs.file_elsewhere), **_p(ctx)),
+                      M("snap.touch.elsewhere.hint", "The lab expects the file in root's home folder, /root, where “incus shell {container}” opens. Create it there with “incus exec {container} -- touch {path}”.", **_p(ctx)),
+                      "file_elsewhere")
+    if snap is None and not ctx.passed("snapshot"):
+        return _first(ctx, "snapshot")
+    if "touch" in ctx.history.passed:
+        return failed(M("snap.touch.removed", "{path} was there before but has disappeared, and no restore happened.", **_p(ctx)),
+                      M("snap.touch.removed.hint", "Deleting the file by hand (rm) is not what this lab teaches. Create it again with “incus exec {container} -- touch {path}”, then restore the snapshot to see it disappear.", **_p(ctx)), "rm_instead_of_restore")
+    return failed(M("snap.touch.missing", "{path} does not exist yet.", **_p(ctx)),
+                  M("snap.touch.missing.hint", "Create it with “incus exec {container} -- touch {path}”, or open a shell with “incus shell {container}” and type “touch this_file.txt”.", **_p(ctx)), "no_file")
+
+
+def check_stop(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    inst = ctx.observation.instance
+    if restore_proof(ctx) is not None:
+        stop = ctx.history.saw("instance-stopped") or ctx.history.saw("instance-shutdown")
+        if stop is not None:
+            return passed(M("snap.stop.ok_event", "The instance was stopped before the restore."),
+                          M("snap.evidence.stop_event", "Incus reported the stop at {time}.", time=stop.time.strftime("%H:%M:%S")))
+        if not inst.running:
+            return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
+        return consumed(M("snap.stop.consumed", "The instance is running again after the restore, so the stop that came before it leaves no trace."))
+    if not ctx.passed("touch"):
+        return _first(ctx, "touch")
+    if not inst.running:
+        return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
+    return failed(M("snap.stop.running", "The instance “{container}” is still running.", **_p(ctx)),
+                  M("snap.stop.running.hint", "Stop it with “incus stop {container}”: restoring a stopped instance is the safe way, nothing is writing to its disk meanwhile.", **_p(ctx)), "still_running")
+
+
+def check_restore(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    proof = restore_proof(ctx)
+    if proof is not None:
+        return proof
+    obs = ctx.observation
+    if not ctx.passed("touch"):
+        return _first(ctx, "touch")
+    if not obs.file_present and "touch" in ctx.history.passed:
+        return failed(M("snap.restore.rm", "{path} is gone, but the instance was never restored.", **_p(ctx)),
+                      M("snap.restore.rm.hint", "Removing the file by hand (rm) is not a restore. Create it again with “incus exec {container} -- touch {path}”, stop the instance, then run “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
+                      "rm_instead_of_restore")
+    return failed(M("snap.restore.missing", "The instance has not been restored from a snapshot yet.", **_p(ctx)),
+                  M("snap.restore.missing.hint", "Run “incus snapshot restore {container} {snapshot}”. Older guides show “incus restore {container} {snapshot}”, which Incus rejects with “unknown command \"restore\"”.", **_p(ctx)),
+                  "no_restore")
+
+
+def check_start(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    if restore_proof(ctx) is None:
+        return _first(ctx, "restore")
+    if ctx.observation.instance.running:
+        return passed(M("snap.start.ok", "The instance “{container}” is running again after the restore.", **_p(ctx)))
+    return failed(M("snap.start.stopped", "The snapshot was restored, but “{container}” is still stopped.", **_p(ctx)),
+                  M("snap.start.stopped.hint", "A restore does not start a stopped instance. Start it with “incus start {container}”.", **_p(ctx)),
+                  "restore_without_start")
+
+
+def check_verify(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    obs = ctx.observation
+    if restore_proof(ctx) is None:
+        return _first(ctx, "restore")
+    if not obs.instance.running:
+        return _first(ctx, "start")
+    if obs.file_present:
+        return failed(M("snap.verify.still_there", "{path} is still there after the restore.", **_p(ctx)),
+                      M("snap.verify.still_there.hint", "The file survived the restore, so the snapshot already contained it: it was created before the snapshot was taken. Redo the chapter in order (“labkit reset --yes”).", **_p(ctx)),
+                      "file_in_snapshot")
+    return passed(M("snap.verify.ok", "{path} is gone: the restore brought the instance back to the moment of the snapshot.", **_p(ctx)))
+
+
+def check_cleanup(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    if ctx.observation.snapshot is not None:
+        if not ctx.passed("verify"):
+            return _first(ctx, "verify")
+        return failed(M("snap.cleanup.still_there", "The snapshot “{snapshot}” still exists.", **_p(ctx)),
+                      M("snap.cleanup.still_there.hint", "Delete it with “incus snapshot delete {container} {snapshot}”. Older guides show “incus delete {container}/{snapshot}”, which Incus rejects (“Invalid instance name”); and never run “incus delete {container}” on a stopped instance: that deletes the whole instance without asking.", **_p(ctx)),
+                      "snapshot_not_deleted")
+    if not ctx.passed("verify"):
+        return _first(ctx, "verify")
+    return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)))
+
+
+def _hms(value) -> str:
+    return value.strftime("%H:%M:%S") if value else "?"
+
+
+TITLES = {
+    "prerequisites": M("snap.title.prerequisites", "Prerequisites"),
+    "snapshot": M("snap.title.snapshot", "Take a snapshot"),
+    "touch": M("snap.title.touch", "Create a file"),
+    "stop": M("snap.title.stop", "Stop the instance"),
+    "restore": M("snap.title.restore", "Restore the snapshot"),
+    "start": M("snap.title.start", "Start the instance"),
+    "verify": M("snap.title.verify", "Check that the file is gone"),
+    "cleanup": M("snap.title.cleanup", "Delete the snapshot"),
+}
+NUDGES = {
+    "prerequisites": M("snap.nudge.prerequisites", "The lab needs a running instance named “{container}”: “labkit setup” creates it."),
+    "snapshot": M("snap.nudge.snapshot", "Snapshots have their own family of commands: look at “incus snapshot --help”."),
+    "touch": M("snap.nudge.touch", "Run a command inside the instance with “incus exec”, or open a shell in it with “incus shell”; the file goes in /root."),
+    "stop": M("snap.nudge.stop", "Stop the instance before restoring it, so that nothing writes to its disk during the restore."),
+    "restore": M("snap.nudge.restore", "Restoring is a snapshot subcommand too: look at “incus snapshot --help”."),
+    "start": M("snap.nudge.start", "A restore does not start a stopped instance: start it yourself."),
+    "verify": M("snap.nudge.verify", "List the files in /root inside the instance: is this_file.txt still there?"),
+    "cleanup": M("snap.nudge.cleanup", "Delete the snapshot, and only the snapshot: careful, “incus delete” alone deletes instances."),
+}
+SOLUTIONS = {
+    "prerequisites": M("snap.solution.prerequisites", "Run “labkit setup”, then “incus start {container}” if the instance is stopped."),
+    "snapshot": M("snap.solution.snapshot", "Run: incus snapshot create {container} {snapshot}"),
+    "touch": M("snap.solution.touch", "Run: incus exec {container} -- touch /root/this_file.txt"),
+    "stop": M("snap.solution.stop", "Run: incus stop {container}"),
+    "restore": M("snap.solution.restore", "Run: incus snapshot restore {container} {snapshot}"),
+    "start": M("snap.solution.start", "Run: incus start {container}"),
+    "verify": M("snap.solution.verify", "Run: incus exec {container} -- ls -l /root (this_file.txt must not be listed)"),
+    "cleanup": M("snap.solution.cleanup", "Run: incus snapshot delete {container} {snapshot}"),
+}
+# What the notebook's solution cells and the integration tests run, per step.
+COMMANDS = {
+    "prerequisites": (),
+    "snapshot": ("incus snapshot create {container} {snapshot}",),
+    "touch": ("incus exec {container} -- touch /root/this_file.txt",),
+    "stop": ("incus stop {container}",),
+    "restore": ("incus snapshot restore {container} {snapshot}",),
+    "start": ("incus start {container}",),
+    "verify": ("incus exec {container} -- ls -l /root",),
+    "cleanup": ("incus snapshot delete {container} {snapshot}",),
+}
+POINTS = {"prerequisites": 1, "snapshot": 2, "touch": 1, "stop": 1, "restore": 3, "start": 1, "verify": 1, "cleanup": 2}
+CHECKS = {"prerequisites": check_prerequisites, "snapshot": check_snapshot, "touch": check_touch, "stop": check_stop,
+          "restore": check_restore, "start": check_start, "verify": check_verify, "cleanup": check_cleanup}
+
+
+CHAPTER = Chapter(
+    id="snapshots",
+    title=M("snap.title", "Container snapshots"),
+    steps=tuple(Step(step_id, POINTS[step_id], TITLES[step_id], CHECKS[step_id], NUDGES[step_id],
+                     SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
+    defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1"},
+)

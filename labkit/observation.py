@@ -1,0 +1,123 @@
+"""One look at Incus: everything the checks need, gathered in a handful of requests.
+
+Checks never talk to Incus; they read an `Observation`.  That keeps them pure,
+fast, and testable on observations recorded from a real daemon.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .incus import IncusClient, parse_incus_time
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    created_at: datetime | None
+    stateful: bool
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Snapshot:
+        return cls(data["name"], parse_incus_time(data.get("created_at")), bool(data.get("stateful")))
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    status: str
+    uuid: str | None
+    generation: str | None
+    created_at: datetime | None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "Running"
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Instance:
+        config = data.get("config") or {}
+        return cls(data["name"], data.get("status", ""), config.get("volatile.uuid"),
+                   config.get("volatile.uuid.generation"), parse_incus_time(data.get("created_at")))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """State of one learner's instance at one moment; `instance` is None when it is gone."""
+
+    container: str
+    snapshot_name: str
+    file_path: str
+    instance: Instance | None
+    snapshots: tuple[Snapshot, ...] = ()
+    file_modified: datetime | None = None
+    file_present: bool = False
+    # Where else the file was found, looked for only when it is missing from its place.
+    file_elsewhere: tuple[str, ...] = ()
+    taken_at: datetime | None = None
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return next((s for s in self.snapshots if s.name == self.snapshot_name), None)
+
+    @property
+    def other_snapshots(self) -> tuple[Snapshot, ...]:
+        return tuple(s for s in self.snapshots if s.name != self.snapshot_name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "container": self.container, "snapshot_name": self.snapshot_name, "file_path": self.file_path,
+            "instance": None if self.instance is None else {
+                "name": self.instance.name, "status": self.instance.status, "uuid": self.instance.uuid,
+                "generation": self.instance.generation, "created_at": _iso(self.instance.created_at)},
+            "snapshots": [{"name": s.name, "created_at": _iso(s.created_at), "stateful": s.stateful} for s in self.snapshots],
+            "file_present": self.file_present, "file_modified": _iso(self.file_modified),
+            "file_elsewhere": list(self.file_elsewhere), "taken_at": _iso(self.taken_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Observation:
+        inst = data.get("instance")
+        return cls(
+            container=data["container"], snapshot_name=data["snapshot_name"], file_path=data["file_path"],
+            instance=None if inst is None else Instance(inst["name"], inst["status"], inst.get("uuid"),
+                                                        inst.get("generation"), _dt(inst.get("created_at"))),
+            snapshots=tuple(Snapshot(s["name"], _dt(s.get("created_at")), s.get("stateful", False)) for s in data.get("snapshots", [])),
+            file_present=data.get("file_present", False), file_modified=_dt(data.get("file_modified")),
+            file_elsewhere=tuple(data.get("file_elsewhere", [])), taken_at=_dt(data.get("taken_at")),
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def candidate_places(file_path: str, homes: list[str]) -> list[str]:
+    """Where a learner who missed /root most likely created the file."""
+    base = file_path.rsplit("/", 1)[-1]
+    places = [f"/{base}", f"/tmp/{base}"] + [f"/home/{home}/{base}" for home in sorted(homes)]
+    return [p for p in places if p != file_path]
+
+
+def observe(client: IncusClient, container: str, snapshot: str, file_path: str,
+            now: datetime | None = None) -> Observation:
+    from datetime import timezone
+
+    taken_at = now or datetime.now(timezone.utc)
+    data = client.instance_or_none(container)
+    if data is None:
+        return Observation(container, snapshot, file_path, None, taken_at=taken_at)
+    snapshots = tuple(Snapshot.from_api(s) for s in client.snapshots(container))
+    info = client.file_info(container, file_path)
+    elsewhere: tuple[str, ...] = ()
+    if info is None:
+        homes = client.list_directory(container, "/home")
+        elsewhere = tuple(p for p in candidate_places(file_path, homes) if client.file_info(container, p))
+    return Observation(container, snapshot, file_path, Instance.from_api(data), snapshots,
+                       file_modified=info.modified if info else None, file_present=info is not None,
+                       file_elsewhere=elsewhere, taken_at=taken_at)

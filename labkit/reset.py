@@ -1,0 +1,24 @@
+"""Back to the chapter's start: instance running, no lab snapshot, no file, new attempt."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import InstanceNotFound
+from .i18n import M
+from .session import FILE_PATH, Session
+
+
+def reset_instance(session: Session) -> Path | None:
+    client, name = session.client, session.container
+    data = client.instance_or_none(name)
+    if data is None:
+        raise InstanceNotFound(M("reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit setup”.", container=name))
+    if any(s["name"] == session.snapshot for s in client.snapshots(name)):
+        client.request("DELETE", f"/1.0/instances/{name}/snapshots/{session.snapshot}")
+    if client.file_info(name, FILE_PATH) is not None:
+        client.request("DELETE", f"/1.0/instances/{name}/files", params={"path": FILE_PATH})
+    if data.get("status") != "Running":
+        client.request("PUT", f"/1.0/instances/{name}/state", json={"action": "start", "timeout": 30})
+    archived = session.journal.archive()
+    session.journal.ensure_baseline(session.observe().instance)
+    return archived
