@@ -171,52 +171,45 @@ def read_os_release(path: Path = Path("/etc/os-release")) -> dict[str, str]:
 def find_debian_mirror(apt_dir: Path = Path("/etc/apt"), codename: str | None = None) -> str:
     """The URI of the machine's Debian archive for `codename` (default: this release)."""
     if codename is None:
-        codename = _own_codename()
+        codename = own_codename()
     sources, files = read_sources(apt_dir)
     if not files:
-        raise SetupError(
-            M(
-                "setup.no_apt_sources",
-                "No apt source file was found in {apt_dir} (neither sources.list nor "
-                "sources.list.d/*.sources or *.list). Configure a Debian source for {codename} "
-                "with the main component, check that apt-get update works, then run the "
-                "setup again.",
-                apt_dir=str(apt_dir),
-                codename=codename,
-            )
-        )
+        raise SetupError(M(
+            "setup.no_apt_sources",
+            "No apt source file was found in {apt_dir} (neither sources.list nor "
+            "sources.list.d/*.sources or *.list). Configure a Debian source for {codename} "
+            "with the main component, check that apt-get update works, then run the "
+            "setup again.",
+            apt_dir=str(apt_dir), codename=codename,
+        ))
     uri = debian_mirror_from(sources, codename)
     if uri is None:
-        raise SetupError(
-            M(
-                "setup.no_debian_source",
-                "None of the apt sources read ({files}) has an enabled 'deb' entry for the "
-                "suite {codename} with the main component over http, https or file, so labkit "
-                "cannot tell which Debian mirror to use. Configure a Debian source for "
-                "{codename} main (for example in /etc/apt/sources.list.d/debian.sources), "
-                "check that apt-get update works, then run the setup again.",
-                files=", ".join(str(f) for f in files),
-                codename=codename,
-            )
-        )
+        raise SetupError(M(
+            "setup.no_debian_source",
+            "None of the apt sources read ({files}) has an enabled 'deb' entry for the "
+            "suite {codename} with the main component over http, https or file, so labkit "
+            "cannot tell which Debian mirror to use. Configure a Debian source for "
+            "{codename} main (for example in /etc/apt/sources.list.d/debian.sources), "
+            "check that apt-get update works, then run the setup again.",
+            files=", ".join(str(f) for f in files), codename=codename,
+        ))
     return uri
 
 
-def _own_codename(os_release: Path = Path("/etc/os-release")) -> str:
+def own_codename(os_release: Path = Path("/etc/os-release")) -> str:
     try:
         codename = read_os_release(os_release).get("VERSION_CODENAME", "")
     except OSError:
         codename = ""
     if not codename:
-        raise SetupError(
-            M(
-                "setup.unknown_codename",
-                "The release codename of this system could not be read from {path} "
-                "(VERSION_CODENAME is missing). Pass the codename explicitly, for example "
-                "bookworm, or run the setup on Debian or Ubuntu.",
-                path=str(os_release),
-            )
-        )
+        raise SetupError(M(
+            "setup.unknown_codename",
+            "The release codename of this system could not be read from {path} "
+            "(VERSION_CODENAME is missing), so labkit cannot tell which Debian release to "
+            "build the lab image from. Run the setup on Debian or Ubuntu, or give an image "
+            "that already exists with --image.",
+            path=str(os_release),
+        ))
     return codename
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import click
 
 from . import render
+from .render import colon
 from .errors import LabkitError, UsageError
 from .i18n import M, Message, normalise_language
 
@@ -51,7 +52,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def render_error(exc: LabkitError, lang: str) -> str:
     label = M("cli.error", "Error").render(lang)
-    return f"{label}{' : ' if lang == 'fr' else ': '}{exc.render(lang)}"
+    return f"{label}{colon(lang)}{exc.render(lang)}"
 
 
 def is_tty() -> bool:
@@ -143,7 +144,7 @@ def watch(opts: Options, seconds: float | None) -> None:
         pass
     finally:
         listener.stop()
-    opts.say(M("cli.watch.stopped", "Stopped watching. {count} events recorded.", count=len(session.journal.data["events"])), err=True)
+    opts.say(M("cli.watch.stopped", "Stopped watching. Your journal now holds {count} events.", count=len(session.journal.data["events"])), err=True)
 
 
 def _interrupt(*_: object) -> None:
@@ -164,7 +165,9 @@ def reset(opts: Options, yes: bool) -> None:
         if not sys.stdin.isatty() or not click.confirm(question.render(opts.lang), default=False):
             raise UsageError(M("cli.reset.needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."))
     archived = reset_instance(session)
-    opts.say(M("cli.reset.done", "{container} is back at the start of the chapter (running, no snapshot {snapshot}, no file). Previous attempt kept in {archive}.", container=session.container, snapshot=session.snapshot, archive=str(archived or "-")))
+    opts.say(M("cli.reset.done", "{container} is back at the start of the chapter: running, without the snapshot {snapshot} and without the file.", container=session.container, snapshot=session.snapshot))
+    if archived is not None:
+        opts.say(M("cli.reset.archived", "Your previous attempt is kept in {archive}.", archive=str(archived)))
 
 
 @main.command()

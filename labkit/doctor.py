@@ -6,7 +6,7 @@ from typing import Any
 
 from .errors import IncusUnavailable, LabkitError
 from .i18n import M, Message
-from .incus import IncusClient, find_endpoint
+from .incus import ADMIN_GROUP, IncusClient, find_endpoint
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def diagnose(container: str, project: str | None = None) -> list[Check]:
         checks.append(Check("daemon", True, M("doctor.daemon.ok", "Incus daemon answers on {socket}.", socket=str(endpoint.socket))))
         auth = server.get("auth")
         if auth != "trusted":
-            checks.append(Check("access", False, M("doctor.access.untrusted", "The daemon does not trust this client (auth: {auth}). Join the “incus-admin” group, or use a certificate your instructor gave you.", auth=auth)))
+            checks.append(Check("access", False, M("doctor.access.untrusted", "The daemon does not trust this client (auth: {auth}). Ask to be added to the “{group}” group, or use the certificate your instructor gave you.", auth=auth, group=ADMIN_GROUP)))
             return checks
         restricted = endpoint.restricted_socket
         checks.append(Check("access", True, M("doctor.access.restricted", "Access: restricted to project “{project}”.", project=client.project) if restricted
@@ -52,7 +52,7 @@ def _storage_and_images(client: IncusClient) -> list[Check]:
     try:
         pools = client.request("GET", "/1.0/storage-pools", params={"recursion": 1}, project=False) or []
         names = ", ".join(f"{p['name']} ({p['driver']})" for p in pools)
-        out.append(Check("storage", bool(pools), M("doctor.storage.ok", "Storage pool: {pools}.", pools=names) if pools
+        out.append(Check("storage", bool(pools), M("doctor.storage.ok", "Storage pools: {pools}.", pools=names) if pools
                          else M("doctor.storage.none", "No storage pool: run “labkit setup” (as root) to create one.")))
     except LabkitError:
         # Restricted clients may not list pools; the instance check below is what matters.

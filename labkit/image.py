@@ -30,14 +30,9 @@ ROOTFS_TAR = "rootfs.tar.gz"
 
 # dpkg architecture names -> the names Incus uses (the kernel's).
 INCUS_ARCHITECTURES = {
-    "amd64": "x86_64",
-    "arm64": "aarch64",
-    "armhf": "armv7l",
-    "i386": "i686",
-    "ppc64el": "ppc64le",
-    "riscv64": "riscv64",
-    "s390x": "s390x",
-}
+    "amd64": "x86_64", "arm64": "aarch64", "armhf": "armv7l", "i386": "i686",
+    "ppc64el": "ppc64le", "riscv64": "riscv64", "s390x": "s390x",
+}  # fmt: skip
 # Incus fills these in when an instance is created or copied, so each container
 # knows its own name instead of the name of the machine that built the image.
 _TEMPLATES = {
@@ -51,15 +46,13 @@ def incus_architecture(dpkg_arch: str) -> str:
     try:
         return INCUS_ARCHITECTURES[dpkg_arch]
     except KeyError:
-        raise SetupError(
-            M(
-                "setup.unsupported_architecture",
-                "labkit does not know the Incus name of the architecture {arch}, so it cannot "
-                "build a local image for it. Use an image server instead (images:debian/12), "
-                "or import an image yourself.",
-                arch=dpkg_arch,
-            )
-        ) from None
+        raise SetupError(M(
+            "setup.unsupported_architecture",
+            "labkit does not know the Incus name of the architecture {arch}, so it cannot "
+            "build a local image for it. Use an image server instead (images:debian/12), "
+            "or import an image yourself.",
+            arch=dpkg_arch,
+        )) from None
 
 
 def image_metadata(arch: str, suite: str, created: int) -> dict[str, Any]:
@@ -95,11 +88,8 @@ def metadata_yaml(value: dict[str, Any], indent: int = 0) -> str:
 
 def host_arch() -> str:
     """This machine's dpkg architecture (`amd64`, `arm64`)."""
-    try:
-        done = subprocess.run(
-            ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
-        )
-        return done.stdout.strip()
+    try:  # dpkg's answer, not the kernel's: a 32-bit userland may run on a 64-bit kernel
+        return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         reverse = {v: k for k, v in INCUS_ARCHITECTURES.items()}
         return reverse.get(platform.machine(), platform.machine())
@@ -161,7 +151,11 @@ def _build(mirror: str, suite: str, arch: str, work: Path, log: Path, runner: Ru
     argv = ["debootstrap", "--variant=minbase", "--include=systemd-sysv", suite, str(chroot), mirror]
     code = runner(argv, log)
     if code != 0:
-        _keep_debootstrap_log(chroot, log)
+        # debootstrap writes its details inside the chroot, which is about to go.
+        inner = chroot / "debootstrap" / "debootstrap.log"
+        if inner.is_file():
+            with log.open("a", encoding="utf-8") as out:
+                out.write(f"--- {inner} ---\n{inner.read_text(encoding='utf-8', errors='replace')}\n")
         raise _command_failed("debootstrap", code, log)
     _tidy_rootfs(chroot)
     _unmount_below(chroot, log)  # never tar (or later delete) a host /proc or /dev
@@ -175,34 +169,20 @@ def _build(mirror: str, suite: str, arch: str, work: Path, log: Path, runner: Ru
 
 def _command_failed(command: str, code: int, log: Path) -> SetupError:
     if code == 127:
-        return SetupError(
-            M(
-                "setup.command_missing",
-                "The command {command} was not found, so the local Debian image cannot be "
-                "built. Install it (sudo apt-get install {command}, or run the setup as root), "
-                "then run the setup again.",
-                command=command,
-            )
-        )
-    return SetupError(
-        M(
-            "setup.image_build_failed",
-            "Building the local Debian image failed: {command} exited with code {code}. The "
-            "log is in {log}; read its end, fix the cause (often the Debian mirror cannot be "
-            "reached, or the disk is full), then run the setup again.",
+        return SetupError(M(
+            "setup.command_missing",
+            "The command {command} was not found, so the local Debian image cannot be "
+            "built. Install it (sudo apt-get install {command}, or run the setup as root), "
+            "then run the setup again.",
             command=command,
-            code=code,
-            log=str(log),
-        )
-    )
-
-
-def _keep_debootstrap_log(chroot: Path, log: Path) -> None:
-    # debootstrap writes its details inside the chroot, which we are about to delete.
-    inner = chroot / "debootstrap" / "debootstrap.log"
-    if inner.is_file():
-        with log.open("a", encoding="utf-8") as out:
-            out.write(f"--- {inner} ---\n{inner.read_text(encoding='utf-8', errors='replace')}\n")
+        ))
+    return SetupError(M(
+        "setup.image_build_failed",
+        "Building the local Debian image failed: {command} exited with code {code}. The "
+        "log is in {log}; read its end, fix the cause (often the Debian mirror cannot be "
+        "reached, or the disk is full), then run the setup again.",
+        command=command, code=code, log=str(log),
+    ))
 
 
 def _tidy_rootfs(chroot: Path) -> None:
@@ -212,7 +192,7 @@ def _tidy_rootfs(chroot: Path) -> None:
     machine_id = chroot / "etc" / "machine-id"
     if machine_id.exists():
         machine_id.write_text("")
-    (chroot / "var" / "lib" / "dbus" / "machine-id").unlink(missing_ok=True)
+    # debootstrap keeps the ~40 MB of packages it downloaded; the image needs none.
     for deb in (chroot / "var" / "cache" / "apt" / "archives").glob("*.deb"):
         deb.unlink()
 
@@ -228,19 +208,13 @@ def _write_metadata_tar(path: Path, metadata: dict[str, Any]) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
-def _mounts_below(root: Path) -> list[str]:
-    prefix = str(root.resolve()) + "/"
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return []
-    points = [line.split()[4].encode().decode("unicode_escape") for line in lines]
-    return sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True)
-
-
 def _unmount_below(root: Path, log: Path) -> None:
-    for point in _mounts_below(root):  # deepest first
-        run_logged(["umount", "--lazy", point], log)
+    """Unmount what a killed debootstrap may have left mounted (/proc, /sys, a bound /dev)."""
+    prefix = str(root.resolve()) + "/"
+    lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    points = [line.split()[4].encode().decode("unicode_escape") for line in lines]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        run_logged(["umount", "--lazy", point], log)  # deepest first
 
 
 def _remove_tree(path: Path, log: Path) -> None:
@@ -251,24 +225,23 @@ def _remove_tree(path: Path, log: Path) -> None:
     run_logged(["rm", "-rf", "--one-file-system", str(path)], log)
 
 
-def image_alias_exists(alias: str) -> bool:
-    done = subprocess.run(
-        ["incus", "image", "alias", "list", "--format", "json"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def image_alias_target(alias: str) -> str | None:
+    """The fingerprint `alias` points to in the current project, or None."""
+    argv = ["incus", "image", "alias", "list", "--format", "json"]
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SetupError(
-            M(
-                "setup.incus_cli_failed",
-                "The command incus image alias list failed: {detail}. Check that the Incus "
-                "daemon is running and that you may use it (labkit doctor tells), then try again.",
-                detail=done.stderr.strip() or f"exit code {done.returncode}",
-            )
-        )
-    return any(entry.get("name") == alias for entry in json.loads(done.stdout or "[]"))
+        raise SetupError(M(
+            "setup.incus_cli_failed",
+            "The command incus image alias list failed: {detail}. Check that the Incus "
+            "daemon is running and that you may use it (labkit doctor tells), then try again.",
+            detail=done.stderr.strip() or f"exit code {done.returncode}",
+        ))
+    targets = {e.get("name"): e.get("target") for e in json.loads(done.stdout or "[]")}
+    return targets.get(alias)
+
+
+def image_alias_exists(alias: str) -> bool:
+    return image_alias_target(alias) is not None
 
 
 def image_fingerprint(metadata_tar: Path, rootfs_tar: Path) -> str:
@@ -288,39 +261,46 @@ def import_image(
     log: Path,
     *,
     runner: Runner = run_logged,
-    alias_exists: Callable[[str], bool] = image_alias_exists,
+    alias_target: Callable[[str], str | None] = image_alias_target,
 ) -> None:
-    """Import the tarballs under `alias`; on failure no alias is left behind."""
-    if alias_exists(alias):
-        raise SetupError(
-            M(
-                "setup.image_alias_taken",
-                "The image alias {alias} already exists, so labkit will not replace it. Use "
-                "that image as it is, or delete the alias with incus image alias delete {alias} "
-                "and run the setup again.",
-                alias=alias,
-            )
-        )
+    """Import the tarballs under `alias`; on failure no alias of ours is left behind.
+
+    Already imported under that alias: nothing to do.  An alias naming another
+    image is never replaced or deleted: it is somebody's.
+    """
+    fingerprint = image_fingerprint(metadata_tar, rootfs_tar)
+    existing = alias_target(alias)
+    if existing == fingerprint:
+        return
+    if existing is not None:
+        raise SetupError(M(
+            "setup.image_alias_taken",
+            "The image alias {alias} already names another image, so labkit will not "
+            "replace it. Use that image as it is, or delete the alias with incus image "
+            "alias delete {alias} and run the setup again.",
+            alias=alias,
+        ))
     # Deleting only an alias leaves its image behind, and importing identical
     # tarballs again is refused ("same fingerprint"): reuse the image instead.
-    fingerprint = image_fingerprint(metadata_tar, rootfs_tar)
-    if runner(["incus", "image", "info", fingerprint], log) == 0:
+    image_present = runner(["incus", "image", "info", fingerprint], log) == 0
+    if image_present:
         argv = ["incus", "image", "alias", "create", alias, fingerprint]
     else:
         argv = ["incus", "image", "import", str(metadata_tar), str(rootfs_tar), "--alias", alias]
     code = runner(argv, log)
     if code == 0:
         return
-    if alias_exists(alias):
+    if alias_target(alias) == fingerprint:
+        # Seen here: another setup imported the same tarballs at the same moment, so
+        # ours failed with "same fingerprint".  A complete image under the alias is
+        # exactly what we wanted; an alias to a missing image is a leftover.
+        if runner(["incus", "image", "info", fingerprint], log) == 0:
+            return
         runner(["incus", "image", "alias", "delete", alias], log)
-    raise SetupError(
-        M(
-            "setup.image_import_failed",
-            "Importing the local image as {alias} failed (exit code {code}). The log is in "
-            "{log}; read its end, check that the Incus daemon runs and has free disk space, "
-            "then run the setup again.",
-            alias=alias,
-            code=code,
-            log=str(log),
-        )
-    )
+    raise SetupError(M(
+        "setup.image_import_failed",
+        "Importing the local image as {alias} failed (exit code {code}). The log is in "
+        "{log}; read its end, check that the Incus daemon runs and has free disk space, "
+        "then run the setup again.",
+        alias=alias, code=code, log=str(log),
+    ))

@@ -60,15 +60,12 @@ def detect_distro(os_release: Path = Path("/etc/os-release")) -> Distro:
     try:
         values = read_os_release(os_release)
     except OSError as exc:
-        raise SetupError(
-            M(
-                "setup.os_release_unreadable",
-                "{path} could not be read ({detail}), so labkit cannot tell which system this "
-                "is. Install Incus, debootstrap and btrfs-progs by hand, then run the setup again.",
-                path=str(os_release),
-                detail=str(exc),
-            )
-        ) from exc
+        raise SetupError(M(
+            "setup.os_release_unreadable",
+            "{path} could not be read ({detail}), so labkit cannot tell which system this "
+            "is. Install Incus, debootstrap and btrfs-progs by hand, then run the setup again.",
+            path=str(os_release), detail=str(exc),
+        )) from exc
     return Distro(
         id=values.get("ID", "").lower(),
         version_id=values.get("VERSION_ID", ""),
@@ -90,17 +87,13 @@ def incus_install_plan(distro: Distro) -> InstallPlan:
             return InstallPlan((PackageGroup(("incus",)), *tools))
     if distro.id == "ubuntu" and version >= (24, 4):
         return InstallPlan((PackageGroup(("incus",)), *tools))
-    raise SetupError(
-        M(
-            "setup.unsupported_distro",
-            "labkit cannot install Incus automatically on {distro} {version}: it knows how "
-            "only on Debian 12 or later and Ubuntu 24.04 or later. Install Incus 6.0 or later "
-            "by hand (see {docs}), plus debootstrap, then run the setup again.",
-            distro=distro.id or "?",
-            version=distro.version_id or distro.codename or "?",
-            docs=_INSTALL_DOCS,
-        )
-    )
+    raise SetupError(M(
+        "setup.unsupported_distro",
+        "labkit cannot install Incus automatically on {distro} {version}: it knows how "
+        "only on Debian 12 or later and Ubuntu 24.04 or later. Install Incus 6.0 or later "
+        "by hand (see {docs}), plus debootstrap, then run the setup again.",
+        distro=distro.id or "?", version=distro.version_id or distro.codename or "?", docs=_INSTALL_DOCS,
+    ))
 
 
 def _version_tuple(version_id: str) -> tuple[int, ...]:
@@ -188,30 +181,24 @@ def install_packages(
         return
     wanted = " ".join(p for _, missing in todo for p in missing)
     if not is_root():
-        raise SetupError(
-            M(
-                "setup.needs_root",
-                "Installing {packages} needs root. Run the setup again with sudo, or install "
-                "these packages yourself with apt-get.",
-                packages=wanted,
-            )
-        )
+        raise SetupError(M(
+            "setup.needs_root",
+            "Installing {packages} needs root. Run the setup again with sudo, or install "
+            "these packages yourself with apt-get.",
+            packages=wanted,
+        ))
     if plan.backports and any(g.target_release for g, _ in todo):
         mirror = find_debian_mirror(apt_dir, plan.backports)
         ensure_backports(apt_dir, mirror, plan.backports)
     code = runner(["apt-get", *_APT_OPTIONS, "update"], log, env=_APT_ENV)
     if code != 0:
-        raise SetupError(
-            M(
-                "setup.apt_update_failed",
-                "apt-get update failed (exit code {code}), so {packages} could not be "
-                "installed. Read the end of {log}, fix the apt sources or the access to the "
-                "mirror, then run the setup again.",
-                code=code,
-                packages=wanted,
-                log=str(log),
-            )
-        )
+        raise SetupError(M(
+            "setup.apt_update_failed",
+            "apt-get update failed (exit code {code}), so {packages} could not be "
+            "installed. Read the end of {log}, fix the apt sources or the access to the "
+            "mirror, then run the setup again.",
+            code=code, packages=wanted, log=str(log),
+        ))
     for group, missing in todo:
         release = ["-t", group.target_release] if group.target_release else []
         argv = ["apt-get", *_APT_OPTIONS, "install", "-y", "--no-install-recommends", *release, *missing]
@@ -223,14 +210,10 @@ def install_packages(
             with log.open("a", encoding="utf-8") as out:
                 out.write(f"optional packages not installed, continuing: {' '.join(missing)}\n")
             continue
-        raise SetupError(
-            M(
-                "setup.apt_install_failed",
-                "Installing {packages} with apt-get failed (exit code {code}). Read the end of "
-                "{log}, fix the cause (often a broken apt source, or another apt process "
-                "holding the lock), then run the setup again.",
-                packages=" ".join(missing),
-                code=code,
-                log=str(log),
-            )
-        )
+        raise SetupError(M(
+            "setup.apt_install_failed",
+            "Installing {packages} with apt-get failed (exit code {code}). Read the end of "
+            "{log}, fix the cause (often a broken apt source, or another apt process "
+            "holding the lock), then run the setup again.",
+            packages=" ".join(missing), code=code, log=str(log),
+        ))

@@ -26,6 +26,11 @@ HINT = M("render.hint", "Hint")
 SCORE = M("render.score", "Score: {earned}/{possible}")
 
 
+def colon(lang: str) -> str:
+    """French puts a no-break space before a colon."""
+    return "\u00a0: " if lang == "fr" else ": "
+
+
 def verdict(status: Status, lang: str) -> str:
     return f"{SYMBOLS[status]} {WORDS[status].render(lang)}"
 
@@ -48,7 +53,7 @@ def text_report(results: list[Result], score: Score, titles: dict[str, Message],
         for e in r.evidence:
             lines.append(f"    · {e.render(lang)}")
         if r.hint:
-            lines.append(f"    {HINT.render(lang)} : {r.hint.render(lang)}" if lang == "fr" else f"    {HINT.render(lang)}: {r.hint.render(lang)}")
+            lines.append(f"    {HINT.render(lang)}{colon(lang)}{r.hint.render(lang)}")
     lines.append(SCORE.bind(earned=score.earned, possible=score.possible).render(lang))
     return "\n".join(lines)
 
@@ -66,8 +71,7 @@ def rich_report(console: Any, results: list[Result], score: Score, titles: dict[
         for e in r.evidence:
             console.print(Text("    · " + e.render(lang), style="dim"))
         if r.hint:
-            sep = " : " if lang == "fr" else ": "
-            console.print(Text(f"    {HINT.render(lang)}{sep}", style="bold cyan") + Text(r.hint.render(lang)))
+            console.print(Text(f"    {HINT.render(lang)}{colon(lang)}", style="bold cyan") + Text(r.hint.render(lang)))
     console.print(Text(SCORE.bind(earned=score.earned, possible=score.possible).render(lang), style="bold"))
 
 
@@ -84,8 +88,7 @@ def html_result(result: Result, title: Message, lang: str, progress: tuple[int, 
     for e in result.evidence:
         parts.append(f'<div style="color:#444;font-size:0.9em">· {esc(e.render(lang))}</div>')
     if result.hint:
-        sep = " : " if lang == "fr" else ": "
-        parts.append(f'<div style="margin-top:4px"><b>{esc(HINT.render(lang))}{sep}</b>{esc(result.hint.render(lang))}</div>')
+        parts.append(f'<div style="margin-top:4px"><b>{esc(HINT.render(lang))}{colon(lang)}</b>{esc(result.hint.render(lang))}</div>')
     done, total = progress
     pct = int(100 * done / total) if total else 0
     parts.append(f'<div style="margin-top:6px;font-size:0.85em">{done}/{total}'

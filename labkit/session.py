@@ -65,6 +65,9 @@ class Session:
     def check(self, steps: list[str] | None = None) -> Report:
         wanted = self.steps(steps)
         obs = self.observe()
+        if obs.instance is None and self.journal.data.get("baseline") is None:
+            # Never seen in this attempt: a wrong name, not a deletion to grade.
+            self.client.instance(self.container)
         self.journal.ensure_baseline(obs.instance)
         results = grade(self.chapter, obs, self.journal.history(), self.params, wanted)
         self.journal.record_results(results)

@@ -77,6 +77,7 @@ def run_setup(*, lang: str, container: str, project: str | None, image: str | No
                 source = _ensure_image(client, image, log, notes)
             with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:
                 _launch(client, source, container, log)
+                wait_until_booted(container, client.project)
                 notes.append(M("setup.instance.running", "running."))
         else:
             with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:
@@ -133,7 +134,7 @@ def _install(log: Path) -> None:
 def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list[Message]) -> str:
     if image:
         if not _image_known(client, image):
-            raise SetupError(M("setup.unknown_image", "The image “{image}” was not found: it is neither a local alias or fingerprint (see “incus image list”) nor an image of a reachable remote (REMOTE:ALIAS, e.g. images:ubuntu/24.04).", image=image))
+            raise SetupError(M("setup.unknown_image", "The image “{image}” was not found: it is neither a local alias nor a fingerprint (see “incus image list”), nor an image of a reachable remote (REMOTE:ALIAS, e.g. images:ubuntu/24.04).", image=image))
         notes.append(M("setup.image.given", "{image}.", image=image))
         return image
     if _remote_answers(REMOTE_IMAGE):
@@ -143,10 +144,10 @@ def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list
 
 
 def _local_debian_image(client: IncusClient, log: Path, notes: list[Message]) -> str:
-    from .aptsources import find_debian_mirror, read_os_release
+    from .aptsources import find_debian_mirror, own_codename
     from .image import build_debian_image, default_cache_dir, import_image, image_alias_exists
 
-    suite = read_os_release().get("VERSION_CODENAME") or "bookworm"
+    suite = own_codename()
     alias = f"labkit/debian-{suite}"
     if image_alias_exists(alias):
         notes.append(M("setup.image.cached", "{alias} (already imported).", alias=alias))
@@ -186,6 +187,22 @@ def _launch(client: IncusClient, image: str, container: str, log: Path) -> None:
         if client.instance_or_none(container) is not None:
             _delete_instance(client, container)
         raise SetupError(M("setup.launch_failed", "Creating the instance “{container}” from {image} failed. The reason is at the end of {log}; nothing was left behind.", container=container, image=image, log=str(log)))
+
+
+def wait_until_booted(container: str, project: str = "default", timeout: float = 60.0) -> bool:
+    """Wait for the instance's init to finish booting.
+
+    Until then systemd-tmpfiles may still clean /tmp, and a learner's first command
+    can race with the boot; images without systemd are simply not waited for.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = subprocess.run(["incus", "exec", container, "--project", project, "--", "systemctl", "is-system-running", "--wait"],
+                                stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if result.stdout.strip() in ("running", "degraded") or result.returncode in (126, 127):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _delete_instance(client: IncusClient, container: str) -> None:

@@ -138,12 +138,12 @@ def check_restore(ctx: Context) -> Verdict:
     if proof is not None:
         return proof
     obs = ctx.observation
-    if not ctx.passed("touch"):
-        return _first(ctx, "touch")
     if not obs.file_present and "touch" in ctx.history.passed:
         return failed(M("snap.restore.rm", "{path} is gone, but the instance was never restored.", **_p(ctx)),
                       M("snap.restore.rm.hint", "Removing the file by hand (rm) is not a restore. Create it again with “incus exec {container} -- touch {path}”, stop the instance, then run “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
                       "rm_instead_of_restore")
+    if not ctx.passed("touch"):
+        return _first(ctx, "touch")
     return failed(M("snap.restore.missing", "The instance has not been restored from a snapshot yet.", **_p(ctx)),
                   M("snap.restore.missing.hint", "Run “incus snapshot restore {container} {snapshot}”. Older guides show “incus restore {container} {snapshot}”, which Incus rejects with “unknown command \"restore\"”.", **_p(ctx)),
                   "no_restore")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from labkit.errors import SetupError
 from labkit.image import (
     build_debian_image,
+    image_fingerprint,
     image_metadata,
     import_image,
     incus_architecture,
@@ -64,7 +66,13 @@ class FakeRunner:
             etc.mkdir(parents=True)
             (etc / "hostname").write_text("buildhost\n")
             (etc / "machine-id").write_text("0123456789abcdef\n")
+            archives = Path(argv[-2]) / "var/cache/apt/archives"
+            archives.mkdir(parents=True)
+            (archives / "systemd_252_amd64.deb").write_bytes(b"deb")
         elif argv[0] == "tar":
+            root = Path(argv[argv.index("-C") + 1])
+            self.tarred = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+            self.machine_id = (root / "etc/machine-id").read_text()
             Path(argv[argv.index("-czf") + 1]).write_bytes(b"fake rootfs")
         return 0
 
@@ -89,6 +97,8 @@ def test_cache_miss_builds_and_leaves_only_the_tarballs(tmp_path: Path) -> None:
     assert debootstrap[3] == "bookworm" and debootstrap[-1] == MIRROR
     assert Path(debootstrap[4]).parent.parent == cache  # chroot inside the cache dir
     assert "--numeric-owner" in runner.calls[1]
+    # The build host's hostname, machine-id and downloaded packages stay out of the image.
+    assert runner.tarred == ["etc/machine-id"] and runner.machine_id == ""
     assert rootfs.read_bytes() == b"fake rootfs"
     with tarfile.open(meta) as tar:
         text = tar.extractfile("metadata.yaml").read().decode()  # type: ignore[union-attr]
@@ -113,34 +123,87 @@ def test_failed_build_leaves_nothing_that_looks_cached(tmp_path: Path, failing: 
     assert [p.name for p in cache.iterdir() if p.name != ".lock"] == []
 
 
-def test_failed_import_removes_the_alias(tmp_path: Path) -> None:
+class FakeIncus:
+    """Stands in for the incus CLI: aliases, images, and an import that can fail."""
+
+    def __init__(self, import_code: int = 0, import_leaves_image: bool = False) -> None:
+        self.aliases: dict[str, str] = {}
+        self.images: set[str] = set()
+        self.calls: list[list[str]] = []
+        self.import_code = import_code
+        self.import_leaves_image = import_leaves_image
+
+    def __call__(self, argv: Sequence[str], log: Path, *, env: Mapping[str, str] | None = None) -> int:
+        self.calls.append(list(argv))
+        verb = argv[2:4] if argv[2] == "alias" else argv[2:3]
+        if verb == ["info"]:
+            return 0 if argv[3] in self.images else 1
+        if verb == ["import"]:
+            fingerprint = image_fingerprint(Path(argv[3]), Path(argv[4]))
+            self.aliases[argv[-1]] = fingerprint  # the alias got made, then something failed
+            if self.import_code == 0 or self.import_leaves_image:
+                self.images.add(fingerprint)
+            return self.import_code
+        if verb == ["alias", "create"]:
+            self.aliases[argv[4]] = argv[5]
+            return 0
+        if verb == ["alias", "delete"]:
+            return 0 if self.aliases.pop(argv[4], None) else 1
+        raise AssertionError(argv)
+
+
+@pytest.fixture
+def tarballs(tmp_path: Path) -> tuple[Path, Path]:
     meta, rootfs = tmp_path / "metadata.tar", tmp_path / "rootfs.tar.gz"
     meta.write_bytes(b"m")
     rootfs.write_bytes(b"r")
-    aliases: set[str] = set()
-    calls: list[list[str]] = []
+    return meta, rootfs
 
-    def runner(argv: Sequence[str], log: Path, *, env: Mapping[str, str] | None = None) -> int:
-        calls.append(list(argv))
-        if argv[:3] == ["incus", "image", "import"]:
-            aliases.add(argv[-1])  # the alias got created, then the import failed
-            return 1
-        if argv[:4] == ["incus", "image", "alias", "delete"]:
-            aliases.discard(argv[4])
-            return 0
-        return 1  # `incus image info FINGERPRINT`: no such image yet
 
+def test_import_under_a_new_alias(tmp_path: Path, tarballs: tuple[Path, Path]) -> None:
+    incus = FakeIncus()
+    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+    assert ["incus", "image", "import", *map(str, tarballs), "--alias", "labkit/test"] in incus.calls
+    assert incus.aliases == {"labkit/test": image_fingerprint(*tarballs)}
+    # Again: already there, nothing runs.
+    incus.calls.clear()
+    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+    assert incus.calls == []
+
+
+def test_failed_import_removes_the_alias(tmp_path: Path, tarballs: tuple[Path, Path]) -> None:
+    incus = FakeIncus(import_code=1)
     with pytest.raises(SetupError) as caught:
-        import_image(meta, rootfs, "labkit/test", tmp_path / "log", runner=runner, alias_exists=lambda a: a in aliases)
+        import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
     assert caught.value.message.key == "setup.image_import_failed"
-    assert aliases == set()
-    assert ["incus", "image", "import", str(meta), str(rootfs), "--alias", "labkit/test"] in calls
+    assert str(tmp_path / "log") in str(caught.value)
+    assert incus.aliases == {}
 
 
-def test_import_refuses_to_replace_an_existing_alias(tmp_path: Path) -> None:
-    calls: list[Sequence[str]] = []
+def test_concurrent_identical_import_counts_as_success(tmp_path: Path, tarballs: tuple[Path, Path]) -> None:
+    # Another setup imported the same tarballs at the same moment: ours failed with
+    # "same fingerprint", but the alias names a complete image, which is the goal.
+    incus = FakeIncus(import_code=1, import_leaves_image=True)
+    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+    assert incus.aliases == {"labkit/test": image_fingerprint(*tarballs)}
+
+
+def test_image_kept_after_alias_deletion_is_reused(tmp_path: Path, tarballs: tuple[Path, Path]) -> None:
+    incus = FakeIncus(import_code=1)  # a re-import would be refused
+    incus.images.add(image_fingerprint(*tarballs))
+    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+    assert incus.aliases == {"labkit/test": image_fingerprint(*tarballs)}
+    assert not any(c[2] == "import" for c in incus.calls)
+
+
+def test_import_never_touches_an_alias_naming_another_image(tmp_path: Path, tarballs: tuple[Path, Path]) -> None:
+    incus = FakeIncus()
+    incus.aliases["labkit/test"] = "f" * 64
     with pytest.raises(SetupError) as caught:
-        import_image(tmp_path / "m", tmp_path / "r", "labkit/x", tmp_path / "log",
-                     runner=lambda argv, log, env=None: calls.append(argv) or 0, alias_exists=lambda a: True)
+        import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
     assert caught.value.message.key == "setup.image_alias_taken"
-    assert calls == []
+    assert incus.calls == [] and incus.aliases == {"labkit/test": "f" * 64}
+
+
+def test_fingerprint_is_sha256_of_metadata_then_rootfs(tarballs: tuple[Path, Path]) -> None:
+    assert image_fingerprint(*tarballs) == hashlib.sha256(b"mr").hexdigest()

@@ -1,0 +1,97 @@
+"""Fixtures for tests on a real Incus daemon.
+
+Each test gets its own uniquely named instance and removes it even on failure; a
+learner's `ubuntu-test` is never touched.  In CI (CI=true) a missing daemon is a
+failure, never a skip.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from labkit.daemon import daemon_answers
+from labkit.incus import SYSTEM_SOCKET
+from labkit.setup import wait_until_booted
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def _require_daemon() -> None:
+    if daemon_answers(SYSTEM_SOCKET):
+        return
+    message = f"no Incus daemon answers on {SYSTEM_SOCKET}: run `labkit setup` (or .ci/run) first"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def incus(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["incus", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"incus {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def test_image() -> str:
+    if os.environ.get("LABKIT_TEST_IMAGE"):
+        return os.environ["LABKIT_TEST_IMAGE"]
+    aliases = json.loads(incus("image", "alias", "list", "--format", "json").stdout)
+    names = sorted(a["name"] for a in aliases)
+    local = [n for n in names if n.startswith("labkit/")]
+    if local or names:
+        return (local or names)[0]
+    return "images:ubuntu/24.04"
+
+
+test_image.__test__ = False  # a helper, not a test
+
+
+def unique(prefix: str = "lk-t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def delete_instance(name: str, project: str = "default") -> None:
+    incus("delete", name, "--force", "--project", project, check=False)
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    _require_daemon()
+    return test_image()
+
+
+@pytest.fixture
+def instance(image: str) -> Iterator[str]:
+    """A fresh running instance, named uniquely, deleted afterwards."""
+    name = unique()
+    incus("launch", image, name)
+    try:
+        wait_until_booted(name)
+        yield name
+    finally:
+        delete_instance(name)
+
+
+def labkit(*args: str, env: dict[str, str] | None = None, user: str | None = None,
+           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real `labkit` command, as a learner would."""
+    full_env = {**os.environ, **(env or {})}
+    cmd = [sys.executable, "-m", "labkit", *args]
+    if user:
+        cmd = ["runuser", "-u", user, "--", *cmd]
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=full_env,
+                          timeout=timeout, cwd=ROOT)
+
+
+def check_json(name: str, journal: Path, lang: str, *steps: str) -> tuple[int, dict]:
+    result = labkit("--lang", lang, "--container", name, "--journal", str(journal), "check", "--json", *steps)
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode, json.loads(result.stdout)
