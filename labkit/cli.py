@@ -197,5 +197,47 @@ def doctor(opts: Options, as_json: bool) -> None:
     sys.exit(0 if ok else 2)
 
 
+@main.group()
+def notebooks() -> None:
+    """Build the French and English notebooks from their one source, or check them."""
+
+
+def _repository(root: Path) -> Path:
+    if not (root / "translations").is_dir() or not (root / "notebooks").is_dir():
+        raise UsageError(M("cli.notebooks.not_repo", "{root} is not a labkit checkout (no notebooks/ or translations/ folder): run this command from the repository, or pass --root.", root=str(root)))
+    return root
+
+
+@notebooks.command("build")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+@click.pass_obj
+@handles_errors
+def notebooks_build(opts: Options, root: Path) -> None:
+    """Write notebooks/en and notebooks/fr from the source and the French catalogue."""
+    from .notebook_build import build
+
+    for path in build(_repository(root)):
+        opts.say(M("cli.notebooks.written", "Written: {path}", path=str(path)))
+
+
+@notebooks.command("check")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+@click.pass_obj
+@handles_errors
+def notebooks_check(opts: Options, root: Path) -> None:
+    """Fail when notebooks or catalogues have drifted from their source."""
+    from .catalogue import runtime_problems
+    from .notebook_build import problems
+
+    root = _repository(root)
+    found = runtime_problems(root) + problems(root)
+    for problem in found:
+        opts.say(problem, err=True)
+    if found:
+        opts.say(M("cli.notebooks.drift", "{count} problems: the French and English material are out of sync.", count=len(found)), err=True)
+        sys.exit(1)
+    opts.say(M("cli.notebooks.ok", "Notebooks and catalogues are in sync in both languages."))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -33,7 +33,7 @@ class Message:
         return Message(self.key, self.english, {**params, **self.params})
 
 
-def M(key: str, english: str, **params: Any) -> Message:  # noqa: N802 - gettext-style marker
+def M(key: str, english: str, /, **params: Any) -> Message:  # noqa: N802 - gettext-style marker
     """Mark a message for extraction and bind its parameters."""
     return Message(key, english, params)
 

@@ -1,0 +1,161 @@
+"""The notebook API: `lab = Lab(); lab.check("snapshot"); lab.hint("snapshot"); lab.summary()`.
+
+A `Lab` records the baseline at once and listens to lifecycle events in the
+background, so steps whose evidence vanishes (the stop before a restore) are seen
+as they happen.  Without the listener the checks still work.
+"""
+from __future__ import annotations
+
+import atexit
+import html
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import render
+from .engine import Result, Score, Status
+from .errors import LabkitError
+from .i18n import M, Message, normalise_language
+from .session import Report, Session
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Something with both an HTML and a text face, displayed by Jupyter or printed."""
+
+    html: str
+    text: str
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class Lab:
+    def __init__(self, container: str | None = None, snapshot: str | None = None, lang: str | None = None,
+                 project: str | None = None, journal: str | Path | None = None, listen: bool = True):
+        self.lang = normalise_language(lang)
+        try:
+            self.session = Session(container=container, snapshot=snapshot, project=project,
+                                   journal=Path(journal) if journal else None)
+            self.session.journal.ensure_baseline(self.session.observe().instance)
+        except LabkitError as exc:
+            self._show(self._error_box(exc))
+            raise
+        self.listener = None
+        self.warnings: list[Message] = []
+        if listen:
+            self._listen()
+
+    def _listen(self) -> None:
+        from .events import Listener
+
+        try:
+            self.listener = Listener(self.session.endpoint, self.session.container,
+                                     lambda entry: self.session.record_events([entry])).start()
+            atexit.register(self.close)
+        except LabkitError as exc:
+            self.warnings.append(exc.message)
+
+    # -- learner-facing ---------------------------------------------------
+    def check(self, step: str) -> Result | None:
+        """Grade one step and show it; an unusable environment is shown too, not raised,
+        so that a notebook run top to bottom always completes."""
+        try:
+            report = self.session.check([step])
+        except LabkitError as exc:
+            self._show(self._error_box(exc))
+            return None
+        result = report.results[0]
+        self._show(self._result_view(result, report))
+        return result
+
+    def hint(self, step: str) -> Message:
+        level, message = self.session.hint(step)
+        label = (M("lab.hint.nudge", "Hint") if level == 1 else M("lab.hint.solution", "Solution")).render(self.lang)
+        text = f"{label}{render.colon(self.lang)}{message.render(self.lang)}"
+        self._show(Shown(f'<div class="labkit-hint" style="border-left:6px solid #0969da;padding:6px 10px;'
+                         f'background:#ddf4ff;color:#1f2328;font-family:sans-serif">💡 <b>{html.escape(label)}'
+                         f'{render.colon(self.lang)}</b>{html.escape(message.render(self.lang))}</div>', text))
+        return message
+
+    def solve(self, step: str) -> None:
+        """Run the step's solution commands (instructors' autosolve runs and tests).
+
+        Each command must succeed: a failure raises, so papermill stops on it."""
+        chosen = self.session.chapter.step(self.session.steps([step])[0])
+        for template in chosen.commands:
+            command = template.format(**self.session.params)
+            print(f"$ {command}")
+            args = command.split()
+            if self.session.project != "default":
+                args[1:1] = ["--project", self.session.project]
+            done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            print(done.stdout + done.stderr, end="")
+            done.check_returncode()
+
+    def summary(self) -> Score:
+        report = self.session.check()
+        titles = self._titles()
+        self._show(Shown(render.html_summary(report.results, report.score, titles, self.lang),
+                         render.text_report(report.results, report.score, titles, self.lang)))
+        return report.score
+
+    def results(self) -> Report:
+        """Grade every step without showing anything (for scripts and tests)."""
+        return self.session.check()
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+
+    # -- rendering --------------------------------------------------------
+    def _titles(self) -> dict[str, Message]:
+        return {s.id: s.title for s in self.session.chapter.steps}
+
+    def _result_view(self, result: Result, report: Report) -> Shown:
+        done = self._passed_count()
+        total = len(self.session.chapter.steps)
+        html_box = render.html_result(result, self._titles()[result.step], self.lang, (done, total))
+        text = render.text_report([result], Score.of([result]), self._titles(), self.lang)
+        for warning in report.warnings + self.warnings:
+            html_box += f'<div style="color:#8a5a00">⚠ {html.escape(warning.render(self.lang))}</div>'
+            text += f"\n⚠ {warning.render(self.lang)}"
+        self.warnings = []
+        return Shown(html_box, text)
+
+    def _passed_count(self) -> int:
+        """Steps passed so far in this attempt, as the journal remembers them."""
+        latest: dict[str, str] = {}
+        for entry in self.session.journal.data.get("checks", []):
+            latest[entry["step"]] = entry["status"]
+        return sum(1 for status in latest.values() if status == Status.PASSED.value)
+
+    def _error_box(self, exc: LabkitError) -> Shown:
+        text = exc.render(self.lang)
+        return Shown(f'<div class="labkit-error" style="border:2px solid #b42318;background:#fdecea;color:#1f2328;'
+                     f'padding:8px 12px;font-family:sans-serif">✘ {html.escape(text)}</div>', f"✘ {text}")
+
+    def _show(self, shown: Shown) -> None:
+        if _in_notebook():
+            from IPython.display import display
+
+            display(shown)
+        else:
+            print(shown.text)
+
+    def __repr__(self) -> str:
+        return f"Lab(container={self.session.container!r}, snapshot={self.session.snapshot!r}, lang={self.lang!r})"
