@@ -41,7 +41,7 @@ integration: venv
 translations: venv
 	$(BABEL_EXTRACT) -o translations/labkit.pot labkit
 	$(BIN)/pybabel update -D labkit -i translations/labkit.pot -d translations -l fr --no-wrap --ignore-obsolete
-	$(BIN)/pybabel compile -D labkit -d translations -l fr -o labkit/locale/fr/LC_MESSAGES/labkit.mo --statistics
+	$(BIN)/pybabel compile -D labkit -i translations/fr/LC_MESSAGES/labkit.po -o labkit/locale/fr/LC_MESSAGES/labkit.mo --statistics
 
 bench: venv
 	$(BIN)/python bench/checks.py

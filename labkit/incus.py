@@ -6,6 +6,7 @@ Everything labkit knows about a container comes through here, never from
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -200,10 +201,12 @@ def parse_incus_time(value: str | None) -> datetime | None:
     """Incus timestamps are RFC 3339 with nanoseconds, which fromisoformat rejects."""
     if not value or value.startswith("0001-01-01"):
         return None
-    text = value.replace("Z", "+00:00")
-    head, sep, tail = text.partition(".")
-    if sep:
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        zone = tail[len(digits):]
-        text = f"{head}.{digits[:6]}{zone}"
-    return datetime.fromisoformat(text)
+    match = _RFC3339.match(value)
+    if match is None:
+        return None
+    head, fraction, zone = match.groups()
+    zone = "+00:00" if zone in (None, "Z", "z") else zone
+    return datetime.fromisoformat(f"{head}.{(fraction or '0')[:6].ljust(6, '0')}{zone}")
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:\d\d)?$")

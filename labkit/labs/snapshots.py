@@ -69,7 +69,11 @@ def check_snapshot(ctx: Context) -> Verdict:
                           "stateful")
         return passed(M("snap.snapshot.ok", "The snapshot “{snapshot}” of “{container}” exists and is stateless.", **_p(ctx)),
                       M("snap.evidence.snapshot_created", "Snapshot {snapshot} created at {time} UTC.", time=_hms(snap.created_at), **_p(ctx)))
-    if ctx.history.saw("instance-snapshot-created", name=ctx.params["snapshot"]) or restore_proof(ctx) is not None:
+    created = ctx.history.saw("instance-snapshot-created", name=ctx.params["snapshot"])
+    if created is not None:
+        return passed(M("snap.snapshot.ok_event", "The snapshot “{snapshot}” was created; it has been deleted since.", **_p(ctx)),
+                      M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.", time=created.time.strftime("%H:%M:%S"), **_p(ctx)))
+    if restore_proof(ctx) is not None:
         return consumed(M("snap.snapshot.consumed", "The snapshot “{snapshot}” is no longer there: the cleanup step deleted it.", **_p(ctx)))
     if obs.other_snapshots:
         names = ", ".join(s.name for s in obs.other_snapshots)

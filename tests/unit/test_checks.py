@@ -1,0 +1,137 @@
+"""The chapter's pure checks on observations recorded from a real daemon (see tests/fixtures/observations)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from labkit.engine import Baseline, Event, History, Status, grade
+from labkit.labs.snapshots import CHAPTER
+from labkit.observation import Observation
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "observations"
+PARAMS = {"container": "ubuntu-test", "snapshot": "ubuntu-test-1"}
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def load(scenario: str) -> dict:
+    return json.loads((FIXTURES / f"{scenario}.json").read_text())
+
+
+def history(data: dict, passed: set[str] = frozenset(), events: bool = False) -> History:
+    base = data["baseline"]
+    seen = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e["context"]) for e in data["events"]) if events else ()
+    return History(frozenset(passed), Baseline(base["uuid"], base["generation"], T0), seen)
+
+
+def statuses(scenario: str, passed: set[str] = frozenset(), events: bool = False) -> dict[str, str]:
+    data = load(scenario)
+    results = grade(CHAPTER, Observation.from_json(data["observation"]), history(data, passed, events), PARAMS)
+    return {r.step: r.status.value for r in results}
+
+
+def result(scenario: str, step: str, passed: set[str] = frozenset(), events: bool = False):
+    data = load(scenario)
+    return grade(CHAPTER, Observation.from_json(data["observation"]), history(data, passed, events), PARAMS, [step])[0]
+
+
+IN_ORDER = ["prerequisites", "snapshot", "touch", "stop", "restore", "start", "verify", "cleanup"]
+
+
+def test_a_fresh_instance_passes_only_the_prerequisites() -> None:
+    assert statuses("fresh") == {s: ("passed" if s == "prerequisites" else "failed") for s in IN_ORDER}
+
+
+@pytest.mark.parametrize("scenario, done", [
+    ("snapshot_taken", "snapshot"), ("file_after_snapshot", "touch"), ("stopped", "stop"),
+    ("restored_not_started", "restore"), ("restored_running", "verify"), ("cleaned_up", "cleanup"),
+])
+def test_checking_after_each_step_passes_every_step_so_far(scenario: str, done: str) -> None:
+    upto = IN_ORDER[: IN_ORDER.index(done) + 1]
+    previous = set(upto[:-1])
+    got = statuses(scenario, previous)
+    assert all(got[s] == "passed" for s in upto), got
+    assert all(got[s] == "failed" for s in IN_ORDER[len(upto):]), got
+
+
+def test_snapshot_under_another_name_is_named_in_the_hint() -> None:
+    r = result("wrong_snapshot_name", "snapshot")
+    assert r.status is Status.FAILED and r.diagnosis == "wrong_snapshot_name"
+    assert "snap0" in r.hint.render("en") and "snap0" in r.hint.render("fr")
+
+
+def test_no_snapshot_hint_names_the_current_syntax_and_the_old_one() -> None:
+    hint = result("fresh", "snapshot").hint
+    for lang in ("en", "fr"):
+        text = hint.render(lang)
+        assert "incus snapshot create ubuntu-test ubuntu-test-1" in text
+        assert "incus snapshot ubuntu-test ubuntu-test-1" in text
+
+
+def test_file_older_than_the_snapshot_fails_touch() -> None:
+    r = result("file_before_snapshot", "touch", {"prerequisites", "snapshot"})
+    assert r.status is Status.FAILED and r.diagnosis == "file_before_snapshot"
+
+
+def test_file_elsewhere_says_where() -> None:
+    r = result("file_elsewhere", "touch", {"prerequisites", "snapshot"})
+    assert r.diagnosis == "file_elsewhere" and "/tmp/this_file.txt" in r.message.render("fr")
+
+
+def test_rm_is_not_a_restore() -> None:
+    got = grade(CHAPTER, Observation.from_json(load("rm_instead_of_restore")["observation"]),
+                history(load("rm_instead_of_restore"), {"prerequisites", "snapshot", "touch"}), PARAMS)
+    by_step = {r.step: r for r in got}
+    assert by_step["restore"].diagnosis == "rm_instead_of_restore"
+    assert by_step["touch"].status is Status.FAILED
+    assert by_step["verify"].status is Status.FAILED
+
+
+def test_restore_without_start_is_diagnosed() -> None:
+    r = result("restored_not_started", "start", {"prerequisites", "snapshot", "touch", "stop", "restore"})
+    assert r.diagnosis == "restore_without_start"
+
+
+def test_a_restore_is_proven_by_the_generation_even_without_events_or_journal() -> None:
+    assert result("restored_running", "restore").status is Status.PASSED
+
+
+def test_without_a_baseline_or_events_a_restore_is_not_proven() -> None:
+    data = load("restored_running")
+    obs = Observation.from_json(data["observation"])
+    r = grade(CHAPTER, obs, History(), PARAMS, ["restore"])[0]
+    assert r.status is Status.FAILED
+
+
+def test_consumed_evidence_is_not_verified_without_the_journal_but_proven_by_events() -> None:
+    assert statuses("cleaned_up", {"prerequisites"}) == {
+        "prerequisites": "passed", "snapshot": "not_verified", "touch": "not_verified", "stop": "not_verified",
+        "restore": "passed", "start": "passed", "verify": "passed", "cleanup": "passed"}
+    with_events = statuses("cleaned_up", {"prerequisites"}, events=True)
+    assert with_events["snapshot"] == "passed" and with_events["stop"] == "passed"
+    assert with_events["touch"] == "not_verified"  # no event says a file was created
+
+
+def test_a_deleted_instance_undoes_every_step_even_after_a_full_pass() -> None:
+    got = statuses("instance_deleted", set(IN_ORDER))
+    assert set(got.values()) == {"failed"}
+    r = result("instance_deleted", "cleanup", set(IN_ORDER))
+    assert r.diagnosis == "instance_deleted" and "labkit setup" in r.hint.render("fr")
+
+
+def test_checking_too_early_names_the_step_to_do_first() -> None:
+    r = result("snapshot_taken", "restore", {"prerequisites", "snapshot"})
+    assert r.diagnosis == "order:touch"
+    assert "Create a file" in r.message.render("en")
+
+
+def test_every_message_of_every_scenario_renders_in_both_languages() -> None:
+    for path in sorted(FIXTURES.glob("*.json")):
+        data = json.loads(path.read_text())
+        for r in grade(CHAPTER, Observation.from_json(data["observation"]), history(data, set(IN_ORDER[:3]), True), PARAMS):
+            for lang in ("en", "fr"):
+                as_json = r.to_json(lang)
+                assert as_json["message"] and "{" not in as_json["message"], (path.name, r.step, lang)
+            assert r.to_json("fr")["message"] != r.to_json("en")["message"], (path.name, r.step)

@@ -1,0 +1,57 @@
+"""Messages and catalogues: complete in both languages, French typography, no drift."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polib
+
+from labkit.catalogue import catalogue_problems, runtime_problems
+from labkit.i18n import M, default_language, translate
+
+ROOT = Path(__file__).resolve().parents[2]
+PO = ROOT / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"
+POT = ROOT / "translations" / "labkit.pot"
+
+
+def test_language_comes_from_the_locale() -> None:
+    assert default_language({"LANG": "fr_FR.UTF-8"}) == "fr"
+    assert default_language({"LC_ALL": "fr_CA.UTF-8", "LANG": "en_US.UTF-8"}) == "fr"
+    assert default_language({"LANG": "de_DE.UTF-8"}) == "en"
+    assert default_language({}) == "en"
+
+
+def test_runtime_catalogue_is_complete_current_and_compiled() -> None:
+    problems = runtime_problems(ROOT)
+    assert problems == [], [p.render("en") for p in problems]
+
+
+def test_french_follows_french_typography() -> None:
+    bad = []
+    for entry in polib.pofile(str(PO)):
+        text = entry.msgstr
+        for i, ch in enumerate(text):
+            if ch in ":;?!" and i > 0 and text[i - 1] == " ":
+                bad.append((entry.msgctxt, "plain space before " + ch))
+            if ch == "«" and i + 1 < len(text) and text[i + 1] not in "\u00a0\u202f":
+                bad.append((entry.msgctxt, "no no-break space after «"))
+        if "“" in text or "”" in text:
+            bad.append((entry.msgctxt, "English quotes"))
+    assert bad == []
+
+
+def test_translations_are_used_at_run_time_with_parameters() -> None:
+    message = M("snap.stop.running", "The instance “{container}” is still running.", container="c1")
+    assert translate(message, "en") == "The instance “c1” is still running."
+    french = translate(message, "fr")
+    assert "c1" in french and french != translate(message, "en") and "«" in french
+
+
+def test_a_missing_french_entry_is_reported(tmp_path: Path) -> None:
+    po = polib.pofile(str(PO))
+    po[3].msgstr = ""
+    po[4].flags.append("fuzzy")
+    po[5].msgstr = po[5].msgid
+    broken = tmp_path / "labkit.po"
+    po.save(str(broken))
+    keys = [p.params["key"] for p in catalogue_problems(POT, broken)]
+    assert po[3].msgctxt in keys and po[4].msgctxt in keys and po[5].msgctxt in keys

@@ -1,0 +1,106 @@
+"""The journal: atomic, shared between processes, never lost, never overwritten when corrupt."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from labkit.engine import Result, Status
+from labkit.i18n import M
+from labkit.journal import Journal, default_path
+from labkit.observation import Instance
+
+IDENTITY = ("snapshots", "default", "ubuntu-test", "ubuntu-test-1")
+
+
+def journal(path: Path | None) -> Journal:
+    return Journal(path, *IDENTITY)
+
+
+def result(step: str, status: Status) -> Result:
+    return Result(step, status, 1 if status is Status.PASSED else 0, 1, M("t", "t"))
+
+
+def instance(uuid: str = "u1", generation: str = "g1") -> Instance:
+    return Instance("ubuntu-test", "Running", uuid, generation, None)
+
+
+def test_default_path_is_in_the_xdg_state_folder(tmp_path: Path) -> None:
+    path = default_path("snapshots", "default", "ubuntu-test", {"XDG_STATE_HOME": str(tmp_path)})
+    assert path == tmp_path / "labkit" / "journals" / "snapshots--default--ubuntu-test.json"
+
+
+def test_results_hints_and_first_pass_survive_a_reload(tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    j = journal(path)
+    j.ensure_baseline(instance())
+    j.record_results([result("snapshot", Status.FAILED)])
+    j.record_results([result("snapshot", Status.PASSED)])
+    assert j.record_hint("touch") == 1 and j.record_hint("touch") == 2
+    again = journal(path)
+    assert again.data["attempts"]["snapshot"] == 2
+    assert again.data["hints"]["touch"] == 2
+    assert "snapshot" in again.history().passed
+    assert again.history().baseline.generation == "g1"
+
+
+def test_two_writers_do_not_lose_each_others_changes(tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    checker, watcher = journal(path), journal(path)
+    checker.ensure_baseline(instance())
+    watcher.record_events([{"action": "instance-shutdown", "time": "2026-01-01T00:00:00+00:00", "context": {}}])
+    checker.record_results([result("stop", Status.PASSED)])
+    final = json.loads(path.read_text())
+    assert final["events"] and final["first_pass"].get("stop") and final["baseline"]
+
+
+def test_a_corrupt_journal_is_kept_aside_and_grading_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    path.write_text("{ this is not json")
+    j = journal(path)
+    assert j.warnings and j.data["checks"] == []
+    aside = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert len(aside) == 1 and aside[0].read_text() == "{ this is not json"
+    j.record_results([result("prerequisites", Status.PASSED)])
+    assert json.loads(path.read_text())["first_pass"]["prerequisites"]
+    assert "corrupt" in j.warnings[0].render("en") or "could not be read" in j.warnings[0].render("en")
+    assert "«" not in j.warnings[0].render("en")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_journal_warns_and_keeps_results_in_memory(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    j = journal(folder / "j.json")
+    j.record_results([result("prerequisites", Status.PASSED)])
+    assert j.warnings and "prerequisites" in j.history().passed
+
+
+def test_a_journal_path_that_cannot_be_created_warns_and_keeps_results(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    j = journal(blocker / "sub" / "j.json")  # a folder under a plain file: fails even for root
+    j.record_results([result("prerequisites", Status.PASSED)])
+    assert j.warnings and "prerequisites" in j.history().passed
+
+
+def test_a_recreated_instance_starts_a_new_attempt(tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    j = journal(path)
+    j.ensure_baseline(instance("old"))
+    j.record_results([result("snapshot", Status.PASSED)])
+    j.ensure_baseline(instance("new"))
+    assert j.attempt == 2 and j.history().passed == frozenset()
+    assert (tmp_path / "j.attempt-1.json").exists()
+
+
+def test_writes_are_atomic_no_temporary_file_is_left(tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    j = journal(path)
+    for _ in range(5):
+        j.record_results([result("snapshot", Status.FAILED)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["j.json", "j.json.lock"]
