@@ -27,9 +27,11 @@ setup: venv
 	$(BIN)/labkit setup --yes
 
 ## The full test suite: unit, integration on a real Incus daemon, notebooks.
+## `labkit setup` first, so a fresh machine gets its daemon, storage and image (a no-op afterwards).
 test: venv
+	$(BIN)/labkit setup --yes
 	$(BIN)/python -m labkit notebooks check
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -p no:cacheprovider tests
 
 unit: venv
 	$(BIN)/pytest -q tests/unit

@@ -26,7 +26,7 @@ def diagnose(container: str, project: str | None = None) -> list[Check]:
             server = client.server()
         except LabkitError as exc:
             reachable = not isinstance(exc, IncusUnavailable)
-            checks.append(Check("daemon", reachable, M("doctor.daemon.ok", "Incus daemon answers on {socket}.", socket=str(endpoint.socket)) if reachable else exc.message))
+            checks.append(Check("daemon", reachable, M("doctor.daemon.socket", "The Incus socket {socket} exists: the daemon seems to be running.", socket=str(endpoint.socket)) if reachable else exc.message))
             if reachable:
                 checks.append(Check("access", False, exc.message))
             return checks

@@ -57,7 +57,7 @@ def run_setup(*, lang: str, container: str, project: str | None, image: str | No
     log = state / "setup.log"
     phases = Phases(lang)
     with phases.phase(M("setup.phase.incus", "Incus server")) as notes:
-        client = _ensure_incus(log, notes)
+        client = _ensure_incus(log, notes, project)
     try:
         endpoint_is_admin = not client.endpoint.restricted_socket
         if endpoint_is_admin and _root_or_admin(client):
@@ -101,8 +101,8 @@ def _root_or_admin(client: IncusClient) -> bool:
         return False
 
 
-def _ensure_incus(log: Path, notes: list[Message]) -> IncusClient:
-    endpoint = find_endpoint()
+def _ensure_incus(log: Path, notes: list[Message], project: str | None) -> IncusClient:
+    endpoint = find_endpoint(project)
     client = IncusClient(endpoint)
     try:
         client.server()
@@ -122,7 +122,7 @@ def _ensure_incus(log: Path, notes: list[Message]) -> IncusClient:
     pid = daemon.start_daemon()
     if pid is not None:
         notes.append(M("setup.incus.started", "daemon started (PID {pid}, log in {log}).", pid=pid, log=str(daemon.STATE_DIR / "incusd.log")))
-    return IncusClient(find_endpoint())
+    return IncusClient(find_endpoint(project))
 
 
 def _install(log: Path) -> None:

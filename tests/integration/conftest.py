@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -86,9 +87,21 @@ def labkit(*args: str, env: dict[str, str] | None = None, user: str | None = Non
     full_env = {**os.environ, **(env or {})}
     cmd = [sys.executable, "-m", "labkit", *args]
     if user:
-        cmd = ["runuser", "-u", user, "--", *cmd]
+        cmd = ["runuser", "-u", user, "--", *_interpreter_for(user, full_env), "-m", "labkit", *args]
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=full_env,
                           timeout=timeout, cwd=ROOT)
+
+
+def _interpreter_for(user: str, env: dict[str, str]) -> list[str]:
+    """The venv's interpreter may live in root's home, out of another user's reach:
+    then use the system's Python of the same version, with our packages on its path."""
+    if subprocess.run(["runuser", "-u", user, "--", "test", "-x", os.path.realpath(sys.executable)]).returncode == 0:
+        return [sys.executable]
+    system = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
+    if not os.path.exists(system):
+        pytest.fail(f"no Python that {user} may run: install Debian's python3 ({system})")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"]])
+    return [system, "-s"]
 
 
 def check_json(name: str, journal: Path, lang: str, *steps: str) -> tuple[int, dict]:

@@ -1,0 +1,108 @@
+"""`labkit setup` and `labkit doctor` on a real daemon, in both languages."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from .conftest import delete_instance, incus, labkit, unique
+
+
+@pytest.fixture
+def empty_project(image: str) -> Iterator[str]:
+    """A project with its own, empty default profile (no root disk): an Incus with nothing set up.
+
+    Images stay shared with the default project, so the lab image is not rebuilt.
+    """
+    name = unique("lk-p")
+    incus("project", "create", name, "-c", "features.images=false", "-c", "features.profiles=true")
+    try:
+        yield name
+    finally:
+        for inst in json.loads(incus("list", "--project", name, "--format", "json").stdout):
+            delete_instance(inst["name"], name)
+        incus("project", "delete", name, check=False)
+
+
+def instance_state(project: str, name: str) -> dict:
+    return json.loads(incus("query", f"/1.0/instances/{name}?project={project}").stdout)
+
+
+def test_setup_from_an_empty_project_then_a_second_run_changes_nothing(empty_project: str) -> None:
+    profile = json.loads(incus("query", f"/1.0/profiles/default?project={empty_project}").stdout)
+    assert "root" not in profile["devices"]
+    first = labkit("--lang", "en", "--project", empty_project, "setup", "--yes")
+    assert first.returncode == 0, first.stderr
+    state = instance_state(empty_project, "ubuntu-test")
+    assert state["status"] == "Running"
+    profile = json.loads(incus("query", f"/1.0/profiles/default?project={empty_project}").stdout)
+    assert profile["devices"]["root"]["path"] == "/"
+
+    second = labkit("--lang", "fr", "--project", empty_project, "setup", "--yes")
+    assert second.returncode == 0, second.stderr
+    assert "existe déjà" in second.stderr
+    again = instance_state(empty_project, "ubuntu-test")
+    assert again["config"]["volatile.uuid"] == state["config"]["volatile.uuid"]
+    assert again["status"] == "Running"
+
+    doctor = labkit("--project", empty_project, "doctor", "--json")
+    assert doctor.returncode == 0, doctor.stdout
+    report = json.loads(doctor.stdout)
+    assert report["ok"] and {c["id"] for c in report["checks"]} >= {"daemon", "access", "version", "storage", "instance"}
+
+
+def test_recreate_asks_for_confirmation_then_rebuilds(empty_project: str) -> None:
+    assert labkit("--project", empty_project, "--container", "lk-r", "setup", "--yes").returncode == 0
+    before = instance_state(empty_project, "lk-r")["config"]["volatile.uuid"]
+    refused = labkit("--lang", "fr", "--project", empty_project, "--container", "lk-r", "setup", "--recreate")
+    assert refused.returncode == 2 and "--yes" in refused.stderr and "Traceback" not in refused.stderr
+    assert instance_state(empty_project, "lk-r")["config"]["volatile.uuid"] == before
+    rebuilt = labkit("--project", empty_project, "--container", "lk-r", "setup", "--recreate", "--yes")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert instance_state(empty_project, "lk-r")["config"]["volatile.uuid"] != before
+
+
+@pytest.mark.parametrize("lang, words", [("en", "was not found"), ("fr", "introuvable")])
+def test_an_unknown_image_is_refused_and_nothing_is_left(empty_project: str, lang: str, words: str) -> None:
+    result = labkit("--lang", lang, "--project", empty_project, "--container", "lk-i", "setup", "--image", "no-such/image", "--yes")
+    assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
+    assert json.loads(incus("list", "--project", empty_project, "--format", "json").stdout) == []
+
+
+def test_an_instance_name_incus_would_reject_is_refused_before_anything(empty_project: str) -> None:
+    result = labkit("--lang", "fr", "--project", empty_project, "--container", "9_bad", "setup", "--yes")
+    assert result.returncode == 2 and "9_bad" in result.stderr and "«" in result.stderr
+
+
+@pytest.mark.parametrize("lang, words", [("en", "not reachable"), ("fr", "injoignable")])
+def test_doctor_reports_a_daemon_whose_socket_is_missing(tmp_path: Path, lang: str, words: str) -> None:
+    result = labkit("--lang", lang, "doctor", "--json", env={"INCUS_SOCKET": str(tmp_path / "unix.socket")})
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and words in report["checks"][0]["message"]
+    text = labkit("--lang", lang, "doctor", env={"INCUS_SOCKET": str(tmp_path / "unix.socket")})
+    assert text.returncode == 2 and "✘" in text.stdout
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_doctor_as_a_user_without_access_names_the_group_to_join(lang: str, image: str) -> None:
+    result = labkit("--lang", lang, "doctor", "--json", user="nobody", env={"HOME": "/tmp"})
+    assert result.returncode == 2, result.stderr
+    report = json.loads(result.stdout)
+    access = next(c for c in report["checks"] if c["id"] == "access")
+    assert not access["ok"] and "incus-admin" in access["message"]
+    assert ("Ask an administrator" in access["message"]) if lang == "en" else ("administrateur" in access["message"])
+
+
+def test_check_with_incus_socket_pointing_at_nothing_exits_2(tmp_path: Path) -> None:
+    for lang, words in (("en", "not reachable"), ("fr", "injoignable")):
+        result = labkit("--lang", lang, "check", "--json", env={"INCUS_SOCKET": str(tmp_path / "nothing")})
+        assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
+        assert result.stdout == ""
+
+
+def test_check_as_nobody_exits_2_and_names_the_group(image: str) -> None:
+    result = labkit("--lang", "fr", "check", user="nobody", env={"HOME": "/tmp"})
+    assert result.returncode == 2 and "incus-admin" in result.stderr and "Traceback" not in result.stderr

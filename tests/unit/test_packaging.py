@@ -1,0 +1,30 @@
+"""The runtime catalogue ships inside the wheel and is found from an installed copy."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_french_messages_load_from_an_installed_wheel(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT)],
+                   check=True, capture_output=True, cwd=tmp_path)
+    wheel = next(wheels.glob("labkit-*.whl"))
+    assert "labkit/locale/fr/LC_MESSAGES/labkit.mo" in zipfile.ZipFile(wheel).namelist()
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True)
+    probe = ("import labkit.i18n as i, sys; from labkit.i18n import M; "
+             "assert i.__file__.startswith(sys.argv[1]), i.__file__; "
+             "print(M('render.failed', 'failed').render('fr'))")
+    out = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "échoué"
