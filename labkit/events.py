@@ -56,7 +56,6 @@ class Listener:
         self.endpoint, self.container, self.sink = endpoint, container, sink
         self._ws: ClientConnection | None = None
         self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
 
     def start(self) -> Listener:
         self._ws = connect(self.endpoint)
@@ -67,20 +66,22 @@ class Listener:
     def _run(self) -> None:
         assert self._ws is not None
         try:
-            for raw in self._ws:
-                entry = journal_entry(json.loads(raw), self.container, self.endpoint.project)
-                if entry is not None:
-                    self.sink(entry)
+            # The connection is opened in start() so that errors surface there;
+            # entering it here makes the thread own its closing.
+            with self._ws:
+                for raw in self._ws:
+                    entry = journal_entry(json.loads(raw), self.container, self.endpoint.project)
+                    if entry is not None:
+                        self.sink(entry)
         except (WebSocketException, OSError, ValueError):
-            if not self._stopping.is_set():
-                return  # the daemon went away: checks go on without events
+            # Closed by stop(), or the daemon went away: either way checks go on without events.
+            return
 
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
-        self._stopping.set()
         if self._ws is not None:
             self._ws.close()
         if self._thread is not None:

@@ -66,12 +66,14 @@ class FileInfo:
 class IncusClient:
     """Synchronous client; one instance per process is enough (connections are pooled)."""
 
-    def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 30.0):
+    def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None):
         self.endpoint = endpoint or find_endpoint()
         self.project = self.endpoint.project
         self.timeout = timeout
+        # Tests inject a transport that replays answers recorded from a real daemon.
         self._http = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(self.endpoint.socket)),
+            transport=transport or httpx.HTTPTransport(uds=str(self.endpoint.socket)),
             base_url="http://incus",
             timeout=timeout,
         )

@@ -91,8 +91,9 @@ def test_lxd_era_snapshot_syntax_is_rejected_and_diagnosed(instance: str, tmp_pa
     assert ("unknown command" in result["hint"]) and ((FRENCH_MARK in result["hint"]) == (lang == "fr"))
 
 
-def test_snapshot_under_another_name_names_the_one_found(instance: str, tmp_path: Path) -> None:
-    learner = Learner(instance, tmp_path / "j.json")
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_snapshot_under_another_name_names_the_one_found(instance: str, tmp_path: Path, lang: str) -> None:
+    learner = Learner(instance, tmp_path / "j.json", lang)
     learner.run("snapshot", "create", "{c}", "snap0")
     result = learner.result("snapshot")
     assert result["status"] == "failed"
@@ -116,8 +117,9 @@ def test_file_created_before_the_snapshot_fails_touch_and_verify(instance: str, 
     assert verify["status"] == "failed" and FILE in verify["message"]
 
 
-def test_file_created_elsewhere_says_where_it_is(instance: str, tmp_path: Path) -> None:
-    learner = Learner(instance, tmp_path / "j.json")
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_file_created_elsewhere_says_where_it_is(instance: str, tmp_path: Path, lang: str) -> None:
+    learner = Learner(instance, tmp_path / "j.json", lang)
     learner.run("snapshot", "create", "{c}", "{s}")
     learner.run("exec", "{c}", "--", "sh", "-c", "mkdir -p /home/alice && touch /home/alice/this_file.txt /tmp/this_file.txt")
     result = learner.result("touch")
@@ -126,8 +128,9 @@ def test_file_created_elsewhere_says_where_it_is(instance: str, tmp_path: Path) 
     assert f"incus exec {instance} -- touch {FILE}" in result["hint"]
 
 
-def test_rm_instead_of_restore_is_not_a_restore(instance: str, tmp_path: Path) -> None:
-    learner = Learner(instance, tmp_path / "j.json")
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_rm_instead_of_restore_is_not_a_restore(instance: str, tmp_path: Path, lang: str) -> None:
+    learner = Learner(instance, tmp_path / "j.json", lang)
     learner.check("prerequisites")
     learner.run("snapshot", "create", "{c}", "{s}")
     time.sleep(1.1)
@@ -162,8 +165,9 @@ def test_lxd_era_restore_is_rejected_and_a_restore_without_start_is_caught(insta
     assert learner.result("verify")["status"] == "failed"
 
 
-def test_lxd_era_delete_is_rejected_and_the_snapshot_stays(instance: str, tmp_path: Path) -> None:
-    learner = Learner(instance, tmp_path / "j.json")
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_lxd_era_delete_is_rejected_and_the_snapshot_stays(instance: str, tmp_path: Path, lang: str) -> None:
+    learner = Learner(instance, tmp_path / "j.json", lang)
     learner.check("prerequisites")
     learner.run("snapshot", "create", "{c}", "{s}")
     time.sleep(1.1)
@@ -195,8 +199,9 @@ def test_deleting_the_whole_instance_is_reported_honestly(instance: str, tmp_pat
     assert "labkit setup" in step(data, "cleanup")["hint"] and FRENCH_MARK in step(data, "cleanup")["hint"]
 
 
-def test_stop_is_required_before_restore(instance: str, tmp_path: Path) -> None:
-    learner = Learner(instance, tmp_path / "j.json")
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_stop_is_required_before_restore(instance: str, tmp_path: Path, lang: str) -> None:
+    learner = Learner(instance, tmp_path / "j.json", lang)
     learner.run("snapshot", "create", "{c}", "{s}")
     time.sleep(1.1)
     learner.run("exec", "{c}", "--", "touch", FILE)
@@ -205,14 +210,17 @@ def test_stop_is_required_before_restore(instance: str, tmp_path: Path) -> None:
     assert stop["status"] == "failed" and f"incus stop {instance}" in stop["hint"]
 
 
-def test_checking_a_step_too_early_names_the_step_to_do_first(instance: str, tmp_path: Path) -> None:
-    learner = Learner(instance, tmp_path / "j.json")
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_checking_a_step_too_early_names_the_step_to_do_first(instance: str, tmp_path: Path, lang: str) -> None:
+    learner = Learner(instance, tmp_path / "j.json", lang)
     restore = learner.result("restore")
-    assert restore["status"] == "failed" and "Create a file" in restore["message"]
+    assert restore["status"] == "failed"
+    assert ("Create a file" if lang == "en" else "Créer un fichier") in restore["message"]
 
 
-def test_unchecked_steps_whose_evidence_is_gone_are_not_verified(instance: str, tmp_path: Path) -> None:
-    learner = Learner(instance, tmp_path / "j.json")
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_unchecked_steps_whose_evidence_is_gone_are_not_verified(instance: str, tmp_path: Path, lang: str) -> None:
+    learner = Learner(instance, tmp_path / "j.json", lang)
     learner.check("prerequisites")  # records the baseline
     for step_id in ORDER[1:]:
         for action in ACTIONS[step_id]:
