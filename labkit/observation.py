@@ -6,10 +6,10 @@ fast, and testable on observations recorded from a real daemon.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from .incus import IncusClient, parse_incus_time
+from .incus import FileInfo, IncusClient, parse_incus_time
 
 
 @dataclass(frozen=True)
@@ -104,20 +104,31 @@ def candidate_places(file_path: str, homes: list[str]) -> list[str]:
     return [p for p in places if p != file_path]
 
 
+def build_observation(container: str, snapshot: str, file_path: str, instance: dict[str, Any] | None,
+                      snapshots: list[dict[str, Any]], file: FileInfo | None, elsewhere: tuple[str, ...] = (),
+                      taken_at: datetime | None = None) -> Observation:
+    """Assemble an observation from API answers; pure, so a class view can feed it
+    from one all-projects request instead of per-instance ones."""
+    taken_at = taken_at or datetime.now(timezone.utc)
+    if instance is None:
+        return Observation(container, snapshot, file_path, None, taken_at=taken_at)
+    return Observation(container, snapshot, file_path, Instance.from_api(instance),
+                       tuple(Snapshot.from_api(s) for s in snapshots),
+                       file_modified=file.modified if file else None, file_present=file is not None,
+                       file_elsewhere=elsewhere, taken_at=taken_at)
+
+
+def look_elsewhere(client: IncusClient, container: str, file_path: str) -> tuple[str, ...]:
+    homes = client.list_directory(container, "/home")
+    return tuple(p for p in candidate_places(file_path, homes) if client.file_info(container, p))
+
+
 def observe(client: IncusClient, container: str, snapshot: str, file_path: str,
             now: datetime | None = None) -> Observation:
-    from datetime import timezone
-
-    taken_at = now or datetime.now(timezone.utc)
     data = client.instance_or_none(container)
     if data is None:
-        return Observation(container, snapshot, file_path, None, taken_at=taken_at)
-    snapshots = tuple(Snapshot.from_api(s) for s in client.snapshots(container))
+        return build_observation(container, snapshot, file_path, None, [], None, taken_at=now)
     info = client.file_info(container, file_path)
-    elsewhere: tuple[str, ...] = ()
-    if info is None:
-        homes = client.list_directory(container, "/home")
-        elsewhere = tuple(p for p in candidate_places(file_path, homes) if client.file_info(container, p))
-    return Observation(container, snapshot, file_path, Instance.from_api(data), snapshots,
-                       file_modified=info.modified if info else None, file_present=info is not None,
-                       file_elsewhere=elsewhere, taken_at=taken_at)
+    # Only a learner who missed the file's place needs the extra requests.
+    elsewhere = look_elsewhere(client, container, file_path) if info is None else ()
+    return build_observation(container, snapshot, file_path, data, client.snapshots(container), info, elsewhere, now)
