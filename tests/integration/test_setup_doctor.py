@@ -106,3 +106,17 @@ def test_check_with_incus_socket_pointing_at_nothing_exits_2(tmp_path: Path) -> 
 def test_check_as_nobody_exits_2_and_names_the_group(image: str) -> None:
     result = labkit("--lang", "fr", "check", user="nobody", env={"HOME": "/tmp"})
     assert result.returncode == 2 and "incus-admin" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("lang, words", [("en", "needs root"), ("fr", "root")])
+def test_setup_without_root_and_without_incus_says_what_to_run(tmp_path: Path, lang: str, words: str, image: str) -> None:
+    result = labkit("--lang", lang, "setup", "--yes", user="nobody",
+                    env={"HOME": "/tmp", "INCUS_SOCKET": "/nonexistent/unix.socket"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert words in result.stderr and "sudo labkit setup" in result.stderr and "incus-admin" in result.stderr
+
+
+def test_setup_as_a_user_without_access_names_the_group(tmp_path: Path, image: str) -> None:
+    tmp_path.chmod(0o777)
+    result = labkit("--lang", "fr", "setup", "--yes", user="nobody", env={"HOME": str(tmp_path)})
+    assert result.returncode == 2 and "incus-admin" in result.stderr and "Traceback" not in result.stderr
