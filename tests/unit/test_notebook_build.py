@@ -1,0 +1,178 @@
+"""The notebook builder and `labkit notebooks check`, on the real source and on temp copies."""
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import polib
+import pytest
+
+from labkit.labs.snapshots import CHAPTER
+from labkit.notebook_build import (NOTEBOOKS, PO, POT, build, code_signature, markdown_blocks, problems,
+                                   render_cell, strip_comments)
+
+ROOT = Path(__file__).resolve().parents[2]
+STEPS = [step.id for step in CHAPTER.steps]
+
+
+def keys(found) -> list[str]:
+    return [m.key for m in found]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of what `labkit notebooks check` reads: the package, notebooks and translations."""
+    for folder in ("labkit", "notebooks", "translations"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def notebook(lang: str, root: Path = ROOT) -> nbformat.NotebookNode:
+    return nbformat.read(root / NOTEBOOKS[lang], as_version=4)
+
+
+def tagged(nb, tag: str) -> list:
+    return [c for c in nb.cells if tag in c.metadata.get("tags", [])]
+
+
+def test_committed_notebooks_and_catalogue_are_in_sync() -> None:
+    assert [m.render("en") for m in problems(ROOT)] == []
+
+
+def test_build_is_deterministic_and_reproduces_the_committed_files(repo: Path) -> None:
+    first = {p: p.read_bytes() for p in build(repo)}
+    second = {p: p.read_bytes() for p in build(repo)}
+    assert first == second
+    for path, content in first.items():
+        assert content == (ROOT / path.relative_to(repo)).read_bytes(), path
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_notebook_shape(lang: str) -> None:
+    nb = notebook(lang)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4 and nb.metadata.kernelspec.name == "python3"
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    params = tagged(nb, "parameters")[0]
+    values = {t.id: ast.literal_eval(v) for node in ast.parse(params.source).body
+              if isinstance(node, ast.Assign) for t, v in [(node.targets[0], node.value)]}
+    assert values == {"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "project": "", "lang": lang,
+                      "autosolve": False, "journal": None}
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0] is params and "lab = Lab(container=container" in code[1].source and "setup" in code[1].metadata.tags
+    assert code[-1].source.startswith("lab.summary()")
+    assert "!incus" not in "".join(c.source for c in code)
+
+
+def test_every_step_is_explained_then_commanded_then_checked() -> None:
+    nb = notebook("en")
+    for step in STEPS:
+        cells = tagged(nb, f"step:{step}")
+        roles = [next(t for t in c.metadata.tags if ":" not in t) for c in cells]
+        assert roles[0] == "explain" and roles[1] == "command" and roles[-1] == "check", (step, roles)
+        assert cells[-1].source.rstrip(";") == f'lab.check("{step}")'
+        assert [c.id for c in cells] == [f"{step}-{role}" for role in roles]
+
+
+def test_nothing_performs_a_step_without_autosolve() -> None:
+    """Command cells hold only a comment; solution cells only act under `if autosolve:`."""
+    for lang in ("en", "fr"):
+        nb = notebook(lang)
+        for cell in tagged(nb, "command"):
+            lines = cell.source.split("\n")
+            assert lines[0] == "%%bash" and len(lines) > 1, cell.id
+            assert all(line.startswith("# ") for line in lines[1:]), cell.id
+        for cell in tagged(nb, "solution"):
+            assert cell.source.startswith("if autosolve:\n"), cell.id
+            assert all(line.startswith("    ") or not line for line in cell.source.split("\n")[1:]), cell.id
+        acting = [c.id for c in nb.cells if c.cell_type == "code" and "solution" not in c.metadata.tags
+                  and ("incus" in strip_comments(c.source) or ".solve(" in c.source)]
+        assert acting == [], acting
+
+
+def test_cells_are_the_same_in_both_languages_except_text() -> None:
+    en, fr = notebook("en"), notebook("fr")
+    assert [(c.id, c.cell_type, c.metadata) for c in en.cells] == [(c.id, c.cell_type, c.metadata) for c in fr.cells]
+    assert code_signature(en) == code_signature(fr)
+    for a, b in zip(en.cells, fr.cells):
+        if a.cell_type == "markdown" or "command" in a.metadata.tags:
+            assert a.source != b.source, a.id  # translated, not copied
+
+
+def test_emptied_french_msgstr_fails_the_check(repo: Path) -> None:
+    po = polib.pofile(str(repo / PO))
+    entry = next(e for e in po if e.msgctxt == "snapshot-explain:1")
+    entry.msgstr = ""
+    po.save()
+    assert "catalogue.missing" in keys(problems(repo))
+    done = subprocess.run([sys.executable, "-m", "labkit", "--lang", "en", "notebooks", "check", "--root", str(repo)],
+                          capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 1
+    assert "snapshot-explain:1" in done.stderr and "notebooks/fr/snapshots.ipynb" in done.stderr
+
+
+def test_fuzzy_and_copied_entries_fail(repo: Path) -> None:
+    po = polib.pofile(str(repo / PO))
+    po[0].flags.append("fuzzy")
+    po[1].msgstr = po[1].msgid
+    po.save()
+    found = keys(problems(repo))
+    assert "catalogue.fuzzy" in found and "catalogue.untranslated" in found
+
+
+def test_french_typography_and_literal_code_are_checked(repo: Path) -> None:
+    po = polib.pofile(str(repo / PO))
+    entry = next(e for e in po if e.msgctxt == "prerequisites-explain:2")
+    entry.msgstr = entry.msgstr.replace("\u00a0:", " :").replace("`labkit setup`", "`labkit installer`")
+    po.save()
+    build(repo)
+    found = keys(problems(repo))
+    assert found.count("notebooks.typography") == 1 and found.count("notebooks.code_spans") == 1
+    assert "notebooks.stale" not in found  # the notebooks were rebuilt: only the catalogue is wrong
+
+
+def test_stale_notebook_and_diverging_code_fail(repo: Path) -> None:
+    path = repo / NOTEBOOKS["fr"]
+    nb = nbformat.read(path, as_version=4)
+    check = next(c for c in nb.cells if c.id == "snapshot-check")
+    check.source = 'lab.check("touch")'
+    nbformat.write(nb, path)
+    found = problems(repo)
+    assert "notebooks.stale" in keys(found)
+    assert [m.params["cell"] for m in found if m.key == "notebooks.code_differs"] == ["snapshot-check"]
+
+
+def test_translated_comments_and_lang_do_not_count_as_code(repo: Path) -> None:
+    path = repo / NOTEBOOKS["fr"]
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.id in ("parameters", "stop-command"):
+            cell.source = cell.source.replace("# ", "# autre commentaire ").replace('lang = "fr"', 'lang = "de"')
+    nbformat.write(nb, path)
+    found = keys(problems(repo))
+    assert "notebooks.stale" in found and "notebooks.code_differs" not in found
+
+
+def test_markdown_blocks_keep_fenced_code_whole() -> None:
+    text = "Intro `x`.\n\n```bash\necho a\n\necho b\n```\n\n- one\n- two"
+    assert markdown_blocks(text) == ["Intro `x`.", "```bash\necho a\n\necho b\n```", "- one\n- two"]
+    units = []
+    render_cell("c", "markdown", text, lambda ctx, s: units.append((ctx, s)) or s)
+    assert units == [("c:1", "Intro `x`."), ("c:2", "- one\n- two")]
+
+
+def test_comment_blocks_are_units_and_code_stays() -> None:
+    source = "%%bash\n# First line\n# second line\necho hi\n    # indented"
+    out = render_cell("cmd", "code", source, lambda ctx, s: f"{ctx}|{s.upper()}")
+    assert out == "%%bash\n# cmd:1|FIRST LINE\n# SECOND LINE\necho hi\n    # cmd:2|INDENTED"
+
+
+def test_pot_lists_every_unit_with_a_context() -> None:
+    pot = polib.pofile(str(ROOT / POT))
+    contexts = [e.msgctxt for e in pot]
+    assert len(contexts) == len(set(contexts)) and all(":" in c for c in contexts)
+    assert {"intro:1", "snapshot-explain:1", "parameters:1", "snapshot-command:1"} <= set(contexts)
