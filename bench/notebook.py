@@ -80,7 +80,7 @@ def read_run(executed: Path) -> tuple[bool, float]:
     """Whether the summary shows the full score, and how long the setup cell (import, Lab()) took."""
     nb = nbformat.read(executed, as_version=4)
     cells = {tag: c for c in nb.cells for tag in c.metadata.get("tags", [])}
-    text = next(o.data["text/plain"] for o in cells["summary"].outputs if o.output_type == "display_data")
+    text = next(o.data["text/plain"] for o in cells["summary"].outputs if o.output_type in ("display_data", "execute_result"))
     earned, possible = text.rsplit(" ", 1)[-1].split("/")
     return earned == possible, cells["setup"].metadata["papermill"]["duration"]
 

@@ -171,7 +171,9 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, indent=1)
+            # dumps() without indent is the only path to the C encoder (dump() never takes it),
+            # and the journal is rewritten at every check.
+            out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

@@ -31,8 +31,13 @@ def _in_notebook() -> bool:
 
 @dataclass(frozen=True)
 class Shown:
-    """Something with both an HTML and a text face, displayed by Jupyter or printed."""
+    """A value with an HTML face for Jupyter and a text face elsewhere.
 
+    Returned by the notebook API instead of being printed, so a check cell shows one
+    box (not the box plus the raw repr), and `lab.check("snapshot").passed` still works.
+    """
+
+    value: Any
     html: str
     text: str
 
@@ -41,6 +46,21 @@ class Shown:
 
     def __repr__(self) -> str:
         return self.text
+
+    __str__ = __repr__
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.value, name)
+
+
+def _display(shown: Shown) -> None:
+    """Show at once: used where no value can be returned (a failed constructor)."""
+    if _in_notebook():
+        from IPython.display import display
+
+        display(shown)
+    else:
+        print(shown.text)
 
 
 class Lab:
@@ -52,7 +72,7 @@ class Lab:
                                    journal=Path(journal) if journal else None)
             self.session.journal.ensure_baseline(self.session.observe().instance)
         except LabkitError as exc:
-            self._show(self._error_box(exc))
+            _display(self._error_box(exc))
             raise
         self.listener = None
         self.warnings: list[Message] = []
@@ -70,26 +90,22 @@ class Lab:
             self.warnings.append(exc.message)
 
     # -- learner-facing ---------------------------------------------------
-    def check(self, step: str) -> Result | None:
-        """Grade one step and show it; an unusable environment is shown too, not raised,
+    def check(self, step: str) -> Shown:
+        """Grade one step; an unusable environment gives an error box, not an exception,
         so that a notebook run top to bottom always completes."""
         try:
             report = self.session.check([step])
         except LabkitError as exc:
-            self._show(self._error_box(exc))
-            return None
-        result = report.results[0]
-        self._show(self._result_view(result, report))
-        return result
+            return self._error_box(exc)
+        return self._result_view(report.results[0], report)
 
-    def hint(self, step: str) -> Message:
+    def hint(self, step: str) -> Shown:
         level, message = self.session.hint(step)
         label = (M("lab.hint.nudge", "Hint") if level == 1 else M("lab.hint.solution", "Solution")).render(self.lang)
         text = f"{label}{render.colon(self.lang)}{message.render(self.lang)}"
-        self._show(Shown(f'<div class="labkit-hint" style="border-left:6px solid #0969da;padding:6px 10px;'
+        return Shown(message, f'<div class="labkit-hint" style="border-left:6px solid #0969da;padding:6px 10px;'
                          f'background:#ddf4ff;color:#1f2328;font-family:sans-serif">💡 <b>{html.escape(label)}'
-                         f'{render.colon(self.lang)}</b>{html.escape(message.render(self.lang))}</div>', text))
-        return message
+                         f'{render.colon(self.lang)}</b>{html.escape(message.render(self.lang))}</div>', text)
 
     def solve(self, step: str) -> None:
         """Run the step's solution commands (instructors' autosolve runs and tests).
@@ -106,12 +122,11 @@ class Lab:
             print(done.stdout + done.stderr, end="")
             done.check_returncode()
 
-    def summary(self) -> Score:
+    def summary(self) -> Shown:
         report = self.session.check()
         titles = self._titles()
-        self._show(Shown(render.html_summary(report.results, report.score, titles, self.lang),
-                         render.text_report(report.results, report.score, titles, self.lang)))
-        return report.score
+        return Shown(report.score, render.html_summary(report.results, report.score, titles, self.lang),
+                     render.text_report(report.results, report.score, titles, self.lang))
 
     def results(self) -> Report:
         """Grade every step without showing anything (for scripts and tests)."""
@@ -135,7 +150,7 @@ class Lab:
             html_box += f'<div style="color:#8a5a00">⚠ {html.escape(warning.render(self.lang))}</div>'
             text += f"\n⚠ {warning.render(self.lang)}"
         self.warnings = []
-        return Shown(html_box, text)
+        return Shown(result, html_box, text)
 
     def _passed_count(self) -> int:
         """Steps passed so far in this attempt, as the journal remembers them."""
@@ -146,16 +161,8 @@ class Lab:
 
     def _error_box(self, exc: LabkitError) -> Shown:
         text = exc.render(self.lang)
-        return Shown(f'<div class="labkit-error" style="border:2px solid #b42318;background:#fdecea;color:#1f2328;'
+        return Shown(exc, f'<div class="labkit-error" style="border:2px solid #b42318;background:#fdecea;color:#1f2328;'
                      f'padding:8px 12px;font-family:sans-serif">✘ {html.escape(text)}</div>', f"✘ {text}")
-
-    def _show(self, shown: Shown) -> None:
-        if _in_notebook():
-            from IPython.display import display
-
-            display(shown)
-        else:
-            print(shown.text)
 
     def __repr__(self) -> str:
         return f"Lab(container={self.session.container!r}, snapshot={self.session.snapshot!r}, lang={self.lang!r})"

@@ -5,6 +5,7 @@ fast, and testable on observations recorded from a real daemon.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -118,17 +119,36 @@ def build_observation(container: str, snapshot: str, file_path: str, instance: d
                        file_elsewhere=elsewhere, taken_at=taken_at)
 
 
-def look_elsewhere(client: IncusClient, container: str, file_path: str) -> tuple[str, ...]:
-    homes = client.list_directory(container, "/home")
-    return tuple(p for p in candidate_places(file_path, homes) if client.file_info(container, p))
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    # One small pool for the process: creating threads at every check costs more than it saves.
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="labkit-observe")
+    return _POOL
 
 
 def observe(client: IncusClient, container: str, snapshot: str, file_path: str,
             now: datetime | None = None) -> Observation:
-    data = client.instance_or_none(container)
+    """Three concurrent requests (2–3 ms each); a learner who missed /root costs a second round."""
+    pool = _pool()
+    instance = pool.submit(client.instance_or_none, container)
+    snapshots = pool.submit(client.snapshots, container)
+    file = pool.submit(client.file_info, container, file_path)
+    data = instance.result()
     if data is None:
         return build_observation(container, snapshot, file_path, None, [], None, taken_at=now)
-    info = client.file_info(container, file_path)
-    # Only a learner who missed the file's place needs the extra requests.
-    elsewhere = look_elsewhere(client, container, file_path) if info is None else ()
-    return build_observation(container, snapshot, file_path, data, client.snapshots(container), info, elsewhere, now)
+    info = file.result()
+    elsewhere = _look_elsewhere(client, pool, container, file_path) if info is None else ()
+    return build_observation(container, snapshot, file_path, data, snapshots.result(), info, elsewhere, now)
+
+
+def _look_elsewhere(client: IncusClient, pool: ThreadPoolExecutor, container: str, file_path: str) -> tuple[str, ...]:
+    homes = pool.submit(client.list_directory, container, "/home")
+    places = candidate_places(file_path, [])
+    answers = [(p, pool.submit(client.file_info, container, p)) for p in places]
+    places = candidate_places(file_path, homes.result())[len(places):]
+    answers += [(p, pool.submit(client.file_info, container, p)) for p in places]
+    return tuple(place for place, answer in answers if answer.result() is not None)

@@ -35,7 +35,7 @@ class Report:
 
 class Session:
     def __init__(self, *, lab: str = "snapshots", container: str | None = None, snapshot: str | None = None,
-                 project: str | None = None, journal: Path | None = None, endpoint: Endpoint | None = None,
+                 project: str | None = None, journal: str | Path | None = None, endpoint: Endpoint | None = None,
                  client: IncusClient | None = None):
         self.chapter: Chapter = CHAPTERS[lab]
         self.container = validate_instance(container or self.chapter.defaults["container"])
@@ -45,7 +45,7 @@ class Session:
         self.endpoint = endpoint or find_endpoint(project)
         self.client = client or IncusClient(self.endpoint)
         self.project = self.client.project
-        self.journal = Journal(journal or journal_mod.default_path(lab, self.project, self.container),
+        self.journal = Journal(Path(journal) if journal else journal_mod.default_path(lab, self.project, self.container),
                                lab, self.project, self.container, self.snapshot)
 
     @property

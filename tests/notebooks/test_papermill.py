@@ -83,7 +83,7 @@ def tagged(nb: nbformat.NotebookNode, tag: str) -> list[nbformat.NotebookNode]:
 
 def displayed(cell: nbformat.NotebookNode) -> tuple[str, str]:
     """(HTML, text) of the one box a check or summary cell displays."""
-    shown = [o for o in cell.outputs if o.output_type == "display_data" and "text/html" in o.data]
+    shown = [o for o in cell.outputs if o.output_type in ("display_data", "execute_result") and "text/html" in o.data]
     assert len(shown) == 1, (cell.id, cell.outputs)
     return shown[0].data["text/html"], shown[0].data["text/plain"]
 
