@@ -45,8 +45,15 @@ translations: venv
 	$(BIN)/pybabel update -D labkit -i translations/labkit.pot -d translations -l fr --no-wrap --ignore-obsolete
 	$(BIN)/pybabel compile -D labkit -i translations/fr/LC_MESSAGES/labkit.po -o labkit/locale/fr/LC_MESSAGES/labkit.mo --statistics
 
+## Rebuild both notebooks from notebooks/source/ and merge new text into the French catalogue.
+notebooks: venv
+	$(BIN)/python -m labkit notebooks build
+	$(BIN)/pybabel update -D notebooks -i translations/notebooks.pot -d translations -l fr --no-wrap --ignore-obsolete
+	$(BIN)/python -m labkit notebooks build
+
 bench: venv
 	$(BIN)/python bench/checks.py
+	$(BIN)/python bench/notebook.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache
