@@ -41,6 +41,16 @@ class Learner:
     def result(self, step_id: str) -> dict:
         return step(self.check(step_id), step_id)
 
+    def follow_until(self, last: str) -> None:
+        """Do the chapter in order up to `last`, checking after each step as a careful learner does."""
+        assert self.status("prerequisites") == "passed"
+        for step_id in ORDER[1:ORDER.index(last) + 1]:
+            for action in ACTIONS[step_id]:
+                self.run(*action)
+            if step_id == "snapshot":
+                time.sleep(1.1)  # the file's mtime has a one-second resolution
+            assert self.status(step_id) == "passed", step_id
+
 
 ACTIONS = {
     "snapshot": [("snapshot", "create", "{c}", "{s}")],
@@ -131,11 +141,7 @@ def test_file_created_elsewhere_says_where_it_is(instance: str, tmp_path: Path, 
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_rm_instead_of_restore_is_not_a_restore(instance: str, tmp_path: Path, lang: str) -> None:
     learner = Learner(instance, tmp_path / "j.json", lang)
-    learner.check("prerequisites")
-    learner.run("snapshot", "create", "{c}", "{s}")
-    time.sleep(1.1)
-    learner.run("exec", "{c}", "--", "touch", FILE)
-    assert learner.status("touch") == "passed"
+    learner.follow_until("touch")
     learner.run("exec", "{c}", "--", "rm", FILE)
     data = learner.check()
     restore = step(data, "restore")
@@ -148,12 +154,7 @@ def test_rm_instead_of_restore_is_not_a_restore(instance: str, tmp_path: Path, l
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_lxd_era_restore_is_rejected_and_a_restore_without_start_is_caught(instance: str, tmp_path: Path, lang: str) -> None:
     learner = Learner(instance, tmp_path / "j.json", lang)
-    learner.check("prerequisites")
-    learner.run("snapshot", "create", "{c}", "{s}")
-    time.sleep(1.1)
-    learner.run("exec", "{c}", "--", "touch", FILE)
-    learner.check("touch")
-    learner.run("stop", "{c}")
+    learner.follow_until("stop")
     old = learner.run("restore", "{c}", "{s}", check=False)
     assert old.returncode != 0 and 'unknown command "restore"' in old.stderr
     restore = learner.result("restore")
@@ -168,14 +169,7 @@ def test_lxd_era_restore_is_rejected_and_a_restore_without_start_is_caught(insta
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_lxd_era_delete_is_rejected_and_the_snapshot_stays(instance: str, tmp_path: Path, lang: str) -> None:
     learner = Learner(instance, tmp_path / "j.json", lang)
-    learner.check("prerequisites")
-    learner.run("snapshot", "create", "{c}", "{s}")
-    time.sleep(1.1)
-    learner.run("exec", "{c}", "--", "touch", FILE)
-    learner.check("touch")
-    for action in ("stop", "restore", "start"):
-        learner.run(*ACTIONS[action][0])
-    assert learner.status("verify") == "passed"
+    learner.follow_until("verify")
     old = learner.run("delete", "{c}/{s}", check=False)
     assert old.returncode != 0 and "Invalid instance name" in old.stderr
     cleanup = learner.result("cleanup")
@@ -184,13 +178,7 @@ def test_lxd_era_delete_is_rejected_and_the_snapshot_stays(instance: str, tmp_pa
 
 def test_deleting_the_whole_instance_is_reported_honestly(instance: str, tmp_path: Path) -> None:
     learner = Learner(instance, tmp_path / "j.json", "fr")
-    learner.check("prerequisites")
-    for step_id in ORDER[1:]:
-        for action in ACTIONS[step_id]:
-            learner.run(*action)
-        assert learner.status(step_id) == "passed", step_id
-        if step_id == "snapshot":
-            time.sleep(1.1)
+    learner.follow_until("cleanup")
     learner.run("stop", "{c}")
     learner.run("delete", "{c}")  # a stopped instance goes without a prompt
     code, data = check_json(instance, learner.journal, "fr")
@@ -202,10 +190,7 @@ def test_deleting_the_whole_instance_is_reported_honestly(instance: str, tmp_pat
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_stop_is_required_before_restore(instance: str, tmp_path: Path, lang: str) -> None:
     learner = Learner(instance, tmp_path / "j.json", lang)
-    learner.run("snapshot", "create", "{c}", "{s}")
-    time.sleep(1.1)
-    learner.run("exec", "{c}", "--", "touch", FILE)
-    learner.check("touch")
+    learner.follow_until("touch")
     stop = learner.result("stop")
     assert stop["status"] == "failed" and f"incus stop {instance}" in stop["hint"]
 
