@@ -6,7 +6,7 @@ LANG_CODE ?=
 BABEL_EXTRACT = $(BIN)/pybabel extract -F babel.cfg -k M:1c,2 --no-default-keywords --add-comments=TRANSLATORS: \
 	--project=labkit --version=0.1 --msgid-bugs-address=labkit@example.invalid --copyright-holder="labkit authors" --sort-by-file
 
-.PHONY: lab setup venv test unit integration notebooks translations catalogue check-translations bench clean
+.PHONY: lab setup venv test unit integration notebooks translations bench screenshots clean
 
 $(BIN)/labkit: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ notebooks: venv
 	$(BIN)/python -m labkit notebooks build
 	$(BIN)/pybabel update -D notebooks -i translations/notebooks.pot -d translations -l fr --no-wrap --ignore-obsolete
 	$(BIN)/python -m labkit notebooks build
+
+## Regenerate the README's screenshots (docs/screenshots/*.png) in Debian's chromium, on a fresh instance.
+screenshots: venv
+	$(BIN)/python scripts/screenshots.py
 
 bench: venv
 	$(BIN)/python bench/checks.py

@@ -45,7 +45,7 @@ def key_conflicts(pot_path: Path) -> list[Message]:
 
 
 # Words that are the same in both languages; every other copy of the English is a miss.
-SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution"})
+SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution", "class.status.score", "class.report.score"})
 
 
 def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:

@@ -239,5 +239,10 @@ def notebooks_check(opts: Options, root: Path) -> None:
     opts.say(M("cli.notebooks.ok", "Notebooks and catalogues are in sync in both languages."))
 
 
+from .cli_class import class_group  # noqa: E402 - cli_class does not import cli when loaded
+
+main.add_command(class_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -13,7 +13,9 @@ from urllib.parse import unquote, urlsplit
 
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, unix_connect
+from websockets.sync.client import connect as tls_connect
 
+from .certs import ssl_context
 from .errors import IncusUnavailable
 from .i18n import M
 from .incus import Endpoint, parse_incus_time
@@ -44,6 +46,10 @@ def journal_entry(event: dict[str, Any], container: str, project: str) -> dict[s
 def connect(endpoint: Endpoint, all_projects: bool = False, timeout: float = 5.0) -> ClientConnection:
     query = "type=lifecycle" + ("&all-projects=true" if all_projects else f"&project={endpoint.project}")
     try:
+        if endpoint.remote is not None:
+            remote = endpoint.remote
+            return tls_connect(f"wss://{remote.address}/1.0/events?{query}", open_timeout=timeout,
+                               ssl=ssl_context(remote.client, remote.server_cert))
         return unix_connect(str(endpoint.socket), f"ws://incus/1.0/events?{query}", open_timeout=timeout)
     except (OSError, WebSocketException) as exc:
         raise IncusUnavailable(M("events.unavailable", "Could not listen to Incus events on {socket} ({detail}). Checks still work, but steps whose evidence disappears (the stop before a restore) can only be verified if you check right after doing them.", socket=str(endpoint.socket), detail=str(exc))) from exc

@@ -22,6 +22,7 @@ from .errors import (
     IncusUnavailable,
     InstanceNotFound,
 )
+from .certs import Remote, read_remote
 from .i18n import M
 
 SYSTEM_SOCKET = Path("/var/lib/incus/unix.socket")
@@ -38,12 +39,20 @@ class Endpoint:
     socket: Path
     project: str
     restricted_socket: bool = False
+    # An HTTPS remote (a class access folder, or the official client's config): socket is unused.
+    remote: Remote | None = None
 
 
 def find_endpoint(project: str | None = None, environ: dict[str, str] | None = None) -> Endpoint:
     env = os.environ if environ is None else environ
     if env.get("INCUS_SOCKET"):
         return Endpoint(Path(env["INCUS_SOCKET"]), project or "default")
+    # Like the official client: the default remote of $INCUS_CONF (or ~/.config/incus), when it is
+    # an HTTPS one, with its project (a learner's class access folder is such a folder).
+    conf = Path(env.get("INCUS_CONF") or Path(env.get("HOME") or Path.home()) / ".config" / "incus")
+    remote = read_remote(conf)
+    if remote is not None:
+        return Endpoint(conf / "config.yml", project or remote.project, remote=remote)
     incus_dir = env.get("INCUS_DIR")
     system = Path(incus_dir, "unix.socket") if incus_dir else SYSTEM_SOCKET
     user = Path(incus_dir, "unix.socket.user") if incus_dir else USER_SOCKET
@@ -73,7 +82,8 @@ class IncusClient:
         self.timeout = timeout
         # Tests inject a transport that replays answers recorded from a real daemon.
         self._http = httpx.Client(
-            transport=transport or httpx.HTTPTransport(uds=str(self.endpoint.socket)),
+            transport=transport or (self.endpoint.remote.transport() if self.endpoint.remote
+                                    else httpx.HTTPTransport(uds=str(self.endpoint.socket))),
             base_url="http://incus",
             timeout=timeout,
         )
@@ -109,6 +119,8 @@ class IncusClient:
             raise self._connect_error(exc) from exc
 
     def _connect_error(self, exc: Exception) -> Exception:
+        if self.endpoint.remote is not None:
+            return IncusUnavailable(M("incus.remote_down", "The Incus server {address} (remote “{remote}” of {conf}) is not reachable: {detail}. Check the address with your instructor; the server must listen on the network (core.https_address).", address=self.endpoint.remote.address, remote=self.endpoint.remote.name, conf=str(self.endpoint.remote.conf), detail=str(exc)))
         sock = self.endpoint.socket
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, OSError):

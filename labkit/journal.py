@@ -121,16 +121,19 @@ class Journal:
         """Record the instance's identity once; a different instance starts a new attempt."""
         if instance is None:
             return False
+        # Setup and classes record the baseline in the instance (baseline.py): it wins, so a first
+        # check made after the restore still proves it, and an instructor's view agrees.
+        recorded = instance.recorded_generation
         base = self.data.get("baseline")
-        if base is not None and base.get("uuid") == instance.uuid:
+        if base is not None and base.get("uuid") == instance.uuid and recorded in (None, base.get("generation")):
             return False
         if base is not None:
-            # The instance was recreated under the same name: its history is not ours.
+            # The instance was recreated under the same name, or the attempt was reset: a new attempt.
             self.archive()
 
         def record(data: dict[str, Any]) -> None:
             if data.get("baseline") is None:
-                data["baseline"] = {"uuid": instance.uuid, "generation": instance.generation, "recorded_at": now().isoformat()}
+                data["baseline"] = {"uuid": instance.uuid, "generation": recorded or instance.generation, "recorded_at": now().isoformat()}
         self.update(record)
         return True
 

@@ -7,11 +7,11 @@ as they happen.  Without the listener the checks still work.
 from __future__ import annotations
 
 import atexit
-import html
 import subprocess
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import render
 from .engine import Result, Score, Status
@@ -63,6 +63,20 @@ def _display(shown: Shown) -> None:
         print(shown.text)
 
 
+def _command_failed(lang: str) -> Callable[..., Any]:
+    """A failed %%bash cell: one clear box instead of a traceback that repeats the
+    cell's (French) comment as escaped bytes.  The cell still fails, so "Run All" and
+    papermill stop there; other errors keep their usual traceback."""
+    def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
+        from_bash = any(frame.filename.replace("\\", "/").endswith("magics/script.py") for frame in traceback.extract_tb(tb))
+        if not from_bash:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+            return
+        text = M("lab.command_failed", "The command failed (exit status {code}). Its error message is just above: correct the command and run the cell again.", code=getattr(value, "returncode", "?")).render(lang)
+        _display(Shown(value, render.html_error(text), f"✘ {text}"))
+    return handler
+
+
 class Lab:
     def __init__(self, container: str | None = None, snapshot: str | None = None, lang: str | None = None,
                  project: str | None = None, journal: str | Path | None = None, listen: bool = True):
@@ -78,6 +92,10 @@ class Lab:
         self.warnings: list[Message] = []
         if listen:
             self._listen()
+        if _in_notebook():
+            from IPython import get_ipython
+
+            get_ipython().set_custom_exc((subprocess.CalledProcessError,), _command_failed(self.lang))
 
     def _listen(self) -> None:
         from .events import Listener
@@ -100,12 +118,13 @@ class Lab:
         return self._result_view(report.results[0], report)
 
     def hint(self, step: str) -> Shown:
-        level, message = self.session.hint(step)
+        try:
+            level, message = self.session.hint(step)
+        except LabkitError as exc:  # an unknown step: say which ones exist
+            return self._error_box(exc)
         label = (M("lab.hint.nudge", "Hint") if level == 1 else M("lab.hint.solution", "Solution")).render(self.lang)
         text = f"{label}{render.colon(self.lang)}{message.render(self.lang)}"
-        return Shown(message, f'<div class="labkit-hint" style="border-left:6px solid #0969da;padding:6px 10px;'
-                         f'background:#ddf4ff;color:#1f2328;font-family:sans-serif">💡 <b>{html.escape(label)}'
-                         f'{render.colon(self.lang)}</b>{html.escape(message.render(self.lang))}</div>', text)
+        return Shown(message, render.html_hint(label, message.render(self.lang), self.lang), text)
 
     def solve(self, step: str) -> None:
         """Run the step's solution commands (instructors' autosolve runs and tests).
@@ -123,7 +142,10 @@ class Lab:
             done.check_returncode()
 
     def summary(self) -> Shown:
-        report = self.session.check()
+        try:
+            report = self.session.check()
+        except LabkitError as exc:
+            return self._error_box(exc)
         titles = self._titles()
         return Shown(report.score, render.html_summary(report.results, report.score, titles, self.lang),
                      render.text_report(report.results, report.score, titles, self.lang))
@@ -147,7 +169,7 @@ class Lab:
         html_box = render.html_result(result, self._titles()[result.step], self.lang, (done, total))
         text = render.text_report([result], Score.of([result]), self._titles(), self.lang)
         for warning in report.warnings + self.warnings:
-            html_box += f'<div style="color:#8a5a00">⚠ {html.escape(warning.render(self.lang))}</div>'
+            html_box += render.html_warning(warning.render(self.lang))
             text += f"\n⚠ {warning.render(self.lang)}"
         self.warnings = []
         return Shown(result, html_box, text)
@@ -161,8 +183,7 @@ class Lab:
 
     def _error_box(self, exc: LabkitError) -> Shown:
         text = exc.render(self.lang)
-        return Shown(exc, f'<div class="labkit-error" style="border:2px solid #b42318;background:#fdecea;color:#1f2328;'
-                     f'padding:8px 12px;font-family:sans-serif">✘ {html.escape(text)}</div>', f"✘ {text}")
+        return Shown(exc, render.html_error(text), f"✘ {text}")
 
     def __repr__(self) -> str:
         return f"Lab(container={self.session.container!r}, snapshot={self.session.snapshot!r}, lang={self.lang!r})"

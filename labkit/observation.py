@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .baseline import BASELINE_GENERATION, BASELINE_UUID
 from .incus import FileInfo, IncusClient, parse_incus_time
 
 
@@ -31,6 +32,9 @@ class Instance:
     uuid: str | None
     generation: str | None
     created_at: datetime | None
+    # Recorded by `labkit setup` or `labkit class create` before any snapshot (see baseline.py).
+    baseline_uuid: str | None = None
+    baseline_generation: str | None = None
 
     @property
     def running(self) -> bool:
@@ -40,7 +44,13 @@ class Instance:
     def from_api(cls, data: dict[str, Any]) -> Instance:
         config = data.get("config") or {}
         return cls(data["name"], data.get("status", ""), config.get("volatile.uuid"),
-                   config.get("volatile.uuid.generation"), parse_incus_time(data.get("created_at")))
+                   config.get("volatile.uuid.generation"), parse_incus_time(data.get("created_at")),
+                   config.get(BASELINE_UUID), config.get(BASELINE_GENERATION))
+
+    @property
+    def recorded_generation(self) -> str | None:
+        """The generation a class recorded for this very instance, if any."""
+        return self.baseline_generation if self.baseline_uuid and self.baseline_uuid == self.uuid else None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import daemon
+from .baseline import record_baseline
 from .errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError, UsageError
 from .i18n import M, Message
 from .incus import ADMIN_GROUP, IncusClient, find_endpoint
@@ -78,6 +79,8 @@ def run_setup(*, lang: str, container: str, project: str | None, image: str | No
             with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:
                 _launch(client, source, container, log)
                 wait_until_booted(container, client.project)
+                # Before the learner's first snapshot, so a restore keeps it (baseline.py).
+                record_baseline(client, container)
                 notes.append(M("setup.instance.running", "running."))
         else:
             with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:

@@ -220,13 +220,13 @@ NUDGES = {
 }
 SOLUTIONS = {
     "prerequisites": M("snap.solution.prerequisites", "Run “labkit setup”, then “incus start {container}” if the instance is stopped."),
-    "snapshot": M("snap.solution.snapshot", "Run: incus snapshot create {container} {snapshot}"),
-    "touch": M("snap.solution.touch", "Run: incus exec {container} -- touch /root/this_file.txt"),
-    "stop": M("snap.solution.stop", "Run: incus stop {container}"),
-    "restore": M("snap.solution.restore", "Run: incus snapshot restore {container} {snapshot}"),
-    "start": M("snap.solution.start", "Run: incus start {container}"),
-    "verify": M("snap.solution.verify", "Run: incus exec {container} -- ls -l /root (this_file.txt must not be listed)"),
-    "cleanup": M("snap.solution.cleanup", "Run: incus snapshot delete {container} {snapshot}"),
+    "snapshot": M("snap.solution.snapshot", "Run “incus snapshot create {container} {snapshot}”."),
+    "touch": M("snap.solution.touch", "Run “incus exec {container} -- touch /root/this_file.txt”."),
+    "stop": M("snap.solution.stop", "Run “incus stop {container}”."),
+    "restore": M("snap.solution.restore", "Run “incus snapshot restore {container} {snapshot}”."),
+    "start": M("snap.solution.start", "Run “incus start {container}”."),
+    "verify": M("snap.solution.verify", "Run “incus exec {container} -- ls -l /root”: this_file.txt must not be listed."),
+    "cleanup": M("snap.solution.cleanup", "Run “incus snapshot delete {container} {snapshot}”."),
 }
 # What the notebook's solution cells and the integration tests run, per step.
 COMMANDS = {
