@@ -9,12 +9,9 @@ through the Incus API, so a cluster works the same (`targets` spread learners).
 """
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +24,7 @@ from .class_spec import (  # noqa: F401 - the class's definitions, re-exported f
     CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, LISTEN_KEY,
     LISTEN_OWNER_KEY, ROLE_KEY, ClassSpec, Limits, default_folder, numbered_learners, parse_size, read_roster,
     spec_for, validate_class_name, validate_learners)
-from .errors import IncusRequestFailed, InvalidName, LabkitError, SetupError, UsageError
+from .errors import IncusRequestFailed, LabkitError, SetupError, UsageError
 from .i18n import M, Message
 from .incus import IncusClient
 

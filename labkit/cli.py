@@ -5,18 +5,17 @@ verified, 2 the environment is unusable or the arguments are wrong.
 """
 from __future__ import annotations
 
-import functools
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 
 from . import render
-from .render import colon
-from .errors import LabkitError, UsageError
+from .cli_class import class_group
+from .cli_errors import handles_errors
+from .errors import UsageError
 from .i18n import M, Message, normalise_language
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -33,26 +32,6 @@ class Options:
 
     def say(self, message: Message, err: bool = False) -> None:
         click.echo(message.render(self.lang), err=err)
-
-
-def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Render every LabkitError once, in the user's language, with exit code 2."""
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opts: Options = click.get_current_context().obj
-        try:
-            return func(*args, **kwargs)
-        except LabkitError as exc:
-            click.echo(render_error(exc, opts.lang), err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            sys.exit(130)
-    return wrapper
-
-
-def render_error(exc: LabkitError, lang: str) -> str:
-    label = M("cli.error", "Error").render(lang)
-    return f"{label}{colon(lang)}{exc.render(lang)}"
 
 
 def is_tty() -> bool:
@@ -238,8 +217,6 @@ def notebooks_check(opts: Options, root: Path) -> None:
         sys.exit(1)
     opts.say(M("cli.notebooks.ok", "Notebooks and catalogues are in sync in both languages."))
 
-
-from .cli_class import class_group  # noqa: E402 - cli_class does not import cli when loaded
 
 main.add_command(class_group)
 

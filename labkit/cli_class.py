@@ -5,18 +5,17 @@ Registered in cli.py with `main.add_command(class_group)`; the global options
 """
 from __future__ import annotations
 
-import functools
 import json
 import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 
-from .errors import LabkitError, UsageError
+from .cli_errors import handles_errors
+from .errors import UsageError
 from .i18n import M, Message, normalise_language
 
 
@@ -37,22 +36,6 @@ class ClassOptions:
 
     def tick(self, message: Message) -> None:
         click.echo(f"✔ {message.render(self.lang)}", err=True)
-
-
-def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        opts: ClassOptions = click.get_current_context().obj
-        try:
-            return func(*args, **kwargs)
-        except LabkitError as exc:
-            from .cli import render_error  # imported late: cli.py imports this module to register it
-
-            click.echo(render_error(exc, opts.lang), err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            sys.exit(130)
-    return wrapper
 
 
 def _client():

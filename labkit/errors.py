@@ -4,7 +4,7 @@ The CLI renders it in the user's language and exits 2; the notebook shows it in 
 """
 from __future__ import annotations
 
-from .i18n import M, Message
+from .i18n import Message
 
 
 class LabkitError(Exception):

@@ -36,13 +36,11 @@ from .conftest import ROOT, _require_daemon, unique
 
 pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
-REGISTER = ("import sys; from labkit.cli import main; from labkit.cli_class import class_group; "
-            "'class' in main.commands or main.add_command(class_group); sys.argv[0] = 'labkit'; main()")
 
 
 def labkit_class(*args: str, lang: str = "en", timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """`labkit --lang LANG class ...` as a command (registers the group if cli.py does not yet)."""
-    return subprocess.run([sys.executable, "-c", REGISTER, "--lang", lang, "class", *args], stdin=subprocess.DEVNULL,
+    """`labkit --lang LANG class ...` as a command."""
+    return subprocess.run([sys.executable, "-m", "labkit", "--lang", lang, "class", *args], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
@@ -176,7 +174,7 @@ def learner_check(klass: Klass, learner: str, journal: Path, *steps: str) -> dic
 
 
 def test_each_learner_does_the_chapter_with_their_bundle_and_the_instructor_agrees(klass: Klass, tmp_path: Path):
-    watch = subprocess.Popen([sys.executable, "-c", REGISTER, "class", "--dir", str(klass.root), "status", klass.name, "--watch",
+    watch = subprocess.Popen([sys.executable, "-m", "labkit", "class", "--dir", str(klass.root), "status", klass.name, "--watch",
                               "--json", "--seconds", "90"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(watch.stdout), daemon=True)  # never let the pipe fill up

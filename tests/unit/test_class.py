@@ -398,10 +398,7 @@ def test_csv_report_for_the_lms(tmp_path):
 # -- the command line, before any daemon is asked ----------------------------------
 def run_cli(*args: str):
     from labkit.cli import main
-    from labkit.cli_class import class_group
 
-    if "class" not in main.commands:
-        main.add_command(class_group)
     return CliRunner().invoke(main, list(args))
 
 

@@ -1,0 +1,34 @@
+"""How every `labkit` command ends on a LabkitError: one paragraph in the user's language, exit 2."""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable
+
+import click
+
+from .errors import LabkitError
+from .i18n import M
+from .render import colon
+
+
+def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Render every LabkitError once, in the user's language, with exit code 2.
+
+    The command's context object only needs a `lang` attribute."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        opts = click.get_current_context().obj
+        try:
+            return func(*args, **kwargs)
+        except LabkitError as exc:
+            click.echo(render_error(exc, opts.lang), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.exit(130)
+    return wrapper
+
+
+def render_error(exc: LabkitError, lang: str) -> str:
+    label = M("cli.error", "Error").render(lang)
+    return f"{label}{colon(lang)}{exc.render(lang)}"
