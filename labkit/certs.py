@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .errors import SetupError
+from .errors import IncusAccessDenied, IncusUnavailable, SetupError
 from .i18n import M
 
 if TYPE_CHECKING:  # incus.py may import this module (HTTPS remotes): no import cycle
@@ -183,7 +183,12 @@ def read_remote(conf: Path, name: str | None = None) -> Remote | None:
     path = conf / "config.yml"
     if not path.is_file():
         return None
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError("not a mapping")
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise IncusUnavailable(M("certs.config_unreadable", "The Incus client configuration {path} cannot be read ({detail}). Fix it, or point INCUS_CONF at the access folder your instructor gave you.", path=str(path), detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     name = name or data.get("default-remote")
     entry = (data.get("remotes") or {}).get(name) or {}
     addr = str(entry.get("addr", ""))
@@ -194,10 +199,13 @@ def read_remote(conf: Path, name: str | None = None) -> Remote | None:
 
 def ssl_context(client: ClientCert, server_cert: Path) -> ssl.SSLContext:
     """Trust exactly the server's own certificate (pinned, as the official client does)."""
-    context = ssl.create_default_context(cafile=str(server_cert))
-    # The pinned certificate is the trust anchor; its names need not match the address.
-    context.check_hostname = False
-    context.load_cert_chain(str(client.cert), str(client.key))
+    try:
+        context = ssl.create_default_context(cafile=str(server_cert))
+        # The pinned certificate is the trust anchor; its names need not match the address.
+        context.check_hostname = False
+        context.load_cert_chain(str(client.cert), str(client.key))
+    except (OSError, ssl.SSLError) as exc:
+        raise IncusAccessDenied(M("certs.unusable", "The certificates of {folder} cannot be used ({detail}): it needs client.crt, client.key and servercerts/ with the server's certificate. Use the whole access folder your instructor gave you.", folder=str(client.cert.parent), detail=str(exc))) from exc
     return context
 
 

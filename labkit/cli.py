@@ -15,7 +15,7 @@ import click
 from . import render
 from .cli_class import class_group
 from .cli_errors import handles_errors
-from .errors import UsageError
+from .errors import IncusUnavailable, UsageError
 from .i18n import M, Message, normalise_language
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -122,7 +122,10 @@ def watch(opts: Options, seconds: float | None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        lost = not listener.alive
         listener.stop()
+    if lost:
+        raise IncusUnavailable(M("cli.watch.lost", "The connection to the Incus daemon was lost: events are no longer recorded. Restart “labkit watch” once the daemon is back."))
     opts.say(M("cli.watch.stopped", "Stopped watching. Your journal now holds {count} events.", count=len(session.journal.data["events"])), err=True)
 
 

@@ -115,7 +115,7 @@ class IncusClient:
             )
         except httpx.TimeoutException as exc:
             raise IncusTimeout(M("incus.timeout", "The Incus daemon did not answer within {seconds} seconds ({path}). It may be overloaded or stuck; try again, or look at its log.", seconds=int(timeout or self.timeout), path=path)) from exc
-        except (httpx.ConnectError, httpx.RemoteProtocolError, OSError) as exc:
+        except (httpx.TransportError, OSError) as exc:
             raise self._connect_error(exc) from exc
 
     def _connect_error(self, exc: Exception) -> Exception:
@@ -135,7 +135,8 @@ class IncusClient:
         response = self.raw(method, path, **kwargs)
         body = self._body(response, path)
         if body.get("type") == "async" and wait:
-            return self.wait(body["operation"])
+            # A long operation (an image pull, a copy) gets the time its caller gave the request.
+            return self.wait(body["operation"], timeout=kwargs.get("timeout"))
         return body.get("metadata")
 
     def _body(self, response: httpx.Response, path: str) -> dict[str, Any]:

@@ -7,10 +7,12 @@ bad file aside, and go on in memory.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import tempfile
+import threading
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,21 +46,31 @@ class Journal:
         self.path = path
         self.identity = (lab, project, container, snapshot)
         self.warnings: list[Message] = []
-        self.data = self._load()
+        # The notebook's listener thread writes events while the learner's cell checks.
+        self._mutex = threading.RLock()
+        self.data = self._read_disk() or empty(*self.identity)
 
     # -- disk -------------------------------------------------------------
-    def _load(self) -> dict[str, Any]:
-        fresh = empty(*self.identity)
+    def _read_disk(self) -> dict[str, Any] | None:
+        """The journal on disk, or None when there is none or it cannot be used."""
         if self.path is None or not self.path.exists():
-            return fresh
+            return None
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not self.path.is_file():
+                raise IsADirectoryError(errno.EISDIR, "not a regular file")
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            # Not ours to move (a folder, no permission): leave it and work in memory.
+            self._give_up(exc)
+            return None
+        try:
+            data = json.loads(text)
             if not isinstance(data, dict) or data.get("format") != FORMAT:
                 raise ValueError("unknown journal format")
             return data
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             self._set_aside(exc)
-            return fresh
+            return None
 
     def _set_aside(self, exc: Exception) -> None:
         assert self.path is not None
@@ -71,6 +83,10 @@ class Journal:
             self.path = None  # never overwrite a file we could not move aside
         self.warnings.append(M("journal.corrupt", "Your journal could not be read ({detail}). It was kept as {aside} and a new one was started; earlier progress of this attempt is not counted.", detail=str(exc), aside=where))
 
+    def _give_up(self, exc: OSError) -> None:
+        self.warnings.append(M("journal.unwritable", "Your progress could not be saved to {path} ({detail}). Grading goes on, but this session's results will not be remembered; use --journal to choose another file.", path=str(self.path), detail=exc.strerror or str(exc)))
+        self.path = None
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         assert self.path is not None
@@ -82,34 +98,64 @@ class Journal:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _adopt(self, disk: dict[str, Any] | None) -> None:
+        # Another process may have written since, or started a newer attempt (a reset):
+        # never write an older attempt over a newer one.
+        if disk is not None and int(disk.get("attempt", 1)) >= self.attempt:
+            self.data = disk
+
+    def refresh(self) -> None:
+        """Take what other processes (a `labkit watch`, a reset) wrote since."""
+        with self._mutex:
+            if self.path is not None:
+                self._adopt(self._read_disk())
+
     def update(self, change: Callable[[dict[str, Any]], None]) -> None:
         """Apply a change to the freshest copy on disk, then write it atomically."""
-        change(self.data)
-        if self.path is None:
-            return
-        try:
-            with self._locked():
-                if self.path.exists():
-                    disk = self._load()
-                    if disk.get("attempt") == self.data.get("attempt"):
-                        change(disk)
-                        self.data = disk
-                write_atomically(self.path, self.data)
-        except OSError as exc:
-            self.warnings.append(M("journal.unwritable", "Your progress could not be saved to {path} ({detail}). Grading goes on, but this session's results will not be remembered; use --journal to choose another file.", path=str(self.path), detail=exc.strerror or str(exc)))
-            self.path = None
+        with self._mutex:
+            if self.path is None:
+                change(self.data)
+                return
+            applied = False
+            try:
+                with self._locked():
+                    self._adopt(self._read_disk())
+                    change(self.data)
+                    applied = True
+                    if self.path is not None:
+                        write_atomically(self.path, self.data)
+            except OSError as exc:
+                self._give_up(exc)
+                if not applied:
+                    change(self.data)
 
     def archive(self) -> Path | None:
         """Close this attempt: keep its file under a numbered name, start the next attempt."""
-        if self.path is None:
+        with self._mutex:
+            if self.path is not None:
+                try:
+                    with self._locked():
+                        self._adopt(self._read_disk())
+                        target = self._archive_name()
+                        if self.path is not None and self.path.exists():
+                            os.replace(self.path, target)
+                        self.data = empty(*self.identity, attempt=self.attempt + 1)
+                        if self.path is not None:
+                            write_atomically(self.path, self.data)
+                            return target
+                except OSError as exc:
+                    self._give_up(exc)
             self.data = empty(*self.identity, attempt=self.attempt + 1)
             return None
-        with self._locked():
-            target = self.path.with_name(f"{self.path.stem}.attempt-{self.attempt}.json")
-            if self.path.exists():
-                os.replace(self.path, target)
-            self.data = empty(*self.identity, attempt=self.attempt + 1)
-            write_atomically(self.path, self.data)
+
+    def _archive_name(self) -> Path:
+        """attempt-N.json, or a free variant of it: an archive is never overwritten."""
+        assert self.path is not None
+        base = f"{self.path.stem}.attempt-{self.attempt}"
+        target, n = self.path.with_name(f"{base}.json"), 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{base}-{n}.json")
         return target
 
     # -- content ----------------------------------------------------------
@@ -121,6 +167,7 @@ class Journal:
         """Record the instance's identity once; a different instance starts a new attempt."""
         if instance is None:
             return False
+        self.refresh()
         # Setup and classes record the baseline in the instance (baseline.py): it wins, so a first
         # check made after the restore still proves it, and an instructor's view agrees.
         recorded = instance.recorded_generation

@@ -77,6 +77,9 @@ def _command_failed(lang: str) -> Callable[..., Any]:
     return handler
 
 
+_OPEN: dict[Path | None, "Lab"] = {}
+
+
 class Lab:
     def __init__(self, container: str | None = None, snapshot: str | None = None, lang: str | None = None,
                  project: str | None = None, journal: str | Path | None = None, listen: bool = True):
@@ -90,6 +93,12 @@ class Lab:
             raise
         self.listener = None
         self.warnings: list[Message] = []
+        # Running the setup cell again must not leave the previous Lab listening too:
+        # every event would be journaled twice.
+        previous = _OPEN.pop(self.session.journal.path, None)
+        if previous is not None:
+            previous.close()
+        _OPEN[self.session.journal.path] = self
         if listen:
             self._listen()
         if _in_notebook():
@@ -158,6 +167,9 @@ class Lab:
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
+        atexit.unregister(self.close)
+        _OPEN.pop(self.session.journal.path, None)
+        self.session.close()
 
     # -- rendering --------------------------------------------------------
     def _titles(self) -> dict[str, Message]:

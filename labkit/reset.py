@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from .baseline import BASELINE_UUID, record_baseline
 from .errors import InstanceNotFound
@@ -15,7 +16,7 @@ def reset_instance(session: Session) -> Path | None:
     if data is None:
         raise InstanceNotFound(M("reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit setup”.", container=name))
     if any(s["name"] == session.snapshot for s in client.snapshots(name)):
-        client.request("DELETE", f"/1.0/instances/{name}/snapshots/{session.snapshot}")
+        client.request("DELETE", f"/1.0/instances/{quote(name)}/snapshots/{quote(session.snapshot, safe='')}")
     if client.file_info(name, FILE_PATH) is not None:
         client.request("DELETE", f"/1.0/instances/{name}/files", params={"path": FILE_PATH})
     if data.get("status") != "Running":

@@ -200,8 +200,12 @@ def wait_until_booted(container: str, project: str = "default", timeout: float =
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        result = subprocess.run(["incus", "exec", container, "--project", project, "--", "systemctl", "is-system-running", "--wait"],
-                                stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        try:
+            result = subprocess.run(["incus", "exec", container, "--project", project, "--", "systemctl", "is-system-running", "--wait"],
+                                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                    timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return False
         if result.stdout.strip() in ("running", "degraded") or result.returncode in (126, 127):
             return True
         time.sleep(0.2)

@@ -61,6 +61,7 @@ SCENARIOS: dict[str, Callable[[str], None]] = {
     "stopped": lambda n: chapter_until(n, "stop"),
     "restored_not_started": lambda n: chapter_until(n, "restore"),
     "restored_running": lambda n: chapter_until(n, "start"),
+    "restored_while_running": lambda n: (chapter_until(n, "touch"), incus("snapshot", "restore", n, SNAP)),
     "rm_instead_of_restore": lambda n: (chapter_until(n, "touch"), incus("exec", n, "--", "rm", FILE)),
     "cleaned_up": lambda n: chapter_until(n, "cleanup"),
     "instance_deleted": lambda n: (chapter_until(n, "cleanup"), incus("stop", n), incus("delete", n)),

@@ -7,7 +7,9 @@ saw it pass.
 """
 from __future__ import annotations
 
-from ..engine import Chapter, Context, Step, Verdict, consumed, failed, passed
+from datetime import datetime, timezone
+
+from ..engine import Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
 from ..i18n import M
 
 FILE_PATH = "/root/this_file.txt"
@@ -39,7 +41,7 @@ def restore_proof(ctx: Context) -> Verdict | None:
     event = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
     if event is not None:
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
-                      M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at {time}.", time=event.time.strftime("%H:%M:%S"), **_p(ctx)))
+                      M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at {time}.", time=_hms(event.time), **_p(ctx)))
     if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
                       M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt ({before} → {after}): Incus changes it on every restore, and a plain “rm” does not.", before=base.generation[:8], after=inst.generation[:8]))
@@ -72,7 +74,7 @@ def check_snapshot(ctx: Context) -> Verdict:
     created = ctx.history.saw("instance-snapshot-created", name=ctx.params["snapshot"])
     if created is not None:
         return passed(M("snap.snapshot.ok_event", "The snapshot “{snapshot}” was created; it has been deleted since.", **_p(ctx)),
-                      M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.", time=created.time.strftime("%H:%M:%S"), **_p(ctx)))
+                      M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.", time=_hms(created.time), **_p(ctx)))
     if restore_proof(ctx) is not None:
         return consumed(M("snap.snapshot.consumed", "The snapshot “{snapshot}” is no longer there: the cleanup step deleted it.", **_p(ctx)))
     if obs.other_snapshots:
@@ -93,7 +95,12 @@ def check_touch(ctx: Context) -> Verdict:
         if snap is None:
             return _first(ctx, "snapshot") if not ctx.passed("snapshot") else consumed(
                 M("snap.touch.snapshot_gone", "The snapshot it must be compared with is gone.", **_p(ctx)))
-        if snap.created_at and obs.file_modified and obs.file_modified.timestamp() < int(snap.created_at.timestamp()):
+        if snap.created_at is None or obs.file_modified is None:
+            # Never pass on what cannot be compared.
+            return failed(M("snap.touch.time_unknown", "Incus did not give the time of {path} or of the snapshot, so labkit cannot tell which came first.", **_p(ctx)),
+                          M("snap.touch.time_unknown.hint", "Compare them yourself with “incus exec {container} -- ls -l --time-style=full-iso {path}” and “incus snapshot list {container}”, then check again.", **_p(ctx)),
+                          "file_time_unknown")
+        if obs.file_modified.timestamp() < int(snap.created_at.timestamp()):
             return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),
                           M("snap.touch.older.hint", "The snapshot already contains the file, so restoring it cannot make the file disappear. Start this part again: “incus snapshot delete {container} {snapshot}”, “incus exec {container} -- rm {path}”, then take the snapshot again and create the file after it.", **_p(ctx)),
                           "file_before_snapshot",
@@ -120,10 +127,14 @@ def check_stop(ctx: Context) -> Verdict:
         return gone
     inst = ctx.observation.instance
     if restore_proof(ctx) is not None:
-        stop = ctx.history.saw("instance-stopped") or ctx.history.saw("instance-shutdown")
-        if stop is not None:
+        before = _before_restore(ctx)
+        if before is not None and before.action == "instance-started":
+            return failed(M("snap.stop.restored_running", "The snapshot was restored while “{container}” was running: Incus stopped and restarted it by itself.", **_p(ctx)),
+                          M("snap.stop.restored_running.hint", "It works, but the chapter stops the instance first, so that nothing writes to its disk during the restore: run “incus stop {container}” before “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
+                          "restore_while_running")
+        if before is not None:
             return passed(M("snap.stop.ok_event", "The instance was stopped before the restore."),
-                          M("snap.evidence.stop_event", "Incus reported the stop at {time}.", time=stop.time.strftime("%H:%M:%S")))
+                          M("snap.evidence.stop_event", "Incus reported the stop at {time}.", time=_hms(before.time)))
         if not inst.running:
             return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
         return consumed(M("snap.stop.consumed", "The instance is running again after the restore, so the stop that came before it leaves no trace."))
@@ -173,6 +184,9 @@ def check_verify(ctx: Context) -> Verdict:
         return _first(ctx, "restore")
     if not obs.instance.running:
         return _first(ctx, "start")
+    if not obs.file_present and ctx.earlier["touch"].status is Status.NOT_VERIFIED:
+        # Its absence proves something only if the file was seen before the restore.
+        return consumed(M("snap.verify.no_file_proof", "{path} is absent, but no check saw it before the restore, so its absence proves nothing.", **_p(ctx)))
     if obs.file_present:
         return failed(M("snap.verify.still_there", "{path} is still there after the restore.", **_p(ctx)),
                       M("snap.verify.still_there.hint", "The file survived the restore, so the snapshot already contained it: it was created before the snapshot was taken. Redo the chapter in order (“labkit reset --yes”).", **_p(ctx)),
@@ -194,8 +208,23 @@ def check_cleanup(ctx: Context) -> Verdict:
     return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)))
 
 
-def _hms(value) -> str:
-    return value.strftime("%H:%M:%S") if value else "?"
+def _hms(value: datetime | None) -> str:
+    # Incus answers in its own offset; evidence always reads in UTC.
+    return value.astimezone(timezone.utc).strftime("%H:%M:%S") if value else "?"
+
+
+def _before_restore(ctx: Context) -> Event | None:
+    """What the instance did just before the restore that a listener saw, if it saw one:
+    a stop (the chapter's way) or a start (Incus' own restart around a running restore)."""
+    events = sorted(ctx.history.events, key=lambda e: e.time)
+    wanted = f"{ctx.params['container']}/{ctx.params['snapshot']}"
+    restored = [i for i, e in enumerate(events) if e.action == "instance-restored" and e.context.get("snapshot") == wanted]
+    if not restored:
+        return None
+    for event in reversed(events[:restored[-1]]):
+        if event.action in ("instance-stopped", "instance-shutdown", "instance-started"):
+            return event
+    return None
 
 
 TITLES = {

@@ -188,6 +188,26 @@ def test_deleting_the_whole_instance_is_reported_honestly(instance: str, tmp_pat
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_restore_of_the_running_instance_does_not_pass_the_stop(instance: str, tmp_path: Path, lang: str) -> None:
+    """With a listener running, Incus' own stop and restart around the restore is seen for what it is."""
+    from labkit.lab import Lab
+
+    lab = Lab(container=instance, lang=lang, journal=tmp_path / "j.json")
+    try:
+        for step_id in ("snapshot", "touch"):
+            lab.solve(step_id)
+            assert lab.check(step_id).passed
+        incus("snapshot", "restore", instance, SNAP)  # without the stop
+        time.sleep(0.5)
+        stop = lab.check("stop")
+        assert stop.status.value == "failed" and stop.diagnosis == "restore_while_running"
+        assert f"incus stop {instance}" in stop.hint.render(lang)
+        assert lab.check("restore").passed
+    finally:
+        lab.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
 def test_stop_is_required_before_restore(instance: str, tmp_path: Path, lang: str) -> None:
     learner = Learner(instance, tmp_path / "j.json", lang)
     learner.follow_until("touch")
@@ -214,7 +234,9 @@ def test_unchecked_steps_whose_evidence_is_gone_are_not_verified(instance: str, 
             time.sleep(1.1)
     data = learner.check()
     statuses = {s["id"]: s["status"] for s in data["steps"]}
+    # The restore is proven (baseline), but nothing saw the file it removed: verify proves
+    # nothing either, and cleanup builds on verify.
     assert statuses == {"prerequisites": "passed", "snapshot": "not_verified", "touch": "not_verified",
-                        "stop": "not_verified", "restore": "passed", "start": "passed", "verify": "passed",
-                        "cleanup": "passed"}
+                        "stop": "not_verified", "restore": "passed", "start": "passed", "verify": "not_verified",
+                        "cleanup": "failed"}
     assert "labkit watch" in step(data, "stop")["hint"]

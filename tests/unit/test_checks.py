@@ -106,12 +106,25 @@ def test_without_a_baseline_or_events_a_restore_is_not_proven() -> None:
 
 
 def test_consumed_evidence_is_not_verified_without_the_journal_but_proven_by_events() -> None:
+    # verify is not verified either: nothing saw the file that the restore should remove;
+    # cleanup builds on verify.
     assert statuses("cleaned_up", {"prerequisites"}) == {
         "prerequisites": "passed", "snapshot": "not_verified", "touch": "not_verified", "stop": "not_verified",
-        "restore": "passed", "start": "passed", "verify": "passed", "cleanup": "passed"}
+        "restore": "passed", "start": "passed", "verify": "not_verified", "cleanup": "failed"}
     with_events = statuses("cleaned_up", {"prerequisites"}, events=True)
     assert with_events["snapshot"] == "passed" and with_events["stop"] == "passed"
     assert with_events["touch"] == "not_verified"  # no event says a file was created
+    # Checked after each step, the same final state passes everything.
+    assert set(statuses("cleaned_up", set(IN_ORDER[:-1]), events=True).values()) == {"passed"}
+
+
+def test_a_restore_of_a_running_instance_does_not_pass_the_stop() -> None:
+    """Incus stops and restarts a running instance around a restore: its own stop is no learner's stop."""
+    passed_before = {"prerequisites", "snapshot", "touch"}
+    r = result("restored_while_running", "stop", passed_before, events=True)
+    assert r.status is Status.FAILED and r.diagnosis == "restore_while_running"
+    assert "incus stop ubuntu-test" in r.hint.render("fr")
+    assert result("restored_while_running", "restore", passed_before, events=True).status is Status.PASSED
 
 
 def test_a_deleted_instance_undoes_every_step_even_after_a_full_pass() -> None:

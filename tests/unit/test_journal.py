@@ -104,3 +104,30 @@ def test_writes_are_atomic_no_temporary_file_is_left(tmp_path: Path) -> None:
     for _ in range(5):
         j.record_results([result("snapshot", Status.FAILED)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["j.json", "j.json.lock"]
+
+
+def test_a_folder_given_as_journal_is_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "mywork"
+    folder.mkdir()
+    j = journal(folder)
+    j.record_results([result("prerequisites", Status.PASSED)])
+    assert folder.is_dir() and not any(p.name.startswith("mywork.corrupt") for p in tmp_path.iterdir())
+    assert j.warnings and "prerequisites" in j.history().passed
+
+
+def test_an_old_attempt_never_overwrites_a_newer_one(tmp_path: Path) -> None:
+    """A notebook holding attempt 1 must not undo a `labkit reset` made meanwhile."""
+    path = tmp_path / "j.json"
+    notebook, terminal = journal(path), journal(path)
+    notebook.ensure_baseline(instance())
+    notebook.record_results([result("snapshot", Status.PASSED)])
+    terminal.refresh()
+    archived = terminal.archive()  # the reset
+    notebook.record_events([{"action": "instance-started", "time": "2026-01-01T00:00:00+00:00", "context": {}}])
+    on_disk = json.loads(path.read_text())
+    assert on_disk["attempt"] == 2 and on_disk["first_pass"] == {} and len(on_disk["events"]) == 1
+    assert json.loads(archived.read_text())["first_pass"]["snapshot"]
+    # A second archive of the same attempt number gets a name of its own.
+    again = journal(path)
+    again.data["attempt"] = 1
+    assert again.archive() != archived and archived.exists()
