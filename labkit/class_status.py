@@ -20,17 +20,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .baseline import BASELINE_GENERATION, BASELINE_UUID
 from .class_spec import CLASS_KEY, CONTAINER_KEY, LEARNER_KEY, ROLE_KEY
 from .engine import Chapter, Result, Score, Status, grade
 from .errors import IncusRequestFailed, LabkitError, UsageError
 from .i18n import M
 from .incus import IncusClient
-from .journal import Journal, now
+from .journal import Journal
 from .labs import CHAPTERS
-from .observation import Instance, Observation, build_observation, candidate_places
+from .observation import Observation, build_observation, look_elsewhere
 from .render import SYMBOLS
-from .session import FILE_PATH
 
 # Two pools: learners wait on requests, requests never wait, so neither can starve the other.
 _LEARNERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="labkit-class")
@@ -105,27 +103,26 @@ def in_project(client: IncusClient, project: str) -> IncusClient:
     return view
 
 
-def observe_class(client: IncusClient, info: ClassInfo, snapshot: str, instances: list[dict[str, Any]] | None,
-                  learners: list[str] | None = None) -> dict[str, tuple[Observation, dict[str, str]]]:
+def observe_class(client: IncusClient, info: ClassInfo, snapshot: str, file_path: str,
+                  instances: list[dict[str, Any]] | None, learners: list[str] | None = None) -> dict[str, Observation]:
     """Every learner from one all-projects listing (or, for a few, one request each), plus their
     snapshots and file checks, concurrently."""
     taken_at = datetime.now(timezone.utc)
     listed = {(i.get("project"), i["name"]): i for i in instances or []}
 
-    def one(learner: str) -> tuple[Observation, dict[str, str]]:
+    def one(learner: str) -> Observation:
         project = info.learners[learner]
         view = in_project(client, project)
         data = listed.get((project, info.container)) if instances is not None else _instance(view, info.container)
         for attempt in range(RETRIES + 1):
             if data is None:
-                return build_observation(info.container, snapshot, FILE_PATH, None, [], None, taken_at=taken_at), {}
+                return build_observation(info.container, snapshot, file_path, None, [], None, taken_at=taken_at)
             try:
                 if settled(data):
                     snapshots, found = (f.result() for f in [_REQUESTS.submit(view.snapshots, info.container),
-                                                             _REQUESTS.submit(view.file_info, info.container, FILE_PATH)])
-                    elsewhere = _elsewhere(view, info.container) if found is None else ()
-                    return (build_observation(info.container, snapshot, FILE_PATH, data, snapshots, found, elsewhere,
-                                              taken_at), data.get("config") or {})
+                                                             _REQUESTS.submit(view.file_info, info.container, file_path)])
+                    elsewhere = look_elsewhere(view, _REQUESTS, info.container, file_path) if found is None else ()
+                    return build_observation(info.container, snapshot, file_path, data, snapshots, found, elsewhere, taken_at)
             except IncusRequestFailed:
                 if attempt == RETRIES:
                     raise
@@ -148,41 +145,13 @@ def _instance(view: IncusClient, container: str) -> dict[str, Any] | None:
     return view.instance_or_none(container)
 
 
-def _elsewhere(view: IncusClient, container: str) -> tuple[str, ...]:
-    """Where a learner who missed /root put the file (only asked when it is missing), as `observe` does."""
-    homes = _REQUESTS.submit(view.list_directory, container, "/home")
-    first = candidate_places(FILE_PATH, [])
-    answers = [(p, _REQUESTS.submit(view.file_info, container, p)) for p in first]
-    answers += [(p, _REQUESTS.submit(view.file_info, container, p)) for p in candidate_places(FILE_PATH, homes.result())[len(first):]]
-    return tuple(p for p, answer in answers if answer.result() is not None)
-
-
 def journal_for(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, snapshot: str) -> Journal:
     return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container, snapshot)
 
 
-def sync_baseline(journal: Journal, instance: Instance | None, config: dict[str, str]) -> None:
-    """The class's recorded baseline wins; a new instance or a learner's reset starts a new attempt."""
-    if instance is None:
-        return
-    generation = config.get(BASELINE_GENERATION) if config.get(BASELINE_UUID) == instance.uuid else None
-    current = journal.data.get("baseline")
-    if current and current.get("uuid") == instance.uuid and generation in (None, current.get("generation")):
-        return
-    if current:
-        journal.archive()
-    baseline = {"uuid": instance.uuid, "generation": generation or instance.generation, "recorded_at": now().isoformat()}
-
-    def record(data: dict[str, Any]) -> None:
-        if data.get("baseline") is None:
-            data["baseline"] = baseline
-    journal.update(record)
-
-
-def grade_learner(journal: Journal, chapter: Chapter, observation: Observation, config: dict[str, str],
-                  params: dict[str, str]) -> list[Result]:
-    """Exactly what `labkit check` does, with the class's baseline; only changes are journaled."""
-    sync_baseline(journal, observation.instance, config)
+def grade_learner(journal: Journal, chapter: Chapter, observation: Observation, params: dict[str, str]) -> list[Result]:
+    """Exactly what `labkit check` does (the baseline recorded in the instance wins); only changes are journaled."""
+    journal.ensure_baseline(observation.instance)
     results = grade(chapter, observation, journal.history(), params)
     latest = {c["step"]: c["status"] for c in journal.data.get("checks", [])}
     journal.record_results([r for r in results if latest.get(r.step) != r.status.value])
@@ -198,13 +167,13 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     snapshot = snapshot or chapter.defaults["snapshot"]
     if previous is not None and only is not None:
         info = previous.info
-        seen = observe_class(client, info, snapshot, None, [n for n in info.learners if n in only])
+        seen = observe_class(client, info, snapshot, chapter.defaults["file"], None, [n for n in info.learners if n in only])
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
         instances = _REQUESTS.submit(client.all_instances, recursion=1)
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
-        seen = observe_class(client, info, snapshot, instances.result())
+        seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances.result())
     journals = {} if journals is None else journals
     kept = {ls.learner: ls for ls in previous.learners} if previous else {}
     params = {"container": info.container, "snapshot": snapshot}
@@ -213,9 +182,9 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         if learner not in seen:
             learners.append(kept[learner])
             continue
-        observation, config = seen[learner]
+        observation = seen[learner]
         journal = journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
-        results = grade_learner(journal, chapter, observation, config, params)
+        results = grade_learner(journal, chapter, observation, params)
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation))
     return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start)
 

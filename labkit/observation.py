@@ -151,11 +151,11 @@ def observe(client: IncusClient, container: str, snapshot: str, file_path: str,
     if data is None:
         return build_observation(container, snapshot, file_path, None, [], None, taken_at=now)
     info = file.result()
-    elsewhere = _look_elsewhere(client, pool, container, file_path) if info is None else ()
+    elsewhere = look_elsewhere(client, pool, container, file_path) if info is None else ()
     return build_observation(container, snapshot, file_path, data, snapshots.result(), info, elsewhere, now)
 
 
-def _look_elsewhere(client: IncusClient, pool: ThreadPoolExecutor, container: str, file_path: str) -> tuple[str, ...]:
+def look_elsewhere(client: IncusClient, pool: ThreadPoolExecutor, container: str, file_path: str) -> tuple[str, ...]:
     homes = pool.submit(client.list_directory, container, "/home")
     places = candidate_places(file_path, [])
     answers = [(p, pool.submit(client.file_info, container, p)) for p in places]

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from .baseline import BASELINE_UUID, record_baseline
 from .errors import InstanceNotFound
 from .i18n import M
-from .session import FILE_PATH, Session
+from .session import Session
 
 
 def reset_instance(session: Session) -> Path | None:
@@ -17,8 +17,8 @@ def reset_instance(session: Session) -> Path | None:
         raise InstanceNotFound(M("reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit setup”.", container=name))
     if any(s["name"] == session.snapshot for s in client.snapshots(name)):
         client.request("DELETE", f"/1.0/instances/{quote(name)}/snapshots/{quote(session.snapshot, safe='')}")
-    if client.file_info(name, FILE_PATH) is not None:
-        client.request("DELETE", f"/1.0/instances/{name}/files", params={"path": FILE_PATH})
+    if client.file_info(name, session.file_path) is not None:
+        client.request("DELETE", f"/1.0/instances/{quote(name)}/files", params={"path": session.file_path})
     if data.get("status") != "Running":
         client.request("PUT", f"/1.0/instances/{name}/state", json={"action": "start", "timeout": 30})
     if BASELINE_UUID in (client.instance(name).get("config") or {}):

@@ -18,9 +18,6 @@ from .labs import CHAPTERS
 from .names import validate_instance, validate_project, validate_snapshot
 from .observation import Observation, observe
 
-FILE_PATH = "/root/this_file.txt"
-
-
 @dataclass(frozen=True)
 class Report:
     results: list[Result]
@@ -40,6 +37,8 @@ class Session:
         self.chapter: Chapter = CHAPTERS[lab]
         self.container = validate_instance(container or self.chapter.defaults["container"])
         self.snapshot = validate_snapshot(snapshot or self.chapter.defaults["snapshot"])
+        # The file the chapter watches (the snapshots chapter: /root/this_file.txt).
+        self.file_path = self.chapter.defaults["file"]
         if project is not None:
             validate_project(project)
         self.endpoint = endpoint or find_endpoint(project)
@@ -60,7 +59,7 @@ class Session:
         return list(wanted or known)
 
     def observe(self) -> Observation:
-        return observe(self.client, self.container, self.snapshot, FILE_PATH)
+        return observe(self.client, self.container, self.snapshot, self.file_path)
 
     def check(self, steps: list[str] | None = None) -> Report:
         wanted = self.steps(steps)

@@ -278,5 +278,5 @@ CHAPTER = Chapter(
     title=M("snap.title", "Container snapshots"),
     steps=tuple(Step(step_id, POINTS[step_id], TITLES[step_id], CHECKS[step_id], NUDGES[step_id],
                      SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
-    defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1"},
+    defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "file": FILE_PATH},
 )

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from labkit import certs, classroom
 from labkit.class_report import report_csv, report_html, status_json, text_status
-from labkit.class_status import TODO, class_status, sync_baseline
+from labkit.class_status import TODO, class_status
 from labkit.classroom import ClassSpec, Limits, ServerState
 from labkit.errors import InvalidName, SetupError, UsageError
 from labkit.incus import Endpoint, IncusClient
@@ -355,12 +355,13 @@ def test_the_instructors_journal_remembers_consumed_evidence(tmp_path):
 
 def test_baseline_from_the_instance_config_wins_and_a_reset_starts_a_new_attempt(tmp_path):
     journal = Journal(tmp_path / "j.json", "snapshots", "demo-alice", "ubuntu-test", "ubuntu-test-1")
-    inst = Instance("ubuntu-test", "Running", "u1", "g-after-restore", None)
-    sync_baseline(journal, inst, {"user.labkit.baseline.uuid": "u1", "user.labkit.baseline.generation": "u1"})
+    def seen(uuid: str, generation: str, recorded_uuid: str | None, recorded: str | None) -> Instance:
+        return Instance("ubuntu-test", "Running", uuid, generation, None, recorded_uuid, recorded)
+    journal.ensure_baseline(seen("u1", "g-after-restore", "u1", "u1"))
     assert journal.data["baseline"]["generation"] == "u1"
-    sync_baseline(journal, inst, {"user.labkit.baseline.uuid": "u1", "user.labkit.baseline.generation": "g-after-restore"})
+    journal.ensure_baseline(seen("u1", "g-after-restore", "u1", "g-after-restore"))
     assert journal.attempt == 2 and journal.data["baseline"]["generation"] == "g-after-restore"
-    sync_baseline(journal, Instance("ubuntu-test", "Running", "u2", "u2", None), {})
+    journal.ensure_baseline(seen("u2", "u2", None, None))
     assert journal.attempt == 3 and journal.data["baseline"]["uuid"] == "u2"
 
 
