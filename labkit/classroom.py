@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from . import certs
+from . import certs, instances
 from .baseline import BASELINE_UUID, baseline_config
 from .class_spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
     CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, LISTEN_KEY,
@@ -32,10 +32,6 @@ GOLDEN = "golden"
 WORKERS = 8
 _COPYING = threading.Lock()
 REMOTE_IMAGE = "images:ubuntu/24.04"
-# Waits for the instance's init to finish booting (an instance stopped during its boot hangs).
-BOOT_SCRIPT = ("command -v systemctl >/dev/null || exit 0; for i in $(seq 1 300); do "
-               "s=$(systemctl is-system-running --wait 2>/dev/null); case \"$s\" in running|degraded) exit 0;; esac; "
-               "sleep 0.2; done; exit 1")
 Progress = Callable[[Message], None]
 
 
@@ -242,8 +238,8 @@ def _ensure_golden(client: IncusClient, spec: ClassSpec, state: ServerState, say
 
 def _start(client: IncusClient, project: str, name: str) -> None:
     try:
-        client.request("PUT", f"/1.0/instances/{quote(name)}/state", params={"project": project}, json={"action": "start", "timeout": 60})
-        wait_booted(client, project, name)
+        instances.change_state(client, name, "start", project)
+        instances.wait_booted(client, name, project)
     except IncusRequestFailed:
         console = client.raw("GET", f"/1.0/instances/{quote(name)}/console", params={"project": project}).text
         if "Too many open files" in console:  # systemd could not get an inotify instance
@@ -252,14 +248,7 @@ def _start(client: IncusClient, project: str, name: str) -> None:
 
 
 def _stop(client: IncusClient, project: str, name: str) -> None:
-    client.request("PUT", f"/1.0/instances/{quote(name)}/state", params={"project": project}, json={"action": "stop", "force": True, "timeout": 60})
-
-
-def wait_booted(client: IncusClient, project: str, name: str) -> None:
-    """Through the API (one exec operation), so it works on a remote server or a cluster."""
-    client.request("POST", f"/1.0/instances/{quote(name)}/exec", params={"project": project}, timeout=90,
-                   json={"command": ["sh", "-c", BOOT_SCRIPT], "wait-for-websocket": False, "interactive": False,
-                         "record-output": False, "environment": {}})
+    instances.change_state(client, name, "stop", project, force=True)
 
 
 def _ensure_listener(client: IncusClient, spec: ClassSpec, state: ServerState) -> str | None:

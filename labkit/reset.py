@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
+from . import instances
 from .baseline import BASELINE_UUID, record_baseline
 from .errors import InstanceNotFound
 from .i18n import M
@@ -20,7 +21,7 @@ def reset_instance(session: Session) -> Path | None:
     if client.file_info(name, session.file_path) is not None:
         client.request("DELETE", f"/1.0/instances/{quote(name)}/files", params={"path": session.file_path})
     if data.get("status") != "Running":
-        client.request("PUT", f"/1.0/instances/{name}/state", json={"action": "start", "timeout": 30})
+        instances.change_state(client, name, "start")
     if BASELINE_UUID in (client.instance(name).get("config") or {}):
         # Recorded by setup or a class: the new attempt starts from the instance as it is now.
         record_baseline(client, name)

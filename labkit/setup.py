@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from . import daemon
+from . import daemon, instances
+from .instances import wait_until_booted  # noqa: F401 - for scripts and tests
 from .baseline import record_baseline
 from .errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError, UsageError
 from .i18n import M, Message
@@ -71,14 +72,14 @@ def run_setup(*, lang: str, container: str, project: str | None, image: str | No
         if existing is not None and recreate:
             _confirm_recreate(container, yes, lang)
             with phases.phase(M("setup.phase.delete", "Deleting the old instance")):
-                _delete_instance(client, container)
+                instances.delete(client, container)
             existing = None
         if existing is None:
             with phases.phase(M("setup.phase.image", "Image")) as notes:
                 source = _ensure_image(client, image, log, notes)
             with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:
                 _launch(client, source, container, log)
-                wait_until_booted(container, client.project)
+                instances.wait_booted(client, container)
                 # Before the learner's first snapshot, so a restore keeps it (baseline.py).
                 record_baseline(client, container)
                 notes.append(M("setup.instance.running", "running."))
@@ -188,35 +189,8 @@ def _launch(client: IncusClient, image: str, container: str, log: Path) -> None:
     if result.returncode != 0:
         # A failed launch must not leave a broken instance behind.
         if client.instance_or_none(container) is not None:
-            _delete_instance(client, container)
+            instances.delete(client, container)
         raise SetupError(M("setup.launch_failed", "Creating the instance “{container}” from {image} failed. The reason is at the end of {log}; nothing was left behind.", container=container, image=image, log=str(log)))
-
-
-def wait_until_booted(container: str, project: str = "default", timeout: float = 60.0) -> bool:
-    """Wait for the instance's init to finish booting.
-
-    Until then systemd-tmpfiles may still clean /tmp, and a learner's first command
-    can race with the boot; images without systemd are simply not waited for.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = subprocess.run(["incus", "exec", container, "--project", project, "--", "systemctl", "is-system-running", "--wait"],
-                                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                    timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            return False
-        if result.stdout.strip() in ("running", "degraded") or result.returncode in (126, 127):
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def _delete_instance(client: IncusClient, container: str) -> None:
-    data = client.instance_or_none(container)
-    if data and data.get("status") != "Stopped":
-        client.request("PUT", f"/1.0/instances/{container}/state", json={"action": "stop", "force": True, "timeout": 30})
-    client.request("DELETE", f"/1.0/instances/{container}")
 
 
 def _confirm_recreate(container: str, yes: bool, lang: str) -> None:
