@@ -14,7 +14,7 @@ import click
 
 from . import render
 from .cli_class import class_group
-from .cli_errors import handles_errors
+from .cli_errors import confirm, handles_errors
 from .errors import IncusUnavailable, UsageError
 from .i18n import M, Message, normalise_language
 
@@ -144,8 +144,7 @@ def reset(opts: Options, yes: bool) -> None:
     session = opts.session()
     if not yes:
         question = M("cli.reset.confirm", "This deletes the snapshot {snapshot} and /root/this_file.txt in {container}, and starts a new attempt. Continue?", container=session.container, snapshot=session.snapshot)
-        if not sys.stdin.isatty() or not click.confirm(question.render(opts.lang), default=False):
-            raise UsageError(M("cli.reset.needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."))
+        confirm(question, M("cli.reset.needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."), opts.lang)
     archived = reset_instance(session)
     opts.say(M("cli.reset.done", "{container} is back at the start of the chapter: running, without the snapshot {snapshot} and without the file.", container=session.container, snapshot=session.snapshot))
     if archived is not None:

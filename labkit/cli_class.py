@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .cli_errors import handles_errors
+from .cli_errors import confirm, handles_errors
 from .errors import UsageError
 from .i18n import M, Message, normalise_language
 
@@ -182,8 +182,7 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
         if not yes:
             learners = [p for p in classroom.read_state(client).class_projects(name) if p["config"].get(classroom.ROLE_KEY) == "learner"]
             question = M("class.cli.destroy_confirm", "This removes the class “{name}”: {count} learner projects with their instances and snapshots, their certificates, the golden instance, and the access folders in {folder}. Continue?", name=name, count=len(learners), folder=str(folder))
-            if not sys.stdin.isatty() or not click.confirm(question.render(opts.lang), default=False):
-                raise UsageError(M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."))
+            confirm(question, M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
         started = time.monotonic()
         done = classroom.destroy(client=client, name=name, folder=folder, progress=opts.tick)
     opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} certificates removed in {seconds} s.", name=name, projects=len(done.projects), certificates=done.certificates, seconds=f"{time.monotonic() - started:.1f}"), err=False)

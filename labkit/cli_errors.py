@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 import click
 
-from .errors import LabkitError
-from .i18n import M
+from .errors import LabkitError, UsageError
+from .i18n import M, Message
 from .render import colon
 
 
@@ -32,3 +32,11 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def render_error(exc: LabkitError, lang: str) -> str:
     label = M("cli.error", "Error").render(lang)
     return f"{label}{colon(lang)}{exc.render(lang)}"
+
+
+def confirm(question: Message, refusal: Message, lang: str) -> None:
+    """Ask before destroying anything; with no terminal to ask on (CI, a pipe), refuse.
+
+    Every destructive command offers --yes, which its refusal message names."""
+    if not sys.stdin.isatty() or not click.confirm(question.render(lang), default=False):
+        raise UsageError(refusal)

@@ -16,7 +16,7 @@ from typing import Iterator
 from . import daemon, instances
 from .instances import wait_until_booted  # noqa: F401 - for scripts and tests
 from .baseline import record_baseline
-from .errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError, UsageError
+from .errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError
 from .i18n import M, Message
 from .incus import ADMIN_GROUP, IncusClient, find_endpoint
 from .names import validate_instance
@@ -196,8 +196,7 @@ def _launch(client: IncusClient, image: str, container: str, log: Path) -> None:
 def _confirm_recreate(container: str, yes: bool, lang: str) -> None:
     if yes:
         return
-    import click
+    from .cli_errors import confirm
 
-    question = M("setup.recreate.confirm", "This deletes the instance “{container}” with its snapshots and files, then creates it again. Continue?", container=container)
-    if not sys.stdin.isatty() or not click.confirm(question.render(lang), default=False):
-        raise UsageError(M("setup.recreate.needs_yes", "Nothing was deleted. Confirm the rebuild, or pass --yes."))
+    confirm(M("setup.recreate.confirm", "This deletes the instance “{container}” with its snapshots and files, then creates it again. Continue?", container=container),
+            M("setup.recreate.needs_yes", "Nothing was deleted. Confirm the rebuild, or pass --yes."), lang)
