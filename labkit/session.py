@@ -18,6 +18,7 @@ from .labs import CHAPTERS
 from .names import validate_instance, validate_project, validate_snapshot
 from .observation import Observation, observe
 
+
 @dataclass(frozen=True)
 class Report:
     results: list[Result]
