@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LANG_CODE ?=
+# `make lab LAB_LANG=fr` opens the French notebook (default: from LANG);
+# `make lab LAB_LISTEN=0.0.0.0:8888` listens beyond loopback (the token is then the only protection).
+LAB_LANG ?=
+LAB_LISTEN ?=
+LAB_LANG_OPTION = $(if $(LAB_LANG),--lang $(LAB_LANG))
 BABEL_EXTRACT = $(BIN)/pybabel extract -F babel.cfg -k M:1c,2 --no-default-keywords --add-comments=TRANSLATORS: \
 	--project=labkit --version=0.1 --msgid-bugs-address=labkit@example.invalid --copyright-holder="labkit authors" --sort-by-file
 
@@ -18,10 +23,11 @@ $(BIN)/labkit: pyproject.toml requirements.txt
 
 venv: $(BIN)/labkit
 
-## Set everything up (Incus, storage, image, ubuntu-test) and open the lab in JupyterLab.
+## Set everything up (Incus, storage, image, ubuntu-test) and open the lab's notebook in JupyterLab;
+## the last lines give its URL (and the `ssh -L` command on a machine without a display).
 lab: venv
-	$(BIN)/labkit setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/labkit $(LAB_LANG_OPTION) setup
+	$(BIN)/labkit $(LAB_LANG_OPTION) lab $(if $(LAB_LISTEN),--listen $(LAB_LISTEN))
 
 setup: venv
 	$(BIN)/labkit setup --yes

@@ -14,6 +14,7 @@ import click
 
 from . import render
 from .cli_class import class_group
+from .cli_lab import lab_command
 from .cli_errors import confirm, handles_errors
 from .errors import IncusUnavailable, UsageError
 from .i18n import M, Message, normalise_language
@@ -221,6 +222,7 @@ def notebooks_check(opts: Options, root: Path) -> None:
 
 
 main.add_command(class_group)
+main.add_command(lab_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -49,6 +49,10 @@ class SetupError(LabkitError):
     """Installing, initialising or building the lab environment failed."""
 
 
+class LabServerError(LabkitError):
+    """JupyterLab cannot be started: not installed, no free port, or it died while starting."""
+
+
 class JournalError(LabkitError):
     """The learner's journal cannot be read or written."""
 
