@@ -73,7 +73,7 @@ def parse_listen(text: str) -> Listen:
     host = host.strip("[]") or "127.0.0.1"
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise UsageError(M(
-            "lab.bad_listen",
+            "lab_server.bad_listen",
             "“{listen}” is not an address to listen on: write ADDR:PORT, for example 127.0.0.1:8888 "
             "or 0.0.0.0:8888.", listen=text,
         ))
@@ -112,13 +112,13 @@ def find_free_port(listen: Listen, tries: int = PORTS_TO_TRY) -> int:
             except OSError as exc:
                 if exc.errno != errno.EADDRINUSE:
                     raise LabServerError(M(
-                        "lab.cannot_listen",
+                        "lab_server.cannot_listen",
                         "JupyterLab cannot listen on {address}: {detail}. Pass --listen with an address "
                         "of this machine, for example 127.0.0.1:8888.", address=str(listen), detail=exc.strerror or str(exc),
                     )) from exc
     last = ports[-1]
     raise LabServerError(M(
-        "lab.ports_taken",
+        "lab_server.ports_taken",
         "Ports {first} to {last} are all taken on {host}. Stop what uses them, or pass --listen ADDR:PORT "
         "with a free port.", first=listen.port, last=last, host=listen.host,
     ))
@@ -128,7 +128,7 @@ def require_jupyterlab() -> None:
     """A partial install (no JupyterLab in this environment) is one clear line, not a traceback."""
     if importlib.util.find_spec("jupyterlab") is None:
         raise LabServerError(M(
-            "lab.no_jupyterlab",
+            "lab_server.no_jupyterlab",
             "JupyterLab is not installed in this environment ({python}): run “make venv”, or "
             "“{python} -m pip install -r requirements.txt”, then try again.", python=sys.executable,
         ))
@@ -139,7 +139,7 @@ def notebook_path(root: Path, lang: str) -> str:
     relative = f"{lang}/snapshots.ipynb"
     if not (root / relative).is_file():
         raise UsageError(M(
-            "lab.no_notebook",
+            "lab_server.no_notebook",
             "{path} is missing: run this command from a labkit checkout (where notebooks/ is), or pass --root.",
             path=str(root / relative),
         ))
@@ -215,9 +215,9 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
     asked = parse_listen(listen_text)
     as_root = os.geteuid() == 0
     if as_root:
-        say(M("lab.allow_root", "Running as root: JupyterLab is started with --allow-root."), True)
+        say(M("lab_server.allow_root", "Running as root: JupyterLab is started with --allow-root."), True)
     if not asked.loopback:
-        say(M("lab.exposed",
+        say(M("lab_server.exposed",
               "Warning: JupyterLab listens on {address}, where other machines can reach it. Its token is then "
               "the only protection (whoever has the URL gets a terminal on this machine): share it with no one.",
               address=str(asked)), True)
@@ -231,7 +231,7 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
         for _ in range(3):  # the free port may be taken between our probe and the server's bind
             listen = Listen(asked.host, find_free_port(asked))
             if asked.port and listen.port != asked.port:
-                say(M("lab.port_taken", "Port {wanted} is taken: JupyterLab uses port {port}.",
+                say(M("lab_server.port_taken", "Port {wanted} is taken: JupyterLab uses port {port}.",
                       wanted=asked.port, port=listen.port), True)
             base = f"http://{listen.url_host()}:{listen.port}"
             server = JupyterLabProcess(jupyter_argv(listen, root, notebook, as_root=as_root),
@@ -241,22 +241,22 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
             server.stop()
             if not answers(f"{base}/api") and _port_free(listen):
                 raise LabServerError(M(
-                    "lab.not_started", "JupyterLab did not start (exit code {code}): read the end of {log}.",
+                    "lab_server.not_started", "JupyterLab did not start (exit code {code}): read the end of {log}.",
                     code=server.process.returncode, log=str(log)))
         else:
-            raise LabServerError(M("lab.not_started", "JupyterLab did not start (exit code {code}): read the end of {log}.",
+            raise LabServerError(M("lab_server.not_started", "JupyterLab did not start (exit code {code}): read the end of {log}.",
                                    code=server.process.returncode if server else "?", log=str(log)))
         url = f"{base}/lab/tree/{notebook}?token={token}"
-        say(M("lab.ready", "The lab is ready, open: {url}", url=url), False)
+        say(M("lab_server.ready", "The lab is ready, open: {url}", url=url), False)
         if headless(env):
             tunnel = ssh_command(listen, env, getpass.getuser(), socket.gethostname())
-            say(M("lab.ssh", "No display here: from your laptop, run {command} then open the same address there.",
+            say(M("lab_server.ssh", "No display here: from your laptop, run {command} then open the same address there.",
                   command=tunnel), False)
         elif open_browser:
             import webbrowser
 
             webbrowser.open(url)
-        say(M("lab.stop_hint", "Ctrl+C stops JupyterLab ({container} keeps running); its log: {log}",
+        say(M("lab_server.stop_hint", "Ctrl+C stops JupyterLab ({container} keeps running); its log: {log}",
               container=container, log=str(log)), True)
         return server.process.wait()
     except KeyboardInterrupt:
@@ -271,7 +271,7 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
             finally:
                 signal.signal(signal.SIGINT, previous)
             if interrupted:
-                say(M("lab.stopped", "JupyterLab is stopped; {container} keeps running.", container=container), True)
+                say(M("lab_server.stopped", "JupyterLab is stopped; {container} keeps running.", container=container), True)
 
 
 def _port_free(listen: Listen) -> bool:

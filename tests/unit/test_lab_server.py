@@ -37,7 +37,7 @@ def test_listen_addresses(text: str, host: str, port: int, loopback: bool) -> No
 def test_bad_listen_addresses_are_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError) as err:
         parse_listen(text)
-    assert "ADDR:PORT" in err.value.render("en") and "ADDR:PORT" in err.value.render("fr")
+    assert "ADDR:PORT" in err.value.render("en") and "ADRESSE:PORT" in err.value.render("fr")
 
 
 def test_a_wildcard_is_reached_on_loopback_and_ipv6_gets_brackets() -> None:
