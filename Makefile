@@ -32,10 +32,11 @@ lab: venv
 setup: venv
 	$(BIN)/labkit setup --yes
 
-## The full test suite: unit, integration on a real Incus daemon, notebooks.
-## `labkit setup` first, so a fresh machine gets its daemon, storage and image (a no-op afterwards).
+## The full test suite: unit, integration on a real Incus daemon, notebooks, browser.
+## `labkit setup` first, so a fresh machine gets its daemon, storage and image, and (as root) the
+## browser tests' chromium and fonts from apt (a no-op afterwards).
 test: venv
-	$(BIN)/labkit setup --yes
+	$(BIN)/labkit setup --yes --test-tools
 	$(BIN)/python -m labkit notebooks check
 	$(BIN)/pytest -q -p no:cacheprovider tests
 

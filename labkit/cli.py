@@ -156,12 +156,18 @@ def reset(opts: Options, yes: bool) -> None:
 @click.option("--image", default=None, help="Image for the lab instance (default: images:ubuntu/24.04 if reachable, else a local Debian image).")
 @click.option("--recreate", is_flag=True, help="Delete and rebuild the lab instance.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--test-tools", is_flag=True, help="Also install what `make test` needs (chromium, fonts; as root).")
 @click.pass_obj
 @handles_errors
-def setup(opts: Options, image: str | None, recreate: bool, yes: bool) -> None:
+def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tools: bool) -> None:
     """Install and start Incus if needed, prepare storage, image and the lab instance."""
     from .setup import run_setup
 
+    if test_tools:
+        from .daemon import STATE_DIR
+        from .install import ensure_test_tools
+
+        ensure_test_tools(STATE_DIR / "setup.log", lambda message: opts.say(message, err=True))
     run_setup(lang=opts.lang, container=opts.container or "ubuntu-test", project=opts.project, image=image, recreate=recreate, yes=yes)
 
 

@@ -1,4 +1,5 @@
-"""Install the system packages labkit needs (Incus, debootstrap, btrfs-progs) as root.
+"""Install the system packages labkit needs (Incus, debootstrap, btrfs-progs) as root,
+and those its tests need (chromium, fonts) for `labkit setup --test-tools`.
 
 The plan is pure data computed from `/etc/os-release`, so which distribution gets
 what is unit-tested; `install_packages` carries it out with apt-get, logging to a
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from .aptsources import ensure_backports, find_debian_mirror, read_os_release
 from .errors import SetupError
-from .i18n import M
+from .i18n import M, Message
 
 # Debian codenames that predate Incus in the main archive; a Debian without
 # VERSION_ID (testing, unstable) whose codename is not here is newer than 12.
@@ -217,3 +218,35 @@ def install_packages(
             "holding the lock), then run the setup again.",
             packages=" ".join(missing), code=code, log=str(log),
         ))
+
+
+# What `make test` needs beyond labkit itself: Debian's chromium for the browser tests
+# (Playwright drives it; no browser is ever downloaded) and fonts-dejavu-core for the
+# ✔ ✘ ➜ ⚠ glyphs in the screenshots they take.
+TEST_TOOLS = InstallPlan((PackageGroup(("chromium", "fonts-dejavu-core")),))
+
+
+def ensure_test_tools(
+    log: Path,
+    say: Callable[[Message], None],
+    *,
+    runner: Runner = run_logged,
+    installed: Callable[[Sequence[str]], set[str]] = installed_packages,
+) -> None:
+    """As root, install the test tools the way Incus is installed (a no-op when present);
+    as another user, say once which packages are missing: the browser tests will skip."""
+    have = installed(TEST_TOOLS.packages)
+    missing = " ".join(p for p in TEST_TOOLS.packages if p not in have)
+    if not missing:
+        return
+    if not is_root():
+        say(M(
+            "setup.test_tools_not_root",
+            "{packages} not installed, and only root can install them: the browser tests will be skipped. "
+            "To run them: sudo apt-get install {packages}",
+            packages=missing,
+        ))
+        return
+    say(M("setup.test_tools_installing", "Installing the test tools with apt-get: {packages} (log: {log})",
+          packages=missing, log=str(log)))
+    install_packages(TEST_TOOLS, log, runner=runner, installed=lambda names: have)

@@ -45,7 +45,8 @@ def test_unknown_architecture_is_a_setup_error() -> None:
 
 
 def test_metadata_yaml_is_yaml() -> None:
-    yaml = pytest.importorskip("yaml")
+    import yaml  # PyYAML is a runtime requirement: no skip
+
     meta = image_metadata("arm64", "bookworm", 42)
     assert yaml.safe_load(metadata_yaml(meta)) == meta
 

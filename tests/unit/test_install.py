@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from labkit.install import (
     PackageGroup,
     detect_distro,
     incus_install_plan,
+    ensure_test_tools,
     install_packages,
 )
 
@@ -98,8 +98,9 @@ def test_nothing_missing_means_no_apt_get_at_all(tmp_path: Path) -> None:
     assert apt.calls == []
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="install_packages refuses to run apt-get without root")
-def test_only_missing_packages_are_installed_and_optional_failure_is_tolerated(tmp_path: Path) -> None:
+def test_only_missing_packages_are_installed_and_optional_failure_is_tolerated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("labkit.install.is_root", lambda: True)  # apt-get is a fake: runs for any user
     apt = FakeApt(fail=["btrfs-progs"])
     install_packages(PLAN, tmp_path / "log", runner=apt, installed=lambda names: set())
     assert apt.calls[0][-1] == "update"
@@ -112,3 +113,27 @@ def test_only_missing_packages_are_installed_and_optional_failure_is_tolerated(t
         install_packages(PLAN, tmp_path / "log", runner=apt, installed=lambda names: {"btrfs-progs"})
     assert str(tmp_path / "log") in str(caught.value)
     assert [c[-1] for c in apt.calls] == ["update", "debootstrap"]
+
+
+def test_test_tools_are_installed_as_root_like_incus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("labkit.install.is_root", lambda: True)
+    apt, said = FakeApt(), []
+    ensure_test_tools(tmp_path / "log", said.append, runner=apt, installed=lambda names: {"fonts-dejavu-core"})
+    assert apt.calls[0][-1] == "update"
+    assert apt.calls[1][-2:] == ["--no-install-recommends", "chromium"] and "-y" in apt.calls[1]
+    assert len(said) == 1 and "chromium" in said[0].render("en") and "fonts" not in said[0].render("fr")
+
+    apt, said = FakeApt(), []
+    ensure_test_tools(tmp_path / "log", said.append, runner=apt, installed=lambda names: set(names))
+    assert apt.calls == [] and said == []  # a second run does nothing, not even apt-get update
+
+
+def test_test_tools_as_another_user_name_the_packages_and_install_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("labkit.install.is_root", lambda: False)
+    apt, said = FakeApt(), []
+    ensure_test_tools(tmp_path / "log", said.append, runner=apt, installed=lambda names: set())
+    assert apt.calls == []
+    assert len(said) == 1
+    for lang in ("en", "fr"):
+        assert "apt-get install chromium fonts-dejavu-core" in said[0].render(lang)
