@@ -98,6 +98,15 @@ def ssh_command(listen: Listen, env: Mapping[str, str], user: str, hostname: str
     return f"ssh -L {listen.port}:{target}:{listen.port} {user}@{server}"
 
 
+def public_host(listen: Listen, env: Mapping[str, str]) -> str:
+    """The host to put in the printed URL: loopback stays loopback (through `ssh -L` on a
+    laptop); listening on every address, the one an SSH session came in on, else this machine's name."""
+    if listen.loopback or listen.host not in _WILDCARDS:
+        return listen.local_host
+    fields = env.get("SSH_CONNECTION", "").split()
+    return fields[2] if len(fields) == 4 else socket.gethostname()
+
+
 def find_free_port(listen: Listen, tries: int = PORTS_TO_TRY) -> int:
     """The asked port if free, else the next free one above it."""
     ports = [listen.port] if listen.port == 0 else range(listen.port, min(listen.port + tries, 65536))
@@ -219,7 +228,7 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
     if not asked.loopback:
         say(M("lab_server.exposed",
               "Warning: JupyterLab listens on {address}, where other machines can reach it. Its token is then "
-              "the only protection (whoever has the URL gets a terminal on this machine): share it with no one.",
+              "the only protection (whoever has the URL gets a terminal on this machine): keep it to yourself.",
               address=str(asked)), True)
     log = log_path(env)
     token = secrets.token_urlsafe(32)
@@ -246,9 +255,9 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
         else:
             raise LabServerError(M("lab_server.not_started", "JupyterLab did not start (exit code {code}): read the end of {log}.",
                                    code=server.process.returncode if server else "?", log=str(log)))
-        url = f"{base}/lab/tree/{notebook}?token={token}"
+        url = f"http://{listen.url_host(public_host(listen, env))}:{listen.port}/lab/tree/{notebook}?token={token}"
         say(M("lab_server.ready", "The lab is ready, open: {url}", url=url), False)
-        if headless(env):
+        if headless(env) and listen.loopback:
             tunnel = ssh_command(listen, env, getpass.getuser(), socket.gethostname())
             say(M("lab_server.ssh", "No display here: from your laptop, run {command} then open the same address there.",
                   command=tunnel), False)

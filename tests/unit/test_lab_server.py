@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from labkit.cli import main
 from labkit.errors import LabServerError, UsageError
-from labkit.lab_server import Listen, find_free_port, headless, jupyter_argv, notebook_path, parse_listen, ssh_command
+from labkit.lab_server import (Listen, find_free_port, headless, jupyter_argv, notebook_path, parse_listen, public_host,
+                               ssh_command)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,3 +119,11 @@ def test_jupyterlab_missing_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPat
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and words in lines[0] and sys.executable in lines[0], result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_the_printed_host_is_one_the_learner_can_reach() -> None:
+    ssh = {"SSH_CONNECTION": "192.0.2.10 50022 192.0.2.1 22"}
+    assert public_host(Listen("127.0.0.1", 8888), ssh) == "127.0.0.1"  # through ssh -L
+    assert public_host(Listen("0.0.0.0", 8888), ssh) == "192.0.2.1"
+    assert public_host(Listen("0.0.0.0", 8888), {}) == socket.gethostname()
+    assert public_host(Listen("192.0.2.7", 8888), ssh) == "192.0.2.7"
