@@ -7,15 +7,12 @@ created with mode 0600 inside a 0700 folder, with the `openssl` command (Debian'
 `openssl` package; the `cryptography` package is not needed).
 
 incus.py imports this module for every command (to read the client's config), so the
-heavy modules (ssl, httpx, subprocess) are imported by the functions that use them:
+heavy modules (ssl, httpx, hashlib, subprocess) are imported by the functions that use them:
 `labkit check` on the local socket needs none of them.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +56,9 @@ def der_base64(pem: str) -> str:
 
 
 def fingerprint(pem: str) -> str:
+    import base64
+    import hashlib
+
     return hashlib.sha256(base64.b64decode(der_base64(pem))).hexdigest()
 
 
@@ -70,10 +70,11 @@ def private_folder(path: Path) -> Path:
 
 def generate(folder: Path, common_name: str, days: int = CERT_DAYS) -> ClientCert:
     """A new ECDSA P-384 client certificate (what `incus` itself makes), owner-only files."""
-    if shutil.which("openssl") is None:
-        raise SetupError(M("class.certs.no_openssl", "The “openssl” command is needed to create the learners' certificates. Install it (Debian and Ubuntu: “apt-get install openssl”) and run the command again."))
+    import shutil
     import subprocess
 
+    if shutil.which("openssl") is None:
+        raise SetupError(M("class.certs.no_openssl", "The “openssl” command is needed to create the learners' certificates. Install it (Debian and Ubuntu: “apt-get install openssl”) and run the command again."))
     private_folder(folder)
     final = ClientCert(folder / "client.crt", folder / "client.key")
     tmp = ClientCert(folder / ".client.crt.tmp", folder / ".client.key.tmp")

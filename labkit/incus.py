@@ -238,8 +238,10 @@ def parse_modified(value: str | None) -> datetime | None:
     """X-Incus-Modified is Go's time format ("2026-11-26 04:47:12 +0000 UTC"), to the second."""
     if not value:
         return None
+    # A pattern and fromisoformat rather than strptime, which imports _strptime and locale at every check.
+    match = _GO_TIME.match(value)
     try:
-        return datetime.strptime(" ".join(value.split()[:3]), "%Y-%m-%d %H:%M:%S %z")
+        return datetime.fromisoformat(f"{match[1]}T{match[2]}{match[3]}") if match else None
     except ValueError:
         return None
 
@@ -256,4 +258,5 @@ def parse_incus_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(f"{head}.{(fraction or '0')[:6].ljust(6, '0')}{zone}")
 
 
+_GO_TIME = re.compile(r"^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d{4})(?: |$)")
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:\d\d)?$")
