@@ -1,19 +1,29 @@
 #!/usr/bin/env python3
-"""How fast is a check?  Median and p95 latency on a real daemon, in-process and via the CLI.
+"""How fast is a check?  The `labkit check` command beside a shell script, and in-process.
 
-    .venv/bin/python bench/checks.py [--runs 50] [--image ALIAS]
+    .venv/bin/python bench/checks.py [--runs 30] [--image ALIAS] [--no-breakdown]
 
-Creates its own instance (deleted afterwards), takes it half-way through the chapter
-(snapshot taken, file created), then times:
-  - one step's check in-process (Session.check(["touch"])): observe + grade + journal write;
-  - all eight steps in-process;
-  - `labkit check touch` as a command (interpreter start-up included), for comparison.
-Targets on these machines: one step <= 15 ms median in-process, all steps <= 50 ms.
-Prints numbers; it is not a timed test.
+Creates its own instance (a unique name, deleted afterwards), takes it half-way
+through the chapter (snapshot taken, file created), then times:
+  - `labkit check snapshot touch` (the console script, output to a pipe) and the same two
+    checks as a shell script with the incus CLI, run in alternation, side by side:
+        incus snapshot list NAME -f csv | grep -q '^ubuntu-test-1,'
+        incus exec NAME -- test -e /root/this_file.txt
+    their medians and the ratio (goals: <= 80 ms, ratio <= 1.2);
+  - the same command on a terminal (a pseudo-terminal: the rich output);
+  - a breakdown: the interpreter alone, the interpreter and the check's imports, and
+    in-process, as the notebook's Lab does it (httpx, pooled connections): observe, one
+    step, all eight steps (targets: one step <= 15 ms, all steps <= 50 ms).
+Commands run as a learner's would: with bytecode caches (PYTHONDONTWRITEBYTECODE is
+removed from their environment and a first run writes the caches).  The machine's load
+average is printed: on a shared machine every number moves with it.  Prints numbers;
+it is not a timed test.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import pty
 import statistics
 import subprocess
 import sys
@@ -21,20 +31,24 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from labkit.instances import wait_until_booted  # noqa: E402
 from labkit.session import Session  # noqa: E402
-from labkit.setup import wait_until_booted  # noqa: E402
+
+SNAPSHOT, FILE = "ubuntu-test-1", "/root/this_file.txt"
+CHECK_IMPORTS = "import labkit.entry, labkit.cli_check, labkit.render, labkit.session"
 
 
 def incus(*args: str) -> None:
     subprocess.run(["incus", *args], check=True, stdin=subprocess.DEVNULL, capture_output=True)
 
 
-def timed(action, runs: int) -> list[float]:
-    action()  # warm-up: connection pool, imports, catalogue
+def timed(action: Callable[[], object], runs: int) -> list[float]:
+    action()  # warm-up: connection pool, imports, catalogue, bytecode caches
     samples = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -43,38 +57,96 @@ def timed(action, runs: int) -> list[float]:
     return samples
 
 
+def side_by_side(actions: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
+    """Alternate the commands, so that a change of load hits them all alike."""
+    for action in actions.values():
+        action()
+    samples: dict[str, list[float]] = {label: [] for label in actions}
+    for _ in range(runs):
+        for label, action in actions.items():
+            start = time.perf_counter()
+            action()
+            samples[label].append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def run(cmd: list[str] | str, env: dict[str, str], *, shell: bool = False, expect: int | None = 0) -> None:
+    done = subprocess.run(cmd, shell=shell, env=env, stdin=subprocess.DEVNULL, capture_output=True)
+    if expect is not None and done.returncode != expect:
+        raise SystemExit(f"{cmd!r} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+
+
+def run_on_terminal(cmd: list[str], env: dict[str, str]) -> None:
+    """Run with stdout on a pseudo-terminal (what a learner's terminal gives), reading all it prints."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(cmd, env={**env, "COLUMNS": "100", "TERM": "xterm-256color"}, stdin=subprocess.DEVNULL,
+                                stdout=follower, stderr=subprocess.DEVNULL)
+        os.close(follower)
+        follower = -1
+        while True:
+            try:
+                if not os.read(leader, 65536):
+                    break
+            except OSError:  # EIO: the command closed the terminal
+                break
+        if proc.wait() != 0:
+            raise SystemExit(f"{cmd!r} exited {proc.returncode} on a terminal")
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+
+
 def summary(label: str, samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return f"{label:<44} median {statistics.median(samples):7.1f} ms   p95 {p95:7.1f} ms   (n={len(samples)})"
+    return f"{label:<52} median {statistics.median(samples):7.1f} ms   p95 {p95:7.1f} ms   (n={len(samples)})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--image", default="labkit/debian-bookworm")
+    parser.add_argument("--no-breakdown", dest="breakdown", action="store_false")
     args = parser.parse_args()
     name = f"lk-bench-{uuid.uuid4().hex[:6]}"
+    labkit_cmd = str(Path(sys.executable).parent / "labkit")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     incus("launch", args.image, name)
     try:
         wait_until_booted(name)
-        incus("snapshot", "create", name, "ubuntu-test-1")
-        time.sleep(1.1)
-        incus("exec", name, "--", "touch", "/root/this_file.txt")
+        incus("snapshot", "create", name, SNAPSHOT)
+        time.sleep(1.1)  # the file's time (to the second) must be after the snapshot's
+        incus("exec", name, "--", "touch", FILE)
         with tempfile.TemporaryDirectory() as tmp:
             journal = Path(tmp) / "journal.json"
-            session = Session(container=name, journal=journal)
-            one = timed(lambda: session.check(["touch"]), args.runs)
-            every = timed(lambda: session.check(), args.runs)
-            observe = timed(session.observe, args.runs)
-            cli_runs = max(5, args.runs // 5)
-            cli = timed(lambda: subprocess.run([sys.executable, "-m", "labkit", "--container", name, "--journal", str(journal),
-                                                "check", "touch"], check=False, capture_output=True), cli_runs)
-            session.close()
-        print(summary("observation alone (Incus requests)", observe))
-        print(summary("one step, in-process (observe+grade+journal)", one))
-        print(summary("all 8 steps, in-process", every))
-        print(summary("`labkit check touch` command", cli))
+            command = [labkit_cmd, "--container", name, "--journal", str(journal), "check", "snapshot", "touch"]
+            script = (f"incus snapshot list {name} -f csv | grep -q '^{SNAPSHOT},' "
+                      f"&& incus exec {name} -- test -e {FILE}")
+            print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores)", flush=True)
+            pair = side_by_side({"labkit": lambda: run(command, env),
+                                 "shell": lambda: run(script, env, shell=True)}, args.runs)
+            labkit_ms, shell_ms = statistics.median(pair["labkit"]), statistics.median(pair["shell"])
+            print(summary("`labkit check snapshot touch` (to a pipe)", pair["labkit"]))
+            print(summary("shell script (incus CLI, 2 calls)", pair["shell"]))
+            print(f"ratio labkit / shell: {labkit_ms / shell_ms:.2f} (goal <= 1.2); "
+                  f"labkit median {labkit_ms:.1f} ms (goal <= 80 ms)")
+            print(summary("`labkit check snapshot touch` on a terminal", timed(lambda: run_on_terminal(command, env),
+                                                                               max(5, args.runs // 3))), flush=True)
+            if args.breakdown:
+                python = [sys.executable]
+                few = max(5, args.runs // 3)
+                print(summary("  interpreter alone (python -c pass)", timed(lambda: run(python + ["-c", "pass"], env), few)))
+                print(summary("  interpreter + the check's imports", timed(lambda: run(python + ["-c", CHECK_IMPORTS], env),
+                                                                           few)))
+                session = Session(container=name, journal=journal)
+                print(summary("  in-process: observation alone (3 requests)", timed(session.observe, args.runs)))
+                print(summary("  in-process: one step (observe+grade+journal)", timed(lambda: session.check(["touch"]),
+                                                                                      args.runs)))
+                print(summary("  in-process: all 8 steps", timed(session.check, args.runs)))
+                session.close()
+            print(f"load average after: {os.getloadavg()[0]:.2f}")
     finally:
         subprocess.run(["incus", "delete", "--force", name], capture_output=True)
 

@@ -5,26 +5,27 @@ A bundle is a folder the official client reads as `INCUS_CONF`: `client.crt`,
 at the server's HTTPS address and the learner's project.  Keys and certificates are
 created with mode 0600 inside a 0700 folder, with the `openssl` command (Debian's
 `openssl` package; the `cryptography` package is not needed).
+
+incus.py imports this module for every command (to read the client's config), so the
+heavy modules (ssl, httpx, hashlib, subprocess) are imported by the functions that use them:
+`labkit check` on the local socket needs none of them.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import shutil
-import socket
-import ssl
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from . import client_config
 from .errors import IncusAccessDenied, IncusUnavailable, SetupError
 from .i18n import M
 
 if TYPE_CHECKING:  # incus.py may import this module (HTTPS remotes): no import cycle
+    import ssl
+
+    import httpx
+
     from .incus import IncusClient
 
 DEFAULT_PORT = 8443
@@ -55,6 +56,9 @@ def der_base64(pem: str) -> str:
 
 
 def fingerprint(pem: str) -> str:
+    import base64
+    import hashlib
+
     return hashlib.sha256(base64.b64decode(der_base64(pem))).hexdigest()
 
 
@@ -66,6 +70,9 @@ def private_folder(path: Path) -> Path:
 
 def generate(folder: Path, common_name: str, days: int = CERT_DAYS) -> ClientCert:
     """A new ECDSA P-384 client certificate (what `incus` itself makes), owner-only files."""
+    import shutil
+    import subprocess
+
     if shutil.which("openssl") is None:
         raise SetupError(M("class.certs.no_openssl", "The “openssl” command is needed to create the learners' certificates. Install it (Debian and Ubuntu: “apt-get install openssl”) and run the command again."))
     private_folder(folder)
@@ -117,6 +124,8 @@ def public_address(listen: str) -> str:
     """Where learners connect: a wildcard listen address becomes this host's name."""
     host, _, port = listen.rpartition(":") if listen.rpartition(":")[2].isdigit() else (listen, "", str(DEFAULT_PORT))
     if host in ("", "0.0.0.0", "[::]", "::"):
+        import socket
+
         host = socket.getfqdn()
     return f"{host}:{port}"
 
@@ -173,21 +182,19 @@ class Remote:
         return self.conf / "servercerts" / f"{self.name}.crt"
 
     def transport(self) -> httpx.BaseTransport:
+        from .remote_transport import RemoteTransport
+
         return RemoteTransport(self.address, ssl_context(self.client, self.server_cert))
 
 
 def read_remote(conf: Path, name: str | None = None) -> Remote | None:
     """The default (or named) remote of an INCUS_CONF folder, when it is an HTTPS one."""
-    import yaml  # PyYAML; only needed to read a learner's config folder
-
     path = conf / "config.yml"
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError("not a mapping")
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+        data = client_config.parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
         raise IncusUnavailable(M("certs.config_unreadable", "The Incus client configuration {path} cannot be read ({detail}). Fix it, or point INCUS_CONF at the access folder your instructor gave you.", path=str(path), detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     name = name or data.get("default-remote")
     entry = (data.get("remotes") or {}).get(name) or {}
@@ -199,6 +206,8 @@ def read_remote(conf: Path, name: str | None = None) -> Remote | None:
 
 def ssl_context(client: ClientCert, server_cert: Path) -> ssl.SSLContext:
     """Trust exactly the server's own certificate (pinned, as the official client does)."""
+    import ssl
+
     try:
         context = ssl.create_default_context(cafile=str(server_cert))
         # The pinned certificate is the trust anchor; its names need not match the address.
@@ -207,21 +216,3 @@ def ssl_context(client: ClientCert, server_cert: Path) -> ssl.SSLContext:
     except (OSError, ssl.SSLError) as exc:
         raise IncusAccessDenied(M("certs.unusable", "The certificates of {folder} cannot be used ({detail}): it needs client.crt, client.key and servercerts/ with the server's certificate. Use the whole access folder your instructor gave you.", folder=str(client.cert.parent), detail=str(exc))) from exc
     return context
-
-
-class RemoteTransport(httpx.BaseTransport):
-    """Lets IncusClient (which addresses http://incus/...) talk HTTPS to a remote server."""
-
-    def __init__(self, address: str, context: ssl.SSLContext):
-        host, _, port = address.rpartition(":") if address.rpartition(":")[2].isdigit() else (address, "", "")
-        self.host = host.strip("[]") or address
-        self.port = int(port) if port else DEFAULT_PORT
-        self._inner = httpx.HTTPTransport(verify=context)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme="https", host=self.host, port=self.port)
-        request.headers["Host"] = f"{self.host}:{self.port}"
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()

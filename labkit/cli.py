@@ -35,10 +35,6 @@ class Options:
         click.echo(message.render(self.lang), err=err)
 
 
-def is_tty() -> bool:
-    return sys.stdout.isatty()
-
-
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.option("--lang", type=click.Choice(["fr", "en"]), default=None, help="Language of messages (default: from LANG).")
 @click.option("--container", default=None, help="Lab instance (default: ubuntu-test).")
@@ -54,24 +50,16 @@ def main(ctx: click.Context, lang: str | None, container: str | None, snapshot: 
 @main.command()
 @click.argument("steps", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--verbose", "-v", is_flag=True, help="Every step in full, also those waiting on an earlier one.")
 @click.pass_obj
 @handles_errors
-def check(opts: Options, steps: tuple[str, ...], as_json: bool) -> None:
+def check(opts: Options, steps: tuple[str, ...], as_json: bool, verbose: bool) -> None:
     """Grade the given steps (all of them when none is given)."""
-    session = opts.session()
-    report = session.check(list(steps) or None)
-    for warning in report.warnings:
-        opts.say(warning, err=True)
-    titles = {s.id: s.title for s in session.chapter.steps}
-    if as_json:
-        click.echo(render.dumps(render.report_json(report.results, report.score, lab=session.chapter.id, container=session.container, snapshot=session.snapshot, lang=opts.lang)))
-    elif is_tty():
-        from rich.console import Console
+    # The console script runs the plain forms of this command without click (entry.py).
+    from .cli_check import run_check
 
-        render.rich_report(Console(), report.results, report.score, titles, opts.lang)
-    else:
-        click.echo(render.text_report(report.results, report.score, titles, opts.lang))
-    sys.exit(0 if report.all_passed else 1)
+    sys.exit(run_check(lang=opts.lang, container=opts.container, snapshot=opts.snapshot, project=opts.project,
+                       journal=opts.journal, steps=steps, as_json=as_json, verbose=verbose))
 
 
 @main.command()

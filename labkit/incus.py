@@ -2,19 +2,22 @@
 
 Everything labkit knows about a container comes through here, never from
 /var/lib/incus directly, so the same code works on a remote or clustered server.
+httpx is imported when the first request needs it: a client made with
+`lean_reads=True` (the `labkit` command) sends its GET and HEAD requests to a
+local socket through unix_http.py instead, and a `labkit check` never imports httpx.
 """
 from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
+from . import unix_http
 from .errors import (
     IncusAccessDenied,
     IncusRequestFailed,
@@ -24,6 +27,9 @@ from .errors import (
 )
 from .certs import Remote, read_remote
 from .i18n import M
+
+if TYPE_CHECKING:
+    import httpx
 
 SYSTEM_SOCKET = Path("/var/lib/incus/unix.socket")
 USER_SOCKET = Path("/var/lib/incus/unix.socket.user")
@@ -76,21 +82,35 @@ class IncusClient:
     """Synchronous client; one instance per process is enough (connections are pooled)."""
 
     def __init__(self, endpoint: Endpoint | None = None, *, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, lean_reads: bool = False):
         self.endpoint = endpoint or find_endpoint()
         self.project = self.endpoint.project
         self.timeout = timeout
         # Tests inject a transport that replays answers recorded from a real daemon.
-        self._http = httpx.Client(
-            transport=transport or (self.endpoint.remote.transport() if self.endpoint.remote
-                                    else httpx.HTTPTransport(uds=str(self.endpoint.socket))),
-            base_url="http://incus",
-            timeout=timeout,
-        )
+        self._transport = transport
+        self._lean = lean_reads and transport is None and self.endpoint.remote is None
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    @property
+    def http(self) -> httpx.Client:
+        """The httpx client, made on first use (observe() sends its first requests from threads)."""
+        with self._http_lock:
+            if self._http is None:
+                import httpx
+
+                self._http = httpx.Client(
+                    transport=self._transport or (self.endpoint.remote.transport() if self.endpoint.remote
+                                                  else httpx.HTTPTransport(uds=str(self.endpoint.socket))),
+                    base_url="http://incus",
+                    timeout=self.timeout,
+                )
+            return self._http
 
     # -- plumbing ---------------------------------------------------------
     def close(self) -> None:
-        self._http.close()
+        if self._http is not None:
+            self._http.close()
 
     def __enter__(self) -> IncusClient:
         return self
@@ -106,17 +126,29 @@ class IncusClient:
 
     def raw(self, method: str, path: str, *, params: dict[str, Any] | None = None,
             json: Any = None, project: bool = True, timeout: float | None = None,
-            content: bytes | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+            content: bytes | None = None, headers: dict[str, str] | None = None) -> httpx.Response | unix_http.Response:
+        seconds = self.timeout if timeout is None else timeout
+        if self._lean and method in ("GET", "HEAD") and json is None and content is None and not headers:
+            try:
+                return unix_http.request(self.endpoint.socket, method, path, self._params(params, project), seconds)
+            except TimeoutError as exc:
+                raise self._timeout_error(seconds, path) from exc
+            except OSError as exc:
+                raise self._connect_error(exc) from exc
+        import httpx
+
         try:
-            return self._http.request(
+            return self.http.request(
                 method, path, params=self._params(params, project), json=json,
-                content=content, headers=headers,
-                timeout=self.timeout if timeout is None else timeout,
+                content=content, headers=headers, timeout=seconds,
             )
         except httpx.TimeoutException as exc:
-            raise IncusTimeout(M("incus.timeout", "The Incus daemon did not answer within {seconds} seconds ({path}). It may be overloaded or stuck; try again, or look at its log.", seconds=int(timeout or self.timeout), path=path)) from exc
+            raise self._timeout_error(seconds, path) from exc
         except (httpx.TransportError, OSError) as exc:
             raise self._connect_error(exc) from exc
+
+    def _timeout_error(self, seconds: float, path: str) -> IncusTimeout:
+        return IncusTimeout(M("incus.timeout", "The Incus daemon did not answer within {seconds} seconds ({path}). It may be overloaded or stuck; try again, or look at its log.", seconds=int(seconds), path=path))
 
     def _connect_error(self, exc: Exception) -> Exception:
         if self.endpoint.remote is not None:
@@ -139,7 +171,7 @@ class IncusClient:
             return self.wait(body["operation"], timeout=kwargs.get("timeout"))
         return body.get("metadata")
 
-    def _body(self, response: httpx.Response, path: str) -> dict[str, Any]:
+    def _body(self, response: httpx.Response | unix_http.Response, path: str) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
@@ -206,8 +238,10 @@ def parse_modified(value: str | None) -> datetime | None:
     """X-Incus-Modified is Go's time format ("2026-11-26 04:47:12 +0000 UTC"), to the second."""
     if not value:
         return None
+    # A pattern and fromisoformat rather than strptime, which imports _strptime and locale at every check.
+    match = _GO_TIME.match(value)
     try:
-        return datetime.strptime(" ".join(value.split()[:3]), "%Y-%m-%d %H:%M:%S %z")
+        return datetime.fromisoformat(f"{match[1]}T{match[2]}{match[3]}") if match else None
     except ValueError:
         return None
 
@@ -224,4 +258,5 @@ def parse_incus_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(f"{head}.{(fraction or '0')[:6].ljust(6, '0')}{zone}")
 
 
+_GO_TIME = re.compile(r"^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d{4})(?: |$)")
 _RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:\d\d)?$")

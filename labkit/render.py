@@ -25,6 +25,11 @@ HTML_COLOURS = {Status.PASSED: ("#116329", "#e6f4ea"), Status.FAILED: ("#a40e26"
 # Terminal badges: white on the same dark colours as the notebook's verdicts, so they
 # read on light and dark terminals alike, whatever their palette.
 RICH_STYLES = {status: f"bold #ffffff on {fg}" for status, (fg, _) in HTML_COLOURS.items()}
+# A step that failed only because an earlier one is not done yet (diagnosis "order:…"), once
+# the first step not done is shown in full: one line, as the class view shows it.
+TODO_SYMBOL = "·"
+TODO = M("render.todo", "to do")
+TODO_STYLE = "bold #ffffff on #57606a"
 HINT = M("render.hint", "Hint")
 SCORE = M("render.score", "Score: {earned}/{possible}")
 
@@ -48,9 +53,36 @@ def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def text_report(results: list[Result], score: Score, titles: dict[str, Message], lang: str) -> str:
+def waits_on_earlier(result: Result) -> bool:
+    """Failed only because an earlier step is not done (the chapters' "order:" diagnoses)."""
+    return result.status is Status.FAILED and (result.diagnosis or "").startswith("order:")
+
+
+def folded(results: list[Result]) -> set[str]:
+    """Steps shown on one line: those that only wait on an earlier step, after the first step
+    not passed (shown in full, with its hint: the next thing to do)."""
+    steps, first_seen = set(), False
+    for r in results:
+        if r.passed:
+            continue
+        if first_seen and waits_on_earlier(r):
+            steps.add(r.step)
+        first_seen = True
+    return steps
+
+
+def todo_verdict(lang: str) -> str:
+    return f"{TODO_SYMBOL} {TODO.render(lang)}"
+
+
+def text_report(results: list[Result], score: Score, titles: dict[str, Message], lang: str,
+                verbose: bool = False) -> str:
+    short = set() if verbose else folded(results)
     lines = []
     for r in results:
+        if r.step in short:
+            lines.append(f"{todo_verdict(lang)}  {r.step} — {titles[r.step].render(lang)} ({r.points}/{r.possible})")
+            continue
         lines.append(f"{verdict(r.status, lang)}  {r.step} — {titles[r.step].render(lang)} ({r.points}/{r.possible})")
         lines.append(f"    {r.message.render(lang)}")
         for e in r.evidence:
@@ -61,7 +93,8 @@ def text_report(results: list[Result], score: Score, titles: dict[str, Message],
     return "\n".join(lines)
 
 
-def rich_report(console: Any, results: list[Result], score: Score, titles: dict[str, Message], lang: str) -> None:
+def rich_report(console: Any, results: list[Result], score: Score, titles: dict[str, Message], lang: str,
+                verbose: bool = False) -> None:
     """The report on a terminal: a verdict badge (symbol, word and colour) per step, then
     the message, evidence and hint, wrapped under a four-space indent."""
     from rich.text import Text
@@ -70,7 +103,12 @@ def rich_report(console: Any, results: list[Result], score: Score, titles: dict[
         for line in wrap(Text.assemble(*parts), max(20, console.width - 4)):
             console.print(Text("    ") + line, no_wrap=True, overflow="ignore", crop=False)
 
+    short = set() if verbose else folded(results)
     for r in results:
+        if r.step in short:
+            console.print(Text.assemble((f" {todo_verdict(lang)} ", TODO_STYLE),
+                                        f" {titles[r.step].render(lang)} ({r.step}, {r.points}/{r.possible})"))
+            continue
         console.print(Text.assemble((f" {verdict(r.status, lang)} ", RICH_STYLES[r.status]),
                                     (f" {titles[r.step].render(lang)}", "bold"), f" ({r.step}, {r.points}/{r.possible})"))
         paragraph((r.message.render(lang), ""))

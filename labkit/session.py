@@ -34,7 +34,7 @@ class Report:
 class Session:
     def __init__(self, *, lab: str = "snapshots", container: str | None = None, snapshot: str | None = None,
                  project: str | None = None, journal: str | Path | None = None, endpoint: Endpoint | None = None,
-                 client: IncusClient | None = None):
+                 client: IncusClient | None = None, lean_reads: bool = False):
         self.chapter: Chapter = CHAPTERS[lab]
         self.container = validate_instance(container or self.chapter.defaults["container"])
         self.snapshot = validate_snapshot(snapshot or self.chapter.defaults["snapshot"])
@@ -43,7 +43,8 @@ class Session:
         if project is not None:
             validate_project(project)
         self.endpoint = endpoint or find_endpoint(project)
-        self.client = client or IncusClient(self.endpoint)
+        # lean_reads: GET and HEAD without httpx (unix_http.py), for the `labkit check` command.
+        self.client = client or IncusClient(self.endpoint, lean_reads=lean_reads)
         self.project = self.client.project
         self.journal = Journal(Path(journal) if journal else journal_mod.default_path(lab, self.project, self.container),
                                lab, self.project, self.container, self.snapshot)

@@ -23,6 +23,7 @@ from labkit.classroom import ClassSpec, Limits, ServerState
 from labkit.errors import InvalidName, SetupError, UsageError
 from labkit.incus import Endpoint, IncusClient
 from labkit.journal import Journal
+from labkit.remote_transport import RemoteTransport
 from labkit.observation import Instance
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "observations"
@@ -251,7 +252,7 @@ def test_public_address_and_remote_transport():
     assert certs.public_address("0.0.0.0:8443").endswith(":8443") and not certs.public_address("0.0.0.0:8443").startswith("0.0.0.0")
     assert certs.public_address("[::]:8443").endswith(":8443")
     seen = []
-    transport = certs.RemoteTransport("[::1]:9443", context=None)
+    transport = RemoteTransport("[::1]:9443", context=None)
     transport._inner = httpx.MockTransport(lambda r: seen.append(str(r.url)) or ok({}))
     with httpx.Client(transport=transport, base_url="http://incus") as http:
         http.get("/1.0/instances", params={"project": "demo-alice"})
