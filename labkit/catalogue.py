@@ -5,8 +5,10 @@ import re
 from pathlib import Path
 
 from .i18n import M, Message
+from .typography import Passage, line_of, readme_passages, slips
 
-PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+# {name} is a placeholder; {{name}} is a literal brace pair in a format string, not one.
+PLACEHOLDER = re.compile(r"(?<!\{)\{[a-z_]+\}(?!\})")
 
 
 def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[str] = frozenset()) -> list[Message]:
@@ -84,9 +86,41 @@ def compiled_problems(po_path: Path, mo_path: Path) -> list[Message]:
     return []
 
 
+def typography_problems(po_path: Path) -> list[Message]:
+    """Every French text of a catalogue follows French typography (labkit/typography.py)."""
+    import polib
+
+    return [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule}: “…{excerpt}…”.",
+              file=po_path.name, key=entry.msgctxt or entry.msgid[:40], rule=slip.needs, excerpt=slip.excerpt)
+            for entry in polib.pofile(str(po_path)) if entry.msgstr.strip() and not entry.obsolete
+            for slip in slips(entry.msgstr)]
+
+
+def readme_problems(readme: Path) -> list[Message]:
+    """The README's French passages follow French typography, and no French paragraph goes unmarked."""
+    if not readme.exists():
+        return []
+    found: list[Message] = []
+    for passage in readme_passages(readme.read_text(encoding="utf-8")):
+        if not passage.marked:
+            found.append(_unmarked(readme.name, passage))
+            continue
+        found += [M("readme.typography", "{file}, line {line}: the French text needs {rule}: “…{excerpt}…”.",
+                    file=readme.name, line=line_of(passage, slip), rule=slip.needs, excerpt=slip.excerpt)
+                  for slip in slips(passage.text)]
+    return found
+
+
+def _unmarked(name: str, passage: Passage) -> Message:
+    return M("readme.unmarked_french", "{file}, line {line}: this paragraph looks French but is not marked, so its "
+             "typography goes unchecked. Put French between <!-- fr --> and <!-- /fr -->, and literal « » in `code`.",
+             file=name, line=passage.line)
+
+
 def runtime_problems(root: Path) -> list[Message]:
     pot = root / "translations" / "labkit.pot"
     po = root / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"
     mo = root / "labkit" / "locale" / "fr" / "LC_MESSAGES" / "labkit.mo"
     return (extraction_problems(root / "labkit", pot) + key_conflicts(pot)
-            + catalogue_problems(pot, po, SAME_IN_FRENCH) + compiled_problems(po, mo))
+            + catalogue_problems(pot, po, SAME_IN_FRENCH) + compiled_problems(po, mo)
+            + typography_problems(po) + readme_problems(root / "README.md"))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import polib
 
-from labkit.catalogue import catalogue_problems, runtime_problems
+from labkit.catalogue import catalogue_problems, runtime_problems, typography_problems
 from labkit.i18n import M, default_language, translate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,18 +26,8 @@ def test_runtime_catalogue_is_complete_current_and_compiled() -> None:
 
 
 def test_french_follows_french_typography() -> None:
-    bad = []
-    for entry in polib.pofile(str(PO)):
-        text = entry.msgstr
-        for i, ch in enumerate(text):
-            verdict_symbol = ch == "?" and text[i + 1:].lstrip().startswith("non vérifié")
-            if ch in ":;?!" and i > 0 and text[i - 1] == " " and not verdict_symbol:
-                bad.append((entry.msgctxt, "plain space before " + ch))
-            if ch == "«" and i + 1 < len(text) and text[i + 1] not in "\u00a0\u202f":
-                bad.append((entry.msgctxt, "no no-break space after «"))
-        if "“" in text or "”" in text:
-            bad.append((entry.msgctxt, "English quotes"))
-    assert bad == []
+    problems = typography_problems(PO)  # the rules and their exceptions: tests/unit/test_typography.py
+    assert problems == [], [p.render("en") for p in problems]
 
 
 def test_translations_are_used_at_run_time_with_parameters() -> None:
