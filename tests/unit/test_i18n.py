@@ -6,7 +6,7 @@ from pathlib import Path
 import polib
 
 from labkit.catalogue import catalogue_problems, runtime_problems, typography_problems
-from labkit.i18n import M, default_language, translate
+from labkit.i18n import M, Number, default_language, translate
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"
@@ -46,3 +46,10 @@ def test_a_missing_french_entry_is_reported(tmp_path: Path) -> None:
     po.save(str(broken))
     keys = [p.params["key"] for p in catalogue_problems(POT, broken)]
     assert po[3].msgctxt in keys and po[4].msgctxt in keys and po[5].msgctxt in keys
+
+
+def test_decimal_numbers_take_the_language_s_decimal_mark() -> None:
+    done = M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.",
+             seconds=Number(56.74))
+    assert "56.7 s" in translate(done, "en")
+    assert "56,7\u00a0s" in translate(done, "fr") and "56.7" not in translate(done, "fr")
