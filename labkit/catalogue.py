@@ -1,14 +1,10 @@
 """Checks on the gettext catalogues: French must be complete, current and really translated."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .i18n import M, Message
-from .typography import Passage, line_of, readme_passages, slips
-
-# {name} is a placeholder; {{name}} is a literal brace pair in a format string, not one.
-PLACEHOLDER = re.compile(r"(?<!\{)\{[a-z_]+\}(?!\})")
+from .typography import PLACEHOLDER, Passage, line_of, readme_passages, slips, term_slips
 
 
 def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[str] = frozenset()) -> list[Message]:
@@ -87,13 +83,24 @@ def compiled_problems(po_path: Path, mo_path: Path) -> list[Message]:
 
 
 def typography_problems(po_path: Path) -> list[Message]:
-    """Every French text of a catalogue follows French typography (labkit/typography.py)."""
+    """Every French text of a catalogue follows French typography and the glossary (labkit/typography.py)."""
     import polib
 
-    return [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule}: “…{excerpt}…”.",
-              file=po_path.name, key=entry.msgctxt or entry.msgid[:40], rule=slip.needs, excerpt=slip.excerpt)
-            for entry in polib.pofile(str(po_path)) if entry.msgstr.strip() and not entry.obsolete
-            for slip in slips(entry.msgstr)]
+    found: list[Message] = []
+    for entry in polib.pofile(str(po_path)):
+        if entry.obsolete or not entry.msgstr.strip():
+            continue
+        key = entry.msgctxt or entry.msgid[:40]
+        found += [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule}: “…{excerpt}…”.",
+                    file=po_path.name, key=key, rule=slip.needs, excerpt=slip.excerpt) for slip in slips(entry.msgstr)]
+        found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr)]
+    return found
+
+
+def _off_glossary(where: str, word: str, term: str) -> Message:
+    """`where` is file:key or file:line."""
+    return M("catalogue.term", "{where}: the French text says “{word}” where the glossary says “{term}”.",
+             where=where, word=word, term=term)
 
 
 def readme_problems(readme: Path) -> list[Message]:
@@ -106,8 +113,10 @@ def readme_problems(readme: Path) -> list[Message]:
             found.append(_unmarked(readme.name, passage))
             continue
         found += [M("readme.typography", "{file}, line {line}: the French text needs {rule}: “…{excerpt}…”.",
-                    file=readme.name, line=line_of(passage, slip), rule=slip.needs, excerpt=slip.excerpt)
+                    file=readme.name, line=line_of(passage, slip.offset), rule=slip.needs, excerpt=slip.excerpt)
                   for slip in slips(passage.text)]
+        found += [_off_glossary(f"{readme.name}:{line_of(passage, offset)}", word, term)
+                  for word, term, offset in term_slips(passage.text)]
     return found
 
 

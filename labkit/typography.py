@@ -25,7 +25,7 @@ CODE_SPAN = re.compile(r"`[^`\n]+`")
 URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s»)]*")
 LINK_TARGET = re.compile(r"(?<=\])\([^)\s]*\)")
 ASSIGNMENT = re.compile(r"[\w.-]+=\"[^\"\n]*\"")
-PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+PLACEHOLDER = re.compile(r"(?<!\{)\{[a-z_]+\}(?!\})")  # {{name}} is a literal pair of braces, not one
 QUOTED = re.compile(r"(?<=«)([\u00a0\u202f ]?)([^«»]*?)([\u00a0\u202f ]?)(?=»)")
 VERDICT_SYMBOL = re.compile(r"\?(?=\s+non vérifié)")  # the verdict symbol “?” in a legend
 
@@ -82,6 +82,30 @@ def slips(text: str) -> list[Slip]:
     return found
 
 
+# -- one term each -------------------------------------------------------------------------
+# The French glossary (README, “Translations”): a word that drifts from it is reported with the
+# term to use.  Commands and code keep their words (incus remote add), so they are masked first.
+TRAINER = re.compile(r"\bformateur ou (?:(?:à |de )?(?:la|votre) )?formatrice\b", re.IGNORECASE)  # the doublet
+TERMS = (
+    (re.compile(r"\bfuzzy\b", re.IGNORECASE), "approximative"),
+    (re.compile(r"(?<!incus )\bremotes?\b", re.IGNORECASE), "serveur distant"),
+    (re.compile(r"\{\{[^{}]*\}\}"), "ce que la variable désigne, sans {{…}}"),
+    (re.compile(r"\ben marche\b|\btourn(?:e|ent|er)\b", re.IGNORECASE), "en cours d’exécution"),
+    (re.compile(r"\bpreuves?\b", re.IGNORECASE), "traces"),
+    (re.compile(r"\b(?:re)?lance[zr]? l’installation\b", re.IGNORECASE), "labkit setup"),
+    (re.compile(r"\bformat(?:eur|rice)s?\b|équipe enseignante|\binstructeur", re.IGNORECASE),
+     "le formateur ou la formatrice"),
+    (re.compile(r"\b(?:STEP|REMOTE|ADDRESS|ADDR|FILE|NAME|FOLDER|PATH)\b"), "ÉTAPE, SERVEUR, ADRESSE, FICHIER, NOM…"),
+)
+
+
+def term_slips(text: str) -> list[tuple[str, str, int]]:
+    """(word found, term to use, offset) for every word of `text` that strays from the glossary."""
+    for pattern in (FENCED, INDENTED, CODE_SPAN, URL, LINK_TARGET, ASSIGNMENT, PLACEHOLDER, TRAINER):
+        text = _mask(text, pattern)
+    return [(match.group(0), term, match.start()) for pattern, term in TERMS for match in pattern.finditer(text)]
+
+
 # -- the README's French passages ---------------------------------------------------
 # A French passage of the README sits between the two HTML comments below (invisible once
 # rendered).  Any other paragraph that looks French (« » outside `code`, a **Français**
@@ -131,6 +155,6 @@ def readme_passages(markdown: str) -> list[Passage]:
     return passages
 
 
-def line_of(passage: Passage, slip: Slip) -> int:
-    """The README line of a slip, for messages people can act on."""
-    return passage.line + passage.text.count("\n", 0, slip.offset)
+def line_of(passage: Passage, offset: int) -> int:
+    """The README line of a place in a passage, for messages people can act on."""
+    return passage.line + passage.text.count("\n", 0, offset)

@@ -11,7 +11,7 @@ import pytest
 
 from labkit.catalogue import PLACEHOLDER, readme_problems, runtime_problems, typography_problems
 from labkit.render import html_text
-from labkit.typography import FRENCH_END, FRENCH_START, readme_passages, slips
+from labkit.typography import FRENCH_END, FRENCH_START, readme_passages, slips, term_slips
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = Path("translations/fr/LC_MESSAGES/labkit.po")
@@ -150,3 +150,40 @@ def test_the_readme_has_french_passages_and_they_pass() -> None:
     passages = readme_passages((ROOT / "README.md").read_text(encoding="utf-8"))
     assert len([p for p in passages if p.marked]) >= 2 and all(p.marked for p in passages)
     assert readme_problems(ROOT / "README.md") == []
+
+
+# -- one term each ------------------------------------------------------------------------
+@pytest.mark.parametrize("text, term", [
+    ("est marquée fuzzy", "approximative"),
+    ("(remote « {remote} » de {conf})", "serveur distant"),
+    ("les mêmes {{placeholders}} que l’anglais", "ce que la variable désigne, sans {{…}}"),
+    ("un conteneur en marche", "en cours d’exécution"),
+    ("Tant que le conteneur tourne,", "en cours d’exécution"),
+    ("tant que ses preuves étaient présentes", "traces"),
+    ("puis relancez l’installation.", "labkit setup"),
+    ("demandez à votre formateur", "le formateur ou la formatrice"),
+    ("Pour l’équipe enseignante", "le formateur ou la formatrice"),
+    (f"«{NB}labkit check STEP{NB}»", "ÉTAPE, SERVEUR, ADRESSE, FICHIER, NOM…"),
+])
+def test_words_that_stray_from_the_glossary_are_caught(text: str, term: str) -> None:
+    assert term in [t for _, t, _ in term_slips(text)]
+
+
+@pytest.mark.parametrize("text", [
+    "le formateur ou la formatrice", "Votre formateur ou votre formatrice doit", "demandez à votre formateur ou à votre formatrice",
+    "auprès de votre formateur ou de votre formatrice", "au formateur ou à la formatrice",
+    "    incus remote add {remote} https://{address}\n", f"«{NB}incus remote list{NB}»", "servercerts/{remote}.crt",
+    "L’installation de {packages} a échoué", "--listen ADRESSE:PORT", "en cours d’exécution",
+])
+def test_the_glossary_s_own_words_and_commands_pass(text: str) -> None:
+    assert term_slips(text) == []
+
+
+def test_a_labkit_po_entry_off_the_glossary_fails_the_check(repo: Path) -> None:
+    po = polib.pofile(str(repo / PO))
+    entry = next(e for e in po if e.msgctxt == "doctor.access.untrusted")
+    entry.msgstr = entry.msgstr.replace("votre formateur ou votre formatrice", "votre formateur")
+    po.save()
+    found = typography_problems(repo / PO)
+    assert [(m.key, m.params["where"], m.params["word"]) for m in found] == [
+        ("catalogue.term", "labkit.po:doctor.access.untrusted", "formateur")]
