@@ -1,4 +1,4 @@
-"""French typography, checked the same way in both catalogues and in the README's French passages.
+"""French typography and glossary, checked the same way in both catalogues and in the README's French.
 
 The rules: « » quotes with a no-break space inside (U+00A0, or the narrow U+202F), a
 no-break space before : ; ? ! and between a number and its unit (« 3 h », « {seconds} s »),
@@ -6,7 +6,8 @@ no “ ” or " quotes.  Literal material is not French prose and is skipped: co
 (`incus info`), fenced and indented code, URLs (http://…), {placeholders}, key="value"
 pairs, and whatever stands inside « » (commands, names, Incus' own English messages),
 whose guillemets are still checked.  A colon followed by no space (10:30, images:debian/12,
-ADRESSE:PORT) is not punctuation, so it never counts.
+ADRESSE:PORT) is not punctuation, so it never counts.  Beside typography, `term_slips` keeps
+one term each (the glossary in the README's “Translations” section).
 """
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ TERMS = (
     (re.compile(r"\b(?:re)?lance[zr]? l’installation\b", re.IGNORECASE), "labkit setup"),
     (re.compile(r"\bformat(?:eur|rice)s?\b|équipe enseignante|\binstructeur", re.IGNORECASE),
      "le formateur ou la formatrice"),
-    (re.compile(r"\b(?:STEP|REMOTE|ADDRESS|ADDR|FILE|NAME|FOLDER|PATH)\b"), "ÉTAPE, SERVEUR, ADRESSE, FICHIER, NOM…"),
+    (re.compile(r"\b(?:STEP|REMOTE|ADDRESS|ADDR|FILE|NAME|FOLDER|PATH)\b"),  # usage placeholders
+     "ÉTAPE, SERVEUR, ADRESSE, FICHIER, NOM…"),
 )
 
 

@@ -170,7 +170,8 @@ def test_words_that_stray_from_the_glossary_are_caught(text: str, term: str) -> 
 
 
 @pytest.mark.parametrize("text", [
-    "le formateur ou la formatrice", "Votre formateur ou votre formatrice doit", "demandez à votre formateur ou à votre formatrice",
+    "le formateur ou la formatrice", "Votre formateur ou votre formatrice doit",
+    "demandez à votre formateur ou à votre formatrice",
     "auprès de votre formateur ou de votre formatrice", "au formateur ou à la formatrice",
     "    incus remote add {remote} https://{address}\n", f"«{NB}incus remote list{NB}»", "servercerts/{remote}.crt",
     "L’installation de {packages} a échoué", "--listen ADRESSE:PORT", "en cours d’exécution",
