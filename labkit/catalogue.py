@@ -91,7 +91,7 @@ def typography_problems(po_path: Path) -> list[Message]:
         if entry.obsolete or not entry.msgstr.strip():
             continue
         key = entry.msgctxt or entry.msgid[:40]
-        found += [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule}: “…{excerpt}…”.",
+        found += [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule} (here: “…{excerpt}…”).",
                     file=po_path.name, key=key, rule=slip.needs, excerpt=slip.excerpt) for slip in slips(entry.msgstr)]
         found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr)]
     return found
@@ -112,7 +112,7 @@ def readme_problems(readme: Path) -> list[Message]:
         if not passage.marked:
             found.append(_unmarked(readme.name, passage))
             continue
-        found += [M("readme.typography", "{file}, line {line}: the French text needs {rule}: “…{excerpt}…”.",
+        found += [M("readme.typography", "{file}, line {line}: the French text needs {rule} (here: “…{excerpt}…”).",
                     file=readme.name, line=line_of(passage, slip.offset), rule=slip.needs, excerpt=slip.excerpt)
                   for slip in slips(passage.text)]
         found += [_off_glossary(f"{readme.name}:{line_of(passage, offset)}", word, term)
