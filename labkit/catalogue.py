@@ -1,12 +1,10 @@
 """Checks on the gettext catalogues: French must be complete, current and really translated."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .i18n import M, Message
-
-PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+from .typography import PLACEHOLDER, Passage, line_of, readme_passages, slips, term_slips
 
 
 def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[str] = frozenset()) -> list[Message]:
@@ -84,9 +82,54 @@ def compiled_problems(po_path: Path, mo_path: Path) -> list[Message]:
     return []
 
 
+def typography_problems(po_path: Path) -> list[Message]:
+    """Every French text of a catalogue follows French typography and the glossary (labkit/typography.py)."""
+    import polib
+
+    found: list[Message] = []
+    for entry in polib.pofile(str(po_path)):
+        if entry.obsolete or not entry.msgstr.strip():
+            continue
+        key = entry.msgctxt or entry.msgid[:40]
+        found += [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule} (here: “…{excerpt}…”).",
+                    file=po_path.name, key=key, rule=slip.needs, excerpt=slip.excerpt) for slip in slips(entry.msgstr)]
+        found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr)]
+    return found
+
+
+def _off_glossary(where: str, word: str, term: str) -> Message:
+    """`where` is file:key or file:line."""
+    return M("catalogue.term", "{where}: the French text says “{word}” where the glossary says “{term}”.",
+             where=where, word=word, term=term)
+
+
+def readme_problems(readme: Path) -> list[Message]:
+    """The README's French passages follow French typography, and no French paragraph goes unmarked."""
+    if not readme.exists():
+        return []
+    found: list[Message] = []
+    for passage in readme_passages(readme.read_text(encoding="utf-8")):
+        if not passage.marked:
+            found.append(_unmarked(readme.name, passage))
+            continue
+        found += [M("readme.typography", "{file}, line {line}: the French text needs {rule} (here: “…{excerpt}…”).",
+                    file=readme.name, line=line_of(passage, slip.offset), rule=slip.needs, excerpt=slip.excerpt)
+                  for slip in slips(passage.text)]
+        found += [_off_glossary(f"{readme.name}:{line_of(passage, offset)}", word, term)
+                  for word, term, offset in term_slips(passage.text)]
+    return found
+
+
+def _unmarked(name: str, passage: Passage) -> Message:
+    return M("readme.unmarked_french", "{file}, line {line}: this paragraph looks French but is not marked, so its "
+             "typography goes unchecked. Put French between <!-- fr --> and <!-- /fr -->, and literal « » in `code`.",
+             file=name, line=passage.line)
+
+
 def runtime_problems(root: Path) -> list[Message]:
     pot = root / "translations" / "labkit.pot"
     po = root / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"
     mo = root / "labkit" / "locale" / "fr" / "LC_MESSAGES" / "labkit.mo"
     return (extraction_problems(root / "labkit", pot) + key_conflicts(pot)
-            + catalogue_problems(pot, po, SAME_IN_FRENCH) + compiled_problems(po, mo))
+            + catalogue_problems(pot, po, SAME_IN_FRENCH) + compiled_problems(po, mo)
+            + typography_problems(po) + readme_problems(root / "README.md"))

@@ -25,7 +25,7 @@ from .class_spec import (  # noqa: F401 - the class's definitions, re-exported f
     LISTEN_OWNER_KEY, ROLE_KEY, ClassSpec, Limits, default_folder, numbered_learners, parse_size, read_roster,
     spec_for, validate_class_name, validate_learners)
 from .errors import IncusRequestFailed, LabkitError, SetupError, UsageError
-from .i18n import M, Message
+from .i18n import M, Message, Number
 from .incus import IncusClient
 
 GOLDEN = "golden"
@@ -233,7 +233,7 @@ def _ensure_golden(client: IncusClient, spec: ClassSpec, state: ServerState, say
         _stop(client, project, GOLDEN)
     except IncusRequestFailed as exc:
         raise SetupError(M("class.create.golden_failed", "The golden instance could not be built from {image}: {detail}. Check the image (“incus image list”, or --image), then run the command again.", image=image, detail=str(exc))) from exc
-    say(M("class.progress.golden", "Golden instance built from {image} ({seconds} s).", image=image, seconds=f"{time.monotonic() - started:.1f}"))
+    say(M("class.progress.golden", "Golden instance built from {image} ({seconds} s).", image=image, seconds=Number(time.monotonic() - started)))
 
 
 def _start(client: IncusClient, project: str, name: str) -> None:

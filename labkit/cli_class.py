@@ -16,7 +16,7 @@ import click
 
 from .cli_errors import confirm, handles_errors
 from .errors import UsageError
-from .i18n import M, Message, normalise_language
+from .i18n import M, Message, Number, normalise_language
 
 
 @dataclass
@@ -91,7 +91,7 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
             return
         opts.say(M("class.cli.creating", "Preparing the class “{name}” (learners: {count})…", name=name, count=len(spec.learners)))
         done = classroom.create(client=client, spec=spec, lang=opts.lang, progress=opts.tick)
-    opts.say(M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.", name=name, count=len(done.ready), seconds=f"{done.seconds:.1f}", folder=str(spec.folder / "learners")), err=False)
+    opts.say(M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.", name=name, count=len(done.ready), seconds=Number(done.seconds), folder=str(spec.folder / "learners")), err=False)
     opts.say(M("class.cli.address", "Learners connect to {address}.", address=done.address) if done.address else
              M("class.cli.no_address", "The server does not listen on the network yet: learners can connect once you run this command again with --listen ADDR:PORT."), err=False)
 
@@ -185,6 +185,6 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
             confirm(question, M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
         started = time.monotonic()
         done = classroom.destroy(client=client, name=name, folder=folder, progress=opts.tick)
-    opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} certificates removed in {seconds} s.", name=name, projects=len(done.projects), certificates=done.certificates, seconds=f"{time.monotonic() - started:.1f}"), err=False)
+    opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} certificates removed in {seconds} s.", name=name, projects=len(done.projects), certificates=done.certificates, seconds=Number(time.monotonic() - started)), err=False)
     if done.listener_off:
         opts.say(M("class.cli.listener_off", "The HTTPS listener this class had turned on is off again."), err=False)

@@ -33,6 +33,18 @@ class Message:
         return Message(self.key, self.english, {**params, **self.params})
 
 
+@dataclass(frozen=True)
+class Number:
+    """A decimal parameter, written with the language's decimal mark: 56.7 in English, 56,7 in French."""
+
+    value: float
+    digits: int = 1
+
+    def render(self, lang: str) -> str:
+        text = f"{self.value:.{self.digits}f}"
+        return text.replace(".", ",") if lang == "fr" else text
+
+
 def M(key: str, english: str, /, **params: Any) -> Message:  # noqa: N802 - gettext-style marker
     """Mark a message for extraction and bind its parameters."""
     return Message(key, english, params)
@@ -52,8 +64,10 @@ def translate(message: Message, lang: str) -> str:
 
 
 def _render_param(value: Any, lang: str) -> Any:
-    # A parameter may itself be a message (a reason inside a sentence).
-    return translate(value, lang) if isinstance(value, Message) else value
+    # A parameter may itself be a message (a reason inside a sentence), or a decimal number.
+    if isinstance(value, Message):
+        return translate(value, lang)
+    return value.render(lang) if isinstance(value, Number) else value
 
 
 def default_language(environ: os._Environ[str] | dict[str, str] | None = None) -> str:

@@ -21,7 +21,7 @@ import tokenize
 from pathlib import Path
 from typing import Any, Callable
 
-from .catalogue import catalogue_problems
+from .catalogue import catalogue_problems, typography_problems
 from .errors import UsageError
 from .i18n import M, Message
 
@@ -35,8 +35,6 @@ LANG_LINE = re.compile(r'^lang\s*=.*$', re.MULTILINE)
 COMMENT = re.compile(r"^(\s*)#(?!!) ?(.*)$")
 FENCE = ("```", "~~~")
 CODE_SPAN = re.compile(r"`[^`\n]+`")
-# French typography: a no-break space (U+00A0, or the narrow U+202F) before : ; ? ! and inside « ».
-TYPOGRAPHY = re.compile(r' [:;?!]|«[^\u00a0\u202f]|[^\u00a0\u202f]»|"')
 
 Translate = Callable[[str, str], str]  # (context, english) -> text
 
@@ -244,10 +242,7 @@ def _translation_problems(root: Path) -> list[Message]:
             continue
         if sorted(CODE_SPAN.findall(entry.msgid)) != sorted(CODE_SPAN.findall(entry.msgstr)):
             found.append(M("notebooks.code_spans", "notebooks.po: the French text of “{key}” does not keep the same `code` as the English (commands and names stay literal).", key=entry.msgctxt))
-        prose = "\n".join(b for b in markdown_blocks(entry.msgstr) if not b.lstrip().startswith(FENCE))
-        if TYPOGRAPHY.search(CODE_SPAN.sub("", prose)):
-            found.append(M("notebooks.typography", "notebooks.po: the French text of “{key}” needs French typography: « » quotes and a no-break space before : ; ? ! and inside « ».", key=entry.msgctxt))
-    return found
+    return found + typography_problems(root / PO)
 
 
 def problems(root: Path) -> list[Message]:

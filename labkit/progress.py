@@ -34,7 +34,7 @@ def _duration(seconds: int | None) -> str:
     if seconds is None:
         return "—"
     minutes, secs = divmod(seconds, 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+    return f"{minutes}\u00a0min {secs:02d}\u00a0s" if minutes else f"{secs}\u00a0s"  # a unit stays with its number
 
 
 def report_table(chapter: Chapter, data: dict[str, Any], lang: str) -> str:

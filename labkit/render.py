@@ -152,9 +152,10 @@ CARD = ("color:#1f2328;padding:8px 12px;margin:6px 0;border-radius:4px;line-heig
 CODE = ("font-family:monospace;font-size:0.95em;color:#1f2328;background:#ffffff;border:1px solid #d0d7de;"
         "border-radius:3px;padding:0 3px;white-space:nowrap")
 HINT_COLOURS = ("#0550ae", "#ddf4ff")
-# A command quoted in a message (“incus …” or « incus … »), or the `incus` command that
-# ends a solution after its colon (“Run: incus stop ubuntu-test”).
-COMMAND = re.compile(r"“((?:incus|labkit|touch|rm) [^”]+)”|«\u00a0((?:incus|labkit|touch|rm) [^»]+?)\u00a0»"
+# A command quoted in a message (“incus …” or « incus … », whose no-break spaces may be
+# U+00A0 or the narrow U+202F), or the `incus` command that ends a solution after its colon
+# (“Run: incus stop ubuntu-test”).
+COMMAND = re.compile(r"“((?:incus|labkit|touch|rm) [^”]+)”|«[\u00a0\u202f]((?:incus|labkit|touch|rm) [^»]+?)[\u00a0\u202f]»"
                      r"|(?<=: )(incus [^()]+?)(?=\s*(?:\(|$))")
 
 

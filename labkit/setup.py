@@ -17,7 +17,7 @@ from . import daemon, instances
 from .instances import wait_until_booted  # noqa: F401 - for scripts and tests
 from .baseline import record_baseline
 from .errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError
-from .i18n import M, Message
+from .i18n import M, Message, Number
 from .incus import ADMIN_GROUP, IncusClient, find_endpoint
 from .names import validate_instance
 from .server import ensure_root_disk, ensure_storage
@@ -50,7 +50,7 @@ class Phases:
         seconds = time.monotonic() - start
         detail = " ".join(n.render(self.lang) for n in notes)
         self.rows.append((label, seconds, detail))
-        print(f"✔ {label} ({seconds:.1f} s){' — ' + detail if detail else ''}", file=sys.stderr, flush=True)
+        print(f"✔ {label} ({Number(seconds).render(self.lang)}\u00a0s){' — ' + detail if detail else ''}", file=sys.stderr, flush=True)
 
 
 def run_setup(*, lang: str, container: str, project: str | None, image: str | None, recreate: bool, yes: bool) -> None:
@@ -89,7 +89,7 @@ def run_setup(*, lang: str, container: str, project: str | None, image: str | No
     finally:
         client.close()
     total = sum(s for _, s, _ in phases.rows)
-    print(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.", seconds=f"{total:.1f}").render(lang), file=sys.stderr)
+    print(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.", seconds=Number(total)).render(lang), file=sys.stderr)
 
 
 def _root() -> bool:

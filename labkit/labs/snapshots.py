@@ -24,7 +24,7 @@ def _gone(ctx: Context) -> Verdict | None:
     if ctx.observation.instance is not None:
         return None
     return failed(M("snap.instance_gone", "The instance “{container}” no longer exists.", **_p(ctx)),
-                  M("snap.instance_gone.hint", "“incus delete {container}” on a stopped instance deletes the whole instance, without asking and with its snapshots. Run “labkit setup” to create it again, then start the chapter over (“labkit reset --yes”). To delete only a snapshot, use “incus snapshot delete {container} {snapshot}”.", **_p(ctx)),
+                  M("snap.instance_gone.hint", "On a stopped instance, “incus delete {container}” deletes it without asking, snapshots included. Create it again with “labkit setup”, then start over with “labkit reset --yes”. To delete a snapshot only: “incus snapshot delete {container} {snapshot}”.", **_p(ctx)),
                   "instance_deleted")
 
 
@@ -102,7 +102,7 @@ def check_touch(ctx: Context) -> Verdict:
                           "file_time_unknown")
         if obs.file_modified.timestamp() < int(snap.created_at.timestamp()):
             return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),
-                          M("snap.touch.older.hint", "The snapshot already contains the file, so restoring it cannot make the file disappear. Start this part again: “incus snapshot delete {container} {snapshot}”, “incus exec {container} -- rm {path}”, then take the snapshot again and create the file after it.", **_p(ctx)),
+                          M("snap.touch.older.hint", "The snapshot already contains the file, so a restore cannot remove it. Run “incus snapshot delete {container} {snapshot}” and “incus exec {container} -- rm {path}”, then take the snapshot again before creating the file.", **_p(ctx)),
                           "file_before_snapshot",
                           M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(obs.file_modified), snap=_hms(snap.created_at)))
         return passed(M("snap.touch.ok", "{path} exists and is newer than the snapshot.", **_p(ctx)),
@@ -130,7 +130,7 @@ def check_stop(ctx: Context) -> Verdict:
         before = _before_restore(ctx)
         if before is not None and before.action == "instance-started":
             return failed(M("snap.stop.restored_running", "The snapshot was restored while “{container}” was running: Incus stopped and restarted it by itself.", **_p(ctx)),
-                          M("snap.stop.restored_running.hint", "It works, but the chapter stops the instance first, so that nothing writes to its disk during the restore: run “incus stop {container}” before “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
+                          M("snap.stop.restored_running.hint", "It works, but the chapter asks you to stop the instance first, so that nothing writes to its disk during the restore: run “incus stop {container}” before “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
                           "restore_while_running")
         if before is not None:
             return passed(M("snap.stop.ok_event", "The instance was stopped before the restore."),
@@ -201,7 +201,7 @@ def check_cleanup(ctx: Context) -> Verdict:
         if not ctx.passed("verify"):
             return _first(ctx, "verify")
         return failed(M("snap.cleanup.still_there", "The snapshot “{snapshot}” still exists.", **_p(ctx)),
-                      M("snap.cleanup.still_there.hint", "Delete it with “incus snapshot delete {container} {snapshot}”. Older guides show “incus delete {container}/{snapshot}”, which Incus rejects (“Invalid instance name”); and never run “incus delete {container}” on a stopped instance: that deletes the whole instance without asking.", **_p(ctx)),
+                      M("snap.cleanup.still_there.hint", "Delete it with “incus snapshot delete {container} {snapshot}”. Older guides show “incus delete {container}/{snapshot}”, which Incus rejects (“Invalid instance name”); “incus delete {container}” alone deletes a stopped instance without asking.", **_p(ctx)),
                       "snapshot_not_deleted")
     if not ctx.passed("verify"):
         return _first(ctx, "verify")

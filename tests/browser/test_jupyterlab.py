@@ -37,7 +37,7 @@ from .conftest import JupyterLab, NotebookPage, prepare, require
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 STEPS = [step.id for step in CHAPTER.steps]
-WORDS = {"fr": {"passed": "✔ réussi", "failed": "✘ échoué", "hint": "Indice\u00a0:", "solution": "Solution\u00a0:"},
+WORDS = {"fr": {"passed": "✔ réussie", "failed": "✘ échouée", "hint": "Indice\u00a0:", "solution": "Solution\u00a0:"},
          "en": {"passed": "✔ passed", "failed": "✘ failed", "hint": "Hint:", "solution": "Solution:"}}
 # AA contrast for normal text (WCAG 2.x, 1.4.3).
 READABLE = 4.5

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import polib
 
-from labkit.catalogue import catalogue_problems, runtime_problems
-from labkit.i18n import M, default_language, translate
+from labkit.catalogue import catalogue_problems, runtime_problems, typography_problems
+from labkit.i18n import M, Number, default_language, translate
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"
@@ -26,18 +26,8 @@ def test_runtime_catalogue_is_complete_current_and_compiled() -> None:
 
 
 def test_french_follows_french_typography() -> None:
-    bad = []
-    for entry in polib.pofile(str(PO)):
-        text = entry.msgstr
-        for i, ch in enumerate(text):
-            verdict_symbol = ch == "?" and text[i + 1:].lstrip().startswith("non vérifié")
-            if ch in ":;?!" and i > 0 and text[i - 1] == " " and not verdict_symbol:
-                bad.append((entry.msgctxt, "plain space before " + ch))
-            if ch == "«" and i + 1 < len(text) and text[i + 1] not in "\u00a0\u202f":
-                bad.append((entry.msgctxt, "no no-break space after «"))
-        if "“" in text or "”" in text:
-            bad.append((entry.msgctxt, "English quotes"))
-    assert bad == []
+    problems = typography_problems(PO)  # the rules and their exceptions: tests/unit/test_typography.py
+    assert problems == [], [p.render("en") for p in problems]
 
 
 def test_translations_are_used_at_run_time_with_parameters() -> None:
@@ -56,3 +46,10 @@ def test_a_missing_french_entry_is_reported(tmp_path: Path) -> None:
     po.save(str(broken))
     keys = [p.params["key"] for p in catalogue_problems(POT, broken)]
     assert po[3].msgctxt in keys and po[4].msgctxt in keys and po[5].msgctxt in keys
+
+
+def test_decimal_numbers_take_the_language_s_decimal_mark() -> None:
+    done = M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.",
+             seconds=Number(56.74))
+    assert "56.7 s" in translate(done, "en")
+    assert "56,7\u00a0s" in translate(done, "fr") and "56.7" not in translate(done, "fr")

@@ -132,7 +132,7 @@ def test_french_typography_and_literal_code_are_checked(repo: Path) -> None:
     po.save()
     build(repo)
     found = keys(problems(repo))
-    assert found.count("notebooks.typography") == 1 and found.count("notebooks.code_spans") == 1
+    assert found.count("catalogue.typography") == 1 and found.count("notebooks.code_spans") == 1
     assert "notebooks.stale" not in found  # the notebooks were rebuilt: only the catalogue is wrong
 
 

@@ -27,4 +27,4 @@ def test_french_messages_load_from_an_installed_wheel(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "échoué"
+    assert out.stdout.strip() == "échouée"  # agrees with « étape »
