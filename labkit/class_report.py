@@ -21,6 +21,7 @@ from .i18n import M
 from .journal import Journal
 from .progress import _duration
 from .render import HINT, HTML_COLOURS, SYMBOLS, WORDS, colon
+from .terminal import terminal
 
 COLOURS = {SYMBOL: HTML_COLOURS[status] for status, SYMBOL in (
     (Status.PASSED, "✔"), (Status.FAILED, "✘"), (Status.NOT_VERIFIED, "?"))} | {TODO: ("#57606a", "#f6f8fa")}
@@ -49,8 +50,9 @@ def common_lines(status: ClassStatus, lang: str) -> list[tuple[str, str | None]]
         found = status.most_common(step)
         if found is not None:
             result, count = found
-            text = COMMON.bind(step=step, count=count, total=len(status.learners), message=result.message).render(lang)
-            hint = result.hint.render(lang) if result.hint else None
+            # For terminals only: a learner's snapshot or file name is shown, never obeyed.
+            text = terminal(COMMON.bind(step=step, count=count, total=len(status.learners), message=result.message), lang)
+            hint = terminal(result.hint, lang) if result.hint else None
             lines.append((text, hint))
     return lines
 
@@ -78,9 +80,12 @@ def rich_status(status: ClassStatus, lang: str) -> Any:
 
     styles = {"✔": "bold green", "✘": "bold red", "?": "bold yellow", TODO: "dim"}
     rows = status_rows(status, lang)
-    table = Table(*rows[0], title=f"{status.info.name} — {status.taken_at:%H:%M:%S}", header_style="bold")
+    # Text, not strings: rich would read “[…]” in a cell as markup.
+    table = Table(title=Text(f"{status.info.name} — {status.taken_at:%H:%M:%S}"), header_style="bold")
+    for head in rows[0]:
+        table.add_column(Text(head))
     for row in rows[1:]:
-        table.add_row(row[0], *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), row[-1])
+        table.add_row(Text(row[0]), *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), Text(row[-1]))
     parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim")]
     for text, hint in common_lines(status, lang):
         parts.append(Text("• " + text))
