@@ -65,6 +65,7 @@ def text_status(status: ClassStatus, lang: str) -> str:
     if not status.learners:
         lines.append(NO_LEARNER.render(lang))
     lines += ["", LEGEND.render(lang)]
+    lines += [f"⚠ {terminal(w, lang)}" for w in status.warnings]
     hint_label = HINT.render(lang)
     for text, hint in common_lines(status, lang):
         lines.append(f"• {text}")
@@ -87,6 +88,7 @@ def rich_status(status: ClassStatus, lang: str) -> Any:
     for row in rows[1:]:
         table.add_row(Text(row[0]), *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), Text(row[-1]))
     parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim")]
+    parts += [Text(f"⚠ {terminal(w, lang)}", style="bold yellow") for w in status.warnings]
     for text, hint in common_lines(status, lang):
         parts.append(Text("• " + text))
         if hint:
@@ -110,7 +112,7 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
                           "score": {"earned": ls.score.earned, "possible": ls.score.possible},
                           "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis} for r in ls.results]}
                          for ls in status.learners],
-            "summary": summary}
+            "summary": summary, "warnings": [w.render(lang) for w in status.warnings]}
 
 
 def words(lang: str) -> dict[str, str]:

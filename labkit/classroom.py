@@ -270,8 +270,12 @@ def _ensure_listener(client: IncusClient, spec: ClassSpec, state: ServerState) -
 def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, learner: str, index: int,
                     pool: str, address: str | None, lang: str) -> None:
     project, container, limits = spec.project(learner), spec.container, spec.limits
+    # “isolated” refuses security.idmap.isolated=false (and privileged containers). Incus 6.0.4
+    # checks only the keys an instance sets, so an instance made without the profile escapes it:
+    # `class status` warns about those (class_status.isolation_warnings).
     _ensure_project(client, state, project, {CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner,
                                              "features.images": "true", "features.profiles": "true",
+                                             "restricted.containers.privilege": "isolated",
                                              **limits.project_config()}, f"labkit class {spec.name}: {learner}")
     # Isolated idmap: each learner's containers map to host ids of their own, so that even a
     # container escape does not reach another learner's files.
