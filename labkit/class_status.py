@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from . import quotas
 from .class_spec import CLASS_KEY, CONTAINER_KEY, LEARNER_KEY, ROLE_KEY
 from .engine import Chapter, Result, Score, Status, grade
 from .errors import IncusRequestFailed, LabkitError, UsageError
@@ -175,7 +176,9 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         instances = _REQUESTS.submit(client.all_instances, recursion=1)
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
         seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances.result())
-        warnings = isolation_warnings(info, instances.result())
+        warnings = isolation_warnings(info, instances.result()) + tuple(quotas.check_counted(client, {
+            ((i.get("expanded_devices") or {}).get("root") or {}).get("pool") or "" for i in instances.result()
+            if i.get("project") in info.learners.values()} - {""}))
     journals = {} if journals is None else journals
     kept = {ls.learner: ls for ls in previous.learners} if previous else {}
     params = {"container": info.container, "snapshot": snapshot}

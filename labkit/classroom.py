@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from . import certs, instances
+from . import certs, instances, quotas
 from .baseline import BASELINE_UUID, baseline_config
 from .class_spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
     CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, LISTEN_KEY,
@@ -114,6 +114,7 @@ def create(*, client: IncusClient, spec: ClassSpec, lang: str, progress: Progres
     state = read_state(client)
     check_ownership(spec, state)
     pool = spec.pool or _default_pool(client)
+    quotas.ensure_counted(client, pool)  # before any copy: root sizes must hold from the start
     _ensure_class_project(client, spec, state, pool)
     _ensure_golden(client, spec, state, say)
     address = _ensure_listener(client, spec, state)
