@@ -51,7 +51,8 @@ def common_lines(status: ClassStatus, lang: str) -> list[tuple[str, str | None]]
         if found is not None:
             result, count = found
             # For terminals only: a learner's snapshot or file name is shown, never obeyed.
-            text = terminal(COMMON.bind(step=step, count=count, total=len(status.learners), message=result.message), lang)
+            common = COMMON.bind(step=step, count=count, total=len(status.learners), message=result.message)
+            text = terminal(common, lang)
             hint = terminal(result.hint, lang) if result.hint else None
             lines.append((text, hint))
     return lines

@@ -204,7 +204,12 @@ def isolation_warnings(info: ClassInfo, instances: list[dict[str, Any]]) -> tupl
         learner = learners.get(inst.get("project", ""))
         config = inst.get("expanded_config") or {}
         if learner and inst.get("type", "container") == "container" and config.get("security.idmap.isolated") != "true":
-            found.append(M("class.status.not_isolated", "{learner}: the container “{instance}” (project “{project}”) shares the host's user ids with other containers (security.idmap.isolated is not true): it was made without the class profile. Delete it, or look at it with “incus config show {instance} --expanded --project {project}”.", learner=learner, instance=inst["name"], project=inst["project"]))
+            found.append(M(
+                "class.status.not_isolated",
+                "{learner}: the container “{instance}” (project “{project}”) shares the host's user ids with other "
+                "containers (security.idmap.isolated is not true): it was made without the class profile. Delete "
+                "it, or look at it with “incus config show {instance} --expanded --project {project}”.",
+                learner=learner, instance=inst["name"], project=inst["project"]))
     return tuple(found)
 
 

@@ -81,10 +81,10 @@ def ensure_counted(client: IncusClient, pool: str) -> None:
         return
     found = state(path)
     if found == "off":
-        _btrfs("quota", "enable", str(path))
-        found = state(path)
-    if found == "inconsistent":
-        _btrfs("quota", "rescan", "-w", str(path))
+        _btrfs("quota", "enable", str(path))  # the kernel counts what is there: wait for it (-W)
+        _btrfs("quota", "rescan", "-W", str(path))
+    elif found == "inconsistent":  # start a rescan and wait, or wait for the one running
+        _btrfs("quota", "rescan", "-w", str(path)) or _btrfs("quota", "rescan", "-W", str(path))
 
 
 def check_counted(client: IncusClient, pools: set[str]) -> list[Message]:
@@ -96,7 +96,15 @@ def check_counted(client: IncusClient, pools: set[str]) -> list[Message]:
             continue
         if os.geteuid() == 0:
             _btrfs("quota", "rescan", str(path), timeout=10)  # returns once started
-            warnings.append(M("class.status.quota_rescan", "Disk limits do not hold on the pool “{pool}” right now: btrfs stopped counting writes (quota data inconsistent), so learners can write past their root disk size. A rescan has been started; it usually ends within seconds.", pool=pool))
+            warnings.append(M(
+                "class.status.quota_rescan",
+                "Disk limits do not hold on the pool “{pool}” right now: btrfs stopped counting writes (quota "
+                "data inconsistent), so learners can write past their root disk size. A rescan has been "
+                "started; it usually ends within seconds.", pool=pool))
         else:
-            warnings.append(M("class.status.quota_inconsistent", "Disk limits do not hold on the pool “{pool}” right now: btrfs stopped counting writes (quota data inconsistent), so learners can write past their root disk size. As root, run “btrfs quota rescan -w {path}”.", pool=pool, path=str(path)))
+            warnings.append(M(
+                "class.status.quota_inconsistent",
+                "Disk limits do not hold on the pool “{pool}” right now: btrfs stopped counting writes (quota "
+                "data inconsistent), so learners can write past their root disk size. As root, run "
+                "“btrfs quota rescan -w {path}”.", pool=pool, path=str(path)))
     return warnings

@@ -111,7 +111,8 @@ def test_the_json_keeps_the_names_as_they_are(klass: Klass):
 
 
 def test_a_learner_cannot_make_a_container_that_shares_host_ids(klass: Klass):
-    refused = klass.as_learner("learner02", "copy", "ubuntu-test", "shared", "-c", "security.idmap.isolated=false", check=False)
+    refused = klass.as_learner("learner02", "copy", "ubuntu-test", "shared", "-c", "security.idmap.isolated=false",
+                               check=False)
     assert refused.returncode != 0 and "Non-isolated containers are forbidden" in refused.stderr, refused.stderr
     unset = klass.as_learner("learner02", "config", "set", "ubuntu-test", "security.idmap.isolated=false", check=False)
     assert unset.returncode != 0, unset.stderr

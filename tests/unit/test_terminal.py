@@ -40,7 +40,8 @@ def test_terminal_cleans_parameters_and_the_messages_inside_them_not_our_own_tex
 
 
 def _result() -> Result:
-    message = M("test.wrong", "There is no snapshot named “{snapshot}”, but it has: {found}.", snapshot="s", found=NAME)
+    message = M("test.wrong", "There is no snapshot named “{snapshot}”, but it has: {found}.",
+                snapshot="s", found=NAME)
     return Result("snapshot", Status.FAILED, 0, 1, message, M("test.hint", "Rename “{first}”.", first=NAME),
                   (M("test.evidence", "Seen {name}.", name=NAME),))
 
@@ -63,13 +64,12 @@ def test_rich_report_keeps_its_own_colours_only_and_shows_markup_as_written():
 
 def test_isolation_warnings_name_the_learner_of_a_container_made_without_the_profile():
     info = ClassInfo("demo", "ubuntu-test", {"ana": "demo-ana", "bob": "demo-bob"})
-    instances = [
-        {"project": "demo-ana", "name": "ubuntu-test", "type": "container", "expanded_config": {"security.idmap.isolated": "true"}},
-        {"project": "demo-bob", "name": "ubuntu-test", "type": "container", "expanded_config": {"security.idmap.isolated": "true"}},
-        {"project": "demo-bob", "name": "bare", "type": "container", "expanded_config": {}},
-        {"project": "demo-bob", "name": "off", "type": "container", "expanded_config": {"security.idmap.isolated": "false"}},
-        {"project": "default", "name": "other", "type": "container", "expanded_config": {}},
-    ]
+    def made(project: str, name: str, isolated: str | None) -> dict:
+        config = {} if isolated is None else {"security.idmap.isolated": isolated}
+        return {"project": project, "name": name, "type": "container", "expanded_config": config}
+
+    instances = [made("demo-ana", "ubuntu-test", "true"), made("demo-bob", "ubuntu-test", "true"),
+                 made("demo-bob", "bare", None), made("demo-bob", "off", "false"), made("default", "other", None)]
     found = [w.render("en") for w in isolation_warnings(info, instances)]
     assert len(found) == 2 and all(w.startswith("bob: the container") for w in found)
     assert "“bare”" in found[0] and "“off”" in found[1]
