@@ -21,6 +21,7 @@ from .i18n import M
 from .journal import Journal
 from .progress import _duration
 from .render import HINT, HTML_COLOURS, SYMBOLS, WORDS, colon
+from .terminal import terminal
 
 COLOURS = {SYMBOL: HTML_COLOURS[status] for status, SYMBOL in (
     (Status.PASSED, "✔"), (Status.FAILED, "✘"), (Status.NOT_VERIFIED, "?"))} | {TODO: ("#57606a", "#f6f8fa")}
@@ -49,8 +50,10 @@ def common_lines(status: ClassStatus, lang: str) -> list[tuple[str, str | None]]
         found = status.most_common(step)
         if found is not None:
             result, count = found
-            text = COMMON.bind(step=step, count=count, total=len(status.learners), message=result.message).render(lang)
-            hint = result.hint.render(lang) if result.hint else None
+            # For terminals only: a learner's snapshot or file name is shown, never obeyed.
+            common = COMMON.bind(step=step, count=count, total=len(status.learners), message=result.message)
+            text = terminal(common, lang)
+            hint = terminal(result.hint, lang) if result.hint else None
             lines.append((text, hint))
     return lines
 
@@ -63,6 +66,7 @@ def text_status(status: ClassStatus, lang: str) -> str:
     if not status.learners:
         lines.append(NO_LEARNER.render(lang))
     lines += ["", LEGEND.render(lang)]
+    lines += [f"⚠ {terminal(w, lang)}" for w in status.warnings]
     hint_label = HINT.render(lang)
     for text, hint in common_lines(status, lang):
         lines.append(f"• {text}")
@@ -78,10 +82,14 @@ def rich_status(status: ClassStatus, lang: str) -> Any:
 
     styles = {"✔": "bold green", "✘": "bold red", "?": "bold yellow", TODO: "dim"}
     rows = status_rows(status, lang)
-    table = Table(*rows[0], title=f"{status.info.name} — {status.taken_at:%H:%M:%S}", header_style="bold")
+    # Text, not strings: rich would read “[…]” in a cell as markup.
+    table = Table(title=Text(f"{status.info.name} — {status.taken_at:%H:%M:%S}"), header_style="bold")
+    for head in rows[0]:
+        table.add_column(Text(head))
     for row in rows[1:]:
-        table.add_row(row[0], *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), row[-1])
+        table.add_row(Text(row[0]), *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), Text(row[-1]))
     parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim")]
+    parts += [Text(f"⚠ {terminal(w, lang)}", style="bold yellow") for w in status.warnings]
     for text, hint in common_lines(status, lang):
         parts.append(Text("• " + text))
         if hint:
@@ -105,7 +113,7 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
                           "score": {"earned": ls.score.earned, "possible": ls.score.possible},
                           "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis} for r in ls.results]}
                          for ls in status.learners],
-            "summary": summary}
+            "summary": summary, "warnings": [w.render(lang) for w in status.warnings]}
 
 
 def words(lang: str) -> dict[str, str]:

@@ -20,10 +20,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from . import quotas
 from .class_spec import CLASS_KEY, CONTAINER_KEY, LEARNER_KEY, ROLE_KEY
 from .engine import Chapter, Result, Score, Status, grade
 from .errors import IncusRequestFailed, LabkitError, UsageError
-from .i18n import M
+from .i18n import M, Message
 from .incus import IncusClient
 from .journal import Journal
 from .labs import CHAPTERS
@@ -73,6 +74,7 @@ class ClassStatus:
     learners: list[LearnerStatus]
     taken_at: datetime
     seconds: float
+    warnings: tuple[Message, ...] = ()  # promises the class does not keep right now (isolation)
 
     def counts(self, step: str) -> Counter[str]:
         return Counter(display(ls.results[self.index(step)]) for ls in self.learners)
@@ -166,7 +168,7 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     chapter = CHAPTERS[lab]
     snapshot = snapshot or chapter.defaults["snapshot"]
     if previous is not None and only is not None:
-        info = previous.info
+        info, warnings = previous.info, previous.warnings
         seen = observe_class(client, info, snapshot, chapter.defaults["file"], None, [n for n in info.learners if n in only])
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
@@ -174,6 +176,9 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         instances = _REQUESTS.submit(client.all_instances, recursion=1)
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
         seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances.result())
+        warnings = isolation_warnings(info, instances.result()) + tuple(quotas.check_counted(client, {
+            ((i.get("expanded_devices") or {}).get("root") or {}).get("pool") or "" for i in instances.result()
+            if i.get("project") in info.learners.values()} - {""}))
     journals = {} if journals is None else journals
     kept = {ls.learner: ls for ls in previous.learners} if previous else {}
     params = {"container": info.container, "snapshot": snapshot}
@@ -186,7 +191,26 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         journal = journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
         results = grade_learner(journal, chapter, observation, params)
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation))
-    return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start)
+    return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start, warnings)
+
+
+def isolation_warnings(info: ClassInfo, instances: list[dict[str, Any]]) -> tuple[Message, ...]:
+    """Learners' containers that share the host's id range. The project's restriction refuses
+    security.idmap.isolated=false, but Incus 6.0.4 does not check an instance that leaves the key
+    out (made with no profile, or another profile of the learner's), so we look at every one."""
+    learners = {project: learner for learner, project in info.learners.items()}
+    found = []
+    for inst in instances:
+        learner = learners.get(inst.get("project", ""))
+        config = inst.get("expanded_config") or {}
+        if learner and inst.get("type", "container") == "container" and config.get("security.idmap.isolated") != "true":
+            found.append(M(
+                "class.status.not_isolated",
+                "{learner}: the container “{instance}” (project “{project}”) shares the host's user ids with other "
+                "containers (security.idmap.isolated is not true): it was made without the class profile. Delete "
+                "it, or look at it with “incus config show {instance} --expanded --project {project}”.",
+                learner=learner, instance=inst["name"], project=inst["project"]))
+    return tuple(found)
 
 
 def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[ClassStatus], None],

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from . import certs, instances
+from . import certs, instances, quotas
 from .baseline import BASELINE_UUID, baseline_config
 from .class_spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
     CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, LISTEN_KEY,
@@ -114,6 +114,7 @@ def create(*, client: IncusClient, spec: ClassSpec, lang: str, progress: Progres
     state = read_state(client)
     check_ownership(spec, state)
     pool = spec.pool or _default_pool(client)
+    quotas.ensure_counted(client, pool)  # before any copy: root sizes must hold from the start
     _ensure_class_project(client, spec, state, pool)
     _ensure_golden(client, spec, state, say)
     address = _ensure_listener(client, spec, state)
@@ -270,8 +271,12 @@ def _ensure_listener(client: IncusClient, spec: ClassSpec, state: ServerState) -
 def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, learner: str, index: int,
                     pool: str, address: str | None, lang: str) -> None:
     project, container, limits = spec.project(learner), spec.container, spec.limits
+    # “isolated” refuses security.idmap.isolated=false (and privileged containers). Incus 6.0.4
+    # checks only the keys an instance sets, so an instance made without the profile escapes it:
+    # `class status` warns about those (class_status.isolation_warnings).
     _ensure_project(client, state, project, {CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner,
                                              "features.images": "true", "features.profiles": "true",
+                                             "restricted.containers.privilege": "isolated",
                                              **limits.project_config()}, f"labkit class {spec.name}: {learner}")
     # Isolated idmap: each learner's containers map to host ids of their own, so that even a
     # container escape does not reach another learner's files.

@@ -18,6 +18,7 @@ from .cli_lab import lab_command
 from .cli_errors import confirm, handles_errors
 from .errors import IncusUnavailable, UsageError
 from .i18n import M, Message, normalise_language
+from .terminal import terminal
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
@@ -32,7 +33,7 @@ class Options:
         return Session(container=self.container, snapshot=self.snapshot, project=self.project, journal=self.journal)
 
     def say(self, message: Message, err: bool = False) -> None:
-        click.echo(message.render(self.lang), err=err)
+        click.echo(terminal(message, self.lang), err=err)
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -70,7 +71,7 @@ def hint(opts: Options, step: str) -> None:
     """A nudge first; the exact command when asked again."""
     session = opts.session()
     level, message = session.hint(step)
-    click.echo(message.render(opts.lang))
+    click.echo(terminal(message, opts.lang))
     for warning in session.journal.warnings:
         opts.say(warning, err=True)
 

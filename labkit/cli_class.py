@@ -17,6 +17,7 @@ import click
 from .cli_errors import confirm, handles_errors
 from .errors import UsageError
 from .i18n import M, Message, Number, normalise_language
+from .terminal import terminal
 
 
 @dataclass
@@ -32,10 +33,10 @@ class ClassOptions:
         return self.root / name if self.root else default_folder(name)
 
     def say(self, message: Message, err: bool = True) -> None:
-        click.echo(message.render(self.lang), err=err)
+        click.echo(terminal(message, self.lang), err=err)
 
     def tick(self, message: Message) -> None:
-        click.echo(f"✔ {message.render(self.lang)}", err=True)
+        click.echo(f"✔ {terminal(message, self.lang)}", err=True)
 
 
 def _client():

@@ -10,6 +10,7 @@ import click
 from .errors import LabkitError, UsageError
 from .i18n import M, Message
 from .render import colon
+from .terminal import terminal
 
 
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -31,7 +32,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def render_error(exc: LabkitError, lang: str) -> str:
     label = M("cli.error", "Error").render(lang)
-    return f"{label}{colon(lang)}{exc.render(lang)}"
+    return f"{label}{colon(lang)}{terminal(exc.message, lang)}"
 
 
 def confirm(question: Message, refusal: Message, lang: str) -> None:

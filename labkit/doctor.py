@@ -7,6 +7,7 @@ from typing import Any
 from .errors import IncusUnavailable, LabkitError
 from .i18n import M, Message
 from .incus import ADMIN_GROUP, IncusClient, find_endpoint
+from .terminal import terminal
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _instance(client: IncusClient, container: str) -> Check:
 
 
 def doctor_text(checks: list[Check], lang: str) -> str:
-    lines = [f"{'✔' if c.ok else ('✘' if c.required else '!')} {c.id:<9} {c.message.render(lang)}" for c in checks]
+    lines = [f"{'✔' if c.ok else ('✘' if c.required else '!')} {c.id:<9} {terminal(c.message, lang)}" for c in checks]
     ok = all(c.ok or not c.required for c in checks)
     lines.append((M("doctor.ready", "The lab can run.") if ok else M("doctor.not_ready", "The lab cannot run yet: fix the lines marked ✘.")).render(lang))
     return "\n".join(lines)

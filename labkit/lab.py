@@ -18,6 +18,7 @@ from .engine import Result, Score, Status
 from .errors import LabkitError
 from .i18n import M, Message, normalise_language
 from .session import Report, Session
+from .terminal import terminal
 
 
 def _in_notebook() -> bool:
@@ -132,7 +133,7 @@ class Lab:
         except LabkitError as exc:  # an unknown step: say which ones exist
             return self._error_box(exc)
         label = (M("lab.hint.nudge", "Hint") if level == 1 else M("lab.hint.solution", "Solution")).render(self.lang)
-        text = f"{label}{render.colon(self.lang)}{message.render(self.lang)}"
+        text = f"{label}{render.colon(self.lang)}{terminal(message, self.lang)}"
         return Shown(message, render.html_hint(label, message.render(self.lang), self.lang), text)
 
     def solve(self, step: str) -> None:
@@ -182,7 +183,7 @@ class Lab:
         text = render.text_report([result], Score.of([result]), self._titles(), self.lang)
         for warning in report.warnings + self.warnings:
             html_box += render.html_warning(warning.render(self.lang))
-            text += f"\n⚠ {warning.render(self.lang)}"
+            text += f"\n⚠ {terminal(warning, self.lang)}"
         self.warnings = []
         return Shown(result, html_box, text)
 
@@ -194,8 +195,7 @@ class Lab:
         return sum(1 for status in latest.values() if status == Status.PASSED.value)
 
     def _error_box(self, exc: LabkitError) -> Shown:
-        text = exc.render(self.lang)
-        return Shown(exc, render.html_error(text), f"✘ {text}")
+        return Shown(exc, render.html_error(exc.render(self.lang)), f"✘ {terminal(exc.message, self.lang)}")
 
     def __repr__(self) -> str:
         return f"Lab(container={self.session.container!r}, snapshot={self.session.snapshot!r}, lang={self.lang!r})"

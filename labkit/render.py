@@ -13,6 +13,7 @@ from typing import Any
 
 from .engine import Result, Score, Status
 from .i18n import M, Message
+from .terminal import terminal
 
 SYMBOLS = {Status.PASSED: "✔", Status.FAILED: "✘", Status.NOT_VERIFIED: "?"}
 WORDS = {
@@ -84,11 +85,11 @@ def text_report(results: list[Result], score: Score, titles: dict[str, Message],
             lines.append(f"{todo_verdict(lang)}  {r.step} — {titles[r.step].render(lang)} ({r.points}/{r.possible})")
             continue
         lines.append(f"{verdict(r.status, lang)}  {r.step} — {titles[r.step].render(lang)} ({r.points}/{r.possible})")
-        lines.append(f"    {r.message.render(lang)}")
+        lines.append(f"    {terminal(r.message, lang)}")
         for e in r.evidence:
-            lines.append(f"    · {e.render(lang)}")
+            lines.append(f"    · {terminal(e, lang)}")
         if r.hint:
-            lines.append(f"    {HINT.render(lang)}{colon(lang)}{r.hint.render(lang)}")
+            lines.append(f"    {HINT.render(lang)}{colon(lang)}{terminal(r.hint, lang)}")
     lines.append(SCORE.bind(earned=score.earned, possible=score.possible).render(lang))
     return "\n".join(lines)
 
@@ -111,11 +112,11 @@ def rich_report(console: Any, results: list[Result], score: Score, titles: dict[
             continue
         console.print(Text.assemble((f" {verdict(r.status, lang)} ", RICH_STYLES[r.status]),
                                     (f" {titles[r.step].render(lang)}", "bold"), f" ({r.step}, {r.points}/{r.possible})"))
-        paragraph((r.message.render(lang), ""))
+        paragraph((terminal(r.message, lang), ""))
         for e in r.evidence:
-            paragraph((f"· {e.render(lang)}", "italic"))
+            paragraph((f"· {terminal(e, lang)}", "italic"))
         if r.hint:
-            paragraph((f"{HINT.render(lang)}{colon(lang)}", "bold"), (r.hint.render(lang), ""))
+            paragraph((f"{HINT.render(lang)}{colon(lang)}", "bold"), (terminal(r.hint, lang), ""))
     console.print(Text(SCORE.bind(earned=score.earned, possible=score.possible).render(lang), style="bold"))
 
 

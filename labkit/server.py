@@ -9,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from . import quotas
 from .errors import IncusRequestFailed, SetupError
 from .i18n import M
 from .incus import IncusClient
@@ -48,11 +49,15 @@ def ensure_storage(client: IncusClient, drivers: list[str] | None = None) -> Sto
     pools = client.request("GET", "/1.0/storage-pools", params={"recursion": 1}, project=False) or []
     if pools:
         chosen = next((p for p in pools if p["name"] == POOL_NAME), pools[0])
+        if chosen["driver"] == "btrfs":  # an installation from before quotas were turned on here
+            quotas.ensure_counted(client, chosen["name"])
         return StorageState(chosen["name"], chosen["driver"], False)
     errors: list[str] = []
     for driver in drivers or preferred_drivers():
         try:
             client.request("POST", "/1.0/storage-pools", json=pool_request(POOL_NAME, driver), project=False)
+            if driver == "btrfs":  # while it is empty: nothing to rescan (quotas.py says why)
+                quotas.ensure_counted(client, POOL_NAME)
             return StorageState(POOL_NAME, driver, True)
         except IncusRequestFailed as exc:
             errors.append(f"{driver}: {exc}")
