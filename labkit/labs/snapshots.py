@@ -28,9 +28,22 @@ def _gone(ctx: Context) -> Verdict | None:
                   "instance_deleted")
 
 
+def _not_done(ctx: Context, step_id: str) -> bool:
+    """Known not to be done: its check failed.  A step that is only *not verified* may well
+    be done, and an order rule must never turn that doubt into a failure of a later step."""
+    result = ctx.earlier.get(step_id)
+    return result is not None and result.status is Status.FAILED
+
+
 def _first(ctx: Context, step_id: str) -> Verdict:
-    return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[step_id]),
-                  NUDGES[step_id].bind(**_p(ctx)), f"order:{step_id}")
+    """“Do X first”, naming the first step not done up to `step_id` (which is not done).
+
+    Prerequisites are skipped: apart from a deleted instance (every check says so itself)
+    they fail only on a stopped instance, which the chapter's own stop step causes."""
+    order = list(TITLES)
+    first = next(s for s in order[1:order.index(step_id) + 1] if _not_done(ctx, s) or s == step_id)
+    return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[first]),
+                  NUDGES[first].bind(**_p(ctx)), f"order:{first}")
 
 
 def restore_proof(ctx: Context) -> Verdict | None:
@@ -93,7 +106,7 @@ def check_touch(ctx: Context) -> Verdict:
     obs, snap = ctx.observation, ctx.observation.snapshot
     if obs.file_present:
         if snap is None:
-            return _first(ctx, "snapshot") if not ctx.passed("snapshot") else consumed(
+            return _first(ctx, "snapshot") if _not_done(ctx, "snapshot") else consumed(
                 M("snap.touch.snapshot_gone", "The snapshot it must be compared with is gone.", **_p(ctx)))
         if snap.created_at is None or obs.file_modified is None:
             # Never pass on what cannot be compared.
@@ -113,7 +126,7 @@ def check_touch(ctx: Context) -> Verdict:
         return failed(M("snap.touch.elsewhere", "{path} does not exist, but the file is at {found}.", found=", ".join(obs.file_elsewhere), **_p(ctx)),
                       M("snap.touch.elsewhere.hint", "The lab expects the file in root's home folder, /root, where “incus shell {container}” opens. Create it there with “incus exec {container} -- touch {path}”.", **_p(ctx)),
                       "file_elsewhere")
-    if snap is None and not ctx.passed("snapshot"):
+    if snap is None and _not_done(ctx, "snapshot"):
         return _first(ctx, "snapshot")
     if "touch" in ctx.history.passed:
         return failed(M("snap.touch.removed", "{path} was there before but has disappeared, and no restore happened.", **_p(ctx)),
@@ -138,7 +151,7 @@ def check_stop(ctx: Context) -> Verdict:
         if not inst.running:
             return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
         return consumed(M("snap.stop.consumed", "The instance is running again after the restore, so the stop that came before it leaves no trace."))
-    if not ctx.passed("touch"):
+    if _not_done(ctx, "touch"):
         return _first(ctx, "touch")
     if not inst.running:
         return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
@@ -157,7 +170,7 @@ def check_restore(ctx: Context) -> Verdict:
         return failed(M("snap.restore.rm", "{path} is gone, but the instance was never restored.", **_p(ctx)),
                       M("snap.restore.rm.hint", "Removing the file by hand (rm) is not a restore. Create it again with “incus exec {container} -- touch {path}”, stop the instance, then run “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
                       "rm_instead_of_restore")
-    if not ctx.passed("touch"):
+    if _not_done(ctx, "touch"):
         return _first(ctx, "touch")
     return failed(M("snap.restore.missing", "The instance has not been restored from a snapshot yet.", **_p(ctx)),
                   M("snap.restore.missing.hint", "Run “incus snapshot restore {container} {snapshot}”. Older guides show “incus restore {container} {snapshot}”, which Incus rejects with “unknown command \"restore\"”.", **_p(ctx)),
@@ -198,13 +211,15 @@ def check_cleanup(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     if ctx.observation.snapshot is not None:
-        if not ctx.passed("verify"):
+        if _not_done(ctx, "verify"):
             return _first(ctx, "verify")
         return failed(M("snap.cleanup.still_there", "The snapshot “{snapshot}” still exists.", **_p(ctx)),
                       M("snap.cleanup.still_there.hint", "Delete it with “incus snapshot delete {container} {snapshot}”. Older guides show “incus delete {container}/{snapshot}”, which Incus rejects (“Invalid instance name”); and never run “incus delete {container}” on a stopped instance: that deletes the whole instance without asking.", **_p(ctx)),
                       "snapshot_not_deleted")
-    if not ctx.passed("verify"):
+    if _not_done(ctx, "verify"):
         return _first(ctx, "verify")
+    # verify passed, or is only not verified (its file was never seen): the snapshot is gone
+    # and the instance is there, after a proven restore (verify fails without one).
     return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)))
 
 

@@ -106,11 +106,11 @@ def test_without_a_baseline_or_events_a_restore_is_not_proven() -> None:
 
 
 def test_consumed_evidence_is_not_verified_without_the_journal_but_proven_by_events() -> None:
-    # verify is not verified either: nothing saw the file that the restore should remove;
-    # cleanup builds on verify.
+    # verify is not verified either: nothing saw the file that the restore should remove.
+    # cleanup's own evidence is there (snapshot gone, instance kept, restore proven): it passes.
     assert statuses("cleaned_up", {"prerequisites"}) == {
         "prerequisites": "passed", "snapshot": "not_verified", "touch": "not_verified", "stop": "not_verified",
-        "restore": "passed", "start": "passed", "verify": "not_verified", "cleanup": "failed"}
+        "restore": "passed", "start": "passed", "verify": "not_verified", "cleanup": "passed"}
     with_events = statuses("cleaned_up", {"prerequisites"}, events=True)
     assert with_events["snapshot"] == "passed" and with_events["stop"] == "passed"
     assert with_events["touch"] == "not_verified"  # no event says a file was created
@@ -138,6 +138,45 @@ def test_checking_too_early_names_the_step_to_do_first() -> None:
     r = result("snapshot_taken", "restore", {"prerequisites", "snapshot"})
     assert r.diagnosis == "order:touch"
     assert "Create a file" in r.message.render("en")
+
+
+@pytest.mark.parametrize("step", ["stop", "restore", "start", "verify", "cleanup"])
+def test_do_this_first_names_the_first_step_not_done(step: str) -> None:
+    """Fresh instance: whatever later step is checked, the snapshot comes first (issue 9)."""
+    r = result("fresh", step)
+    assert r.status is Status.FAILED and r.diagnosis == "order:snapshot", (step, r.diagnosis)
+    assert "Take a snapshot" in r.message.render("en")
+    assert "instantané" in r.message.render("fr")
+    assert "incus snapshot" in r.hint.render("en")
+
+
+def test_a_stopped_fresh_instance_still_names_the_snapshot_not_the_prerequisites() -> None:
+    """A learner who stopped too early: the stop made prerequisites fail, the snapshot is what is missing."""
+    data = load("fresh")
+    data["observation"]["instance"]["status"] = "Stopped"
+    got = grade(CHAPTER, Observation.from_json(data["observation"]), history(data), PARAMS, ["restore"])[0]
+    assert got.diagnosis == "order:snapshot"
+
+
+def test_a_step_only_not_verified_never_fails_a_later_one() -> None:
+    """The whole chapter done in a terminal without any check or listener (issue 14)."""
+    got = grade(CHAPTER, Observation.from_json(load("cleaned_up")["observation"]), history(load("cleaned_up")), PARAMS)
+    by_step = {r.step: r for r in got}
+    assert not [r.step for r in got if r.status is Status.FAILED]
+    assert by_step["cleanup"].status is Status.PASSED
+    for lang in ("en", "fr"):
+        assert all("first" not in r.message.render(lang) and "d’abord" not in r.message.render(lang) for r in got)
+    # Every step not verified says why, in both languages.
+    for r in got:
+        if r.status is Status.NOT_VERIFIED:
+            assert r.hint is not None and r.hint.render("fr") != r.hint.render("en")
+
+
+def test_the_snapshot_still_there_fails_cleanup_on_its_own_evidence_even_if_verify_is_not_verified() -> None:
+    data = load("restored_running")  # restored and running, snapshot still there, the file never seen
+    got = {r.step: r for r in grade(CHAPTER, Observation.from_json(data["observation"]), history(data), PARAMS)}
+    assert got["verify"].status is Status.NOT_VERIFIED
+    assert got["cleanup"].status is Status.FAILED and got["cleanup"].diagnosis == "snapshot_not_deleted"
 
 
 def test_every_message_of_every_scenario_renders_in_both_languages() -> None:
