@@ -6,7 +6,6 @@ Everything labkit knows about a container comes through here, never from
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +23,8 @@ from .errors import (
 )
 from .certs import Remote, read_remote
 from .i18n import M
+# Re-exported: the parsers live apart so the event recorder need not import httpx.
+from .timestamps import parse_incus_time, parse_modified  # noqa: F401
 
 SYSTEM_SOCKET = Path("/var/lib/incus/unix.socket")
 USER_SOCKET = Path("/var/lib/incus/unix.socket.user")
@@ -201,27 +202,3 @@ class IncusClient:
     def all_instances(self, recursion: int = 2) -> list[dict[str, Any]]:
         return self.request("GET", "/1.0/instances", params={"recursion": recursion, "all-projects": "true"}, project=False) or []
 
-
-def parse_modified(value: str | None) -> datetime | None:
-    """X-Incus-Modified is Go's time format ("2026-11-26 04:47:12 +0000 UTC"), to the second."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(" ".join(value.split()[:3]), "%Y-%m-%d %H:%M:%S %z")
-    except ValueError:
-        return None
-
-
-def parse_incus_time(value: str | None) -> datetime | None:
-    """Incus timestamps are RFC 3339 with nanoseconds, which fromisoformat rejects."""
-    if not value or value.startswith("0001-01-01"):
-        return None
-    match = _RFC3339.match(value)
-    if match is None:
-        return None
-    head, fraction, zone = match.groups()
-    zone = "+00:00" if zone in (None, "Z", "z") else zone
-    return datetime.fromisoformat(f"{head}.{(fraction or '0')[:6].ljust(6, '0')}{zone}")
-
-
-_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|z|[+-]\d\d:\d\d)?$")
