@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -81,12 +81,7 @@ def ensure_running(endpoint: Endpoint, container: str, snapshot: str, file: str,
     if endpoint.remote is not None:
         return None
     project = endpoint.project
-    config = config_path(project, container)
-    config.parent.mkdir(parents=True, exist_ok=True)
-    wanted = Config(str(endpoint.socket), project, container, snapshot, lab, file, str(journal))
-    changed = not config.exists() or Config.read(config) != wanted
-    if changed:
-        config.write_text(json.dumps(wanted.__dict__), encoding="utf-8")
+    config, changed = write_config(endpoint, container, snapshot, file, journal, lab)
     current = status(project, container)
     if current.running and not changed:
         return current
@@ -98,6 +93,21 @@ def ensure_running(endpoint: Endpoint, container: str, snapshot: str, file: str,
         subprocess.run([sys.executable, "-m", "labkit.recorder", "--config", str(config), "--background"],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return _wait_connected(project, container, wait)
+
+
+def write_config(endpoint: Endpoint, container: str, snapshot: str, file: str, journal: Path,
+                 lab: str = "snapshots") -> tuple[Path, bool]:
+    """The recorder's configuration file, and whether it changed."""
+    config = config_path(endpoint.project, container)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    wanted = Config(str(endpoint.socket), endpoint.project, container, snapshot, lab, file, str(journal.absolute()))
+    try:
+        changed = Config.read(config) != wanted
+    except (OSError, ValueError, TypeError):
+        changed = True
+    if changed:
+        config.write_text(json.dumps(asdict(wanted)), encoding="utf-8")
+    return config, changed
 
 
 def _wait_connected(project: str, container: str, wait: float) -> RecorderStatus:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ..engine import FILE_SEEN, Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
-from ..i18n import M
+from ..i18n import M, Message
 
 FILE_PATH = "/root/this_file.txt"
 
@@ -66,7 +66,7 @@ def check_prerequisites(ctx: Context) -> Verdict:
         return gone
     inst = ctx.observation.instance
     if inst.running:
-        return passed(M("snap.prereq.ok", "The instance “{container}” exists and is running.", **_p(ctx)))
+        return passed(M("snap.prereq.ok", "The instance “{container}” exists and is running.", **_p(ctx)), _status_now(ctx))
     if ctx.observation.snapshot is not None or restore_proof(ctx) is not None:
         return consumed(M("snap.prereq.stopped_later", "The instance is stopped, as a later step of the chapter asks."))
     return failed(M("snap.prereq.stopped", "The instance “{container}” exists but is {status}.", status=inst.status, **_p(ctx)),
@@ -214,7 +214,8 @@ def check_start(ctx: Context) -> Verdict:
     if restore_proof(ctx) is None:
         return _first(ctx, "restore")
     if ctx.observation.instance.running:
-        return passed(M("snap.start.ok", "The instance “{container}” is running again after the restore.", **_p(ctx)))
+        return passed(M("snap.start.ok", "The instance “{container}” is running again after the restore.", **_p(ctx)),
+                      _started_after_restore(ctx) or _status_now(ctx))
     return failed(M("snap.start.stopped", "The snapshot was restored, but “{container}” is still stopped.", **_p(ctx)),
                   M("snap.start.stopped.hint", "A restore does not start a stopped instance. Start it with “incus start {container}”.", **_p(ctx)),
                   "restore_without_start")
@@ -235,7 +236,8 @@ def check_verify(ctx: Context) -> Verdict:
         return failed(M("snap.verify.still_there", "{path} is still there after the restore.", **_p(ctx)),
                       M("snap.verify.still_there.hint", "The file survived the restore, so the snapshot already contained it: it was created before the snapshot was taken. Redo the chapter in order (“labkit reset --yes”).", **_p(ctx)),
                       "file_in_snapshot")
-    return passed(M("snap.verify.ok", "{path} is gone: the restore brought the instance back to the moment of the snapshot.", **_p(ctx)))
+    return passed(M("snap.verify.ok", "{path} is gone: the restore brought the instance back to the moment of the snapshot.", **_p(ctx)),
+                  M("snap.evidence.file_absent", "Incus reports no {path} in the running instance at {time} UTC.", time=_hms(obs.taken_at), **_p(ctx)))
 
 
 def check_cleanup(ctx: Context) -> Verdict:
@@ -251,7 +253,24 @@ def check_cleanup(ctx: Context) -> Verdict:
         return _first(ctx, "verify")
     # verify passed, or is only not verified (its file was never seen): the snapshot is gone
     # and the instance is there, after a proven restore (verify fails without one).
-    return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)))
+    deleted = ctx.history.saw("instance-snapshot-deleted", name=ctx.params["snapshot"])
+    return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)),
+                  M("snap.evidence.snapshot_deleted", "Incus reported the deletion of {snapshot} at {time}.", time=_hms(deleted.time), **_p(ctx)) if deleted
+                  else M("snap.evidence.no_snapshot", "No snapshot named {snapshot} at {time} UTC.", time=_hms(ctx.observation.taken_at), **_p(ctx)))
+
+
+def _status_now(ctx: Context) -> Message:
+    inst = ctx.observation.instance
+    return M("snap.evidence.status", "Incus reports {container} as {status} at {time} UTC.",
+             status=inst.status if inst else "?", time=_hms(ctx.observation.taken_at), **_p(ctx))
+
+
+def _started_after_restore(ctx: Context) -> Message | None:
+    restored = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
+    started = ctx.history.saw("instance-started")
+    if restored is None or started is None or started.time < restored.time:
+        return None
+    return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=_hms(started.time))
 
 
 def _hms(value: datetime | None) -> str:
