@@ -148,7 +148,13 @@ class Recorder:
 
     def _connect(self) -> ClientConnection:
         query = f"type=lifecycle,operation&project={quote(self.config.project, safe='')}"
-        return unix_connect(self.config.socket, f"ws://incus/1.0/events?{query}", open_timeout=5)
+        uri = f"ws://incus/1.0/events?{query}"
+        try:
+            # No keepalive pings: on a unix socket a dead daemon closes the stream anyway, and an
+            # idle recorder should not wake up at all.  (websockets < 15 has no pings to turn off.)
+            return unix_connect(self.config.socket, uri, open_timeout=5, ping_interval=None)
+        except TypeError:
+            return unix_connect(self.config.socket, uri, open_timeout=5)
 
     def _handle(self, event: dict[str, Any]) -> None:
         if event.get("type") == "operation":
