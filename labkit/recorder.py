@@ -99,6 +99,7 @@ class Recorder:
         self.journal = Journal(Path(config.journal), config.lab, config.project, config.container, config.snapshot)
         self.state = State(os.getpid(), _now().isoformat())
         self._ws: ClientConnection | None = None
+        self.instance_deleted = False
         self._last_seen: tuple[bool, str | None] | None = None
 
     # -- the loop ---------------------------------------------------------
@@ -135,6 +136,7 @@ class Recorder:
                         self._handle(json.loads(raw))
             except InstanceGone:
                 self._say("the instance was deleted: stopping")
+                self.instance_deleted = True
                 return 0
             except (OSError, WebSocketException, ValueError) as exc:
                 self._disconnected(f"connection lost ({exc or type(exc).__name__}); reconnecting")
@@ -274,7 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--background", action="store_true", help="detach (double fork) and log to the log file")
     args = parser.parse_args(argv)
     config_path = args.config.resolve()
-    config = Config.read(config_path)
+    try:
+        config = Config.read(config_path)
+    except (OSError, ValueError, TypeError) as exc:
+        # Exit 0: a systemd unit whose instance is gone must not be restarted in a loop.
+        print(f"no usable recorder configuration at {config_path} ({exc}): nothing to record", file=sys.stderr)
+        return 0
     pid_path, state_path, log_path = files_for(config_path)
     if args.background:
         _daemonize(log_path)
@@ -299,6 +306,16 @@ def main(argv: list[str] | None = None) -> int:
         state_path.unlink(missing_ok=True)
         pid_path.unlink(missing_ok=True)
         lock.close()
+        if recorder.instance_deleted:
+            _forget(config, config_path)
+
+
+def _forget(config: Config, config_path: Path) -> None:
+    """The instance is gone: nothing to start at the next boot.  (The log stays, for the curious.)"""
+    config_path.unlink(missing_ok=True)
+    from . import recorder_service  # only now: it brings the HTTP client's module along
+
+    recorder_service.disable_unit(config.project, config.container)
 
 
 if __name__ == "__main__":

@@ -120,10 +120,14 @@ def _wait_connected(project: str, container: str, wait: float) -> RecorderStatus
         time.sleep(0.05)
 
 
+def disable_unit(project: str, container: str, now: bool = False) -> None:
+    if _systemd():
+        _systemctl("disable", *(["--now"] if now else []), unit_name(project, container))
+
+
 def stop(project: str, container: str, wait: float = 5.0) -> bool:
     """Stop it (and disable its unit under systemd); False when none was running."""
-    if _systemd():
-        _systemctl("disable", "--now", unit_name(project, container))
+    disable_unit(project, container, now=True)
     current = status(project, container)
     if not current.running or current.pid is None:
         return False

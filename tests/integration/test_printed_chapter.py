@@ -152,3 +152,15 @@ def test_without_the_recorder_no_step_is_failed(learner, image: str, lang: str) 
         assert by_step[step]["status"] == "not_verified" and by_step[step]["hint"], by_step[step]
         assert "labkit setup" in by_step[step]["hint"]
     assert report["score"]["earned"] == 7
+
+
+@pytest.mark.parametrize("lang, words", [("en", "Take a snapshot"), ("fr", "instantané")])
+def test_checking_restore_first_on_a_fresh_instance_says_take_the_snapshot_first(
+        instance: str, tmp_path: Path, lang: str, words: str) -> None:
+    """Issue 9: the “do this first” message names the first step not done, not the one just before."""
+    done = labkit("--lang", lang, "--container", instance, "--journal", str(tmp_path / "j.json"),
+                  "check", "--json", "restore")
+    assert done.returncode == 1, done.stderr
+    step = json.loads(done.stdout)["steps"][0]
+    assert step["status"] == "failed" and words in step["message"], step
+    assert "incus snapshot" in step["hint"]

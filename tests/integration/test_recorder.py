@@ -140,8 +140,9 @@ def test_the_recorder_reconnects_after_a_daemon_restart_reads_one_project_and_ex
     daemon.incus("delete", "c1")
     wait_for(lambda: not Path(f"/proc/{pid}").exists() or not recorder_service.status("default", "c1").running,
              what="the recorder to exit")
-    pid_file, state_file, log = recorder_service.files_for(recorder_service.config_path("default", "c1"))
-    assert not pid_file.exists() and not state_file.exists()
+    config = recorder_service.config_path("default", "c1")
+    pid_file, state_file, log = recorder_service.files_for(config)
+    assert not pid_file.exists() and not state_file.exists() and not config.exists()
     text = log.read_text()
     assert "connection lost" in text or "closed the event stream" in text
     assert "the instance was deleted" in text

@@ -7,6 +7,8 @@ from typing import Iterator
 
 import pytest
 
+from labkit import recorder_service
+
 from .conftest import delete_instance, incus, labkit, unique
 
 
@@ -62,6 +64,9 @@ def test_recreate_asks_for_confirmation_then_rebuilds(empty_project: str) -> Non
     rebuilt = labkit("--project", empty_project, "--container", "lk-r", "setup", "--recreate", "--yes")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert instance_state(empty_project, "lk-r")["config"]["volatile.uuid"] != before
+    # The old instance's recorder left with it; setup started one for the new instance.
+    recorder = recorder_service.status(empty_project, "lk-r")
+    assert recorder.running and recorder.connected
 
 
 @pytest.mark.parametrize("lang, words", [("en", "was not found"), ("fr", "introuvable")])
