@@ -28,6 +28,12 @@ def empty_project(image: str) -> Iterator[str]:
         incus("project", "delete", name, check=False)
 
 
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Setup starts an event recorder: its files and journal go to the test's folder, not root's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 def instance_state(project: str, name: str) -> dict:
     return json.loads(incus("query", f"/1.0/instances/{name}?project={project}").stdout)
 
