@@ -141,14 +141,41 @@ def reset(opts: Options, yes: bool) -> None:
         opts.say(M("cli.reset.archived", "Your previous attempt is kept in {archive}.", archive=str(archived)))
 
 
+@main.command(hidden=True)
+@click.option("--stop", "stop_it", is_flag=True, help="Stop this instance's recorder (and disable its unit).")
+@click.pass_obj
+@handles_errors
+def record(opts: Options, stop_it: bool) -> None:
+    """Run the event recorder in the foreground (`labkit setup` starts it in the background)."""
+    import os
+
+    from . import recorder_service
+    from .errors import UsageError as _UsageError
+
+    session = opts.session()
+    if stop_it:
+        stopped = recorder_service.stop(session.project, session.container)
+        opts.say(M("cli.record.stopped", "The event recorder of {container} is stopped.", container=session.container) if stopped
+                 else M("cli.record.not_running", "No event recorder was running for {container}.", container=session.container))
+        return
+    if session.endpoint.remote is not None:
+        raise _UsageError(M("cli.record.remote", "The event recorder works with a local Incus socket only; with a remote server, keep “labkit watch” running or use the notebook."))
+    config, _ = recorder_service.write_config(session.endpoint, session.container, session.snapshot, session.file_path,
+                                              session.journal.path or Path(os.devnull))
+    session.close()
+    # Replace this process: the recorder must not keep click and the HTTP client in memory.
+    os.execv(sys.executable, [sys.executable, "-m", "labkit.recorder", "--config", str(config)])
+
+
 @main.command()
 @click.option("--image", default=None, help="Image for the lab instance (default: images:ubuntu/24.04 if reachable, else a local Debian image).")
 @click.option("--recreate", is_flag=True, help="Delete and rebuild the lab instance.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--test-tools", is_flag=True, help="Also install what `make test` needs (chromium, fonts; as root).")
+@click.option("--no-recorder", is_flag=True, help="Do not start the background event recorder.")
 @click.pass_obj
 @handles_errors
-def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tools: bool) -> None:
+def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tools: bool, no_recorder: bool) -> None:
     """Install and start Incus if needed, prepare storage, image and the lab instance."""
     from .setup import run_setup
 
@@ -157,7 +184,8 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
         from .install import ensure_test_tools
 
         ensure_test_tools(STATE_DIR / "setup.log", lambda message: opts.say(message, err=True))
-    run_setup(lang=opts.lang, container=opts.container or "ubuntu-test", project=opts.project, image=image, recreate=recreate, yes=yes)
+    run_setup(lang=opts.lang, container=opts.container or "ubuntu-test", project=opts.project, image=image, recreate=recreate, yes=yes,
+              snapshot=opts.snapshot, journal=opts.journal, recorder=not no_recorder)
 
 
 @main.command()

@@ -43,6 +43,8 @@ def diagnose(container: str, project: str | None = None) -> list[Check]:
         checks.append(Check("version", True, M("doctor.version", "Incus server version {version}.", version=version)))
         checks.extend(_storage_and_images(client))
         checks.append(_instance(client, container))
+        if endpoint.remote is None:
+            checks.append(_recorder(client.project, container))
         return checks
     finally:
         client.close()
@@ -74,6 +76,20 @@ def _instance(client: IncusClient, container: str) -> Check:
         return Check("instance", False, M("doctor.instance.missing", "The lab instance “{container}” does not exist: run “labkit setup”.", container=container))
     status = data.get("status")
     return Check("instance", True, M("doctor.instance.ok", "Lab instance “{container}”: {status}.", container=container, status=status))
+
+
+def _recorder(project: str, container: str) -> Check:
+    """Not required: without it the checks work, but steps done in a terminal and checked
+    only at the end cannot all be proven."""
+    from .recorder_service import status
+
+    found = status(project, container)
+    if not found.running:
+        return Check("recorder", False, M("doctor.recorder.stopped", "The event recorder is not running: steps done in a terminal are proven only if you check right after each one. “labkit setup” starts it again."), required=False)
+    since = found.since.strftime("%Y-%m-%d %H:%M:%S UTC") if found.since else "?"
+    if not found.connected:
+        return Check("recorder", False, M("doctor.recorder.waiting", "The event recorder (PID {pid}) is waiting for the Incus daemon to come back; its log is {log}.", pid=found.pid, log=str(found.log)), required=False)
+    return Check("recorder", True, M("doctor.recorder.ok", "Event recorder running since {since} (PID {pid}): {events} events and {sightings} looks at the file recorded. Log: {log}.", since=since, pid=found.pid, events=found.events, sightings=found.sightings, log=str(found.log)), required=False)
 
 
 def doctor_text(checks: list[Check], lang: str) -> str:

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .i18n import M, Message
-from .observation import Observation
+
+if TYPE_CHECKING:  # the recorder imports the engine (via the journal) without the HTTP client
+    from .observation import Observation
 
 
 class Status(str, Enum):
@@ -49,6 +51,11 @@ def failed(message: Message, hint: Message | None, diagnosis: str, *evidence: Me
 
 def consumed(message: Message, *evidence: Message) -> Verdict:
     return Verdict(Outcome.CONSUMED, message, None, evidence)
+
+
+# Not an Incus event: the event recorder's own look at a chapter's file (HEAD on the files
+# API), context {"path", "present", "modified"}; what a check at that moment would have seen.
+FILE_SEEN = "labkit-file-seen"
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ class Score:
         return cls(sum(r.points for r in results), sum(r.possible for r in results))
 
 
-NOT_VERIFIED_HINT = M("engine.not_verified_hint", "Check each step right after doing it (“labkit check STEP” or the check cell of the notebook), or keep “labkit watch” running in another terminal: labkit then sees the actions as they happen.")
+NOT_VERIFIED_HINT = M("engine.not_verified_hint", "Check each step right after doing it (“labkit check STEP” or the check cell of the notebook), or let the event recorder run (“labkit setup” starts it, “labkit doctor” shows it): labkit then sees the actions as they happen.")
 
 
 def resolve(step: Step, verdict: Verdict, history: History) -> Result:

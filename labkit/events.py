@@ -8,17 +8,18 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote, urlsplit
 
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, unix_connect
-from websockets.sync.client import connect as tls_connect
 
-from .certs import ssl_context
 from .errors import IncusUnavailable
 from .i18n import M
-from .incus import Endpoint, parse_incus_time
+from .timestamps import parse_incus_time
+
+if TYPE_CHECKING:  # the recorder imports journal_entry without the HTTP client
+    from .incus import Endpoint
 
 ACTIONS = ("instance-snapshot-created", "instance-restored", "instance-shutdown", "instance-stopped",
            "instance-started", "instance-snapshot-deleted", "instance-deleted", "instance-created")
@@ -47,6 +48,10 @@ def connect(endpoint: Endpoint, all_projects: bool = False, timeout: float = 5.0
     query = "type=lifecycle" + ("&all-projects=true" if all_projects else f"&project={endpoint.project}")
     try:
         if endpoint.remote is not None:
+            from websockets.sync.client import connect as tls_connect
+
+            from .certs import ssl_context
+
             remote = endpoint.remote
             return tls_connect(f"wss://{remote.address}/1.0/events?{query}", open_timeout=timeout,
                                ssl=ssl_context(remote.client, remote.server_cert))

@@ -16,11 +16,13 @@ import threading
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .engine import Baseline, Event, History, Result, Status
 from .i18n import M, Message
-from .observation import Instance
+
+if TYPE_CHECKING:  # the recorder writes journals without importing the HTTP client
+    from .observation import Instance
 
 FORMAT = 1
 
@@ -202,19 +204,48 @@ class Journal:
         self.update(record)
         return int(self.data["hints"][step])
 
-    def record_events(self, events: list[dict[str, Any]]) -> None:
+    def record_events(self, events: list[dict[str, Any]]) -> int:
+        """Add events to the current attempt; return how many were new.
+
+        Several listeners may report the same event (the background recorder, a notebook's
+        `Lab`, `labkit watch`): one lifecycle event has one (action, time, context), so it is
+        kept once.  Events older than a reset belong to the attempt the reset closed."""
         if not events:
-            return
+            return 0
+        added = 0
 
         def record(data: dict[str, Any]) -> None:
-            data["events"].extend(events)
+            nonlocal added
+            added = 0
+            seen = {_event_key(e) for e in data["events"]}
+            start = _attempt_start(data)
+            for event in events:
+                key = _event_key(event)
+                if key in seen or (start is not None and datetime.fromisoformat(event["time"]) < start):
+                    continue
+                seen.add(key)
+                data["events"].append(event)
+                added += 1
         self.update(record)
+        return added
 
     def history(self) -> History:
         base = self.data.get("baseline")
         baseline = None if base is None else Baseline(base.get("uuid"), base.get("generation"), datetime.fromisoformat(base["recorded_at"]))
         events = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {}) for e in self.data.get("events", []))
         return History(frozenset(self.data.get("first_pass", {})), baseline, events)
+
+
+def _event_key(event: dict[str, Any]) -> tuple[str, str, str]:
+    return (event["action"], event["time"], json.dumps(event.get("context") or {}, sort_keys=True))
+
+
+def _attempt_start(data: dict[str, Any]) -> datetime | None:
+    """When a reset (or a recreated instance) opened this attempt; None for the first one,
+    whose journal is created by whoever writes first, often just after the first event."""
+    if int(data.get("attempt", 1)) <= 1 or not data.get("started_at"):
+        return None
+    return datetime.fromisoformat(data["started_at"])
 
 
 def write_atomically(path: Path, data: dict[str, Any]) -> None:

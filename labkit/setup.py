@@ -53,7 +53,8 @@ class Phases:
         print(f"✔ {label} ({Number(seconds).render(self.lang)}\u00a0s){' — ' + detail if detail else ''}", file=sys.stderr, flush=True)
 
 
-def run_setup(*, lang: str, container: str, project: str | None, image: str | None, recreate: bool, yes: bool) -> None:
+def run_setup(*, lang: str, container: str, project: str | None, image: str | None, recreate: bool, yes: bool,
+              snapshot: str | None = None, journal: Path | None = None, recorder: bool = True) -> None:
     validate_instance(container)
     state = daemon.STATE_DIR if _root() else Path.home() / ".local" / "state" / "labkit"
     log = state / "setup.log"
@@ -86,10 +87,30 @@ def run_setup(*, lang: str, container: str, project: str | None, image: str | No
         else:
             with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:
                 notes.append(M("setup.instance.kept", "already exists ({status}); left as it is. Use --recreate to rebuild it.", status=existing.get("status", "?")))
+        if recorder:
+            with phases.phase(M("setup.phase.recorder", "Event recorder")) as notes:
+                notes.append(start_recorder(client, container, snapshot, journal))
     finally:
         client.close()
     total = sum(s for _, s, _ in phases.rows)
     print(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.", seconds=Number(total)).render(lang), file=sys.stderr)
+
+
+def start_recorder(client: IncusClient, container: str, snapshot: str | None = None, journal: Path | None = None) -> Message:
+    """Leave the event recorder running for this instance (recorder.py); tests start it the same way."""
+    from . import journal as journal_mod
+    from .labs import CHAPTERS
+    from .recorder_service import ensure_running
+
+    chapter = CHAPTERS["snapshots"]
+    path = journal or journal_mod.default_path(chapter.id, client.project, container)
+    status = ensure_running(client.endpoint, container, snapshot or chapter.defaults["snapshot"],
+                            chapter.defaults["file"], path, chapter.id)
+    if status is None:
+        return M("setup.recorder.remote", "not used with a remote server: the notebook records events itself, or run “labkit watch”.")
+    if not status.connected:
+        raise SetupError(M("setup.recorder.failed", "The event recorder did not start listening. Its log is {log}.", log=str(status.log)))
+    return M("setup.recorder.running", "running (PID {pid}, log in {log}).", pid=status.pid, log=str(status.log))
 
 
 def _root() -> bool:

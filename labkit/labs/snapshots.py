@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..engine import Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
-from ..i18n import M
+from ..engine import FILE_SEEN, Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
+from ..i18n import M, Message
 
 FILE_PATH = "/root/this_file.txt"
 
@@ -28,9 +28,22 @@ def _gone(ctx: Context) -> Verdict | None:
                   "instance_deleted")
 
 
+def _not_done(ctx: Context, step_id: str) -> bool:
+    """Known not to be done: its check failed.  A step that is only *not verified* may well
+    be done, and an order rule must never turn that doubt into a failure of a later step."""
+    result = ctx.earlier.get(step_id)
+    return result is not None and result.status is Status.FAILED
+
+
 def _first(ctx: Context, step_id: str) -> Verdict:
-    return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[step_id]),
-                  NUDGES[step_id].bind(**_p(ctx)), f"order:{step_id}")
+    """“Do X first”, naming the first step not done up to `step_id` (which is not done).
+
+    Prerequisites are skipped: apart from a deleted instance (every check says so itself)
+    they fail only on a stopped instance, which the chapter's own stop step causes."""
+    order = list(TITLES)
+    first = next(s for s in order[1:order.index(step_id) + 1] if _not_done(ctx, s) or s == step_id)
+    return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[first]),
+                  NUDGES[first].bind(**_p(ctx)), f"order:{first}")
 
 
 def restore_proof(ctx: Context) -> Verdict | None:
@@ -53,7 +66,7 @@ def check_prerequisites(ctx: Context) -> Verdict:
         return gone
     inst = ctx.observation.instance
     if inst.running:
-        return passed(M("snap.prereq.ok", "The instance “{container}” exists and is running.", **_p(ctx)))
+        return passed(M("snap.prereq.ok", "The instance “{container}” exists and is running.", **_p(ctx)), _status_now(ctx))
     if ctx.observation.snapshot is not None or restore_proof(ctx) is not None:
         return consumed(M("snap.prereq.stopped_later", "The instance is stopped, as a later step of the chapter asks."))
     return failed(M("snap.prereq.stopped", "The instance “{container}” exists but is {status}.", status=inst.status, **_p(ctx)),
@@ -93,7 +106,7 @@ def check_touch(ctx: Context) -> Verdict:
     obs, snap = ctx.observation, ctx.observation.snapshot
     if obs.file_present:
         if snap is None:
-            return _first(ctx, "snapshot") if not ctx.passed("snapshot") else consumed(
+            return _first(ctx, "snapshot") if _not_done(ctx, "snapshot") else _seen_by_recorder(ctx) or consumed(
                 M("snap.touch.snapshot_gone", "The snapshot it must be compared with is gone.", **_p(ctx)))
         if snap.created_at is None or obs.file_modified is None:
             # Never pass on what cannot be compared.
@@ -108,18 +121,49 @@ def check_touch(ctx: Context) -> Verdict:
         return passed(M("snap.touch.ok", "{path} exists and is newer than the snapshot.", **_p(ctx)),
                       M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(obs.file_modified), snap=_hms(snap.created_at)))
     if restore_proof(ctx) is not None:
-        return consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
+        return _seen_by_recorder(ctx) or consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
     if obs.file_elsewhere:
         return failed(M("snap.touch.elsewhere", "{path} does not exist, but the file is at {found}.", found=", ".join(obs.file_elsewhere), **_p(ctx)),
                       M("snap.touch.elsewhere.hint", "The lab expects the file in root's home folder, /root, where “incus shell {container}” opens. Create it there with “incus exec {container} -- touch {path}”.", **_p(ctx)),
                       "file_elsewhere")
-    if snap is None and not ctx.passed("snapshot"):
+    if snap is None and _not_done(ctx, "snapshot"):
         return _first(ctx, "snapshot")
     if "touch" in ctx.history.passed:
         return failed(M("snap.touch.removed", "{path} was there before but has disappeared, and no restore happened.", **_p(ctx)),
                       M("snap.touch.removed.hint", "Deleting the file by hand (rm) is not what this lab teaches. Create it again with “incus exec {container} -- touch {path}”, then restore the snapshot to see it disappear.", **_p(ctx)), "rm_instead_of_restore")
     return failed(M("snap.touch.missing", "{path} does not exist yet.", **_p(ctx)),
                   M("snap.touch.missing.hint", "Create it with “incus exec {container} -- touch {path}”, or open a shell with “incus shell {container}” and type “touch this_file.txt”.", **_p(ctx)), "no_file")
+
+
+def _seen_by_recorder(ctx: Context) -> Verdict | None:
+    """The file as the event recorder saw it after an exec or at a stop, before the restore:
+    what a check of this step would have seen then.  Only the daemon's answers count (the
+    file's presence and mtime, the snapshot's time); the same rule as a live check applies."""
+    events = sorted(ctx.history.events, key=lambda e: e.time)
+    restores = [e.time for e in events if e.action == "instance-restored"
+                and e.context.get("snapshot") == f"{ctx.params['container']}/{ctx.params['snapshot']}"]
+    for seen in reversed(events):
+        if seen.action != FILE_SEEN or seen.context.get("path") != FILE_PATH or not seen.context.get("present"):
+            continue
+        if restores and seen.time >= restores[-1]:
+            continue  # after the restore: not the file the restore was meant to remove
+        taken = _snapshot_time_before(ctx, events, seen.time)
+        modified = datetime.fromisoformat(seen.context["modified"]) if seen.context.get("modified") else None
+        if taken is None or modified is None or modified.timestamp() < int(taken.timestamp()):
+            continue
+        return passed(M("snap.touch.ok_seen", "{path} was there before the restore, newer than the snapshot.", **_p(ctx)),
+                      M("snap.evidence.file_seen", "The event recorder saw {path} at {seen} (modified at {file}); snapshot taken at {snap} (UTC).",
+                        seen=_hms(seen.time), file=_hms(modified), snap=_hms(taken), **_p(ctx)))
+    return None
+
+
+def _snapshot_time_before(ctx: Context, events: list[Event], moment: datetime) -> datetime | None:
+    snap = ctx.observation.snapshot
+    if snap is not None and snap.created_at is not None and snap.created_at <= moment:
+        return snap.created_at
+    created = [e.time for e in events if e.action == "instance-snapshot-created"
+               and e.context.get("name") == ctx.params["snapshot"] and e.time <= moment]
+    return created[-1] if created else None
 
 
 def check_stop(ctx: Context) -> Verdict:
@@ -138,7 +182,7 @@ def check_stop(ctx: Context) -> Verdict:
         if not inst.running:
             return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
         return consumed(M("snap.stop.consumed", "The instance is running again after the restore, so the stop that came before it leaves no trace."))
-    if not ctx.passed("touch"):
+    if _not_done(ctx, "touch"):
         return _first(ctx, "touch")
     if not inst.running:
         return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
@@ -157,7 +201,7 @@ def check_restore(ctx: Context) -> Verdict:
         return failed(M("snap.restore.rm", "{path} is gone, but the instance was never restored.", **_p(ctx)),
                       M("snap.restore.rm.hint", "Removing the file by hand (rm) is not a restore. Create it again with “incus exec {container} -- touch {path}”, stop the instance, then run “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
                       "rm_instead_of_restore")
-    if not ctx.passed("touch"):
+    if _not_done(ctx, "touch"):
         return _first(ctx, "touch")
     return failed(M("snap.restore.missing", "The instance has not been restored from a snapshot yet.", **_p(ctx)),
                   M("snap.restore.missing.hint", "Run “incus snapshot restore {container} {snapshot}”. Older guides show “incus restore {container} {snapshot}”, which Incus rejects with “unknown command \"restore\"”.", **_p(ctx)),
@@ -170,7 +214,8 @@ def check_start(ctx: Context) -> Verdict:
     if restore_proof(ctx) is None:
         return _first(ctx, "restore")
     if ctx.observation.instance.running:
-        return passed(M("snap.start.ok", "The instance “{container}” is running again after the restore.", **_p(ctx)))
+        return passed(M("snap.start.ok", "The instance “{container}” is running again after the restore.", **_p(ctx)),
+                      _started_after_restore(ctx) or _status_now(ctx))
     return failed(M("snap.start.stopped", "The snapshot was restored, but “{container}” is still stopped.", **_p(ctx)),
                   M("snap.start.stopped.hint", "A restore does not start a stopped instance. Start it with “incus start {container}”.", **_p(ctx)),
                   "restore_without_start")
@@ -191,21 +236,41 @@ def check_verify(ctx: Context) -> Verdict:
         return failed(M("snap.verify.still_there", "{path} is still there after the restore.", **_p(ctx)),
                       M("snap.verify.still_there.hint", "The file survived the restore, so the snapshot already contained it: it was created before the snapshot was taken. Redo the chapter in order (“labkit reset --yes”).", **_p(ctx)),
                       "file_in_snapshot")
-    return passed(M("snap.verify.ok", "{path} is gone: the restore brought the instance back to the moment of the snapshot.", **_p(ctx)))
+    return passed(M("snap.verify.ok", "{path} is gone: the restore brought the instance back to the moment of the snapshot.", **_p(ctx)),
+                  M("snap.evidence.file_absent", "Incus reports no {path} in the running instance at {time} UTC.", time=_hms(obs.taken_at), **_p(ctx)))
 
 
 def check_cleanup(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     if ctx.observation.snapshot is not None:
-        if not ctx.passed("verify"):
+        if _not_done(ctx, "verify"):
             return _first(ctx, "verify")
         return failed(M("snap.cleanup.still_there", "The snapshot “{snapshot}” still exists.", **_p(ctx)),
                       M("snap.cleanup.still_there.hint", "Delete it with “incus snapshot delete {container} {snapshot}”. Older guides show “incus delete {container}/{snapshot}”, which Incus rejects (“Invalid instance name”); “incus delete {container}” alone deletes a stopped instance without asking.", **_p(ctx)),
                       "snapshot_not_deleted")
-    if not ctx.passed("verify"):
+    if _not_done(ctx, "verify"):
         return _first(ctx, "verify")
-    return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)))
+    # verify passed, or is only not verified (its file was never seen): the snapshot is gone
+    # and the instance is there, after a proven restore (verify fails without one).
+    deleted = ctx.history.saw("instance-snapshot-deleted", name=ctx.params["snapshot"])
+    return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)),
+                  M("snap.evidence.snapshot_deleted", "Incus reported the deletion of {snapshot} at {time}.", time=_hms(deleted.time), **_p(ctx)) if deleted
+                  else M("snap.evidence.no_snapshot", "No snapshot named {snapshot} at {time} UTC.", time=_hms(ctx.observation.taken_at), **_p(ctx)))
+
+
+def _status_now(ctx: Context) -> Message:
+    inst = ctx.observation.instance
+    return M("snap.evidence.status", "Incus reports {container} as {status} at {time} UTC.",
+             status=inst.status if inst else "?", time=_hms(ctx.observation.taken_at), **_p(ctx))
+
+
+def _started_after_restore(ctx: Context) -> Message | None:
+    restored = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
+    started = ctx.history.saw("instance-started")
+    if restored is None or started is None or started.time < restored.time:
+        return None
+    return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=_hms(started.time))
 
 
 def _hms(value: datetime | None) -> str:

@@ -7,6 +7,8 @@ from typing import Iterator
 
 import pytest
 
+from labkit import recorder_service
+
 from .conftest import delete_instance, incus, labkit, unique
 
 
@@ -24,6 +26,12 @@ def empty_project(image: str) -> Iterator[str]:
         for inst in json.loads(incus("list", "--project", name, "--format", "json").stdout):
             delete_instance(inst["name"], name)
         incus("project", "delete", name, check=False)
+
+
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Setup starts an event recorder: its files and journal go to the test's folder, not root's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 def instance_state(project: str, name: str) -> dict:
@@ -62,6 +70,9 @@ def test_recreate_asks_for_confirmation_then_rebuilds(empty_project: str) -> Non
     rebuilt = labkit("--project", empty_project, "--container", "lk-r", "setup", "--recreate", "--yes")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert instance_state(empty_project, "lk-r")["config"]["volatile.uuid"] != before
+    # The old instance's recorder left with it; setup started one for the new instance.
+    recorder = recorder_service.status(empty_project, "lk-r")
+    assert recorder.running and recorder.connected
 
 
 @pytest.mark.parametrize("lang, words", [("en", "was not found"), ("fr", "introuvable")])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.engine import Baseline, Event, History, Status, grade
+from labkit.engine import FILE_SEEN, Baseline, Event, History, Status, grade
 from labkit.labs.snapshots import CHAPTER
 from labkit.observation import Observation
 
@@ -106,11 +106,11 @@ def test_without_a_baseline_or_events_a_restore_is_not_proven() -> None:
 
 
 def test_consumed_evidence_is_not_verified_without_the_journal_but_proven_by_events() -> None:
-    # verify is not verified either: nothing saw the file that the restore should remove;
-    # cleanup builds on verify.
+    # verify is not verified either: nothing saw the file that the restore should remove.
+    # cleanup's own evidence is there (snapshot gone, instance kept, restore proven): it passes.
     assert statuses("cleaned_up", {"prerequisites"}) == {
         "prerequisites": "passed", "snapshot": "not_verified", "touch": "not_verified", "stop": "not_verified",
-        "restore": "passed", "start": "passed", "verify": "not_verified", "cleanup": "failed"}
+        "restore": "passed", "start": "passed", "verify": "not_verified", "cleanup": "passed"}
     with_events = statuses("cleaned_up", {"prerequisites"}, events=True)
     assert with_events["snapshot"] == "passed" and with_events["stop"] == "passed"
     assert with_events["touch"] == "not_verified"  # no event says a file was created
@@ -140,6 +140,45 @@ def test_checking_too_early_names_the_step_to_do_first() -> None:
     assert "Create a file" in r.message.render("en")
 
 
+@pytest.mark.parametrize("step", ["stop", "restore", "start", "verify", "cleanup"])
+def test_do_this_first_names_the_first_step_not_done(step: str) -> None:
+    """Fresh instance: whatever later step is checked, the snapshot comes first (issue 9)."""
+    r = result("fresh", step)
+    assert r.status is Status.FAILED and r.diagnosis == "order:snapshot", (step, r.diagnosis)
+    assert "Take a snapshot" in r.message.render("en")
+    assert "instantané" in r.message.render("fr")
+    assert "incus snapshot" in r.hint.render("en")
+
+
+def test_a_stopped_fresh_instance_still_names_the_snapshot_not_the_prerequisites() -> None:
+    """A learner who stopped too early: the stop made prerequisites fail, the snapshot is what is missing."""
+    data = load("fresh")
+    data["observation"]["instance"]["status"] = "Stopped"
+    got = grade(CHAPTER, Observation.from_json(data["observation"]), history(data), PARAMS, ["restore"])[0]
+    assert got.diagnosis == "order:snapshot"
+
+
+def test_a_step_only_not_verified_never_fails_a_later_one() -> None:
+    """The whole chapter done in a terminal without any check or listener (issue 14)."""
+    got = grade(CHAPTER, Observation.from_json(load("cleaned_up")["observation"]), history(load("cleaned_up")), PARAMS)
+    by_step = {r.step: r for r in got}
+    assert not [r.step for r in got if r.status is Status.FAILED]
+    assert by_step["cleanup"].status is Status.PASSED
+    for lang in ("en", "fr"):
+        assert all("first" not in r.message.render(lang) and "d’abord" not in r.message.render(lang) for r in got)
+    # Every step not verified says why, in both languages.
+    for r in got:
+        if r.status is Status.NOT_VERIFIED:
+            assert r.hint is not None and r.hint.render("fr") != r.hint.render("en")
+
+
+def test_the_snapshot_still_there_fails_cleanup_on_its_own_evidence_even_if_verify_is_not_verified() -> None:
+    data = load("restored_running")  # restored and running, snapshot still there, the file never seen
+    got = {r.step: r for r in grade(CHAPTER, Observation.from_json(data["observation"]), history(data), PARAMS)}
+    assert got["verify"].status is Status.NOT_VERIFIED
+    assert got["cleanup"].status is Status.FAILED and got["cleanup"].diagnosis == "snapshot_not_deleted"
+
+
 def test_every_message_of_every_scenario_renders_in_both_languages() -> None:
     for path in sorted(FIXTURES.glob("*.json")):
         data = json.loads(path.read_text())
@@ -148,3 +187,52 @@ def test_every_message_of_every_scenario_renders_in_both_languages() -> None:
                 as_json = r.to_json(lang)
                 assert as_json["message"] and "{" not in as_json["message"], (path.name, r.step, lang)
             assert r.to_json("fr")["message"] != r.to_json("en")["message"], (path.name, r.step)
+
+
+def _with_sighting(present: bool = True, seen: str = "2026-11-26T04:52:41.5+00:00",
+                   modified: str | None = "2026-11-26T04:52:41+00:00", path: str = "/root/this_file.txt") -> History:
+    """cleaned_up's events plus what the event recorder saw of the file (see labkit/recorder.py)."""
+    data = load("cleaned_up")
+    base = history(data, events=True)
+    sighting = Event(FILE_SEEN, datetime.fromisoformat(seen), {"path": path, "present": present, "modified": modified})
+    return History(base.passed, base.baseline, base.events + (sighting,))
+
+
+def _graded(hist: History) -> dict:
+    return {r.step: r for r in grade(CHAPTER, Observation.from_json(load("cleaned_up")["observation"]), hist, PARAMS)}
+
+
+def test_the_recorders_sighting_before_the_restore_proves_touch_and_verify() -> None:
+    """The chapter done in a terminal, checked once at the end, with the recorder running: 12/12."""
+    got = _graded(_with_sighting())
+    assert {s: r.status.value for s, r in got.items()} == {s: "passed" for s in IN_ORDER}
+    for r in got.values():
+        assert r.evidence, r.step
+        for lang in ("en", "fr"):
+            assert all("{" not in e.render(lang) for e in r.evidence), (r.step, lang)
+    assert "04:52:41" in got["touch"].evidence[0].render("fr")
+
+
+@pytest.mark.parametrize("sighting", [
+    {"present": False, "modified": None},                 # it saw no file
+    {"seen": "2026-11-26T04:52:42.4+00:00"},             # after the restore
+    {"seen": "2026-11-26T04:52:40.0+00:00"},             # before the snapshot
+    {"modified": "2026-11-26T04:52:39+00:00"},           # file older than the snapshot (touch -d)
+    {"modified": None},                                  # no time to compare
+    {"path": "/tmp/this_file.txt"},                      # another file
+])
+def test_a_sighting_that_proves_nothing_leaves_touch_not_verified(sighting: dict) -> None:
+    got = _graded(_with_sighting(**sighting))
+    assert got["touch"].status is Status.NOT_VERIFIED and got["verify"].status is Status.NOT_VERIFIED
+    assert not [r.step for r in got.values() if r.status is Status.FAILED]
+
+
+def test_a_sighting_older_than_the_snapshot_still_there_proves_nothing() -> None:
+    """The file seen, then a snapshot taken after it (it contains the file): no proof of the touch."""
+    data = load("restored_running")
+    base = history(data, events=False)
+    early = Event(FILE_SEEN, datetime.fromisoformat("2026-11-26T04:52:33.5+00:00"),
+                  {"path": "/root/this_file.txt", "present": True, "modified": "2026-11-26T04:52:33+00:00"})
+    r = grade(CHAPTER, Observation.from_json(data["observation"]), History(base.passed, base.baseline, (early,)),
+              PARAMS, ["touch"])[0]
+    assert r.status is Status.NOT_VERIFIED

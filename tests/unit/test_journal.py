@@ -11,7 +11,7 @@ import pytest
 
 from labkit.engine import Result, Status
 from labkit.i18n import M
-from labkit.journal import Journal, default_path
+from labkit.journal import Journal, default_path, now
 from labkit.observation import Instance
 
 IDENTITY = ("snapshots", "default", "ubuntu-test", "ubuntu-test-1")
@@ -133,7 +133,7 @@ def test_an_old_attempt_never_overwrites_a_newer_one(tmp_path: Path) -> None:
     notebook.record_results([result("snapshot", Status.PASSED)])
     terminal.refresh()
     archived = terminal.archive()  # the reset
-    notebook.record_events([{"action": "instance-started", "time": "2026-01-01T00:00:00+00:00", "context": {}}])
+    notebook.record_events([{"action": "instance-started", "time": now().isoformat(), "context": {}}])
     on_disk = json.loads(path.read_text())
     assert on_disk["attempt"] == 2 and on_disk["first_pass"] == {} and len(on_disk["events"]) == 1
     assert json.loads(archived.read_text())["first_pass"]["snapshot"]
@@ -141,3 +141,35 @@ def test_an_old_attempt_never_overwrites_a_newer_one(tmp_path: Path) -> None:
     again = journal(path)
     again.data["attempt"] = 1
     assert again.archive() != archived and archived.exists()
+
+
+def test_an_event_reported_by_two_listeners_is_kept_once(tmp_path: Path) -> None:
+    """The background recorder and a notebook's Lab (or `labkit watch`) both see every event."""
+    path = tmp_path / "j.json"
+    recorder, notebook = journal(path), journal(path)
+    event = {"action": "instance-restored", "time": now().isoformat(), "context": {"snapshot": "c/s"}}
+    assert recorder.record_events([event]) == 1
+    assert notebook.record_events([dict(event)]) == 0
+    other = {**event, "context": {"snapshot": "c/other"}}
+    assert notebook.record_events([other, other]) == 1
+    assert len(json.loads(path.read_text())["events"]) == 2
+    assert len(recorder.history().events) == 1  # in memory until it writes again
+    recorder.refresh()
+    assert len(recorder.history().events) == 2
+
+
+def test_events_from_before_a_reset_stay_out_of_the_new_attempt(tmp_path: Path) -> None:
+    """The reset's own snapshot deletion and start reach a listener after the reset archived the attempt."""
+    path = tmp_path / "j.json"
+    recorder, terminal = journal(path), journal(path)
+    before = now().isoformat()
+    terminal.archive()
+    assert recorder.record_events([{"action": "instance-started", "time": before, "context": {}}]) == 0
+    assert recorder.attempt == 2 and json.loads(path.read_text())["events"] == []
+    assert recorder.record_events([{"action": "instance-started", "time": now().isoformat(), "context": {}}]) == 1
+
+
+def test_the_first_attempt_keeps_events_older_than_its_file(tmp_path: Path) -> None:
+    """Attempt 1's journal is created by its first writer, a moment after the first event."""
+    path = tmp_path / "j.json"
+    assert journal(path).record_events([{"action": "instance-started", "time": "2020-01-01T00:00:00+00:00", "context": {}}]) == 1
