@@ -186,7 +186,8 @@ def _look(view: IncusClient, container: str, snapshot: str, file_path: str, data
         listing, found = (f.result() for f in [_REQUESTS.submit(view.snapshots, container),
                                                 _REQUESTS.submit(view.file_info, container, file_path)])
     else:
-        listing, found = known, view.file_info(container, file_path)
+        listing = known
+        found = view.file_info(container, file_path) if file_matters(data, listing, snapshot, history) else None
     elsewhere: tuple[str, ...] = ()
     if found is None and elsewhere_matters(data, listing, snapshot, history):
         elsewhere = look_elsewhere(view, _REQUESTS, container, file_path)
@@ -200,18 +201,34 @@ def _look(view: IncusClient, container: str, snapshot: str, file_path: str, data
     return build_observation(container, snapshot, file_path, data, listing, found, elsewhere, taken_at, fine)
 
 
+def _snapped(listing: list[dict[str, Any]], snapshot: str, history: History) -> bool:
+    """Whether the snapshot step can pass: the snapshot is there, or the journal saw it."""
+    return (any(s.get("name") == snapshot for s in listing) or "snapshot" in history.passed
+            or history.saw("instance-snapshot-created", name=snapshot) is not None)
+
+
+def _restored(data: dict[str, Any], history: History) -> bool:
+    """Whether a restore is proven (an event, or a new generation against the class's baseline)."""
+    config, base = data.get("config") or {}, history.baseline
+    return history.saw("instance-restored") is not None or (
+        base is not None and base.uuid == config.get("volatile.uuid") and base.generation != config.get("volatile.uuid.generation"))
+
+
+def file_matters(data: dict[str, Any], listing: list[dict[str, Any]], snapshot: str, history: History | None) -> bool:
+    """Whether the file can change any verdict. Before the snapshot step can pass, with no touch and no
+    restore ever seen, every step that looks at the file first asks for the snapshot (check_touch, then
+    stop, restore, verify in turn), so a class at its start costs no file request. Only with a baseline
+    held by the class: otherwise the keys decide the restore, after this look."""
+    if history is None or history.baseline is None:
+        return True
+    return _snapped(listing, snapshot, history) or "touch" in history.passed or _restored(data, history)
+
+
 def elsewhere_matters(data: dict[str, Any], listing: list[dict[str, Any]], snapshot: str, history: History | None) -> bool:
     """Whether a misplaced file could change the touch step's verdict (see check_touch): not before
     the snapshot step can pass, nor once a restore is proven."""
     history = history or History()
-    config = data.get("config") or {}
-    snapped = (any(s.get("name") == snapshot for s in listing) or "snapshot" in history.passed
-               or history.saw("instance-snapshot-created", name=snapshot) is not None)
-    if not snapped or history.saw("instance-restored") is not None:
-        return False
-    base = history.baseline
-    return not (base is not None and base.uuid == config.get("volatile.uuid")
-                and base.generation != config.get("volatile.uuid.generation"))
+    return _snapped(listing, snapshot, history) and not _restored(data, history)
 
 
 def _stateful(data: dict[str, Any]) -> bool:
@@ -219,20 +236,25 @@ def _stateful(data: dict[str, Any]) -> bool:
     return (data.get("expanded_config") or data.get("config") or {}).get("migration.stateful") == "true"
 
 
-def snapshots_by_instance(client: IncusClient, instances: list[dict[str, Any]], projects: set[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Every snapshot of the class's instances from one volume listing per storage pool (snapshot
-    volumes carry the same created_at as the instance snapshots), instead of one request per learner."""
-    pools = {((i.get("expanded_devices") or {}).get("root") or {}).get("pool") for i in instances if i.get("project") in projects}
+def all_volumes(client: IncusClient) -> list[dict[str, Any]]:
+    """Every volume of every pool and project: a few milliseconds per pool, asked at once with the
+    instance listing (a pool per instance would cost a round trip more)."""
+    pools = client.request("GET", "/1.0/storage-pools", project=False) or []
+    jobs = [_REQUESTS.submit(client.request, "GET", f"{pool}/volumes", project=False,
+                             params={"recursion": 1, "all-projects": "true"}) for pool in pools]
+    return [volume for job in jobs for volume in job.result() or []]
+
+
+def snapshots_by_instance(volumes: list[dict[str, Any]], projects: set[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every snapshot of the class's instances from the volume listings (snapshot volumes carry the
+    same created_at as the instance snapshots, to the nanosecond), instead of one request per learner."""
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for pool in sorted(p for p in pools if p):
-        volumes = client.request("GET", f"/1.0/storage-pools/{pool}/volumes", project=False,
-                                 params={"recursion": 1, "all-projects": "true"}) or []
-        for volume in volumes:
-            name, project = volume.get("name", ""), volume.get("project", "default")
-            if project in projects and "/" in name and volume.get("type") in ("container", "virtual-machine"):
-                instance, snap = name.split("/", 1)
-                found.setdefault((project, instance), []).append(
-                    {"name": snap, "created_at": volume.get("created_at"), "stateful": False})
+    for volume in volumes:
+        name, project = volume.get("name", ""), volume.get("project", "default")
+        if project in projects and "/" in name and volume.get("type") in ("container", "virtual-machine"):
+            instance, snap = name.split("/", 1)
+            found.setdefault((project, instance), []).append(
+                {"name": snap, "created_at": volume.get("created_at"), "stateful": False})
     return found
 
 
@@ -265,7 +287,9 @@ def grade_learner(journal: Journal, chapter: Chapter, observation: Observation, 
         journal.ensure_baseline(observation.instance)
     results = grade(chapter, observation, history_of(journal, baseline), params)
     latest = {c["step"]: c["status"] for c in journal.data.get("checks", [])}
-    journal.record_results([r for r in results if latest.get(r.step) != r.status.value])
+    changed = [r for r in results if latest.get(r.step) != r.status.value]
+    if changed:  # a write is a locked read-modify-write with an fsync: only when something changed
+        journal.record_results(changed)
     return results
 
 
@@ -291,13 +315,14 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
         listing = _REQUESTS.submit(client.all_instances, recursion=1)
+        volumes = _REQUESTS.submit(all_volumes, client)
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
         instances = listing.result()
     wanted = [n for n in info.learners if only is None or previous is None or n in only]
     for learner in wanted:
         journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
     histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
-    known = None if instances is None else snapshots_by_instance(client, instances, set(info.learners.values()))
+    known = None if instances is None else snapshots_by_instance(volumes.result(), set(info.learners.values()))
     seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances, wanted, snapshots=known,
                          histories=histories, fine_cache=fine_cache)
     kept = {ls.learner: ls for ls in previous.learners} if previous else {}

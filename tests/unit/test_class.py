@@ -308,6 +308,8 @@ def fake_class(scenarios: dict[str, str], before_restore: bool = False):
         if path.endswith("/snapshots"):
             counts["snapshots"] = counts.get("snapshots", 0) + 1
             return ok(next(i["snapshots"] for i in instances if i["project"] == params["project"]))
+        if path == "/1.0/storage-pools":
+            return ok(["/1.0/storage-pools/default"])
         if path == "/1.0/storage-pools/default/volumes":  # the snapshots of every learner at once
             assert params["all-projects"] == "true"
             return ok([{"name": f"{i['name']}/{s['name']}", "project": i["project"], "type": "container",
