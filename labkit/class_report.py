@@ -36,6 +36,24 @@ COMMON = M("class.status.common", "{step}: {count} of {total} learners — {mess
 NO_LEARNER = M("class.status.no_learner", "The class has no learners.")
 
 
+# Learners whose evidence cannot be trusted or gathered: named one by one, a count would hide them.
+ALERTS = ("instance_replaced", "baseline_changed", "unobserved")
+ALERT = M("class.status.alert", "⚠ {learner}: {message}")
+
+
+def alerts(status: ClassStatus) -> list[tuple[str, Result]]:
+    found = []
+    for ls in status.learners:
+        result = next((r for r in ls.results if r.diagnosis in ALERTS), None)
+        if result is not None:
+            found.append((ls.learner, result))
+    return found
+
+
+def alert_lines(status: ClassStatus, lang: str) -> list[str]:
+    return [ALERT.bind(learner=learner, message=result.message).render(lang) for learner, result in alerts(status)]
+
+
 def status_rows(status: ClassStatus, lang: str) -> list[list[str]]:
     rows = [[HEAD_LEARNER.render(lang), *status.chapter.step_ids, HEAD_SCORE.render(lang)]]
     for ls in status.learners:
@@ -65,7 +83,7 @@ def text_status(status: ClassStatus, lang: str) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     if not status.learners:
         lines.append(NO_LEARNER.render(lang))
-    lines += ["", LEGEND.render(lang)]
+    lines += ["", LEGEND.render(lang), *alert_lines(status, lang)]
     lines += [f"⚠ {terminal(w, lang)}" for w in status.warnings]
     hint_label = HINT.render(lang)
     for text, hint in common_lines(status, lang):
@@ -89,6 +107,7 @@ def rich_status(status: ClassStatus, lang: str) -> Any:
     for row in rows[1:]:
         table.add_row(Text(row[0]), *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), Text(row[-1]))
     parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim")]
+    parts += [Text(line, style="bold yellow") for line in alert_lines(status, lang)]
     parts += [Text(f"⚠ {terminal(w, lang)}", style="bold yellow") for w in status.warnings]
     for text, hint in common_lines(status, lang):
         parts.append(Text("• " + text))
@@ -111,9 +130,15 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
             "steps": list(status.chapter.step_ids),
             "learners": [{"learner": ls.learner, "project": ls.project,
                           "score": {"earned": ls.score.earned, "possible": ls.score.possible},
-                          "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis} for r in ls.results]}
+                          "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis} for r in ls.results],
+                          "alert": _alert_json(ls.results, lang)}
                          for ls in status.learners],
             "summary": summary, "warnings": [w.render(lang) for w in status.warnings]}
+
+
+def _alert_json(results: list[Result], lang: str) -> dict[str, str] | None:
+    found = next((r for r in results if r.diagnosis in ALERTS), None)
+    return None if found is None else {"diagnosis": found.diagnosis, "message": found.message.render(lang)}
 
 
 def words(lang: str) -> dict[str, str]:
@@ -182,7 +207,7 @@ thead th{background:#f6f8fa;font-size:.85em;max-width:9em}tbody th{text-align:le
 td.cell{font-weight:600;white-space:nowrap}td.cell small{display:block;font-weight:400;color:#1f2328;opacity:.8}
 .sym{font-size:1.15em;margin-right:3px}.score{font-weight:700;white-space:nowrap}tfoot td,tfoot th{background:#f6f8fa;font-size:.85em}
 .legend{margin-top:10px;font-size:.9em}.legend span{display:inline-block;margin-right:14px;padding:2px 6px;border-radius:3px}
-ol li{margin-bottom:10px}.hint{color:#0b4f8a}
+ol li{margin-bottom:10px}.hint{color:#0b4f8a}.alert{color:#8a4b00;background:#fff8c5;padding:4px 8px}
 @media print{body{margin:8mm}}
 """
 
@@ -231,6 +256,7 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
 <tbody>{"".join(body)}</tbody>
 <tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{passed_row}<td></td><td></td></tr></tfoot></table>
 <p class="legend">{legend}</p>
+{"".join(f'<p class="alert">{esc(line)}</p>' for line in alert_lines(status, lang))}
 <h2>{esc(labels['mistakes'])}</h2>
 {"<ol>" + "".join(items) + "</ol>" if items else f"<p>{esc(none)}</p>"}
 </body></html>

@@ -14,28 +14,33 @@ import queue
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from . import quotas
+from .baseline import BASELINE_GENERATION, BASELINE_UUID
 from .class_spec import CLASS_KEY, CONTAINER_KEY, LEARNER_KEY, ROLE_KEY
-from .engine import Chapter, Result, Score, Status, grade
+from .engine import Baseline, Chapter, History, Result, Score, Status, grade
 from .errors import IncusRequestFailed, LabkitError, UsageError
 from .i18n import M, Message
 from .incus import IncusClient
 from .journal import Journal
 from .labs import CHAPTERS
-from .observation import Observation, build_observation, look_elsewhere
+from .observation import (Observation, build_observation, fine_file_time, look_elsewhere, same_second)
 from .render import SYMBOLS
 
 # Two pools: learners wait on requests, requests never wait, so neither can starve the other.
-_LEARNERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="labkit-class")
-_REQUESTS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="labkit-class-io")
+_LEARNERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="labkit-class")
+_REQUESTS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="labkit-class-io")
 FOLLOW_UP = 0.4
 RETRIES = 30  # × 0.1 s: longer than a clean stop takes
+# One learner's look is bounded: a request that hangs (a wedged instance) makes that learner
+# “could not be observed”, never the whole class late or failed.
+REQUEST_SECONDS = 4.0
+LEARNER_SECONDS = 6.0
 QUIET = ("instance-file-retrieved",)
 TODO = "·"  # failed only because an earlier step is not done: shown apart, counted as failed
 
@@ -45,16 +50,25 @@ class ClassInfo:
     name: str
     container: str
     learners: dict[str, str]  # learner -> project
+    # learner -> (volatile.uuid, volatile.uuid.generation) of the instance `class create` made,
+    # held in the learner's project config, which the learner can read but not write.
+    baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_projects(cls, name: str, projects: list[dict[str, Any]]) -> ClassInfo:
         mine = [p for p in projects if (p.get("config") or {}).get(CLASS_KEY) == name]
         head = next((p for p in mine if p["config"].get(ROLE_KEY) == "class"), None)
-        learners = {p["config"][LEARNER_KEY]: p["name"] for p in mine if p["config"].get(ROLE_KEY) == "learner"}
+        learners = {p["config"][LEARNER_KEY]: p for p in mine if p["config"].get(ROLE_KEY) == "learner"}
         if head is None and not learners:
             raise UsageError(M("class.status.unknown", "There is no class “{name}” on this server (no project carries user.labkit.class={name}). Create it with “labkit class create {name} --learners N”.", name=name))
         container = (head or {}).get("config", {}).get(CONTAINER_KEY, "ubuntu-test")
-        return cls(name, container, dict(sorted(learners.items())))
+        baselines = {learner: (p["config"][BASELINE_UUID], p["config"][BASELINE_GENERATION]) for learner, p in learners.items()
+                     if p["config"].get(BASELINE_UUID) and p["config"].get(BASELINE_GENERATION)}
+        return cls(name, container, {k: learners[k]["name"] for k in sorted(learners)}, baselines)
+
+    def baseline(self, learner: str) -> Baseline | None:
+        held = self.baselines.get(learner)
+        return None if held is None else Baseline(held[0], held[1], datetime.now(timezone.utc), trusted=True)
 
 
 @dataclass(frozen=True)
@@ -106,25 +120,33 @@ def in_project(client: IncusClient, project: str) -> IncusClient:
 
 
 def observe_class(client: IncusClient, info: ClassInfo, snapshot: str, file_path: str,
-                  instances: list[dict[str, Any]] | None, learners: list[str] | None = None) -> dict[str, Observation]:
-    """Every learner from one all-projects listing (or, for a few, one request each), plus their
-    snapshots and file checks, concurrently."""
+                  instances: list[dict[str, Any]] | None, learners: list[str] | None = None, *,
+                  snapshots: dict[tuple[str, str], list[dict[str, Any]]] | None = None,
+                  histories: dict[str, History] | None = None,
+                  fine_cache: dict[tuple, Any] | None = None) -> dict[str, Observation]:
+    """Every learner from one all-projects listing (or, for a few, one request each), their snapshots
+    from one volume listing per pool (or one request each), plus one file check each, concurrently.
+
+    A learner whose look fails or outlasts LEARNER_SECONDS gets an observation that says why
+    (`unobserved`); the others are graded as usual."""
     taken_at = datetime.now(timezone.utc)
     listed = {(i.get("project"), i["name"]): i for i in instances or []}
+    histories = histories or {}
+    fine_cache = {} if fine_cache is None else fine_cache
 
     def one(learner: str) -> Observation:
         project = info.learners[learner]
         view = in_project(client, project)
+        view.timeout = REQUEST_SECONDS
         data = listed.get((project, info.container)) if instances is not None else _instance(view, info.container)
         for attempt in range(RETRIES + 1):
             if data is None:
                 return build_observation(info.container, snapshot, file_path, None, [], None, taken_at=taken_at)
             try:
                 if settled(data):
-                    snapshots, found = (f.result() for f in [_REQUESTS.submit(view.snapshots, info.container),
-                                                             _REQUESTS.submit(view.file_info, info.container, file_path)])
-                    elsewhere = look_elsewhere(view, _REQUESTS, info.container, file_path) if found is None else ()
-                    return build_observation(info.container, snapshot, file_path, data, snapshots, found, elsewhere, taken_at)
+                    known = None if snapshots is None or _stateful(data) else snapshots.get((project, info.container), [])
+                    return _look(view, info.container, snapshot, file_path, data, known, histories.get(learner),
+                                 fine_cache, taken_at)
             except IncusRequestFailed:
                 if attempt == RETRIES:
                     raise
@@ -135,7 +157,107 @@ def observe_class(client: IncusClient, info: ClassInfo, snapshot: str, file_path
         raise IncusRequestFailed(M("class.status.unsettled", "The instance of {learner} (project “{project}”) does not settle: Incus reports it as “{status}”. Look at it with “incus info {container} --project {project} --show-log”.", learner=learner, project=project, status=data.get("status", "?"), container=info.container))
 
     wanted = list(info.learners) if learners is None else learners
-    return dict(zip(wanted, _LEARNERS.map(one, wanted)))
+    jobs = {learner: _LEARNERS.submit(one, learner) for learner in wanted}
+    wait(jobs.values(), timeout=LEARNER_SECONDS)
+    seen = {}
+    for learner, job in jobs.items():
+        reason = _failure(job)
+        seen[learner] = job.result() if reason is None else Observation(
+            info.container, snapshot, file_path, None, taken_at=taken_at, unobserved=reason)
+    return seen
+
+
+def _failure(job: Any) -> Message | None:
+    """Why a learner's look gave no observation, or None when it did."""
+    if not job.done():
+        return M("class.status.too_slow", "no answer within {seconds} s", seconds=int(LEARNER_SECONDS))
+    exc = job.exception()
+    if exc is None:
+        return None
+    if isinstance(exc, LabkitError):
+        return exc.message
+    return M("class.status.look_failed", "{detail}", detail=f"{type(exc).__name__}: {exc}")
+
+
+def _look(view: IncusClient, container: str, snapshot: str, file_path: str, data: dict[str, Any],
+          known: list[dict[str, Any]] | None, history: History | None, fine_cache: dict[tuple, Any],
+          taken_at: datetime) -> Observation:
+    """One learner's snapshots (unless known) and file, then only if they matter: a few HEADs for a
+    misplaced file, and the file's finer time in a same-second tie (once per tie: an exec is an event)."""
+    if known is None:
+        listing, found = (f.result() for f in [_REQUESTS.submit(view.snapshots, container),
+                                                _REQUESTS.submit(view.file_info, container, file_path)])
+    else:
+        listing = known
+        found = view.file_info(container, file_path) if file_matters(data, listing, snapshot, history) else None
+    elsewhere: tuple[str, ...] = ()
+    if found is None and elsewhere_matters(data, listing, snapshot, history):
+        elsewhere = look_elsewhere(view, _REQUESTS, container, file_path)
+    fine = None
+    if same_second(data, listing, found, snapshot):
+        key = (view.project, (data.get("config") or {}).get("volatile.uuid"), str(found.modified),
+               next(s.get("created_at") for s in listing if s.get("name") == snapshot))
+        if key not in fine_cache:
+            fine_cache[key] = fine_file_time(view, container, file_path)
+        fine = fine_cache[key]
+    return build_observation(container, snapshot, file_path, data, listing, found, elsewhere, taken_at, fine)
+
+
+def _snapped(listing: list[dict[str, Any]], snapshot: str, history: History) -> bool:
+    """Whether the snapshot step can pass: the snapshot is there, or the journal saw it."""
+    return (any(s.get("name") == snapshot for s in listing) or "snapshot" in history.passed
+            or history.saw("instance-snapshot-created", name=snapshot) is not None)
+
+
+def _restored(data: dict[str, Any], history: History) -> bool:
+    """Whether a restore is proven (an event, or a new generation against the class's baseline)."""
+    config, base = data.get("config") or {}, history.baseline
+    return history.saw("instance-restored") is not None or (
+        base is not None and base.uuid == config.get("volatile.uuid") and base.generation != config.get("volatile.uuid.generation"))
+
+
+def file_matters(data: dict[str, Any], listing: list[dict[str, Any]], snapshot: str, history: History | None) -> bool:
+    """Whether the file can change any verdict. Before the snapshot step can pass, with no touch and no
+    restore ever seen, every step that looks at the file first asks for the snapshot (check_touch, then
+    stop, restore, verify in turn), so a class at its start costs no file request. Only with a baseline
+    held by the class: otherwise the keys decide the restore, after this look."""
+    if history is None or history.baseline is None:
+        return True
+    return _snapped(listing, snapshot, history) or "touch" in history.passed or _restored(data, history)
+
+
+def elsewhere_matters(data: dict[str, Any], listing: list[dict[str, Any]], snapshot: str, history: History | None) -> bool:
+    """Whether a misplaced file could change the touch step's verdict (see check_touch): not before
+    the snapshot step can pass, nor once a restore is proven."""
+    history = history or History()
+    return _snapped(listing, snapshot, history) and not _restored(data, history)
+
+
+def _stateful(data: dict[str, Any]) -> bool:
+    # A volume listing does not say whether a snapshot holds memory; such instances are asked directly.
+    return (data.get("expanded_config") or data.get("config") or {}).get("migration.stateful") == "true"
+
+
+def all_volumes(client: IncusClient) -> list[dict[str, Any]]:
+    """Every volume of every pool and project: a few milliseconds per pool, asked at once with the
+    instance listing (a pool per instance would cost a round trip more)."""
+    pools = client.request("GET", "/1.0/storage-pools", project=False) or []
+    jobs = [_REQUESTS.submit(client.request, "GET", f"{pool}/volumes", project=False,
+                             params={"recursion": 1, "all-projects": "true"}) for pool in pools]
+    return [volume for job in jobs for volume in job.result() or []]
+
+
+def snapshots_by_instance(volumes: list[dict[str, Any]], projects: set[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every snapshot of the class's instances from the volume listings (snapshot volumes carry the
+    same created_at as the instance snapshots, to the nanosecond), instead of one request per learner."""
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for volume in volumes:
+        name, project = volume.get("name", ""), volume.get("project", "default")
+        if project in projects and "/" in name and volume.get("type") in ("container", "virtual-machine"):
+            instance, snap = name.split("/", 1)
+            found.setdefault((project, instance), []).append(
+                {"name": snap, "created_at": volume.get("created_at"), "stateful": False})
+    return found
 
 
 def settled(data: dict[str, Any]) -> bool:
@@ -151,35 +273,63 @@ def journal_for(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, s
     return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container, snapshot)
 
 
-def grade_learner(journal: Journal, chapter: Chapter, observation: Observation, params: dict[str, str]) -> list[Result]:
-    """Exactly what `labkit check` does (the baseline recorded in the instance wins); only changes are journaled."""
-    journal.ensure_baseline(observation.instance)
-    results = grade(chapter, observation, journal.history(), params)
+def history_of(journal: Journal, baseline: Baseline | None) -> History:
+    """What the instructor's journal remembers, with the class's own baseline when it holds one."""
+    history = journal.history()
+    return history if baseline is None else replace(history, baseline=baseline)
+
+
+def grade_learner(journal: Journal, chapter: Chapter, observation: Observation, params: dict[str, str],
+                  baseline: Baseline | None = None) -> list[Result]:
+    """What `labkit check` does, against the baseline the class holds (a class made before it held one
+    falls back on the instance's keys); only changes are journaled."""
+    if observation.unobserved is not None:
+        return unobserved_results(chapter, observation.unobserved)
+    if baseline is None:
+        journal.ensure_baseline(observation.instance)
+    results = grade(chapter, observation, history_of(journal, baseline), params)
     latest = {c["step"]: c["status"] for c in journal.data.get("checks", [])}
-    journal.record_results([r for r in results if latest.get(r.step) != r.status.value])
+    changed = [r for r in results if latest.get(r.step) != r.status.value]
+    if changed:  # a write is a locked read-modify-write with an fsync: only when something changed
+        journal.record_results(changed)
     return results
+
+
+def unobserved_results(chapter: Chapter, reason: Message) -> list[Result]:
+    """Every step “not verified”, saying why; nothing is journaled from a look that did not happen."""
+    message = M("class.status.unobserved", "Could not be observed: {reason}", reason=reason)
+    return [Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, None, (), "unobserved") for step in chapter.steps]
 
 
 def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str | None = None,
                  journals: dict[str, Journal] | None = None, lab: str = "snapshots",
-                 previous: ClassStatus | None = None, only: set[str] | None = None) -> ClassStatus:
+                 previous: ClassStatus | None = None, only: set[str] | None = None,
+                 fine_cache: dict[tuple, Any] | None = None) -> ClassStatus:
     """Grade the whole class; with `previous` and `only`, look again at those learners alone."""
     start = time.monotonic()
     chapter = CHAPTERS[lab]
     snapshot = snapshot or chapter.defaults["snapshot"]
+    journals = {} if journals is None else journals
+    instances: list[dict[str, Any]] | None = None
     if previous is not None and only is not None:
         info, warnings = previous.info, previous.warnings
-        seen = observe_class(client, info, snapshot, chapter.defaults["file"], None, [n for n in info.learners if n in only])
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
-        instances = _REQUESTS.submit(client.all_instances, recursion=1)
+        listing = _REQUESTS.submit(client.all_instances, recursion=1)
+        volumes = _REQUESTS.submit(all_volumes, client)
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
-        seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances.result())
-        warnings = isolation_warnings(info, instances.result()) + tuple(quotas.check_counted(client, {
-            ((i.get("expanded_devices") or {}).get("root") or {}).get("pool") or "" for i in instances.result()
+        instances = listing.result()
+        warnings = isolation_warnings(info, instances) + tuple(quotas.check_counted(client, {
+            ((i.get("expanded_devices") or {}).get("root") or {}).get("pool") or "" for i in instances
             if i.get("project") in info.learners.values()} - {""}))
-    journals = {} if journals is None else journals
+    wanted = [n for n in info.learners if only is None or previous is None or n in only]
+    for learner in wanted:
+        journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
+    histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
+    known = None if instances is None else snapshots_by_instance(volumes.result(), set(info.learners.values()))
+    seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances, wanted, snapshots=known,
+                         histories=histories, fine_cache=fine_cache)
     kept = {ls.learner: ls for ls in previous.learners} if previous else {}
     params = {"container": info.container, "snapshot": snapshot}
     learners = []
@@ -188,8 +338,7 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
             learners.append(kept[learner])
             continue
         observation = seen[learner]
-        journal = journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
-        results = grade_learner(journal, chapter, observation, params)
+        results = grade_learner(journals[learner], chapter, observation, params, info.baseline(learner))
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation))
     return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start, warnings)
 
@@ -219,7 +368,9 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
     from .events import connect, journal_entry
 
     journals: dict[str, Journal] = {}
-    status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals)
+    fine_cache: dict[tuple, Any] = {}  # one exec per same-second tie: each exec sends an event
+    status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
+                          fine_cache=fine_cache)
     show(status)
     projects = {project: learner for learner, project in status.info.learners.items()}
     inbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
@@ -266,7 +417,7 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
                 only = None
             try:
                 status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
-                                      previous=status if only is not None else None, only=only)
+                                      previous=status if only is not None else None, only=only, fine_cache=fine_cache)
             except LabkitError:
                 continue  # a refresh that failed (an instance stuck mid-stop): the next event or tick tries again
             if only is None:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from . import certs, instances, quotas
-from .baseline import BASELINE_UUID, baseline_config
+from .baseline import BASELINE_GENERATION, BASELINE_UUID, baseline_config
 from .class_spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
     CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, LISTEN_KEY,
     LISTEN_OWNER_KEY, ROLE_KEY, ClassSpec, Limits, default_folder, numbered_learners, parse_size, read_roster,
@@ -291,14 +291,17 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
                 "source": {"type": "copy", "source": GOLDEN, "project": spec.class_project, "instance_only": True}})
     data = client.request("GET", f"/1.0/instances/{quote(container)}", params={"project": project, "recursion": 1})
     config = data.get("config") or {}
+    baseline = {key: config.get(key) for key in (BASELINE_UUID, BASELINE_GENERATION)}
     if BASELINE_UUID not in config:
         # Not finished by an earlier run. Started here only: later, a stopped instance is the learner's doing.
         if data.get("status") != "Running":
             _start(client, project, container)
         # Recorded before the learner can take any snapshot: every snapshot carries it, so a restore keeps it.
         generation = config.get("volatile.uuid.generation") if fresh or not data.get("snapshots") else config.get("volatile.uuid")
+        baseline = baseline_config(config, generation)
         client.request("PATCH", f"/1.0/instances/{quote(container)}", params={"project": project},
-                       json={"config": baseline_config(config, generation)})
+                       json={"config": baseline})
+    hold_baseline(client, project, baseline)
     fingerprint = certs.ensure_trusted(client, name=spec.certificate_name(learner), project=project,
                                        folder=spec.bundle(learner), existing=state.certificates_of(spec.name, learner))
     update_project(client, project, {CERT_KEY: fingerprint})
@@ -306,6 +309,18 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
                                  address=address, server_cert=state.certificate_pem, lang=lang)
     certs.write_bundle(spec.bundle(learner), remote=spec.name, address=address, project=project,
                        server_cert=state.certificate_pem, readme=readme)
+
+
+def hold_baseline(client: IncusClient, project: str, baseline: dict[str, str | None]) -> None:
+    """Keep the instance's identity at creation in the learner's project config too, which the
+    learner can read but not write: the instructor's view trusts this copy, never the instance's
+    user.* keys. Written once: a later run never adopts keys a learner may have changed since."""
+    current = client.request("GET", f"/1.0/projects/{quote(project)}", project=False) or {}
+    config = dict(current.get("config") or {})
+    if config.get(BASELINE_UUID) or not all(baseline.values()):
+        return
+    client.request("PUT", f"/1.0/projects/{quote(project)}", project=False,
+                   json={"config": config | baseline, "description": current.get("description", "")})
 
 
 @dataclass

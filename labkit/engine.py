@@ -74,6 +74,9 @@ class Baseline:
     uuid: str | None
     generation: str | None
     recorded_at: datetime
+    # Held where the learner cannot write (a class's project config), not read back from the
+    # instance's user.* keys: the instance must then match it, or it was replaced or tampered with.
+    trusted: bool = False
 
 
 @dataclass(frozen=True)

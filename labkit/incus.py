@@ -231,6 +231,24 @@ class IncusClient:
             return []
         return list(self._body(response, path).get("metadata") or [])
 
+    def read_head(self, path: str, limit: int, timeout: float | None = None) -> str:
+        """At most the first `limit` bytes of a GET (an exec's recorded output): never read whole."""
+        data = b""
+        try:
+            with self._http.stream("GET", path, params=self._params(None, True),
+                                   timeout=self.timeout if timeout is None else timeout) as response:
+                if response.status_code >= 400:
+                    raise self._api_error(response.status_code, response.reason_phrase, path)
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) >= limit:
+                        break
+        except httpx.TimeoutException as exc:
+            raise IncusTimeout(M("incus.timeout", "The Incus daemon did not answer within {seconds} seconds ({path}). It may be overloaded or stuck; try again, or look at its log.", seconds=int(timeout or self.timeout), path=path)) from exc
+        except (httpx.TransportError, OSError) as exc:
+            raise self._connect_error(exc) from exc
+        return data[:limit].decode("utf-8", "replace")
+
     def all_instances(self, recursion: int = 2) -> list[dict[str, Any]]:
         return self.request("GET", "/1.0/instances", params={"recursion": recursion, "all-projects": "true"}, project=False) or []
 

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from . import instances
 from .baseline import BASELINE_UUID, record_baseline
+from .class_spec import CLASS_KEY
 from .errors import InstanceNotFound
 from .i18n import M
 from .session import Session
@@ -22,8 +23,10 @@ def reset_instance(session: Session) -> Path | None:
         client.request("DELETE", f"/1.0/instances/{quote(name)}/files", params={"path": session.file_path})
     if data.get("status") != "Running":
         instances.change_state(client, name, "start")
-    if BASELINE_UUID in (client.instance(name).get("config") or {}):
-        # Recorded by setup or a class: the new attempt starts from the instance as it is now.
+    config = client.instance(name).get("config") or {}
+    if BASELINE_UUID in config and CLASS_KEY not in config:
+        # Recorded by setup: the new attempt starts from the instance as it is now. A class's keys
+        # stay as the class wrote them: its instructor holds the same values and flags any change.
         record_baseline(client, name)
     archived = session.journal.archive()
     session.journal.ensure_baseline(session.observe().instance)

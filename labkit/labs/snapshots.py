@@ -7,7 +7,7 @@ saw it pass.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ..engine import FILE_SEEN, Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
 from ..i18n import M, Message
@@ -46,6 +46,26 @@ def _first(ctx: Context, step_id: str) -> Verdict:
                   NUDGES[first].bind(**_p(ctx)), f"order:{first}")
 
 
+def identity_problem(ctx: Context) -> Verdict | None:
+    """With a baseline held by the class: is this still the instance the class made, untouched?
+
+    volatile.* keys cannot be written by a learner, user.* keys can; so a new volatile.uuid means
+    the instance was replaced (deleted and created again, or another one renamed to its name), and
+    user.labkit.baseline.* keys that differ from the class's record mean someone changed them."""
+    inst, base = ctx.observation.instance, ctx.history.baseline
+    if inst is None or base is None or not base.trusted:
+        return None
+    if inst.uuid != base.uuid:
+        return failed(M("snap.identity.replaced", "“{container}” is not the instance the class created: it was deleted and created again, or another instance was renamed to this name (volatile.uuid {before} → {after}). Its restores cannot be proven.", before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8], **_p(ctx)),
+                      M("snap.identity.replaced.hint", "Instance replaced: ask the trainer to look at it. Only a restore seen by “labkit class status --watch” counts for this instance.", **_p(ctx)),
+                      "instance_replaced")
+    if (inst.baseline_uuid, inst.baseline_generation) != (base.uuid, base.generation):
+        return failed(M("snap.identity.baseline_changed", "The keys user.labkit.baseline.* of “{container}” were changed since the class created it (generation {before} → {after}): they are not evidence, and a restore is not counted on their word.", before=(base.generation or "?")[:8], after=(inst.baseline_generation or "—")[:8], **_p(ctx)),
+                      M("snap.identity.baseline_changed.hint", "Baseline changed: ask the trainer to look at it. Only a change of volatile.uuid.generation since the class recorded it, or a restore seen by “labkit class status --watch”, proves a restore.", **_p(ctx)),
+                      "baseline_changed")
+    return None
+
+
 def restore_proof(ctx: Context) -> Verdict | None:
     """Lasting proof of a restore, or an event seen by a listener; None when there is neither."""
     inst, base = ctx.observation.instance, ctx.history.baseline
@@ -53,8 +73,11 @@ def restore_proof(ctx: Context) -> Verdict | None:
         return None
     event = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
     if event is not None:
+        # Events come from the server while a listener runs: evidence no learner can write.
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
                       M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at {time}.", time=_hms(event.time), **_p(ctx)))
+    if identity_problem(ctx) is not None:
+        return None
     if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
                       M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt ({before} → {after}): Incus changes it on every restore, and a plain “rm” does not.", before=base.generation[:8], after=inst.generation[:8]))
@@ -100,6 +123,11 @@ def check_snapshot(ctx: Context) -> Verdict:
                   "no_snapshot")
 
 
+# A file time further in the future than this is not a clock's skew but a time set by hand
+# (touch -d 2099-01-01), or a time before 1901 that Incus' 32-bit file times wrapped past 2038.
+FUTURE_SKEW = timedelta(seconds=5)
+
+
 def check_touch(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
@@ -113,21 +141,15 @@ def check_touch(ctx: Context) -> Verdict:
             return failed(M("snap.touch.time_unknown", "Incus did not give the time of {path} or of the snapshot, so labkit cannot tell which came first.", **_p(ctx)),
                           M("snap.touch.time_unknown.hint", "Compare them yourself with “incus exec {container} -- ls -l --time-style=full-iso {path}” and “incus snapshot list {container}”, then check again.", **_p(ctx)),
                           "file_time_unknown")
-        if obs.file_modified.timestamp() < int(snap.created_at.timestamp()):
-            return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),
-                          M("snap.touch.older.hint", "The snapshot already contains the file, so a restore cannot remove it. Run “incus snapshot delete {container} {snapshot}” and “incus exec {container} -- rm {path}”, then take the snapshot again before creating the file.", **_p(ctx)),
-                          "file_before_snapshot",
-                          M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(obs.file_modified), snap=_hms(snap.created_at)))
-        return passed(M("snap.touch.ok", "{path} exists and is newer than the snapshot.", **_p(ctx)),
-                      M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(obs.file_modified), snap=_hms(snap.created_at)))
+        return _file_time(ctx, obs.file_modified, snap.created_at)
     if restore_proof(ctx) is not None:
         return _seen_by_recorder(ctx) or consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
+    if snap is None and _not_done(ctx, "snapshot"):
+        return _first(ctx, "snapshot")
     if obs.file_elsewhere:
         return failed(M("snap.touch.elsewhere", "{path} does not exist, but the file is at {found}.", found=", ".join(obs.file_elsewhere), **_p(ctx)),
                       M("snap.touch.elsewhere.hint", "The lab expects the file in root's home folder, /root, where “incus shell {container}” opens. Create it there with “incus exec {container} -- touch {path}”.", **_p(ctx)),
                       "file_elsewhere")
-    if snap is None and _not_done(ctx, "snapshot"):
-        return _first(ctx, "snapshot")
     if "touch" in ctx.history.passed:
         return failed(M("snap.touch.removed", "{path} was there before but has disappeared, and no restore happened.", **_p(ctx)),
                       M("snap.touch.removed.hint", "Deleting the file by hand (rm) is not what this lab teaches. Create it again with “incus exec {container} -- touch {path}”, then restore the snapshot to see it disappear.", **_p(ctx)), "rm_instead_of_restore")
@@ -149,7 +171,9 @@ def _seen_by_recorder(ctx: Context) -> Verdict | None:
             continue  # after the restore: not the file the restore was meant to remove
         taken = _snapshot_time_before(ctx, events, seen.time)
         modified = datetime.fromisoformat(seen.context["modified"]) if seen.context.get("modified") else None
-        if taken is None or modified is None or modified.timestamp() < int(taken.timestamp()):
+        # A sighting in the snapshot's own second (whole seconds here) or in the future proves nothing.
+        if taken is None or modified is None or int(modified.timestamp()) <= int(taken.timestamp()) \
+                or modified > seen.time + FUTURE_SKEW:
             continue
         return passed(M("snap.touch.ok_seen", "{path} was there before the restore, newer than the snapshot.", **_p(ctx)),
                       M("snap.evidence.file_seen", "The event recorder saw {path} at {seen} (modified at {file}); snapshot taken at {snap} (UTC).",
@@ -164,6 +188,28 @@ def _snapshot_time_before(ctx: Context, events: list[Event], moment: datetime) -
     created = [e.time for e in events if e.action == "instance-snapshot-created"
                and e.context.get("name") == ctx.params["snapshot"] and e.time <= moment]
     return created[-1] if created else None
+
+
+def _file_time(ctx: Context, modified: datetime, created: datetime) -> Verdict:
+    """Order the file and the snapshot: whole seconds from the files API, the finer time read
+    inside the instance when both share a second, never a pass on a tie or a time to come."""
+    obs = ctx.observation
+    seen = M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(modified), snap=_hms(created))
+    now = obs.taken_at or datetime.now(timezone.utc)
+    if modified > now + FUTURE_SKEW:
+        return failed(M("snap.touch.future", "{path} claims to have been modified on {date}, a time still to come: its time was set by hand, so it proves nothing.", date=modified.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), **_p(ctx)),
+                      M("snap.touch.future.hint", "Give the file the current time: “incus exec {container} -- touch {path}” (without -d or -t).", **_p(ctx)),
+                      "file_time_future", seen)
+    if int(modified.timestamp()) == int(created.timestamp()):
+        fine = obs.file_modified_fine
+        if fine is None or fine == created:
+            return consumed(M("snap.touch.same_second", "{path} and the snapshot “{snapshot}” date from the same second ({time} UTC), and the file's finer time could not be read inside the instance, so which came first cannot be told.", time=_hms(created), **_p(ctx)), seen)
+        modified, seen = fine, M("snap.evidence.file_time_fine", "File modified at {file}, snapshot taken at {snap} (UTC, to the microsecond).", file=_hms(fine, fine=True), snap=_hms(created, fine=True))
+    if modified < created:
+        return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),
+                      M("snap.touch.older.hint", "The snapshot already contains the file, so a restore cannot remove it. Run “incus snapshot delete {container} {snapshot}” and “incus exec {container} -- rm {path}”, then take the snapshot again before creating the file.", **_p(ctx)),
+                      "file_before_snapshot", seen)
+    return passed(M("snap.touch.ok", "{path} exists and is newer than the snapshot.", **_p(ctx)), seen)
 
 
 def check_stop(ctx: Context) -> Verdict:
@@ -196,6 +242,8 @@ def check_restore(ctx: Context) -> Verdict:
     proof = restore_proof(ctx)
     if proof is not None:
         return proof
+    if (problem := identity_problem(ctx)) is not None:
+        return problem
     obs = ctx.observation
     if not obs.file_present and "touch" in ctx.history.passed:
         return failed(M("snap.restore.rm", "{path} is gone, but the instance was never restored.", **_p(ctx)),
@@ -273,9 +321,9 @@ def _started_after_restore(ctx: Context) -> Message | None:
     return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=_hms(started.time))
 
 
-def _hms(value: datetime | None) -> str:
+def _hms(value: datetime | None, fine: bool = False) -> str:
     # Incus answers in its own offset; evidence always reads in UTC.
-    return value.astimezone(timezone.utc).strftime("%H:%M:%S") if value else "?"
+    return value.astimezone(timezone.utc).strftime("%H:%M:%S.%f" if fine else "%H:%M:%S") if value else "?"
 
 
 def _before_restore(ctx: Context) -> Event | None:

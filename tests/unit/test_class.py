@@ -269,6 +269,7 @@ def api_instance(scenario: str, project: str) -> tuple[dict, bool, datetime | No
         "name": "ubuntu-test", "project": project, "status": inst["status"], "created_at": inst["created_at"],
         "config": {"volatile.uuid": inst["uuid"], "volatile.uuid.generation": inst["generation"],
                    "user.labkit.baseline.uuid": base["uuid"], "user.labkit.baseline.generation": base["generation"]},
+        "expanded_devices": {"root": {"type": "disk", "path": "/", "pool": "default"}},
         "snapshots": [{"name": s["name"], "created_at": s["created_at"], "stateful": s["stateful"]} for s in obs["snapshots"]]}
     modified = datetime.fromisoformat(obs["file_modified"]) if obs["file_modified"] else None
     return api, obs["file_present"], modified
@@ -283,8 +284,11 @@ def fake_class(scenarios: dict[str, str], before_restore: bool = False):
     instances, files = [], {}
     for learner, scenario in scenarios.items():
         project = f"demo-{learner}"
-        projects.append({"name": project, "config": {"user.labkit.class": "demo", "user.labkit.role": "learner", "user.labkit.learner": learner}})
         api, present, modified = api_instance(scenario, project)
+        # `class create` holds the instance's identity in the project too (the learner cannot write it there).
+        held = {} if api is None else {k: api["config"][k] for k in ("user.labkit.baseline.uuid", "user.labkit.baseline.generation")}
+        projects.append({"name": project, "config": {"user.labkit.class": "demo", "user.labkit.role": "learner",
+                                                     "user.labkit.learner": learner, **held}})
         if before_restore:  # the same instance a moment earlier: file there, generation untouched
             api["config"]["volatile.uuid.generation"] = api["config"]["user.labkit.baseline.generation"]
             present, modified = True, datetime.fromisoformat(api["snapshots"][0]["created_at"]) + timedelta(seconds=2)
@@ -303,7 +307,14 @@ def fake_class(scenarios: dict[str, str], before_restore: bool = False):
             assert params["recursion"] == "1" and params["all-projects"] == "true"
             return ok([{k: v for k, v in i.items() if k != "snapshots"} for i in instances])
         if path.endswith("/snapshots"):
+            counts["snapshots"] = counts.get("snapshots", 0) + 1
             return ok(next(i["snapshots"] for i in instances if i["project"] == params["project"]))
+        if path == "/1.0/storage-pools":
+            return ok(["/1.0/storage-pools/default"])
+        if path == "/1.0/storage-pools/default/volumes":  # the snapshots of every learner at once
+            assert params["all-projects"] == "true"
+            return ok([{"name": f"{i['name']}/{s['name']}", "project": i["project"], "type": "container",
+                        "created_at": s["created_at"]} for i in instances for s in i["snapshots"]])
         if path == "/1.0/instances/ubuntu-test" and request.method == "GET":
             found = [i for i in instances if i["project"] == params["project"]]
             return ok({k: v for k, v in found[0].items() if k != "snapshots"}) if found else error(404, "Instance not found")
