@@ -89,7 +89,7 @@ def _recorder(project: str, container: str) -> Check:
     since = found.since.strftime("%Y-%m-%d %H:%M:%S UTC") if found.since else "?"
     if not found.connected:
         return Check("recorder", False, M("doctor.recorder.waiting", "The event recorder (PID {pid}) is waiting for the Incus daemon to come back; its log is {log}.", pid=found.pid, log=str(found.log)), required=False)
-    return Check("recorder", True, M("doctor.recorder.ok", "Event recorder running since {since} (PID {pid}): {events} events and {sightings} looks at the file recorded. Log: {log}.", since=since, pid=found.pid, events=found.events, sightings=found.sightings, log=str(found.log)), required=False)
+    return Check("recorder", True, M("doctor.recorder.ok", "Event recorder running since {since} (PID {pid}): {events} event(s) and {sightings} look(s) at the file recorded. Log: {log}.", since=since, pid=found.pid, events=found.events, sightings=found.sightings, log=str(found.log)), required=False)
 
 
 def doctor_text(checks: list[Check], lang: str) -> str:

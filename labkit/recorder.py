@@ -124,14 +124,14 @@ class Recorder:
                 continue
             backoff = BACKOFF_FIRST
             try:
-                # Whatever happened while we were away (a deletion among it) is seen here.
-                if not self._instance_exists():
-                    raise InstanceGone()
-                self.state.connected = True
-                self._save_state()
-                self._say("listening")
-                self._look()
                 with self._ws:
+                    # Whatever happened while we were away (a deletion among it) is seen here.
+                    if not self._instance_exists():
+                        raise InstanceGone()
+                    self.state.connected = True
+                    self._save_state()
+                    self._say("listening")
+                    self._look()
                     for raw in self._ws:
                         self._handle(json.loads(raw))
             except InstanceGone:

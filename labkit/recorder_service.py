@@ -89,9 +89,12 @@ def ensure_running(endpoint: Endpoint, container: str, snapshot: str, file: str,
         stop(project, container)  # its journal or socket changed: start it afresh
     if _systemd():
         _start_unit(project, container, config)
-    else:
-        subprocess.run([sys.executable, "-m", "labkit.recorder", "--config", str(config), "--background"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        started = _wait_connected(project, container, wait)
+        if started.running:
+            return started
+        # No user manager to talk to (an SSH session without one, a container): run it ourselves.
+    subprocess.run([sys.executable, "-m", "labkit.recorder", "--config", str(config), "--background"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return _wait_connected(project, container, wait)
 
 

@@ -135,7 +135,7 @@ def test_with_the_recorder_setup_leaves_every_step_is_proven(learner, image: str
     doctor = labkit("--lang", "en", "--container", name, "doctor", "--json", env=env)
     assert doctor.stdout, doctor.stderr
     line = next(c for c in json.loads(doctor.stdout)["checks"] if c["id"] == "recorder")
-    assert line["ok"] and " 5 events" in line["message"], line
+    assert line["ok"] and " 5 event(s)" in line["message"], line
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
