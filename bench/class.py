@@ -9,12 +9,14 @@ status` (median of --runs, after one warm-up), then destroys the class and times
 that too.  The load average before each size is printed: the server is shared.  With --dir
 the same runs again on a temporary `dir` pool (created and removed here).
 Targets on a btrfs pool: 30 learners ready in under 30 s; `class status` for 30
-learners under 1 s.  Prints numbers; it is not a timed test.
+learners under 300 ms. One more status is then timed phase by phase (where the time goes).  Prints numbers; it is not a timed test.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import os
+import threading
 import statistics
 import subprocess
 import sys
@@ -26,9 +28,49 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from labkit import class_status as cs  # noqa: E402
 from labkit import classroom  # noqa: E402
 from labkit.class_status import class_status  # noqa: E402
 from labkit.incus import IncusClient, find_endpoint  # noqa: E402
+
+
+def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int, float]]:
+    """One more `class status`, timed phase by phase: (calls, seconds) of the server listings (asked
+    at once, so their times overlap), the learners' own requests, and the grading with its journals."""
+    spent: dict[str, tuple[int, float]] = {}
+    lock = threading.Lock()
+    originals = []
+
+    def timed(owner: object, attr: str, label: str, when=lambda *a, **k: True) -> None:
+        real = getattr(owner, attr)
+        originals.append((owner, attr, real))
+
+        @functools.wraps(real)
+        def wrapper(*args, **kwargs):
+            if not when(*args, **kwargs):
+                return real(*args, **kwargs)
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                with lock:
+                    calls, seconds = spent.get(label, (0, 0.0))
+                    spent[label] = (calls + 1, seconds + time.perf_counter() - started)
+        setattr(owner, attr, wrapper)
+
+    timed(IncusClient, "all_instances", "GET instances (all projects)")
+    timed(IncusClient, "request", "GET projects", lambda self, method, path, **k: path == "/1.0/projects")
+    timed(cs, "all_volumes", "GET volumes (all pools)")
+    timed(cs, "observe_class", "learners' requests (wall)")
+    timed(IncusClient, "raw", "  of which HTTP requests (sum over threads)")
+    timed(cs, "grade_learner", "grading and journals (sum)")
+    timed(cs, "class_status", "total")
+    try:
+        cs.class_status(client=client, name=name, folder=folder)
+    finally:
+        for owner, attr, real in reversed(originals):
+            setattr(owner, attr, real)
+    return spent
 
 
 def one_size(client: IncusClient, size: int, runs: int, pool: str | None, image: str | None, folder: Path,
@@ -47,11 +89,13 @@ def one_size(client: IncusClient, size: int, runs: int, pool: str | None, image:
             status = class_status(client=client, name=name, folder=spec.folder)
             samples.append(time.perf_counter() - t)
         assert len(status.learners) == size and all(ls.results[0].passed for ls in status.learners)
+        breakdown = phases(client, name, spec.folder)
     finally:
         t = time.perf_counter()
         classroom.destroy(client=client, name=name, folder=spec.folder)
         destroyed = time.perf_counter() - t
-    return {"create": created, "status": statistics.median(samples), "status_max": max(samples), "destroy": destroyed}
+    return {"create": created, "status": statistics.median(samples), "status_max": max(samples), "destroy": destroyed,
+            "phases": breakdown}
 
 
 def bench(label: str, sizes: list[int], runs: int, pool: str | None, image: str | None) -> None:
@@ -65,6 +109,8 @@ def bench(label: str, sizes: list[int], runs: int, pool: str | None, image: str 
             r = one_size(client, size, runs, pool, image, Path(tmp))
             print(f"{size:>8}  {r['create']:>13.2f} s  {r['status'] * 1000:>11.0f} ms  {r['status_max'] * 1000:>8.0f} ms  {r['destroy']:>6.2f} s"
                   f"   (load {load:.1f})", flush=True)
+            for label, (calls, seconds) in r["phases"].items():
+                print(f"{'':>10}{label:<44} {calls:>3} × {seconds * 1000:7.1f} ms")
 
 
 def main() -> None:

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from labkit import class_status as cs
-from labkit.class_status import class_status, file_matters
+from labkit import class_observe
+from labkit.class_observe import file_matters
+from labkit.class_status import class_status
 from labkit.engine import Baseline, Event, History, grade
 from labkit.labs.snapshots import CHAPTER
 from labkit.observation import Instance, Observation, candidate_places
@@ -129,7 +130,7 @@ def test_skipping_the_file_request_never_changes_a_verdict():
 
 
 def test_a_learner_who_cannot_be_observed_is_shown_as_such_and_the_class_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(cs, "LEARNER_SECONDS", 1.0)
+    monkeypatch.setattr(class_observe, "LEARNER_SECONDS", 1.0)
     handler, _ = fake_class(SCENARIOS)
 
     def slow_for_bob(request: httpx.Request) -> httpx.Response:
