@@ -12,6 +12,7 @@ instance is never touched.
 from __future__ import annotations
 
 import errno
+import functools
 import getpass
 import importlib.util
 import ipaddress
@@ -123,7 +124,8 @@ def find_free_port(listen: Listen, tries: int = PORTS_TO_TRY) -> int:
                     raise LabServerError(M(
                         "lab_server.cannot_listen",
                         "JupyterLab cannot listen on {address}: {detail}. Pass --listen with an address "
-                        "of this machine, for example 127.0.0.1:8888.", address=str(listen), detail=exc.strerror or str(exc),
+                        "of this machine, for example 127.0.0.1:8888.",
+                        address=str(listen), detail=exc.strerror or str(exc),
                     )) from exc
     last = ports[-1]
     raise LabServerError(M(
@@ -234,32 +236,17 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
     token = secrets.token_urlsafe(32)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop_on_signal)
-    server: JupyterLabProcess | None = None
-    interrupted = False
+    started: list[JupyterLabProcess] = []
     try:
-        for _ in range(3):  # the free port may be taken between our probe and the server's bind
-            listen = Listen(asked.host, find_free_port(asked))
-            if asked.port and listen.port != asked.port:
-                say(M("lab_server.port_taken", "Port {wanted} is taken: JupyterLab uses port {port}.",
-                      wanted=asked.port, port=listen.port), True)
-            base = f"http://{listen.url_host()}:{listen.port}"
-            server = JupyterLabProcess(jupyter_argv(listen, root, notebook, as_root=as_root),
-                                       {**env, "JUPYTER_TOKEN": token, "PYTHONUNBUFFERED": "1"}, log)
-            if server.wait_ready(f"{base}/api"):
-                break
-            server.stop()
-            if not answers(f"{base}/api") and _port_free(listen):
-                raise LabServerError(M(
-                    "lab_server.not_started", "JupyterLab did not start (exit code {code}): read the end of {log}.",
-                    code=server.process.returncode, log=str(log)))
-        else:
-            raise LabServerError(M("lab_server.not_started", "JupyterLab did not start (exit code {code}): read the end of {log}.",
-                                   code=server.process.returncode if server else "?", log=str(log)))
-        url = f"http://{listen.url_host(public_host(listen, env))}:{listen.port}/lab/tree/{notebook}?token={token}"
+        argv = functools.partial(jupyter_argv, root=root, notebook=notebook, as_root=as_root)
+        listen = _start(asked, argv, {**env, "JUPYTER_TOKEN": token}, log, started, say)
+        host = listen.url_host(public_host(listen, env))
+        url = f"http://{host}:{listen.port}/lab/tree/{notebook}?token={token}"
         say(M("lab_server.ready", "The lab is ready, open: {url}", url=url), False)
         if headless(env) and listen.loopback:
             tunnel = ssh_command(listen, env, getpass.getuser(), socket.gethostname())
-            say(M("lab_server.ssh", "No display here: from your laptop, run {command} then open the same address there.",
+            say(M("lab_server.ssh",
+                  "No display here: from your laptop, run {command} then open the same address there.",
                   command=tunnel), False)
         elif open_browser:
             import webbrowser
@@ -267,20 +254,49 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
             webbrowser.open(url)
         say(M("lab_server.stop_hint", "Ctrl+C stops JupyterLab ({container} keeps running); its log: {log}",
               container=container, log=str(log)), True)
-        return server.process.wait()
+        return started[-1].process.wait()
     except KeyboardInterrupt:
-        interrupted = True
+        if started:
+            _stop(started[-1])
+            say(M("lab_server.stopped", "JupyterLab is stopped; {container} keeps running.",
+                  container=container), True)
         return 0
     finally:
-        if server is not None:
-            # A second Ctrl+C must not leave JupyterLab half stopped.
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                server.stop()
-            finally:
-                signal.signal(signal.SIGINT, previous)
-            if interrupted:
-                say(M("lab_server.stopped", "JupyterLab is stopped; {container} keeps running.", container=container), True)
+        if started:
+            _stop(started[-1])
+
+
+def _start(asked: Listen, argv: Callable[[Listen], list[str]], env: Mapping[str, str], log: Path,
+           started: list[JupyterLabProcess], say: Callable[[Message, bool], None]) -> Listen:
+    """Start JupyterLab on the asked port or the next free one; return where it answers.
+
+    The free port may be taken between our probe and the server's bind: then try the next."""
+    code: int | str = "?"
+    for _ in range(3):
+        listen = Listen(asked.host, find_free_port(asked))
+        if asked.port and listen.port != asked.port:
+            say(M("lab_server.port_taken", "Port {wanted} is taken: JupyterLab uses port {port}.",
+                  wanted=asked.port, port=listen.port), True)
+        server = JupyterLabProcess(argv(listen), {**env, "PYTHONUNBUFFERED": "1"}, log)
+        started.append(server)
+        api = f"http://{listen.url_host()}:{listen.port}/api"
+        if server.wait_ready(api):
+            return listen
+        server.stop()
+        code = server.process.returncode
+        if _port_free(listen):  # it did not die for want of its port: no point in another one
+            break
+    raise LabServerError(M("lab_server.not_started",
+                           "JupyterLab did not start (exit code {code}): read the end of {log}.", code=code, log=str(log)))
+
+
+def _stop(server: JupyterLabProcess) -> None:
+    # A second Ctrl+C must not leave JupyterLab half stopped.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _port_free(listen: Listen) -> bool:
