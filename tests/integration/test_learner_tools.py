@@ -37,7 +37,8 @@ def test_watch_records_the_stop_that_a_later_start_erases(instance: str, tmp_pat
     watcher = subprocess.Popen([sys.executable, "-m", "labkit", *base, "watch"], cwd=ROOT,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)  # the websocket is open well before this
+        # The watcher says so once its websocket is open (a fixed sleep was too short on a loaded machine).
+        assert instance in watcher.stderr.readline()
         incus("snapshot", "create", instance, SNAP)
         time.sleep(1.1)
         incus("exec", instance, "--", "touch", FILE)
