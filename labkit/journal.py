@@ -11,8 +11,8 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 import threading
+import time
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
@@ -249,7 +249,7 @@ def _attempt_start(data: dict[str, Any]) -> datetime | None:
 
 
 def write_atomically(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _new_private_file(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             # dumps() without indent is the only path to the C encoder (dump() never takes it),
@@ -262,3 +262,14 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _new_private_file(path: Path) -> tuple[int, str]:
+    """A new file beside `path`, only its owner may read: what tempfile.mkstemp does, without
+    importing tempfile (and with it shutil, random and seven C extensions) at every check."""
+    while True:
+        tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}"))
+        try:
+            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
+        except FileExistsError:
+            continue
