@@ -165,7 +165,7 @@ class Score:
         return cls(sum(r.points for r in results), sum(r.possible for r in results))
 
 
-NOT_VERIFIED_HINT = M("engine.not_verified_hint", "Check each step right after doing it (“labkit check STEP” or the check cell of the notebook), or let the event recorder run (“labkit setup” starts it, “labkit doctor” shows it): labkit then sees the actions as they happen.")
+NOT_VERIFIED_HINT = M("engine.not_verified_hint", "Check each step right after doing it (“labkit check STEP” or the notebook's check cell), or keep the event recorder running (“labkit setup” starts it): labkit then sees each action as it happens.")
 
 
 def resolve(step: Step, verdict: Verdict, history: History) -> Result:

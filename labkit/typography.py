@@ -91,7 +91,7 @@ TERMS = (
     (re.compile(r"\bfuzzy\b", re.IGNORECASE), "approximative"),
     (re.compile(r"(?<!incus )\bremotes?\b", re.IGNORECASE), "serveur distant"),
     (re.compile(r"\{\{[^{}]*\}\}"), "ce que la variable désigne, sans {{…}}"),
-    (re.compile(r"\ben marche\b|\btourn(?:e|ent|er)\b", re.IGNORECASE), "en cours d’exécution"),
+    (re.compile(r"\ben marche\b|\btourn(?:e|es|ent|er|ait|aient)\b", re.IGNORECASE), "en cours d’exécution"),
     (re.compile(r"\bpreuves?\b", re.IGNORECASE), "traces"),
     (re.compile(r"\b(?:re)?lance[zr]? l’installation\b", re.IGNORECASE), "labkit setup"),
     (re.compile(r"\bformat(?:eur|rice)s?\b|équipe enseignante|\binstructeur", re.IGNORECASE),

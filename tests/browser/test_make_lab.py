@@ -146,8 +146,8 @@ def test_make_lab_serves_the_learners_notebook_and_stops_on_ctrl_c(tmp_path: Pat
         assert out.lines[at] == f"Le TP est prêt, ouvrez\u00a0: {url}", out.lines
         user = "root" if os.geteuid() == 0 else os.environ.get("USER", "")
         out.wait_for("ssh -L", 10, make)
-        assert out.lines[at + 1] == (f"Pas d’écran ici\u00a0: depuis votre ordinateur, lancez ssh -L {port}:127.0.0.1:{port} "
-                                f"{user}@192.0.2.1 puis ouvrez-y la même adresse."), out.lines
+        assert out.lines[at + 1] == (f"Pas d’affichage graphique ici\u00a0: sur votre ordinateur, lancez ssh -L {port}:127.0.0.1:{port} "
+                                f"{user}@192.0.2.1, puis ouvrez la même adresse dans son navigateur."), out.lines
         if os.geteuid() == 0:
             err.wait_for(r"--allow-root", 10, make)
 

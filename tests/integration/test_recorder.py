@@ -175,7 +175,7 @@ def test_one_recorder_per_instance_and_reset_keeps_it_writing_into_the_new_attem
         wait_for(lambda: any(e["action"] == "instance-snapshot-created" for e in events(journal)), what="attempt 2")
         assert json.loads(journal.read_text())["attempt"] == 2
         doctor = labkit("--lang", "fr", "--container", instance, "doctor", env=env)
-        assert "✔ recorder" in doctor.stdout and "Enregistreur d’événements en marche" in doctor.stdout, doctor.stdout
+        assert "✔ recorder" in doctor.stdout and "Enregistreur d’événements en cours d’exécution" in doctor.stdout, doctor.stdout
     finally:
         assert recorder_service.stop("default", instance)
     assert not recorder_service.status("default", instance).running

@@ -159,6 +159,7 @@ def test_the_readme_has_french_passages_and_they_pass() -> None:
     ("les mêmes {{placeholders}} que l’anglais", "ce que la variable désigne, sans {{…}}"),
     ("un conteneur en marche", "en cours d’exécution"),
     ("Tant que le conteneur tourne,", "en cours d’exécution"),
+    ("Aucun enregistreur ne tournait pour {container}.", "en cours d’exécution"),
     ("tant que ses preuves étaient présentes", "traces"),
     ("puis relancez l’installation.", "labkit setup"),
     ("demandez à votre formateur", "le formateur ou la formatrice"),
