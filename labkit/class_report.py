@@ -207,7 +207,11 @@ thead th{background:#f6f8fa;font-size:.85em;max-width:9em}tbody th{text-align:le
 td.cell{font-weight:600;white-space:nowrap}td.cell small{display:block;font-weight:400;color:#1f2328;opacity:.8}
 .sym{font-size:1.15em;margin-right:3px}.score{font-weight:700;white-space:nowrap}tfoot td,tfoot th{background:#f6f8fa;font-size:.85em}
 .legend{margin-top:10px;font-size:.9em}.legend span{display:inline-block;margin-right:14px;padding:2px 6px;border-radius:3px}
+<<<<<<< HEAD
 ol li{margin-bottom:10px}.hint{color:#0b4f8a}.alert{color:#8a4b00;background:#fff8c5;padding:4px 8px}
+=======
+ol li{margin-bottom:10px}.hint{color:#0b4f8a}.warning{color:#7d4e00;background:#fff8c5;padding:4px 8px}
+>>>>>>> wt/promises
 @media print{body{margin:8mm}}
 """
 
@@ -252,6 +256,7 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{esc(title)}</title><style>{STYLE}</style></head>
 <body><h1>{esc(title)}</h1><p class="meta">{esc(meta)}</p>
+{"".join(f'<p class="warning">⚠ {esc(w.render(lang))}</p>' for w in status.warnings)}
 <table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{head}<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
 <tbody>{"".join(body)}</tbody>
 <tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{passed_row}<td></td><td></td></tr></tfoot></table>

@@ -130,6 +130,9 @@ def test_a_learner_cannot_make_a_container_that_shares_host_ids(klass: Klass):
         assert any("learner02" in w and "“bare”" in w for w in data["warnings"]), data.get("warnings")
         shown = labkit_class("--dir", str(klass.root), "status", klass.name)
         assert "learner02: the container “bare”" in shown.stdout, shown.stdout
+        page = klass.root / "report.html"
+        assert labkit_class("--dir", str(klass.root), "report", klass.name, "--html", str(page)).returncode == 0
+        assert "learner02: the container “bare”" in page.read_text(encoding="utf-8")
         assert not any("learner01" in w for w in data["warnings"])
     finally:
         klass.as_learner("learner02", "delete", "bare", "--force", check=False)
