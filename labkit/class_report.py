@@ -207,11 +207,8 @@ thead th{background:#f6f8fa;font-size:.85em;max-width:9em}tbody th{text-align:le
 td.cell{font-weight:600;white-space:nowrap}td.cell small{display:block;font-weight:400;color:#1f2328;opacity:.8}
 .sym{font-size:1.15em;margin-right:3px}.score{font-weight:700;white-space:nowrap}tfoot td,tfoot th{background:#f6f8fa;font-size:.85em}
 .legend{margin-top:10px;font-size:.9em}.legend span{display:inline-block;margin-right:14px;padding:2px 6px;border-radius:3px}
-<<<<<<< HEAD
 ol li{margin-bottom:10px}.hint{color:#0b4f8a}.alert{color:#8a4b00;background:#fff8c5;padding:4px 8px}
-=======
-ol li{margin-bottom:10px}.hint{color:#0b4f8a}.warning{color:#7d4e00;background:#fff8c5;padding:4px 8px}
->>>>>>> wt/promises
+.warning{color:#7d4e00;background:#fff8c5;padding:4px 8px}
 @media print{body{margin:8mm}}
 """
 
