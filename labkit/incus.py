@@ -233,9 +233,11 @@ class IncusClient:
 
     def read_head(self, path: str, limit: int, timeout: float | None = None) -> str:
         """At most the first `limit` bytes of a GET (an exec's recorded output): never read whole."""
+        import httpx
+
         data = b""
         try:
-            with self._http.stream("GET", path, params=self._params(None, True),
+            with self.http.stream("GET", path, params=self._params(None, True),
                                    timeout=self.timeout if timeout is None else timeout) as response:
                 if response.status_code >= 400:
                     raise self._api_error(response.status_code, response.reason_phrase, path)
