@@ -225,12 +225,6 @@ class IncusClient:
         return FileInfo(path, response.headers.get("X-Incus-Type", "file"),
                         parse_modified(response.headers.get("X-Incus-Modified")))
 
-    def list_directory(self, name: str, path: str) -> list[str]:
-        response = self.raw("GET", f"/1.0/instances/{quote(name)}/files", params={"path": path})
-        if response.status_code == 404 or response.headers.get("X-Incus-Type") != "directory":
-            return []
-        return list(self._body(response, path).get("metadata") or [])
-
     def read_head(self, path: str, limit: int, timeout: float | None = None) -> str:
         """At most the first `limit` bytes of a GET (an exec's recorded output): never read whole."""
         import httpx
