@@ -177,13 +177,16 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
     """Remove the class: projects, instances, certificates, golden instance, access folders."""
     from . import classroom
 
+    from .hub import teardown
+
     folder = opts.folder(name)
     with _client() as client:
         if not yes:
             learners = [p for p in classroom.read_state(client).class_projects(name) if p["config"].get(classroom.ROLE_KEY) == "learner"]
             question = M("class.cli.destroy_confirm", "This removes the class “{name}”: {count} learner projects with their instances and snapshots, their certificates, the golden instance, and the access folders in {folder}. Continue?", name=name, count=len(learners), folder=str(folder))
-            confirm(question, M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
+            confirm(teardown.confirmation(name, question), M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
         started = time.monotonic()
+        teardown.remove_hub(name, folder, progress=opts.tick)  # the hub first: no learner server outlives its project
         done = classroom.destroy(client=client, name=name, folder=folder, progress=opts.tick)
     opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} certificates removed in {seconds} s.", name=name, projects=len(done.projects), certificates=done.certificates, seconds=f"{time.monotonic() - started:.1f}"), err=False)
     if done.listener_off:

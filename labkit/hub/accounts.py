@@ -2,7 +2,7 @@
 notebook in the class language and a private copy of the learner's access folder.
 
 Accounts are named `lk-<class>-<learner>` (at most 32 characters, what useradd allows),
-carry `labkit:<class>:<learner>` as their comment (how `destroy` finds them even without
+carry `labkit <class> <learner>` as their comment (how `destroy` finds them even without
 the class folder), get no password (the hub checks passwords, nobody logs in over SSH),
 and are in no group but their own: not `incus-admin`, so the daemon's admin socket is
 closed to them.  Homes live under /home/labkit/<class>/, each 0700.
@@ -37,7 +37,7 @@ def unix_login(cls: str, learner: str) -> str:
 
 
 def comment(cls: str, learner: str = "") -> str:
-    return f"labkit:{cls}:{learner}"
+    return f"labkit {cls} {learner}"  # useradd refuses colons here
 
 
 def class_homes(cls: str, base: Path = HOMES) -> Path:

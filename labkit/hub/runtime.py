@@ -48,10 +48,9 @@ def ensure_runtime(root: Path = RUNTIME, say=lambda message: None) -> Path:
             say(M("hub.runtime.building", "Building the learners' Python environment in {path} (once; about a minute)…", path=str(root)))
             interpreter = SYSTEM_PYTHON if SYSTEM_PYTHON.exists() else Path(sys.executable)
             _run([str(interpreter), "-m", "venv", str(root)], log)
-            _run([str(python), "-m", "pip", "install", "--quiet", *PACKAGES], log)
-        # labkit itself, not editable: the learners' accounts cannot read this checkout.
-        _run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(SOURCE)], log)
-        _run([str(python), "-m", "pip", "install", "--quiet", str(SOURCE)], log)
+            _run([str(python), "-m", "pip", "install", "--quiet", *PACKAGES, str(SOURCE)], log)
+        else:  # labkit itself changed: reinstall it alone (not editable: learners cannot read this checkout)
+            _run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(SOURCE)], log)
         stamp_file.write_text(wanted + "\n")
     subprocess.run(["chmod", "-R", "go+rX", str(root)], check=False)
     return root / "bin"

@@ -170,8 +170,8 @@ def _wait_ready(hub: subprocess.Popen, ports: HubPorts, state: HubState) -> None
     while time.monotonic() < deadline:
         if hub.poll() is not None:
             raise HubError(M("hub.serve.failed_start", "JupyterHub did not start (exit status {code}). The end of its log, {log}:\n{tail}", code=hub.returncode, log=str(state.log), tail=_tail(state.log)))
-        try:
-            if httpx.get(f"http://127.0.0.1:{ports.hub}/hub/api/", timeout=2).status_code == 200:
+        try:  # through the proxy: ready when a browser would get an answer
+            if httpx.get(f"{ports.bind_url}/hub/api/", timeout=2, verify=False).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -210,7 +210,7 @@ def _alive(pid_file: Path) -> int | None:
     return pid
 
 
-def stop_running(state: HubState, timeout: float = 60) -> bool:
+def stop_running(state: HubState, timeout: float = 120) -> bool:
     """Stop a `serve` of this class still running (for `destroy`); True when there was one."""
     pid = state.running_pid()
     if pid is None:
