@@ -92,7 +92,10 @@ class PageHandler(InstructorOnly):
     @web.authenticated
     def get(self) -> None:
         self.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'self'")
-        self.finish(page_html(self.grading.cls, self.grading.lang, self.grading.latest, REFRESH_SECONDS))
+        # The page's fetch() calls are cookie-authenticated: JupyterHub wants its XSRF token on them.
+        token = self.xsrf_token
+        token = token.decode() if isinstance(token, bytes) else token
+        self.finish(page_html(self.grading.cls, self.grading.lang, self.grading.latest, REFRESH_SECONDS, token))
 
 
 class StatusHandler(InstructorOnly):

@@ -30,6 +30,7 @@ ul.common li { margin: .3rem 0; }
 
 SCRIPT = """
 const labels = JSON.parse(document.getElementById('labels').textContent);
+const xsrf = document.querySelector('meta[name=xsrf]').content;
 const symbol = {passed: '✔', failed: '✘', not_verified: '?'};
 const klass = {passed: 'passed', failed: 'failed', not_verified: 'not-verified'};
 function cell(tag, text, cls) { const c = document.createElement(tag); c.textContent = text; if (cls) c.className = cls; return c; }
@@ -62,7 +63,7 @@ function draw(data) {
 }
 async function refresh() {
   try {
-    const r = await fetch('status.json', {cache: 'no-store', credentials: 'same-origin'});
+    const r = await fetch('status.json', {cache: 'no-store', credentials: 'same-origin', headers: {'X-XSRFToken': xsrf}});
     const data = await r.json();
     if (r.ok) draw(data); else document.getElementById('error').textContent = data.error || r.status;
   } catch (e) { document.getElementById('error').textContent = String(e); }
@@ -72,7 +73,7 @@ refresh();
 """
 
 
-def page_html(cls: str, lang: str, latest: dict[str, Any] | None, refresh_seconds: float) -> str:
+def page_html(cls: str, lang: str, latest: dict[str, Any] | None, refresh_seconds: float, xsrf: str = "") -> str:
     e = html.escape
     text = {key: M(f"hub.dashboard.{key}", english).render(lang) for key, english in (
         ("learner", "Learner"), ("score", "Score"), ("hint", "Hint:"), ("none", "No common mistake right now."),
@@ -93,7 +94,7 @@ def page_html(cls: str, lang: str, latest: dict[str, Any] | None, refresh_second
     labels = json.dumps({k: text[k] for k in ("learner", "score", "hint", "none")}, ensure_ascii=False)
     labels = labels.replace("<", "\\u003c")  # safe inside a <script> element
     return f"""<!DOCTYPE html>
-<html lang="{e(lang)}"><head><meta charset="utf-8"><title>{e(title)}</title><style>{STYLE}</style></head>
+<html lang="{e(lang)}"><head><meta charset="utf-8"><meta name="xsrf" content="{e(xsrf)}"><title>{e(title)}</title><style>{STYLE}</style></head>
 <body>
 <h1>{e(title)}</h1>
 <p class="meta">{e(text["updated"])} <span id="updated">…</span> · {e(text["reports"])}
