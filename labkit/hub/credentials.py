@@ -66,8 +66,9 @@ h1 { font-size: 14pt; }
 
 def sheet_html(cards: Cards, lang: str) -> str:
     e = html.escape
-    labels = {key: M(f"hub.credentials.{key}", text).render(lang) for key, text in (
-        ("address", "Address"), ("login", "Login"), ("password", "Password"))}
+    labels = {key: message.render(lang) for key, message in (
+        ("address", M("hub.credentials.address", "Address")), ("login", M("hub.credentials.login", "Login")),
+        ("password", M("hub.credentials.password", "Password")))}
     note = M("hub.credentials.note", "Open the address in a browser and log in: your notebook opens by itself. Keep this card to yourself.").render(lang)
     title = M("hub.credentials.title", "labkit — class “{name}”: logins", name=cards.name).render(lang)
     items = []

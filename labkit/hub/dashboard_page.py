@@ -75,11 +75,14 @@ refresh();
 
 def page_html(cls: str, lang: str, latest: dict[str, Any] | None, refresh_seconds: float, xsrf: str = "") -> str:
     e = html.escape
-    text = {key: M(f"hub.dashboard.{key}", english).render(lang) for key, english in (
-        ("learner", "Learner"), ("score", "Score"), ("hint", "Hint:"), ("none", "No common mistake right now."),
-        ("common", "Most common mistake per step"), ("updated", "Updated at"), ("reports", "Reports:"),
-        ("report_html", "HTML page"), ("report_csv", "CSV for the LMS"),
-        ("legend", "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)"))}
+    text = {key: message.render(lang) for key, message in (
+        ("learner", M("class.status.learner", "Learner")), ("score", M("class.status.score", "Score")),
+        ("hint", M("hub.dashboard.hint", "Hint:")), ("none", M("hub.dashboard.none", "No common mistake right now.")),
+        ("common", M("hub.dashboard.common", "Most common mistake per step")),
+        ("updated", M("hub.dashboard.updated", "Updated at")), ("reports", M("hub.dashboard.reports", "Reports:")),
+        ("report_html", M("hub.dashboard.report_html", "HTML page")),
+        ("report_csv", M("hub.dashboard.report_csv", "CSV for the LMS")),
+        ("legend", M("class.status.legend", "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)")))}
     title = M("hub.dashboard.title", "Class “{name}”: live progress", name=cls).render(lang)
     rows = ""
     if latest:
