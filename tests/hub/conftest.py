@@ -70,6 +70,7 @@ class ServedClass:
 
     def serve(self, timeout: float = 600) -> ServedClass:
         """Start `labkit class serve` and wait for the line that gives its URL."""
+        self.lines, self.output = queue.Queue(), []  # what an earlier serve said is not this one's
         self.process = subprocess.Popen(
             [sys.executable, "-m", "labkit", "--lang", "en", "class", "--dir", str(self.root), "serve", self.name,
              "--listen", f"127.0.0.1:{self.port}"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pwd
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
@@ -143,7 +144,7 @@ def test_a_learners_terminal_cannot_read_another_learners_key(hub: ServedClass, 
     assert "PRIVATE KEY" not in text
     # Their own key is theirs alone, and the daemon's admin socket is closed to them.
     assert oct(mine.joinpath("incus", "client.key").stat().st_mode & 0o777) == "0o600"
-    denied = subprocess.run(["runuser", "-u", login_of("learner01", hub), "--", "incus", "list", "--project", "default"],
+    denied = subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser", "-u", login_of("learner01", hub), "--", "incus", "list", "--project", "default"],
                             capture_output=True, text=True, env={"HOME": str(mine), "PATH": "/usr/bin:/bin"})
     assert denied.returncode != 0 and "permission" in denied.stderr.lower(), denied.stderr
 
