@@ -79,6 +79,8 @@ def prepare_home(account: Account, *, bundle: Path, remote: str, address: str, p
     home = Path(entry.pw_dir)
     os.chmod(home, 0o700)
     notebook = home / NOTEBOOK
+    if not (NOTEBOOKS / lang / NOTEBOOK).exists():
+        raise SetupError(M("hub.accounts.no_notebook", "The notebook {path} is missing: serve the class from a labkit checkout (where “make notebooks” builds it).", path=str(NOTEBOOKS / lang / NOTEBOOK)))
     if not notebook.exists():
         shutil.copyfile(NOTEBOOKS / lang / NOTEBOOK, notebook)
         os.chown(notebook, entry.pw_uid, entry.pw_gid)

@@ -162,6 +162,8 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
     if stopping:
         say(M("hub.serve.stopped", "The hub has stopped, and so have the learners' servers. Their notebooks are kept: run the same command to resume."))
         return 0
+    if hub.returncode < 0:
+        raise HubError(M("hub.serve.killed", "The hub was killed (signal {signal}). The learners' notebooks are kept: run the same command again to resume.", signal=-hub.returncode))
     raise HubError(M("hub.serve.died", "The hub stopped by itself (exit status {code}). The learners' notebooks are kept; read the end of {log}, then run the same command again to resume.", code=hub.returncode, log=str(state.log)))
 
 
