@@ -5,6 +5,7 @@
 - access.py: the class's API on loopback HTTPS for learners served on this machine
 - runtime.py: the virtual environment learners' JupyterLab runs from (reachable by them)
 - config.py: the generated jupyterhub_config.py; auth.py: the hub's authenticator
-- serve.py: runs the hub in the foreground; stops it; dashboard.py: the instructor's service
+- serve.py: runs the hub in the foreground; stops it; teardown.py: what `class destroy` adds
+- dashboard.py: the instructor's service; dashboard_page.py: its page
 - credentials.py: the credentials as JSON and as a printable HTML sheet
 """
