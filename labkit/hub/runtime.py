@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 SOURCE = Path(__file__).resolve().parents[2]
 # What a learner's server needs besides labkit (whose own dependencies come with it).
 PACKAGES = ("jupyterhub>=6.1", "jupyterlab>=4.2", "ipykernel>=6.29")
+QUIET_LAB = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
 def source_stamp(source: Path = SOURCE) -> str:
@@ -51,6 +53,10 @@ def ensure_runtime(root: Path = RUNTIME, say=lambda message: None) -> Path:
             _run([str(python), "-m", "pip", "install", "--quiet", *PACKAGES, str(SOURCE)], log)
         else:  # labkit itself changed: reinstall it alone (not editable: learners cannot read this checkout)
             _run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(SOURCE)], log)
+        # No news or update toasts in the learners' JupyterLab: nothing for them to decide there.
+        settings = root / "share" / "jupyter" / "lab" / "settings"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "overrides.json").write_text(json.dumps(QUIET_LAB, indent=2) + "\n")
         stamp_file.write_text(wanted + "\n")
     subprocess.run(["chmod", "-R", "go+rX", str(root)], check=False)
     return root / "bin"
