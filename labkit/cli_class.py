@@ -178,14 +178,59 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
     """Remove the class: projects, instances, certificates, golden instance, access folders."""
     from . import classroom
 
+    from .hub import teardown
+
     folder = opts.folder(name)
     with _client() as client:
         if not yes:
             learners = [p for p in classroom.read_state(client).class_projects(name) if p["config"].get(classroom.ROLE_KEY) == "learner"]
             question = M("class.cli.destroy_confirm", "This removes the class “{name}”: {count} learner projects with their instances and snapshots, their certificates, the golden instance, and the access folders in {folder}. Continue?", name=name, count=len(learners), folder=str(folder))
-            confirm(question, M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
+            confirm(teardown.confirmation(name, question), M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
         started = time.monotonic()
+        teardown.remove_hub(name, folder, progress=opts.tick)  # the hub first: no learner server outlives its project
         done = classroom.destroy(client=client, name=name, folder=folder, progress=opts.tick)
     opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} certificates removed in {seconds} s.", name=name, projects=len(done.projects), certificates=done.certificates, seconds=Number(time.monotonic() - started)), err=False)
     if done.listener_off:
         opts.say(M("class.cli.listener_off", "The HTTPS listener this class had turned on is off again."), err=False)
+
+
+@class_group.command("serve")
+@click.argument("name")
+@click.option("--listen", default="127.0.0.1:8000", show_default=True, help="Where the hub answers browsers (ADDR:PORT).")
+@click.option("--ssl-cert", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None, help="Serve HTTPS with this certificate (PEM).")
+@click.option("--ssl-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None, help="The certificate's private key (PEM).")
+@click.pass_obj
+@handles_errors
+def serve_command(opts: ClassOptions, name: str, listen: str, ssl_cert: Path | None, ssl_key: Path | None) -> None:
+    """Run JupyterHub in front of the class: one login and one JupyterLab per learner, a dashboard for you."""
+    from .hub import serve
+
+    if bool(ssl_cert) != bool(ssl_key):
+        raise UsageError(M("hub.cli.ssl_pair", "Give both --ssl-cert and --ssl-key, or neither."))
+    serve.parse_listen(listen)
+    with _client() as client:
+        state = serve.prepare(client=client, cls=name, folder=opts.folder(name), lang=opts.lang, say=opts.say)
+        sys.exit(serve.run(client=client, state=state, cls=name, listen=listen, lang=opts.lang,
+                           say=lambda m: opts.say(m, err=False), ssl_cert=ssl_cert, ssl_key=ssl_key))
+
+
+@class_group.command("credentials")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {learner, login, password, url}.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write a printable sheet, one card per learner.")
+@click.option("--lang", "card_lang", type=click.Choice(["fr", "en"]), default=None, help="Language of the sheet (default: the class's).")
+@click.pass_obj
+@handles_errors
+def credentials_command(opts: ClassOptions, name: str, as_json: bool, html_path: Path | None, card_lang: str | None) -> None:
+    """The logins and passwords of the class's hub (learners and instructor)."""
+    from .hub import credentials
+
+    cards = credentials.read(opts.folder(name), name)
+    lang = card_lang or cards.lang
+    if html_path is not None:
+        html_path.write_text(credentials.sheet_html(cards, lang), encoding="utf-8")
+        opts.say(M("class.cli.written", "Written: {path}", path=str(html_path)), err=False)
+    if as_json:
+        click.echo(json.dumps(credentials.as_json(cards), ensure_ascii=False, indent=2))
+    elif html_path is None:
+        click.echo(credentials.as_text(cards, lang))

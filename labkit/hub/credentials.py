@@ -1,0 +1,81 @@
+"""The hub's logins for the instructor: JSON, a terminal listing, and a printable sheet.
+
+The sheet is one self-contained HTML page (no script, no external asset), one card per
+learner with the URL, login and password, in the class language, cut along the dashes.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..class_spec import validate_class_name
+from ..errors import UsageError
+from ..i18n import M
+from .state import INSTRUCTOR, Accounts, HubState
+
+
+@dataclass(frozen=True)
+class Cards:
+    name: str
+    accounts: Accounts
+
+    @property
+    def lang(self) -> str:
+        return self.accounts.lang
+
+    @property
+    def url(self) -> str:
+        return self.accounts.url or "http://localhost:8000/"
+
+
+def read(folder: Path, name: str) -> Cards:
+    validate_class_name(name)
+    accounts = HubState(folder).read_accounts()
+    if accounts is None:
+        raise UsageError(M("hub.credentials.none", "The class “{name}” has no logins yet: they are made the first time you run “labkit class serve {name}” (look in {folder} if you created the class with --dir).", name=name, folder=str(folder)))
+    return Cards(name, accounts)
+
+
+def as_json(cards: Cards) -> list[dict[str, str]]:
+    rows = [{"learner": a.learner, "login": a.learner, "password": a.password, "url": cards.url}
+            for a in cards.accounts.learners.values()]
+    return rows + [{"learner": INSTRUCTOR, "login": INSTRUCTOR, "password": cards.accounts.instructor_password,
+                    "url": cards.url + "services/labkit/"}]
+
+
+def as_text(cards: Cards, lang: str) -> str:
+    head = M("hub.credentials.head", "Class “{name}”, at {url}", name=cards.name, url=cards.url).render(lang)
+    width = max([len(INSTRUCTOR), *(len(a.learner) for a in cards.accounts.learners.values())])
+    lines = [head, ""] + [f"{row['login'].ljust(width)}  {row['password']}" for row in as_json(cards)]
+    return "\n".join(lines)
+
+
+STYLE = """
+body { font-family: "DejaVu Sans", sans-serif; margin: 1cm; color: #111; }
+h1 { font-size: 14pt; }
+.cards { display: grid; grid-template-columns: repeat(2, 1fr); gap: 0; }
+.card { border: 1px dashed #555; padding: 0.5cm; break-inside: avoid; }
+.card h2 { font-size: 13pt; margin: 0 0 0.3cm; }
+.card dt { font-size: 9pt; color: #444; }
+.card dd { font-family: "DejaVu Sans Mono", monospace; font-size: 12pt; margin: 0 0 0.2cm; }
+.card p { font-size: 9pt; margin: 0.2cm 0 0; }
+@media print { body { margin: 0.5cm; } h1 { display: none; } }
+"""
+
+
+def sheet_html(cards: Cards, lang: str) -> str:
+    e = html.escape
+    labels = {key: message.render(lang) for key, message in (
+        ("address", M("hub.credentials.address", "Address")), ("login", M("hub.credentials.login", "Login")),
+        ("password", M("hub.credentials.password", "Password")))}
+    note = M("hub.credentials.note", "Open the address in a browser and log in: your notebook opens by itself. Keep this card to yourself.").render(lang)
+    title = M("hub.credentials.title", "labkit — class “{name}”: logins", name=cards.name).render(lang)
+    items = []
+    for row in as_json(cards):
+        fields = "".join(f"<dt>{labels[k]}</dt><dd>{e(row[v])}</dd>" for k, v in (
+            ("address", "url"), ("login", "login"), ("password", "password")))
+        items.append(f'<section class="card"><h2>{e(row["learner"])}</h2><dl>{fields}</dl><p>{e(note)}</p></section>')
+    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}</title>'
+            f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1>"
+            f'<div class="cards">{"".join(items)}</div></body></html>\n')

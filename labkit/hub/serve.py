@@ -1,0 +1,224 @@
+"""`labkit class serve`: JupyterHub in front of an existing class, in the foreground.
+
+Prepares what the hub needs (accounts and homes, the learners' loopback API, the runtime,
+the proxy package, the configuration), runs `jupyterhub` as a child, and on SIGINT or
+SIGTERM stops it: the hub then stops the proxy, the dashboard and every learner's server.
+Running it again resumes with the same database, passwords and homes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from ..errors import LabkitError, SetupError, UsageError
+from ..i18n import M, Message
+from ..incus import IncusClient
+from . import access, accounts as accts
+from .config import HubPorts, render_config
+from .state import HubState
+
+PROXY_PACKAGE = "node-configurable-http-proxy"
+NODE_PATH = "/usr/share/nodejs"  # a Node.js build that does not search Debian's modules by itself
+READY_SECONDS = 90
+
+
+class HubError(LabkitError):
+    """The hub could not start, or stopped on its own."""
+
+
+@dataclass
+class Served:
+    url: str
+    pid: int
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit() or not host or not 0 < int(port) < 65536:
+        raise UsageError(M("hub.serve.bad_listen", "“{listen}” is not an address and port: write ADDR:PORT, for example 127.0.0.1:8000 or 0.0.0.0:8000.", listen=listen))
+    return host.strip("[]"), int(port)
+
+
+def port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def ensure_proxy(log: Path) -> None:
+    """Debian's configurable-http-proxy, installed with apt as `labkit setup` installs Incus."""
+    if shutil.which("configurable-http-proxy"):
+        return
+    from ..install import InstallPlan, PackageGroup, install_packages
+
+    install_packages(InstallPlan((PackageGroup((PROXY_PACKAGE,)),)), log)
+    if not shutil.which("configurable-http-proxy"):
+        raise HubError(M("hub.serve.no_proxy", "JupyterHub's proxy “configurable-http-proxy” is missing. Install it with “apt-get install {package}”, then run the command again.", package=PROXY_PACKAGE))
+
+
+def stored_ports(state: HubState, bind_url: str) -> HubPorts:
+    """The hub's own ports are kept: learners' servers that outlived a killed hub find it again."""
+    path = state.root / "ports.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    chosen = {}
+    for name in ("hub", "proxy_api", "dashboard"):
+        port = saved.get(name)
+        chosen[name] = port if port and port_free("127.0.0.1", port) else access.free_port()
+    path.write_text(json.dumps(chosen) + "\n")
+    return HubPorts(bind_url, chosen["hub"], chosen["proxy_api"], chosen["dashboard"])
+
+
+def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Callable[[Message], None]) -> HubState:
+    """Everything but the hub process: accounts, homes, learners' API, runtime."""
+    from ..class_status import ClassInfo
+    from .runtime import ensure_runtime
+
+    if os.geteuid() != 0:
+        raise HubError(M("hub.serve.needs_root", "Serving a class needs root: labkit creates one Unix account per learner and runs their JupyterLab as that account. Run the command again with sudo."))
+    info = ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
+    missing = [n for n in info.learners if not (folder / "learners" / n / "client.key").exists()]
+    if missing:
+        raise UsageError(M("hub.serve.no_bundles", "The access folders of {learners} are not in {folder}: serve the class with the same --dir it was created with, or run “labkit class create {name}” again to write them.", learners=", ".join(missing), folder=str(folder / "learners"), name=cls))
+    state = HubState(folder).ensure()
+    accounts = accts.ensure_accounts(state, cls, tuple(info.learners), lang)  # the first serve sets the language
+    address = access.ensure_learner_api(client, cls)
+    for learner, account in accounts.learners.items():
+        if learner in info.learners:
+            accts.prepare_home(account, bundle=folder / "learners" / learner, remote=cls, address=address,
+                               project=info.learners[learner], lang=accounts.lang)
+    state.write_accounts(accounts)
+    ensure_runtime(say=say)
+    ensure_proxy(state.root / "apt.log")
+    return state
+
+
+def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: str, say: Callable[[Message], None],
+        ssl_cert: Path | None = None, ssl_key: Path | None = None) -> int:
+    """Start the hub, say where it is, and wait for a signal (or for the hub to stop)."""
+    host, port = parse_listen(listen)
+    if state.running_pid() is not None:
+        raise HubError(M("hub.serve.already", "The class “{name}” is already being served (process {pid}). Stop that one first (Ctrl+C in its terminal).", name=cls, pid=state.running_pid()))
+    _stop_orphan_hub(state)
+    proxy_pid = _alive(state.root / "proxy.pid")  # a killed hub's proxy: the hub replaces it itself
+    if proxy_pid is None and not port_free(host, port):
+        raise HubError(M("hub.serve.port_taken", "The address {listen} is already in use by another program. Choose another one with --listen ADDR:PORT (for example 127.0.0.1:8010).", listen=listen))
+    scheme = "https" if ssl_cert else "http"
+    public = f"{scheme}://{'localhost' if host in ('127.0.0.1', '::1') else socket.getfqdn() if host in ('0.0.0.0', '::') else host}:{port}/"
+    ports = stored_ports(state, f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}")
+    endpoint = client.endpoint
+    env = {"INCUS_CONF": str(endpoint.remote.conf)} if endpoint.remote else {"INCUS_SOCKET": str(endpoint.socket)}
+    from .runtime import RUNTIME
+
+    state.config.write_text(render_config(state=state, cls=cls, ports=ports, runtime_bin=RUNTIME / "bin", lang=lang,
+                                          dashboard_env=env, ssl_cert=ssl_cert, ssl_key=ssl_key), encoding="utf-8")
+    accounts = state.read_accounts()
+    accounts.url = public
+    state.write_accounts(accounts)
+    hub_env = {**os.environ, "NODE_PATH": os.pathsep.join(filter(None, [os.environ.get("NODE_PATH"), NODE_PATH]))}
+    with state.log.open("a", encoding="utf-8") as log:
+        hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(state.config)], cwd=state.root,
+                               stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=hub_env,
+                               start_new_session=True)  # Ctrl+C reaches us; we stop the hub cleanly
+    state.pid_file.write_text(f"{os.getpid()} {hub.pid}\n")
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        if hub.poll() is None:
+            hub.send_signal(signal.SIGTERM)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    try:
+        _wait_ready(hub, ports, state)
+        say(M("hub.serve.ready", "The class “{name}” is served at {url} (instructor's dashboard: {url}services/labkit/). Hand out the logins with “labkit class credentials {name} --html FILE”. Ctrl+C stops the hub and every learner's server; their notebooks are kept.", name=cls, url=public))
+        while hub.poll() is None:
+            time.sleep(0.5)
+    finally:
+        if hub.poll() is None:
+            hub.send_signal(signal.SIGTERM)
+        try:
+            hub.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            hub.kill()
+            hub.wait()
+        state.pid_file.unlink(missing_ok=True)
+    if stopping:
+        say(M("hub.serve.stopped", "The hub has stopped, and so have the learners' servers. Their notebooks are kept: run the same command to resume."))
+        return 0
+    if hub.returncode < 0:
+        raise HubError(M("hub.serve.killed", "The hub was killed (signal {signal}). The learners' notebooks are kept: run the same command again to resume.", signal=-hub.returncode))
+    raise HubError(M("hub.serve.died", "The hub stopped by itself (exit status {code}). The learners' notebooks are kept; read the end of {log}, then run the same command again to resume.", code=hub.returncode, log=str(state.log)))
+
+
+def _wait_ready(hub: subprocess.Popen, ports: HubPorts, state: HubState) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if hub.poll() is not None:
+            raise HubError(M("hub.serve.failed_start", "JupyterHub did not start (exit status {code}). The end of its log, {log}:\n{tail}", code=hub.returncode, log=str(state.log), tail=_tail(state.log)))
+        try:  # through the proxy: ready when a browser would get an answer
+            if httpx.get(f"{ports.bind_url}/hub/api/", timeout=2, verify=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise HubError(M("hub.serve.slow_start", "JupyterHub did not answer within {seconds} s. Read the end of {log}.", seconds=READY_SECONDS, log=str(state.log)))
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _stop_orphan_hub(state: HubState) -> None:
+    """A hub whose `serve` was killed keeps running: stop it (by its PID, after checking it is ours)."""
+    try:
+        pid = int(state.pid_file.read_text().split()[1])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return
+    if b"jupyterhub" in cmdline and str(state.config).encode() in cmdline:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(300):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.2)
+
+
+def _alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def stop_running(state: HubState, timeout: float = 120) -> bool:
+    """Stop a `serve` of this class still running (for `destroy`); True when there was one."""
+    pid = state.running_pid()
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+    return True
