@@ -36,10 +36,33 @@ NO_LEARNER = M("class.status.no_learner", "The class has no learners.")
 
 
 def status_rows(status: ClassStatus, lang: str) -> list[list[str]]:
-    rows = [[HEAD_LEARNER.render(lang), *status.chapter.step_ids, HEAD_SCORE.render(lang)]]
+    rows = [[HEAD_LEARNER.render(lang), *member_head(status, lang), *status.chapter.step_ids, HEAD_SCORE.render(lang)]]
     for ls in status.learners:
-        rows.append([ls.learner, *(display(r) for r in ls.results), f"{ls.score.earned}/{ls.score.possible}"])
+        rows.append([ls.learner, *member_cell(status, ls.learner, lang), *(display(r) for r in ls.results),
+                     f"{ls.score.earned}/{ls.score.possible}"])
     return rows
+
+
+# -- on a cluster: which member holds each learner's instance ------------------
+HEAD_MEMBER = M("class.status.member", "Member")
+MEMBER_NOT_ANSWERING = M("class.status.member_not_answering", "{member} (not answering)")
+MEMBERS_DOWN = M("class.status.members_down", "Cluster members that do not answer: {members}. Their learners are shown as not verified; nothing recorded about them is lost.")
+
+
+def member_head(status: ClassStatus, lang: str) -> list[str]:
+    """A “Member” column, only when the class runs on a cluster."""
+    return [HEAD_MEMBER.render(lang)] if status.members else []
+
+
+def member_cell(status: ClassStatus, learner: str, lang: str) -> list[str]:
+    if not status.members:
+        return []
+    member = status.members.get(learner, "")
+    return [MEMBER_NOT_ANSWERING.bind(member=member).render(lang) if member in status.down else member]
+
+
+def members_down_line(status: ClassStatus, lang: str) -> list[str]:
+    return [MEMBERS_DOWN.bind(members=", ".join(sorted(status.down))).render(lang)] if status.down else []
 
 
 def common_lines(status: ClassStatus, lang: str) -> list[tuple[str, str | None]]:
@@ -62,7 +85,7 @@ def text_status(status: ClassStatus, lang: str) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     if not status.learners:
         lines.append(NO_LEARNER.render(lang))
-    lines += ["", LEGEND.render(lang)]
+    lines += ["", LEGEND.render(lang), *members_down_line(status, lang)]
     hint_label = HINT.render(lang)
     for text, hint in common_lines(status, lang):
         lines.append(f"• {text}")
@@ -81,7 +104,8 @@ def rich_status(status: ClassStatus, lang: str) -> Any:
     table = Table(*rows[0], title=f"{status.info.name} — {status.taken_at:%H:%M:%S}", header_style="bold")
     for row in rows[1:]:
         table.add_row(row[0], *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), row[-1])
-    parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim")]
+    parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim"),
+                        *(Text(line, style="bold red") for line in members_down_line(status, lang))]
     for text, hint in common_lines(status, lang):
         parts.append(Text("• " + text))
         if hint:
@@ -101,7 +125,8 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
     return {"class": status.info.name, "lab": status.chapter.id, "container": status.info.container,
             "snapshot": status.snapshot, "lang": lang, "taken_at": status.taken_at.isoformat(),
             "steps": list(status.chapter.step_ids),
-            "learners": [{"learner": ls.learner, "project": ls.project,
+            "members_down": sorted(status.down),
+            "learners": [{"learner": ls.learner, "project": ls.project, "member": status.members.get(ls.learner),
                           "score": {"earned": ls.score.earned, "possible": ls.score.possible},
                           "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis} for r in ls.results]}
                          for ls in status.learners],
@@ -154,12 +179,13 @@ def report_csv(status: ClassStatus, journals: dict[str, Journal], lang: str) -> 
     titles = [s.title.render(lang) for s in status.chapter.steps]
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";" if lang == "fr" else ",", lineterminator="\n")
-    writer.writerow([HEADERS[k].render(lang) for k in ("learner", "project", "score", "possible", "percent")] + titles
+    writer.writerow([HEADERS[k].render(lang) for k in ("learner", "project")] + member_head(status, lang)
+                    + [HEADERS[k].render(lang) for k in ("score", "possible", "percent")] + titles
                     + [HEADERS["seconds"].bind(step=t).render(lang) for t in titles] + [HEADERS["total"].render(lang)])
     for ls in status.learners:
         percent = round(100 * ls.score.earned / ls.score.possible) if ls.score.possible else 0
         row = times[ls.learner]
-        writer.writerow([ls.learner, ls.project, ls.score.earned, ls.score.possible, percent]
+        writer.writerow([ls.learner, ls.project, *member_cell(status, ls.learner, lang), ls.score.earned, ls.score.possible, percent]
                         + [names[display(r)] for r in ls.results]
                         + ["" if row[s] is None else row[s] for s in status.chapter.step_ids]
                         + ["" if row["total"] is None else row["total"]])
@@ -199,7 +225,8 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
             cells.append(f'<td class="cell {CLASSES[sym]}" style="color:{fg};background:{bg}" title="{esc(result.message.render(lang))}">'
                          f'<span class="sym" aria-hidden="true">{sym}</span>{esc(names[sym])}{detail}</td>')
         total = times[ls.learner]["total"]
-        body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{"".join(cells)}<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
+        where = "".join(f"<td>{esc(cell)}</td>" for cell in member_cell(status, ls.learner, lang))
+        body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{where}{"".join(cells)}<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
                     f'<td>{esc(_duration(total)) if total is not None else "—"}</td></tr>')
     passed_row = "".join(f"<td>{status.counts(step).get('✔', 0)}/{len(status.learners)}</td>" for step in status.chapter.step_ids)
     legend = "".join(f'<span style="color:{COLOURS[sym][0]};background:{COLOURS[sym][1]}">{sym} {esc(names[sym])}</span>'
@@ -212,6 +239,8 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
         items.append(f"<li><b>{esc(status.chapter.step(step).title.render(lang))}</b> — {esc(learners)}{colon(lang)}"
                      f"{esc(result.message.render(lang))}{hint}</li>")
     none = M("class.report.no_mistakes", "No failure right now.").render(lang)
+    member_th = "".join(f'<th scope="col">{esc(cell)}</th>' for cell in member_head(status, lang))
+    member_td = "<td></td>" if status.members else ""
     labels = {"passed_row": M("class.report.passed_row", "Passed").render(lang),
               "total_head": M("class.report.total_head", "Total time").render(lang),
               "mistakes": M("class.report.mistakes", "Most common mistakes").render(lang)}
@@ -219,9 +248,9 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{esc(title)}</title><style>{STYLE}</style></head>
 <body><h1>{esc(title)}</h1><p class="meta">{esc(meta)}</p>
-<table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{head}<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
+<table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{member_th}{head}<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
 <tbody>{"".join(body)}</tbody>
-<tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{passed_row}<td></td><td></td></tr></tfoot></table>
+<tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{member_td}{passed_row}<td></td><td></td></tr></tfoot></table>
 <p class="legend">{legend}</p>
 <h2>{esc(labels['mistakes'])}</h2>
 {"<ol>" + "".join(items) + "</ol>" if items else f"<p>{esc(none)}</p>"}

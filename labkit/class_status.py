@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -73,6 +73,9 @@ class ClassStatus:
     learners: list[LearnerStatus]
     taken_at: datetime
     seconds: float
+    # On a cluster: each learner's member (the instance's `location`), and the members that did not answer.
+    members: dict[str, str] = field(default_factory=dict)
+    down: frozenset[str] = frozenset()
 
     def counts(self, step: str) -> Counter[str]:
         return Counter(display(ls.results[self.index(step)]) for ls in self.learners)
@@ -166,19 +169,29 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     chapter = CHAPTERS[lab]
     snapshot = snapshot or chapter.defaults["snapshot"]
     if previous is not None and only is not None:
-        info = previous.info
-        seen = observe_class(client, info, snapshot, chapter.defaults["file"], None, [n for n in info.learners if n in only])
+        info, members, down = previous.info, previous.members, previous.down
+        wanted = [n for n in info.learners if n in only and members.get(n) not in down]
+        seen = observe_class(client, info, snapshot, chapter.defaults["file"], None, wanted)
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
         instances = _REQUESTS.submit(client.all_instances, recursion=1)
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
-        seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances.result())
+        listing = instances.result()
+        members = learner_members(info, listing)
+        down = unreachable_members(client, info, listing, members)
+        wanted = [n for n in info.learners if members.get(n) not in down]
+        seen = observe_class(client, info, snapshot, chapter.defaults["file"], listing, wanted)
     journals = {} if journals is None else journals
     kept = {ls.learner: ls for ls in previous.learners} if previous else {}
     params = {"container": info.container, "snapshot": snapshot}
     learners = []
     for learner in info.learners:
+        if members.get(learner) in down:  # nothing journaled: what was seen before stays
+            results = unobserved_results(chapter, members[learner])
+            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results),
+                                          build_observation(info.container, snapshot, chapter.defaults["file"], None, [], None)))
+            continue
         if learner not in seen:
             learners.append(kept[learner])
             continue
@@ -186,7 +199,52 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         journal = journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
         results = grade_learner(journal, chapter, observation, params)
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation))
-    return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start)
+    return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start,
+                       members, down)
+
+
+# -- on a cluster ------------------------------------------------------------
+MEMBER_PROBE = 3.0  # seconds: a member that does not answer the leader this fast is reported, not waited for
+MEMBER_DOWN = M("class.status.member_down", "Not observed: the cluster member {member} that holds this learner's instance does not answer. What was seen before is kept; the next refresh looks again.")
+
+
+def learner_members(info: ClassInfo, listing: list[dict[str, Any]]) -> dict[str, str]:
+    """Learner → cluster member holding their instance (empty on a server that is not clustered)."""
+    where = {(i.get("project"), i["name"]): i.get("location") or "" for i in listing}
+    found = {learner: where.get((project, info.container), "") for learner, project in info.learners.items()}
+    return {learner: member for learner, member in found.items() if member and member != "none"}
+
+
+def unreachable_members(client: IncusClient, info: ClassInfo, listing: list[dict[str, Any]],
+                        members: dict[str, str]) -> frozenset[str]:
+    """Members holding a learner's instance that do not answer.
+
+    The member we talk to lists another member's instances as “Error” without config when it cannot
+    reach it (a stopping instance looks the same for a moment, hence the probe), and says “Offline”
+    once heartbeats have failed (about 20 s later).  One short request per suspect member, at once."""
+    if not members:
+        return frozenset()
+    projects = set(info.learners.values())
+    suspects = {i.get("location") for i in listing if i.get("project") in projects and i.get("status") == "Error"
+                and not i.get("config")} & set(members.values())
+    states = client.request("GET", "/1.0/cluster/members", params={"recursion": 1}, project=False) or []
+    suspects |= {m["server_name"] for m in states if m.get("status") != "Online"} & set(members.values())
+    probes = {member: _REQUESTS.submit(_member_answers, client, member) for member in suspects}
+    return frozenset(member for member, probe in probes.items() if not probe.result())
+
+
+def _member_answers(client: IncusClient, member: str) -> bool:
+    try:
+        client.request("GET", "/1.0", params={"target": member}, project=False, timeout=MEMBER_PROBE)
+        return True
+    except LabkitError:
+        return False
+
+
+def unobserved_results(chapter: Chapter, member: str) -> list[Result]:
+    message = MEMBER_DOWN.bind(member=member)
+    return [Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, diagnosis="member-unreachable")
+            for step in chapter.steps]
 
 
 def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[ClassStatus], None],
