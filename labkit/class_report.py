@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from .class_status import TODO, ClassStatus, display
+from .class_status import MEMBER_UNREACHABLE, TODO, ClassStatus, display
 from .engine import Result, Status
 from .i18n import M
 from .journal import Journal
@@ -162,7 +162,7 @@ def mistakes(status: ClassStatus) -> list[tuple[str, Result, int]]:
     found: list[tuple[str, Result, int]] = []
     for step in status.chapter.step_ids:
         failing = [r for r in (ls.results[status.index(step)] for ls in status.learners)
-                   if not r.passed and display(r) != TODO]
+                   if not r.passed and display(r) != TODO and r.diagnosis != MEMBER_UNREACHABLE]
         for diagnosis, count in Counter(r.diagnosis for r in failing).items():
             found.append((step, next(r for r in failing if r.diagnosis == diagnosis), count))
     return sorted(found, key=lambda item: -item[2])

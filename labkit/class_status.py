@@ -37,6 +37,7 @@ FOLLOW_UP = 0.4
 RETRIES = 30  # × 0.1 s: longer than a clean stop takes
 QUIET = ("instance-file-retrieved",)
 TODO = "·"  # failed only because an earlier step is not done: shown apart, counted as failed
+MEMBER_UNREACHABLE = "member-unreachable"  # not a learner's mistake: reported once per member, not per step
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class ClassStatus:
     def most_common(self, step: str) -> tuple[Result, int] | None:
         """The failure most learners share at this step (not counting “do the earlier step first”)."""
         found = [ls.results[self.index(step)] for ls in self.learners]
-        found = [r for r in found if not r.passed and display(r) != TODO]
+        found = [r for r in found if not r.passed and display(r) != TODO and r.diagnosis != MEMBER_UNREACHABLE]
         if not found:
             return None
         diagnosis, count = Counter(r.diagnosis for r in found).most_common(1)[0]
@@ -243,7 +244,7 @@ def _member_answers(client: IncusClient, member: str) -> bool:
 
 def unobserved_results(chapter: Chapter, member: str) -> list[Result]:
     message = MEMBER_DOWN.bind(member=member)
-    return [Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, diagnosis="member-unreachable")
+    return [Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, diagnosis=MEMBER_UNREACHABLE)
             for step in chapter.steps]
 
 

@@ -163,6 +163,16 @@ class Cluster:
         self.save()
         run("incus", "admin", "waitready", f"--timeout={int(timeout)}", env=self.env(member), timeout=timeout + 10)
 
+    def restart(self, member: Member, timeout: float = 120) -> None:
+        """Bring a killed member back, until member 1 reaches it through the cluster (its own socket
+        answers first: a request forwarded to it gets “Server isn't ready yet” a while longer)."""
+        self.start(member, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while self.incus("query", f"/1.0?target={member.name}", check=False, timeout=30).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{member.name} restarted but member 1 cannot reach it")
+            time.sleep(0.5)
+
     def kill(self, member: Member) -> None:
         """A member going away without warning: SIGKILL to its daemon (its instances keep running)."""
         if member.pid and _alive(member.pid):

@@ -190,7 +190,8 @@ def test_without_target_incus_places_the_learners(cluster: Cluster, tmp_path: Pa
         result = klass.run("create", name, "--learners", "3")
         assert result.returncode == 0, result.stderr
         placed = locations(cluster, name)
-        assert len(placed) == 3 and set(placed.values()) <= {"m1", "m2", "m3"}
+        # Incus' scheduler puts each new instance on the member holding the fewest.
+        assert len(placed) == 3 and set(placed.values()) <= {"m1", "m2", "m3"} and len(set(placed.values())) >= 2
         print(f"Incus placed the learners on: {sorted(placed.values())}")
         data = klass.status()
         assert {ls["member"] for ls in data["learners"]} == set(placed.values())
