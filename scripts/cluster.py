@@ -194,8 +194,17 @@ class Cluster:
         self.incus("admin", "init", "--preseed", member=member, stdin=json.dumps(preseed), timeout=180)
 
     def import_image(self, alias: str = IMAGE_ALIAS) -> None:
-        self.incus("image", "import", str(IMAGE_CACHE / "metadata.tar"), str(IMAGE_CACHE / "rootfs.tar.gz"),
-                   "--alias", alias, timeout=300)
+        """From labkit's cache (made by `labkit setup`), else exported from the machine's main daemon."""
+        files = [IMAGE_CACHE / "metadata.tar", IMAGE_CACHE / "rootfs.tar.gz"]
+        if not all(f.exists() for f in files):
+            export = Path(self.root, "image")
+            export.mkdir(exist_ok=True)
+            main = {k: v for k, v in os.environ.items() if not k.startswith("INCUS_")}
+            subprocess.run(["incus", "image", "export", alias, f"{export}/"], env=main, check=True,
+                           capture_output=True, timeout=300)
+            found = sorted(export.iterdir(), key=lambda f: not f.name.startswith("meta-"))
+            files = found[:2]
+        self.incus("image", "import", *map(str, files), "--alias", alias, timeout=300)
 
     def wait_online(self, timeout: float = 60) -> dict[str, str]:
         """Until every member is ONLINE (as member 1 sees them); returns their status."""

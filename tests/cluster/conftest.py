@@ -20,7 +20,7 @@ from typing import Iterator
 
 import pytest
 
-from scripts.cluster import IMAGE_CACHE, INCUSD, Cluster
+from scripts.cluster import IMAGE_ALIAS, IMAGE_CACHE, INCUSD, Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.cluster
@@ -30,7 +30,7 @@ def require_cluster_parts() -> None:
     missing = [what for what, ok in (
         ("root", os.geteuid() == 0), (INCUSD, os.access(INCUSD, os.X_OK)),
         ("nsenter", shutil.which("nsenter") is not None), ("ip", shutil.which("ip") is not None),
-        (f"labkit's image cache {IMAGE_CACHE} (run `labkit setup`)", (IMAGE_CACHE / "rootfs.tar.gz").exists()))
+        (f"labkit's image, in its cache {IMAGE_CACHE} or the main daemon (run `labkit setup`)", image_available()))
         if not ok]
     if not missing:
         return
@@ -38,6 +38,14 @@ def require_cluster_parts() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def image_available() -> bool:
+    if (IMAGE_CACHE / "rootfs.tar.gz").exists():
+        return True
+    main = {k: v for k, v in os.environ.items() if not k.startswith("INCUS_")}
+    found = subprocess.run(["incus", "image", "info", IMAGE_ALIAS], env=main, capture_output=True, text=True)
+    return found.returncode == 0
 
 
 class Cleanup:
