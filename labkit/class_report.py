@@ -46,7 +46,9 @@ def status_rows(status: ClassStatus, lang: str) -> list[list[str]]:
 # -- on a cluster: which member holds each learner's instance ------------------
 HEAD_MEMBER = M("class.status.member", "Member")
 MEMBER_NOT_ANSWERING = M("class.status.member_not_answering", "{member} (not answering)")
-MEMBERS_DOWN = M("class.status.members_down", "Cluster members that do not answer: {members}. Their learners are shown as not verified; nothing recorded about them is lost.")
+MEMBERS_DOWN = M("class.status.members_down",
+                 "Cluster members that do not answer: {members}. Their learners are shown as not verified; "
+                 "nothing recorded about them is lost.")
 
 
 def member_head(status: ClassStatus, lang: str) -> list[str]:
@@ -185,7 +187,8 @@ def report_csv(status: ClassStatus, journals: dict[str, Journal], lang: str) -> 
     for ls in status.learners:
         percent = round(100 * ls.score.earned / ls.score.possible) if ls.score.possible else 0
         row = times[ls.learner]
-        writer.writerow([ls.learner, ls.project, *member_cell(status, ls.learner, lang), ls.score.earned, ls.score.possible, percent]
+        writer.writerow([ls.learner, ls.project, *member_cell(status, ls.learner, lang),
+                         ls.score.earned, ls.score.possible, percent]
                         + [names[display(r)] for r in ls.results]
                         + ["" if row[s] is None else row[s] for s in status.chapter.step_ids]
                         + ["" if row["total"] is None else row["total"]])

@@ -190,8 +190,8 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     for learner in info.learners:
         if members.get(learner) in down:  # nothing journaled: what was seen before stays
             results = unobserved_results(chapter, members[learner])
-            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results),
-                                          build_observation(info.container, snapshot, chapter.defaults["file"], None, [], None)))
+            nothing = build_observation(info.container, snapshot, chapter.defaults["file"], None, [], None)
+            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), nothing))
             continue
         if learner not in seen:
             learners.append(kept[learner])
@@ -206,7 +206,9 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
 
 # -- on a cluster ------------------------------------------------------------
 MEMBER_PROBE = 3.0  # seconds: a member that does not answer the leader this fast is reported, not waited for
-MEMBER_DOWN = M("class.status.member_down", "Not observed: the cluster member {member} that holds this learner's instance does not answer. What was seen before is kept; the next refresh looks again.")
+MEMBER_DOWN = M("class.status.member_down",
+                "Not observed: the cluster member {member} that holds this learner's instance does not answer. "
+                "What was seen before is kept; the next refresh looks again.")
 
 
 def learner_members(info: ClassInfo, listing: list[dict[str, Any]]) -> dict[str, str]:

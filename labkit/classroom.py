@@ -369,7 +369,14 @@ def _not_removed(name: str, failed: dict[str, LabkitError], done: Destroyed) -> 
     """What is left stays findable (each project keeps user.labkit.class): a second run finishes the job.
     The class project, the journals and the access folders are kept until then."""
     reasons = "; ".join(dict.fromkeys(str(exc) for exc in failed.values()))
-    return SetupError(M("class.destroy.incomplete", "{count} learner projects of the class “{name}” could not be removed ({projects}): {reason}. {removed} projects and {certificates} certificates were removed; the class project, the journals and the access folders are kept. On a cluster, a member that does not answer holds these instances: once it is back, run “labkit class destroy {name}” again to finish.", count=len(failed), name=name, projects=", ".join(sorted(failed)), reason=reasons, removed=len(done.projects), certificates=done.certificates))
+    return SetupError(M(
+        "class.destroy.incomplete",
+        "{count} learner projects of the class “{name}” could not be removed ({projects}): {reason}. "
+        "{removed} projects and {certificates} certificates were removed; the class project, the journals and the "
+        "access folders are kept. On a cluster, a member that does not answer holds these instances: once it is "
+        "back, run “labkit class destroy {name}” again to finish.",
+        count=len(failed), name=name, projects=", ".join(sorted(failed)), reason=reasons, removed=len(done.projects),
+        certificates=done.certificates))
 
 
 def _delete_project(client: IncusClient, project: str) -> str:
