@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How long does a class take to set up, and how fast is the instructor's view?
 
-    .venv/bin/python bench/class.py [--sizes 1,10,30] [--runs 7] [--dir]
+    .venv/bin/python bench/class.py [--sizes 1,10,30] [--runs 7] [--dir] [--cluster]
 
 For each size, creates a class (golden instance, restricted projects, copies started
 and booted, certificates and access folders), lets it settle 5 s, times `class
@@ -9,7 +9,9 @@ status` (median of --runs, after one warm-up), then destroys the class and times
 that too.  The load average before each size is printed: the server is shared.  With --dir
 the same runs again on a temporary `dir` pool (created and removed here).
 Targets on a btrfs pool: 30 learners ready in under 30 s; `class status` for 30
-learners under 300 ms. One more status is then timed phase by phase (where the time goes).  Prints numbers; it is not a timed test.
+learners under 300 ms. One more status is then timed phase by phase (where the time goes).  With --cluster the same sizes run on a three-member Incus cluster
+formed here (scripts/cluster.py: network namespaces, `dir` pools, removed afterwards),
+learners spread with --target m1 m2 m3.  Prints numbers; it is not a timed test.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from labkit import class_status as cs  # noqa: E402
 from labkit import classroom  # noqa: E402
 from labkit.class_status import class_status  # noqa: E402
-from labkit.incus import IncusClient, find_endpoint  # noqa: E402
+from labkit.incus import Endpoint, IncusClient, find_endpoint  # noqa: E402
 
 
 def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int, float]]:
@@ -74,9 +76,10 @@ def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int,
 
 
 def one_size(client: IncusClient, size: int, runs: int, pool: str | None, image: str | None, folder: Path,
-             settle: float = 5.0) -> dict[str, float]:
+             settle: float = 5.0, targets: tuple[str, ...] = ()) -> dict[str, float]:
     name = f"lkc-bench-{uuid.uuid4().hex[:6]}"
-    spec = classroom.ClassSpec(name, classroom.numbered_learners(size), folder / name, image=image, pool=pool)
+    spec = classroom.ClassSpec(name, classroom.numbered_learners(size), folder / name, image=image, pool=pool,
+                               targets=targets)
     start = time.perf_counter()
     try:
         classroom.create(client=client, spec=spec, lang="en")
@@ -113,14 +116,44 @@ def bench(label: str, sizes: list[int], runs: int, pool: str | None, image: str 
                 print(f"{'':>10}{label:<44} {calls:>3} × {seconds * 1000:7.1f} ms")
 
 
+def bench_cluster(sizes: list[int], runs: int, image: str | None) -> None:
+    """The same sizes on a three-member cluster made for the occasion; labkit talks to member 1's socket."""
+    sys.path.insert(0, str(ROOT))
+    from scripts.cluster import Cluster
+
+    cluster = Cluster.new(3)
+    try:
+        cluster.up()
+        print(f"\ncluster of 3 (dir pools) formed in {cluster.formed_in:.1f} s: namespaces, bridge, daemons, bootstrap, "
+              "2 joins, image import")
+        print(f"{'learners':>8}  {'create (ready)':>15}  {'status median':>14}  {'status max':>11}  {'destroy':>8}")
+        endpoint = Endpoint(Path(cluster.members[0].socket), "default")
+        with IncusClient(endpoint) as client, tempfile.TemporaryDirectory(prefix="lkc-bench-") as tmp:
+            for size in sizes:
+                load = os.getloadavg()[0]
+                r = one_size(client, size, runs, None, image, Path(tmp), targets=tuple(m.name for m in cluster.members))
+                print(f"{size:>8}  {r['create']:>13.2f} s  {r['status'] * 1000:>11.0f} ms  {r['status_max'] * 1000:>8.0f} ms"
+                      f"  {r['destroy']:>6.2f} s   (load {load:.1f})", flush=True)
+    finally:
+        t = time.perf_counter()
+        problems = cluster.down()
+        print(f"cluster removed in {time.perf_counter() - t:.1f} s{': ' + '; '.join(problems) if problems else ''}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,10,30")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--image", default=None, help="golden image (default: the local labkit/ image)")
     parser.add_argument("--dir", action="store_true", help="also measure on a temporary dir pool")
+    parser.add_argument("--cluster", action="store_true", help="also measure on a three-member cluster formed here")
+    parser.add_argument("--only-cluster", action="store_true", help="measure on the cluster only")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.cluster or args.only_cluster:
+        bench_cluster(sizes, args.runs, args.image)
+    if args.only_cluster:
+        return
     bench("default pool", sizes, args.runs, None, args.image)
     if args.dir:
         pool = f"lkc-bench-dir-{uuid.uuid4().hex[:4]}"

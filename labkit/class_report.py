@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from .class_status import TODO, ClassStatus, display
+from .class_status import MEMBER_UNREACHABLE, TODO, ClassStatus, display
 from .engine import Result, Status
 from .i18n import M
 from .journal import Journal
@@ -55,10 +55,35 @@ def alert_lines(status: ClassStatus, lang: str) -> list[str]:
 
 
 def status_rows(status: ClassStatus, lang: str) -> list[list[str]]:
-    rows = [[HEAD_LEARNER.render(lang), *status.chapter.step_ids, HEAD_SCORE.render(lang)]]
+    rows = [[HEAD_LEARNER.render(lang), *member_head(status, lang), *status.chapter.step_ids, HEAD_SCORE.render(lang)]]
     for ls in status.learners:
-        rows.append([ls.learner, *(display(r) for r in ls.results), f"{ls.score.earned}/{ls.score.possible}"])
+        rows.append([ls.learner, *member_cell(status, ls.learner, lang), *(display(r) for r in ls.results),
+                     f"{ls.score.earned}/{ls.score.possible}"])
     return rows
+
+
+# -- on a cluster: which member holds each learner's instance ------------------
+HEAD_MEMBER = M("class.status.member", "Member")
+MEMBER_NOT_ANSWERING = M("class.status.member_not_answering", "{member} (not answering)")
+MEMBERS_DOWN = M("class.status.members_down",
+                 "Cluster members that do not answer: {members}. Their learners are shown as not verified; "
+                 "nothing recorded about them is lost.")
+
+
+def member_head(status: ClassStatus, lang: str) -> list[str]:
+    """A “Member” column, only when the class runs on a cluster."""
+    return [HEAD_MEMBER.render(lang)] if status.members else []
+
+
+def member_cell(status: ClassStatus, learner: str, lang: str) -> list[str]:
+    if not status.members:
+        return []
+    member = status.members.get(learner, "")
+    return [MEMBER_NOT_ANSWERING.bind(member=member).render(lang) if member in status.down else member]
+
+
+def members_down_line(status: ClassStatus, lang: str) -> list[str]:
+    return [MEMBERS_DOWN.bind(members=", ".join(sorted(status.down))).render(lang)] if status.down else []
 
 
 def common_lines(status: ClassStatus, lang: str) -> list[tuple[str, str | None]]:
@@ -83,7 +108,7 @@ def text_status(status: ClassStatus, lang: str) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     if not status.learners:
         lines.append(NO_LEARNER.render(lang))
-    lines += ["", LEGEND.render(lang), *alert_lines(status, lang)]
+    lines += ["", LEGEND.render(lang), *members_down_line(status, lang), *alert_lines(status, lang)]
     lines += [f"⚠ {terminal(w, lang)}" for w in status.warnings]
     hint_label = HINT.render(lang)
     for text, hint in common_lines(status, lang):
@@ -106,7 +131,8 @@ def rich_status(status: ClassStatus, lang: str) -> Any:
         table.add_column(Text(head))
     for row in rows[1:]:
         table.add_row(Text(row[0]), *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), Text(row[-1]))
-    parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim")]
+    parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim"),
+                        *(Text(line, style="bold red") for line in members_down_line(status, lang))]
     parts += [Text(line, style="bold yellow") for line in alert_lines(status, lang)]
     parts += [Text(f"⚠ {terminal(w, lang)}", style="bold yellow") for w in status.warnings]
     for text, hint in common_lines(status, lang):
@@ -128,7 +154,8 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
     return {"class": status.info.name, "lab": status.chapter.id, "container": status.info.container,
             "snapshot": status.snapshot, "lang": lang, "taken_at": status.taken_at.isoformat(),
             "steps": list(status.chapter.step_ids),
-            "learners": [{"learner": ls.learner, "project": ls.project,
+            "members_down": sorted(status.down),
+            "learners": [{"learner": ls.learner, "project": ls.project, "member": status.members.get(ls.learner),
                           "score": {"earned": ls.score.earned, "possible": ls.score.possible},
                           "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis} for r in ls.results],
                           "alert": _alert_json(ls.results, lang)}
@@ -170,7 +197,7 @@ def mistakes(status: ClassStatus) -> list[tuple[str, Result, int]]:
     found: list[tuple[str, Result, int]] = []
     for step in status.chapter.step_ids:
         failing = [r for r in (ls.results[status.index(step)] for ls in status.learners)
-                   if not r.passed and display(r) != TODO]
+                   if not r.passed and display(r) != TODO and r.diagnosis != MEMBER_UNREACHABLE]
         for diagnosis, count in Counter(r.diagnosis for r in failing).items():
             found.append((step, next(r for r in failing if r.diagnosis == diagnosis), count))
     return sorted(found, key=lambda item: -item[2])
@@ -187,12 +214,14 @@ def report_csv(status: ClassStatus, journals: dict[str, Journal], lang: str) -> 
     titles = [s.title.render(lang) for s in status.chapter.steps]
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";" if lang == "fr" else ",", lineterminator="\n")
-    writer.writerow([HEADERS[k].render(lang) for k in ("learner", "project", "score", "possible", "percent")] + titles
+    writer.writerow([HEADERS[k].render(lang) for k in ("learner", "project")] + member_head(status, lang)
+                    + [HEADERS[k].render(lang) for k in ("score", "possible", "percent")] + titles
                     + [HEADERS["seconds"].bind(step=t).render(lang) for t in titles] + [HEADERS["total"].render(lang)])
     for ls in status.learners:
         percent = round(100 * ls.score.earned / ls.score.possible) if ls.score.possible else 0
         row = times[ls.learner]
-        writer.writerow([ls.learner, ls.project, ls.score.earned, ls.score.possible, percent]
+        writer.writerow([ls.learner, ls.project, *member_cell(status, ls.learner, lang),
+                         ls.score.earned, ls.score.possible, percent]
                         + [names[display(r)] for r in ls.results]
                         + ["" if row[s] is None else row[s] for s in status.chapter.step_ids]
                         + ["" if row["total"] is None else row["total"]])
@@ -233,7 +262,8 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
             cells.append(f'<td class="cell {CLASSES[sym]}" style="color:{fg};background:{bg}" title="{esc(result.message.render(lang))}">'
                          f'<span class="sym" aria-hidden="true">{sym}</span>{esc(names[sym])}{detail}</td>')
         total = times[ls.learner]["total"]
-        body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{"".join(cells)}<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
+        where = "".join(f"<td>{esc(cell)}</td>" for cell in member_cell(status, ls.learner, lang))
+        body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{where}{"".join(cells)}<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
                     f'<td>{esc(_duration(total)) if total is not None else "—"}</td></tr>')
     passed_row = "".join(f"<td>{status.counts(step).get('✔', 0)}/{len(status.learners)}</td>" for step in status.chapter.step_ids)
     legend = "".join(f'<span style="color:{COLOURS[sym][0]};background:{COLOURS[sym][1]}">{sym} {esc(names[sym])}</span>'
@@ -246,6 +276,8 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
         items.append(f"<li><b>{esc(status.chapter.step(step).title.render(lang))}</b> — {esc(learners)}{colon(lang)}"
                      f"{esc(result.message.render(lang))}{hint}</li>")
     none = M("class.report.no_mistakes", "No failure right now.").render(lang)
+    member_th = "".join(f'<th scope="col">{esc(cell)}</th>' for cell in member_head(status, lang))
+    member_td = "<td></td>" if status.members else ""
     labels = {"passed_row": M("class.report.passed_row", "Passed").render(lang),
               "total_head": M("class.report.total_head", "Total time").render(lang),
               "mistakes": M("class.report.mistakes", "Most common mistakes").render(lang)}
@@ -254,9 +286,9 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
 <title>{esc(title)}</title><style>{STYLE}</style></head>
 <body><h1>{esc(title)}</h1><p class="meta">{esc(meta)}</p>
 {"".join(f'<p class="warning">⚠ {esc(w.render(lang))}</p>' for w in status.warnings)}
-<table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{head}<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
+<table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{member_th}{head}<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
 <tbody>{"".join(body)}</tbody>
-<tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{passed_row}<td></td><td></td></tr></tfoot></table>
+<tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{member_td}{passed_row}<td></td><td></td></tr></tfoot></table>
 <p class="legend">{legend}</p>
 {"".join(f'<p class="alert">{esc(line)}</p>' for line in alert_lines(status, lang))}
 <h2>{esc(labels['mistakes'])}</h2>

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from . import quotas
 from .baseline import BASELINE_GENERATION, BASELINE_UUID
+from .class_members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
 from .class_observe import REQUESTS, all_volumes, observe_class, snapshots_by_instance
 from .class_spec import CLASS_KEY, CONTAINER_KEY, LEARNER_KEY, ROLE_KEY
 from .engine import Baseline, Chapter, History, Result, Score, Status, grade
@@ -28,7 +29,7 @@ from .i18n import M, Message
 from .incus import IncusClient
 from .journal import Journal
 from .labs import CHAPTERS
-from .observation import Observation
+from .observation import Observation, build_observation
 from .render import SYMBOLS
 
 FOLLOW_UP = 0.4
@@ -80,6 +81,9 @@ class ClassStatus:
     taken_at: datetime
     seconds: float
     warnings: tuple[Message, ...] = ()  # promises the class does not keep right now (isolation)
+    # On a cluster: each learner's member (the instance's `location`), and the members that did not answer.
+    members: dict[str, str] = field(default_factory=dict)
+    down: frozenset[str] = frozenset()
 
     def counts(self, step: str) -> Counter[str]:
         return Counter(display(ls.results[self.index(step)]) for ls in self.learners)
@@ -90,7 +94,7 @@ class ClassStatus:
     def most_common(self, step: str) -> tuple[Result, int] | None:
         """The failure most learners share at this step (not counting “do the earlier step first”)."""
         found = [ls.results[self.index(step)] for ls in self.learners]
-        found = [r for r in found if not r.passed and display(r) != TODO]
+        found = [r for r in found if not r.passed and display(r) != TODO and r.diagnosis != MEMBER_UNREACHABLE]
         if not found:
             return None
         diagnosis, count = Counter(r.diagnosis for r in found).most_common(1)[0]
@@ -146,7 +150,7 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     journals = {} if journals is None else journals
     instances: list[dict[str, Any]] | None = None
     if previous is not None and only is not None:
-        info, warnings = previous.info, previous.warnings
+        info, warnings, members, down = previous.info, previous.warnings, previous.members, previous.down
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
@@ -157,7 +161,9 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         warnings = isolation_warnings(info, instances) + tuple(quotas.check_counted(client, {
             ((i.get("expanded_devices") or {}).get("root") or {}).get("pool") or "" for i in instances
             if i.get("project") in info.learners.values()} - {""}))
-    wanted = [n for n in info.learners if only is None or previous is None or n in only]
+        members = learner_members(info, instances)
+        down = unreachable_members(client, info, instances, members)
+    wanted = [n for n in info.learners if (only is None or previous is None or n in only) and members.get(n) not in down]
     for learner in wanted:
         journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
     histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
@@ -168,13 +174,19 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     params = {"container": info.container, "snapshot": snapshot}
     learners = []
     for learner in info.learners:
+        if members.get(learner) in down:  # nothing journaled: what was seen before stays
+            results = unobserved_results(chapter, members[learner])
+            nothing = build_observation(info.container, snapshot, chapter.defaults["file"], None, [], None)
+            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), nothing))
+            continue
         if learner not in seen:
             learners.append(kept[learner])
             continue
         observation = seen[learner]
         results = grade_learner(journals[learner], chapter, observation, params, info.baseline(learner))
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation))
-    return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start, warnings)
+    return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start,
+                       warnings, members, down)
 
 
 def isolation_warnings(info: ClassInfo, instances: list[dict[str, Any]]) -> tuple[Message, ...]:

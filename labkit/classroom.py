@@ -248,6 +248,13 @@ def _start(client: IncusClient, project: str, name: str) -> None:
         raise
 
 
+def _golden_architecture(client: IncusClient, spec: ClassSpec) -> str:
+    """A copy to another cluster member is a migration, which Incus refuses without the architecture
+    (“Architecture isn't supported: ”); the official client always sends the source's."""
+    golden = client.request("GET", f"/1.0/instances/{GOLDEN}", params={"project": spec.class_project}) or {}
+    return str(golden.get("architecture") or "")
+
+
 def _stop(client: IncusClient, project: str, name: str) -> None:
     instances.change_state(client, name, "stop", project, force=True)
 
@@ -288,6 +295,7 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
         with _COPYING:
             client.request("POST", "/1.0/instances", params=params, timeout=600, json={
                 "name": container, "type": "container", "config": {CLASS_KEY: spec.name, LEARNER_KEY: learner},
+                "architecture": _golden_architecture(client, spec),
                 "source": {"type": "copy", "source": GOLDEN, "project": spec.class_project, "instance_only": True}})
     data = client.request("GET", f"/1.0/instances/{quote(container)}", params={"project": project, "recursion": 1})
     config = data.get("config") or {}
@@ -347,9 +355,15 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
     order = sorted(projects, key=lambda p: p["config"].get(ROLE_KEY) == "class")
     learners = [p["name"] for p in order if p["config"].get(ROLE_KEY) != "class"]
     with ThreadPoolExecutor(max_workers=WORKERS) as workers:
-        for project in workers.map(lambda p: _delete_project(client, p), learners):
+        failed = {}
+        for project, error in workers.map(lambda p: _try_delete_project(client, p), learners):
+            if error is not None:
+                failed[project] = error
+                continue
             done.projects.append(project)
             say(M("class.progress.removed", "Project “{project}” removed ({count}/{total}).", project=project, count=len(done.projects), total=len(projects)))
+    if failed:
+        raise _not_removed(name, failed, done)
     for project in [p for p in order if p["config"].get(ROLE_KEY) == "class"]:
         listen, owner = project["config"].get(LISTEN_KEY), project["config"].get(LISTEN_OWNER_KEY) == "true"
         others = [p["name"] for p in state.projects.values() if p["name"] not in mine and (p.get("config") or {}).get(LISTEN_KEY) == listen]
@@ -361,6 +375,28 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
         done.projects.append(_delete_project(client, project["name"]))
     shutil.rmtree(folder, ignore_errors=True)
     return done
+
+
+def _try_delete_project(client: IncusClient, project: str) -> tuple[str, LabkitError | None]:
+    """A learner's project, or why not (a cluster member down): the others are removed all the same."""
+    try:
+        return _delete_project(client, project), None
+    except LabkitError as exc:
+        return project, exc
+
+
+def _not_removed(name: str, failed: dict[str, LabkitError], done: Destroyed) -> SetupError:
+    """What is left stays findable (each project keeps user.labkit.class): a second run finishes the job.
+    The class project, the journals and the access folders are kept until then."""
+    reasons = "; ".join(dict.fromkeys(str(exc) for exc in failed.values()))
+    return SetupError(M(
+        "class.destroy.incomplete",
+        "{count} learner projects of the class “{name}” could not be removed ({projects}): {reason}. "
+        "{removed} projects and {certificates} certificates were removed; the class project, the journals and the "
+        "access folders are kept. On a cluster, a member that does not answer holds these instances: once it is "
+        "back, run “labkit class destroy {name}” again to finish.",
+        count=len(failed), name=name, projects=", ".join(sorted(failed)), reason=reasons, removed=len(done.projects),
+        certificates=done.certificates))
 
 
 def _delete_project(client: IncusClient, project: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from . import unix_http
 from .errors import (
@@ -188,7 +188,10 @@ class IncusClient:
 
     def wait(self, operation: str, timeout: float | None = None) -> Any:
         seconds = int(timeout or self.timeout)
-        response = self.raw("GET", f"{operation}/wait", params={"timeout": seconds}, timeout=seconds + 5)
+        # A cluster member answers with the project in the operation's URL (“/1.0/operations/ID?project=P”).
+        path, _, query = operation.partition("?")
+        params = {"project": self.project} | dict(parse_qsl(query)) | {"timeout": seconds}
+        response = self.raw("GET", f"{path}/wait", params=params, project=False, timeout=seconds + 5)
         meta = self._body(response, operation).get("metadata") or {}
         if meta.get("status") == "Running":
             raise IncusTimeout(M("incus.operation_timeout", "An Incus operation ({description}) did not finish within {seconds} seconds.", description=meta.get("description", operation), seconds=seconds))
