@@ -211,8 +211,10 @@ def _mounts_under(folder: Path) -> list[str]:
 
 
 # -- a real second server, named by the instructor ---------------------------------
-def point_at(url: str, remote: str, state_dir: Path, timeout: float = 10.0) -> str:
-    """Check that `url` is an Incus server (GET /1.0) and remember it for doctor; returns its version."""
+def point_at(url: str, remote: str, state_dir: Path, timeout: float = 10.0) -> tuple[str, int]:
+    """Check that `url` is an Incus server (GET /1.0, as an untrusted client) and remember it for doctor.
+
+    Returns its API version and number of API extensions (an untrusted client sees no server version)."""
     import httpx
 
     base = url if url.startswith("https://") else f"https://{url}"
@@ -220,14 +222,14 @@ def point_at(url: str, remote: str, state_dir: Path, timeout: float = 10.0) -> s
         # Self-signed, like every Incus server: the learner pins it with --accept-certificate.
         answer = httpx.get(f"{base.rstrip('/')}/1.0", verify=False, timeout=timeout)
         meta = answer.json().get("metadata") or {}
-        version = meta.get("api_version") and (meta.get("environment") or {}).get("server_version", meta["api_version"])
+        version, extensions = meta.get("api_version"), len(meta.get("api_extensions") or [])
     except (httpx.HTTPError, ValueError, AttributeError):
-        version = None
+        version, extensions = None, 0
     if not version:
         raise SetupError(M("snapshot_server.url_unreachable", "No Incus server answers at {url} (asked for /1.0). Check the address and port, and that the server listens on the network (core.https_address).", url=base))
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / CONFIG_FILE).write_text(json.dumps({"remote": remote, "url": base}) + "\n")
-    return str(version)
+    return str(version), extensions
 
 
 def configured(state_dir: Path) -> dict[str, str] | None:
@@ -267,8 +269,8 @@ def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | Non
     from .install import is_root
 
     if url:
-        version = point_at(url, remote, daemon.STATE_DIR)
-        say(M("snapshot_server.pointed", "Snapshot server: {url} (Incus {version}). The learner adds it with “incus remote add {remote} {url} --token TOKEN --accept-certificate”, with a token from that server (“incus config trust add NAME” there).", url=url, version=version, remote=remote))
+        version, extensions = point_at(url, remote, daemon.STATE_DIR)
+        say(M("snapshot_server.pointed", "Snapshot server: {url} (Incus API {version}, {extensions} extensions). The learner adds it with “incus remote add {remote} {url} --token TOKEN --accept-certificate”, with a token from that server (“incus config trust add NAME” there).", url=url, version=version, extensions=extensions, remote=remote))
         return
     if not is_root():
         raise SetupError(M("snapshot_server.needs_root", "Starting the snapshot server needs root: run “sudo labkit setup --snapshot-server”."))

@@ -165,5 +165,5 @@ def test_a_real_server_named_by_url(server: tuple[SnapshotServer, str], tmp_path
     srv, _ = server
     result = labkit("setup", "--snapshot-server-url", f"https://{srv.address}", env={"LABKIT_STATE_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
-    assert "6." in result.stdout and "incus remote add incus-snapshot" in result.stdout
+    assert "Incus API 1.0" in result.stdout and "incus remote add incus-snapshot" in result.stdout
     assert json.loads((tmp_path / "snapshot-server.json").read_text()) == {"remote": "incus-snapshot", "url": f"https://{srv.address}"}
