@@ -48,12 +48,16 @@ def start_daemon(state_dir: Path = STATE_DIR, socket: Path = SYSTEM_SOCKET, time
     if systemd_is_init():
         _run(["systemctl", "enable", "--now", "incus.socket", "incus.service"], log)
     else:
-        if not INCUSD.exists():
-            raise SetupError(M("setup.no_incusd", "The Incus daemon ({path}) is not installed. Install the “incus” package first (“labkit setup” does it when run as root).", path=str(INCUSD)))
+        require_incusd()
         proc = spawn_incusd(log, state_dir / "incusd.pid")
         pid = proc.pid
     wait_until_answers(socket, log, timeout, proc)
     return pid
+
+
+def require_incusd() -> None:
+    if not INCUSD.exists():
+        raise SetupError(M("setup.no_incusd", "The Incus daemon ({path}) is not installed. Install the “incus” package first (“labkit setup” does it when run as root).", path=str(INCUSD)))
 
 
 def spawn_incusd(log: Path, pid_file: Path, incus_dir: Path | None = None) -> subprocess.Popen[bytes]:

@@ -106,17 +106,27 @@ def _snapshot_server() -> list[Check]:
         return []
     if named is not None and not server.incus_dir.exists():
         address = named["url"]
-        found = Check("snapshot_server", True, M("doctor.snapshot_server.named", "Snapshot server: {url} (named by the instructor).", url=address), required=False)
+        found = Check("snapshot_server", True, M("doctor.snapshot_server.named",
+                      "Snapshot server: {url} (named by the instructor).", url=address), required=False)
     else:
         state = second.status(server)
         if not state.running:
-            return [Check("snapshot_server", False, M("doctor.snapshot_server.down", "The snapshot server in {folder} is not running: “sudo labkit setup --snapshot-server” starts it.", folder=str(server.incus_dir)), required=False)]
+            return [Check("snapshot_server", False, M("doctor.snapshot_server.down",
+                          "The snapshot server in {folder} is not running: “sudo labkit setup --snapshot-server” "
+                          "starts it.", folder=str(server.incus_dir)), required=False)]
         address = state.address or "?"
-        found = Check("snapshot_server", True, M("doctor.snapshot_server.ok", "Snapshot server running on {address} (Incus {version}, storage: {storage}, PID {pid}).", address=address, version=state.version or "?", storage=state.storage or "?", pid=state.pid or "?"), required=False)
+        found = Check("snapshot_server", True, M("doctor.snapshot_server.ok",
+                      "Snapshot server running on {address} (Incus {version}, storage: {storage}, PID {pid}).",
+                      address=address, version=state.version or "?", storage=state.storage or "?",
+                      pid=state.pid or "?"), required=False)
     remote = second.client_remote(address)
-    remote_check = Check("remote", remote is not None, M("doctor.snapshot_server.remote", "Your Incus client has the remote “{remote}” for it.", remote=remote) if remote
-                         else M("doctor.snapshot_server.no_remote", "Your Incus client has no remote for the snapshot server yet: add it with “incus remote add incus-snapshot {address} --token TOKEN --accept-certificate”.", address=address), required=False)
-    return [found, remote_check]
+    if remote is not None:
+        message = M("doctor.snapshot_server.remote", "Your Incus client has the remote “{remote}” for it.", remote=remote)
+    else:
+        message = M("doctor.snapshot_server.no_remote",
+                    "Your Incus client has no remote for the snapshot server yet: add it with “incus remote add "
+                    "incus-snapshot {address} --token TOKEN --accept-certificate”.", address=address)
+    return [found, Check("remote", remote is not None, message, required=False)]
 
 
 def doctor_text(checks: list[Check], lang: str) -> str:

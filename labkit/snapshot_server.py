@@ -85,8 +85,7 @@ def ensure_running(server: SnapshotServer, *, learner: str = LEARNER_NAME, main:
     """Start the second daemon if needed, give it storage and a loopback address, and a token."""
     pid = None
     if not daemon.daemon_answers(server.socket):
-        if not daemon.INCUSD.exists():
-            raise SetupError(M("setup.no_incusd", "The Incus daemon ({path}) is not installed. Install the “incus” package first (“labkit setup” does it when run as root).", path=str(daemon.INCUSD)))
+        daemon.require_incusd()
         _refuse_taken_port(server.port)
         server.incus_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(server.incus_dir, 0o711)
@@ -113,7 +112,9 @@ def _refuse_taken_port(port: int) -> None:
         probe.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_REUSEADDR, 1)
         probe.bind(("127.0.0.1", port))
     except OSError:
-        raise SetupError(M("snapshot_server.port_taken", "The port {port} on 127.0.0.1 is already used by another program, so the snapshot server cannot listen there. Free it, or choose another port with --snapshot-server-port.", port=port)) from None
+        raise SetupError(M("snapshot_server.port_taken",
+            "The port {port} on 127.0.0.1 is already used by another program, so the snapshot server "
+            "cannot listen there. Free it, or choose another port with --snapshot-server-port.", port=port)) from None
     finally:
         probe.close()
 
@@ -129,9 +130,12 @@ def _learner_token(client: IncusClient, name: str) -> str | None:
         if op.get("class") == "token" and (meta.get("request") or {}).get("name") == name:
             return encode_token(name, meta)
     # The token's operation runs until the token is used: read its metadata, do not wait for it.
-    answer = client.raw("POST", "/1.0/certificates", json={"name": name, "type": "client", "token": True}, project=False)
+    answer = client.raw("POST", "/1.0/certificates", json={"name": name, "type": "client", "token": True},
+                        project=False)
     if answer.status_code != 202:
-        raise SetupError(M("snapshot_server.token_failed", "The snapshot server refused to make a trust token (HTTP {code}). Its log is in its folder.", code=answer.status_code))
+        raise SetupError(M("snapshot_server.token_failed",
+            "The snapshot server refused to make a trust token (HTTP {code}). Its log is in its folder.",
+            code=answer.status_code))
     return encode_token(name, answer.json()["metadata"]["metadata"])
 
 
@@ -182,7 +186,8 @@ def stop(server: SnapshotServer, timeout: float = 60.0) -> bool:
         _wait_gone(pid, timeout)
     for mount in sorted(_mounts_under(server.incus_dir), key=len, reverse=True):
         subprocess.run(["umount", "-l", mount], stdin=subprocess.DEVNULL, capture_output=True)
-    subprocess.run(["rm", "-rf", "--one-file-system", str(server.incus_dir)], stdin=subprocess.DEVNULL, capture_output=True)
+    subprocess.run(["rm", "-rf", "--one-file-system", str(server.incus_dir)], stdin=subprocess.DEVNULL,
+                   capture_output=True)
     return True
 
 
@@ -226,7 +231,9 @@ def point_at(url: str, remote: str, state_dir: Path, timeout: float = 10.0) -> t
     except (httpx.HTTPError, ValueError, AttributeError):
         version, extensions = None, 0
     if not version:
-        raise SetupError(M("snapshot_server.url_unreachable", "No Incus server answers at {url} (asked for /1.0). Check the address and port, and that the server listens on the network (core.https_address).", url=base))
+        raise SetupError(M("snapshot_server.url_unreachable",
+            "No Incus server answers at {url} (asked for /1.0). Check the address and port, and that "
+            "the server listens on the network (core.https_address).", url=base))
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / CONFIG_FILE).write_text(json.dumps({"remote": remote, "url": base}) + "\n")
     return str(version), extensions
@@ -258,8 +265,11 @@ def client_remote(address: str, conf: Path | None = None) -> str | None:
 
 def started_message(started: Started, server: SnapshotServer) -> Message:
     if started.token is None:
-        return M("snapshot_server.trusted", "running on {address}; the learner's certificate is already trusted.", address=server.address)
-    return M("snapshot_server.token", "running on {address}. Give the learner this command (it holds a one-time token):\n  {command}", address=server.address, command=started.remote_command)
+        return M("snapshot_server.trusted",
+            "running on {address}; the learner's certificate is already trusted.", address=server.address)
+    return M("snapshot_server.token",
+        "running on {address}. Give the learner this command (it holds a one-time token):\n  "
+        "{command}", address=server.address, command=started.remote_command)
 
 
 def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | None, remote: str, stop_it: bool,
@@ -270,13 +280,19 @@ def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | Non
 
     if url:
         version, extensions = point_at(url, remote, daemon.STATE_DIR)
-        say(M("snapshot_server.pointed", "Snapshot server: {url} (Incus API {version}, {extensions} extensions). The learner adds it with “incus remote add {remote} {url} --token TOKEN --accept-certificate”, with a token from that server (“incus config trust add NAME” there).", url=url, version=version, extensions=extensions, remote=remote))
+        say(M("snapshot_server.pointed",
+            "Snapshot server: {url} (Incus API {version}, {extensions} extensions). The learner adds it"
+            " with “incus remote add {remote} {url} --token TOKEN --accept-certificate”, with a token "
+            "from that server (“incus config trust add NAME” there).",
+            url=url, version=version, extensions=extensions, remote=remote))
         return
     if not is_root():
-        raise SetupError(M("snapshot_server.needs_root", "Starting the snapshot server needs root: run “sudo labkit setup --snapshot-server”."))
+        raise SetupError(M("snapshot_server.needs_root",
+            "Starting the snapshot server needs root: run “sudo labkit setup --snapshot-server”."))
     server = SnapshotServer(incus_dir, port)
     if stop_it:
-        say(M("snapshot_server.stopped", "Snapshot server stopped and its folder {folder} removed.", folder=str(incus_dir)) if stop(server)
+        say(M("snapshot_server.stopped",
+            "Snapshot server stopped and its folder {folder} removed.", folder=str(incus_dir)) if stop(server)
             else M("snapshot_server.absent", "No snapshot server in {folder}: nothing to stop.", folder=str(incus_dir)))
         return
     with IncusClient(find_endpoint()) as main:
