@@ -173,12 +173,29 @@ def record(opts: Options, stop_it: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--test-tools", is_flag=True, help="Also install what `make test` needs (chromium, fonts; as root).")
 @click.option("--no-recorder", is_flag=True, help="Do not start the background event recorder.")
+@click.option("--snapshot-server", is_flag=True, help="Only bring up the lab's snapshot server (a second Incus daemon on loopback).")
+@click.option("--snapshot-server-port", type=int, default=8444, show_default=True, help="Its HTTPS port on 127.0.0.1.")
+@click.option("--snapshot-server-dir", type=click.Path(path_type=Path, file_okay=False), envvar="LABKIT_SNAPSHOT_SERVER_DIR",
+              default=Path("/var/lib/labkit-snapshot-server"), show_default=True, help="Its INCUS_DIR.")
+@click.option("--snapshot-server-url", default=None, help="Use this existing Incus server (https://HOST:PORT) instead.")
+@click.option("--snapshot-server-remote", default="incus-snapshot", show_default=True, help="The remote name learners give it.")
+@click.option("--stop", "stop_it", is_flag=True, help="With --snapshot-server: stop it and remove its folder.")
+@click.option("--no-main-listen", is_flag=True, hidden=True, help="Tests: leave the main daemon's core.https_address alone.")
 @click.pass_obj
 @handles_errors
-def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tools: bool, no_recorder: bool) -> None:
+def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tools: bool, no_recorder: bool,
+          snapshot_server: bool, snapshot_server_port: int, snapshot_server_dir: Path, snapshot_server_url: str | None,
+          snapshot_server_remote: str, stop_it: bool, no_main_listen: bool) -> None:
     """Install and start Incus if needed, prepare storage, image and the lab instance."""
     from .setup import run_setup
 
+    if snapshot_server or snapshot_server_url:
+        from . import snapshot_server as second
+
+        second.run_setup(lang=opts.lang, say=lambda message: click.echo(message.render(opts.lang)), incus_dir=snapshot_server_dir,
+                         port=snapshot_server_port, url=snapshot_server_url, remote=snapshot_server_remote, stop_it=stop_it,
+                         main_listens=not no_main_listen)
+        return
     if test_tools:
         from .daemon import STATE_DIR
         from .install import ensure_test_tools

@@ -44,24 +44,49 @@ def start_daemon(state_dir: Path = STATE_DIR, socket: Path = SYSTEM_SOCKET, time
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "incusd.log"
     pid: int | None = None
+    proc: subprocess.Popen[bytes] | None = None
     if systemd_is_init():
         _run(["systemctl", "enable", "--now", "incus.socket", "incus.service"], log)
     else:
-        if not INCUSD.exists():
-            raise SetupError(M("setup.no_incusd", "The Incus daemon ({path}) is not installed. Install the “incus” package first (“labkit setup” does it when run as root).", path=str(INCUSD)))
-        env = dict(os.environ)
-        # incusd finds its helpers (dnsmasq, qemu…) and LXC hooks through PATH.
-        env["PATH"] = "/usr/libexec/incus:/usr/sbin:/usr/bin:/sbin:/bin:" + env.get("PATH", "")
-        with open(log, "ab") as out:
-            proc = subprocess.Popen([str(INCUSD), "--group", ADMIN_GROUP], stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        require_incusd()
+        proc = spawn_incusd(log, state_dir / "incusd.pid")
         pid = proc.pid
-        (state_dir / "incusd.pid").write_text(f"{pid}\n")
+    wait_until_answers(socket, log, timeout, proc)
+    return pid
+
+
+def require_incusd() -> None:
+    if not INCUSD.exists():
+        raise SetupError(M("setup.no_incusd", "The Incus daemon ({path}) is not installed. Install the “incus” package first (“labkit setup” does it when run as root).", path=str(INCUSD)))
+
+
+def spawn_incusd(log: Path, pid_file: Path, incus_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start one incusd in the background, its output in `log` and its PID in `pid_file`.
+
+    With `incus_dir`, a second daemon with its own state and socket in that folder
+    (snapshot_server.py), beside the main one.
+    """
+    env = dict(os.environ)
+    # incusd finds its helpers (dnsmasq, qemu…) and LXC hooks through PATH.
+    env["PATH"] = "/usr/libexec/incus:/usr/sbin:/usr/bin:/sbin:/bin:" + env.get("PATH", "")
+    if incus_dir is not None:
+        env["INCUS_DIR"] = str(incus_dir)
+    else:
+        env.pop("INCUS_DIR", None)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([str(INCUSD), "--group", ADMIN_GROUP], stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    pid_file.write_text(f"{proc.pid}\n")
+    return proc
+
+
+def wait_until_answers(socket: Path, log: Path, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if daemon_answers(socket):
-            return pid
-        if pid is not None and proc.poll() is not None:
+            return
+        if proc is not None and proc.poll() is not None:
             break
         time.sleep(0.2)
     raise SetupError(M("setup.daemon_not_ready", "The Incus daemon did not come up within {seconds} seconds. Its log is {log}; the last lines usually say why.", seconds=int(timeout), log=str(log)))

@@ -45,6 +45,7 @@ def diagnose(container: str, project: str | None = None) -> list[Check]:
         checks.append(_instance(client, container))
         if endpoint.remote is None:
             checks.append(_recorder(client.project, container))
+        checks.extend(_snapshot_server())
         return checks
     finally:
         client.close()
@@ -90,6 +91,42 @@ def _recorder(project: str, container: str) -> Check:
     if not found.connected:
         return Check("recorder", False, M("doctor.recorder.waiting", "The event recorder (PID {pid}) is waiting for the Incus daemon to come back; its log is {log}.", pid=found.pid, log=str(found.log)), required=False)
     return Check("recorder", True, M("doctor.recorder.ok", "Event recorder running since {since} (PID {pid}): {events} event(s) and {sightings} look(s) at the file recorded. Log: {log}.", since=since, pid=found.pid, events=found.events, sightings=found.sightings, log=str(found.log)), required=False)
+
+
+def _snapshot_server() -> list[Check]:
+    """Only when the lab has one (started by `setup --snapshot-server`, or named by URL); not required."""
+    import os
+    from pathlib import Path
+
+    from . import daemon, snapshot_server as second
+
+    named = second.configured(daemon.STATE_DIR)
+    server = second.SnapshotServer(Path(os.environ.get("LABKIT_SNAPSHOT_SERVER_DIR") or second.DEFAULT_DIR))
+    if named is None and not server.incus_dir.exists():
+        return []
+    if named is not None and not server.incus_dir.exists():
+        address = named["url"]
+        found = Check("snapshot_server", True, M("doctor.snapshot_server.named",
+                      "Snapshot server: {url} (named by the instructor).", url=address), required=False)
+    else:
+        state = second.status(server)
+        if not state.running:
+            return [Check("snapshot_server", False, M("doctor.snapshot_server.down",
+                          "The snapshot server in {folder} is not running: “sudo labkit setup --snapshot-server” "
+                          "starts it.", folder=str(server.incus_dir)), required=False)]
+        address = state.address or "?"
+        found = Check("snapshot_server", True, M("doctor.snapshot_server.ok",
+                      "Snapshot server running on {address} (Incus {version}, storage: {storage}, PID {pid}).",
+                      address=address, version=state.version or "?", storage=state.storage or "?",
+                      pid=state.pid or "?"), required=False)
+    remote = second.client_remote(address)
+    if remote is not None:
+        message = M("doctor.snapshot_server.remote", "Your Incus client has the remote “{remote}” for it.", remote=remote)
+    else:
+        message = M("doctor.snapshot_server.no_remote",
+                    "Your Incus client has no remote for the snapshot server yet: add it with “incus remote add "
+                    "incus-snapshot {address} --token TOKEN --accept-certificate”.", address=address)
+    return [found, Check("remote", remote is not None, message, required=False)]
 
 
 def doctor_text(checks: list[Check], lang: str) -> str:
