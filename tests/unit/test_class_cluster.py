@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from labkit.class_status import ClassInfo, learner_members, unobserved_results, unreachable_members
+from labkit.class_members import learner_members, member_down_results, unreachable_members
+from labkit.class_status import ClassInfo
 from labkit.engine import Status
 from labkit.incus import Endpoint, IncusClient
 from labkit.labs import CHAPTERS
@@ -95,7 +96,7 @@ def test_a_single_server_asks_nothing_more():
 
 def test_unobserved_learners_are_not_verified_with_no_points_and_say_which_member():
     chapter = CHAPTERS["snapshots"]
-    results = unobserved_results(chapter, "m3")
+    results = member_down_results(chapter, "m3")
     assert [r.step for r in results] == list(chapter.step_ids)
     assert {r.status for r in results} == {Status.NOT_VERIFIED} and sum(r.points for r in results) == 0
     assert sum(r.possible for r in results) == sum(s.points for s in chapter.steps)
