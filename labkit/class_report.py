@@ -37,7 +37,7 @@ NO_LEARNER = M("class.status.no_learner", "The class has no learners.")
 
 
 # Learners whose evidence cannot be trusted or gathered: named one by one, a count would hide them.
-ALERTS = ("instance_replaced", "baseline_changed", "unobserved")
+ALERTS = ("instance_replaced", "instance_renamed", "baseline_changed", "unobserved")
 ALERT = M("class.status.alert", "⚠ {learner}: {message}")
 
 

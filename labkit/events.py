@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # the recorder imports journal_entry without the HTTP client
     from .incus import Endpoint
 
 ACTIONS = ("instance-snapshot-created", "instance-restored", "instance-shutdown", "instance-stopped",
-           "instance-started", "instance-snapshot-deleted", "instance-deleted", "instance-created")
+           "instance-started", "instance-snapshot-deleted", "instance-deleted", "instance-created",
+           "instance-renamed")
 
 
 def journal_entry(event: dict[str, Any], container: str, project: str) -> dict[str, Any] | None:
@@ -33,9 +34,18 @@ def journal_entry(event: dict[str, Any], container: str, project: str) -> dict[s
         return None
     parts = unquote(urlsplit(meta.get("source", "")).path).split("/")
     # /1.0/instances/NAME[/snapshots/SNAP]
-    if len(parts) < 4 or parts[2] != "instances" or parts[3] != container:
+    if len(parts) < 4 or parts[2] != "instances":
         return None
     context: dict[str, Any] = {}
+    if action == "instance-renamed" and len(parts) == 4:
+        # Both ways count: an instance renamed away from the lab's name is restored, stopped…
+        # under another name, where no event about the lab's instance says so.
+        old_name = (meta.get("context") or {}).get("old_name")
+        if container not in (parts[3], old_name):
+            return None
+        context = {"name": parts[3], "old_name": old_name}
+    elif parts[3] != container:
+        return None
     if len(parts) >= 6 and parts[4] == "snapshots":
         context["name"] = parts[5]
     if "snapshot" in (meta.get("context") or {}):

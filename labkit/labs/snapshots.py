@@ -76,11 +76,31 @@ def restore_proof(ctx: Context) -> Verdict | None:
         # Events come from the server while a listener runs: evidence no learner can write.
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
                       M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at {time}.", time=_hms(event.time), **_p(ctx)))
-    if identity_problem(ctx) is not None:
+    if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
     if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
                       M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt ({before} → {after}): Incus changes it on every restore, and a plain “rm” does not.", before=base.generation[:8], after=inst.generation[:8]))
+    return None
+
+
+def restore_doubt(ctx: Context) -> Verdict | None:
+    """What a listener saw that explains a new generation otherwise than by the chapter's restore.
+
+    volatile.uuid.generation changes at *any* restore: of another snapshot (“incus snapshot create
+    {container} x”, then restore x: no ubuntu-test-1 ever), or while the instance bore another name
+    (renamed away, restored, renamed back: no event names the lab's instance).  Called only when no
+    restore of the chapter's snapshot was seen."""
+    renamed = ctx.history.saw("instance-renamed", old_name=ctx.params["container"])
+    if renamed is not None:
+        return failed(M("snap.restore.renamed", "“{container}” was renamed to “{name}” at {time} during the attempt: what was done to it under another name is not seen, so its restores cannot be proven.", name=renamed.context.get("name") or "?", time=_hms(renamed.time), **_p(ctx)),
+                      M("snap.restore.renamed.hint", "Instance renamed: ask the trainer to look at it. The chapter never renames the instance; only a restore of “{snapshot}” seen by “labkit class status --watch” or the event recorder counts now.", **_p(ctx)),
+                      "instance_renamed")
+    other = ctx.history.saw("instance-restored")
+    if other is not None:
+        return failed(M("snap.restore.other", "“{container}” was restored from the snapshot “{other}”, not from “{snapshot}”.", other=str(other.context.get("snapshot") or "?").split("/", 1)[-1], **_p(ctx)),
+                      M("snap.restore.other.hint", "The chapter restores the snapshot taken before the file was created: “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
+                      "wrong_snapshot_restored")
     return None
 
 
@@ -242,7 +262,7 @@ def check_restore(ctx: Context) -> Verdict:
     proof = restore_proof(ctx)
     if proof is not None:
         return proof
-    if (problem := identity_problem(ctx)) is not None:
+    if (problem := identity_problem(ctx) or restore_doubt(ctx)) is not None:
         return problem
     obs = ctx.observation
     if not obs.file_present and "touch" in ctx.history.passed:

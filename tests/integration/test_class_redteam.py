@@ -1,0 +1,99 @@
+"""More attacks by a learner with nothing but their access folder, while the instructor runs
+`labkit class status --watch`: the view must grant no pass the events contradict, and keep up.
+
+One class, one learner per attack, removed even on failure.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from typing import Iterator
+
+import pytest
+
+from .conftest import ROOT, _require_daemon, unique
+from .test_class import Klass, free_port, inventory, labkit_class, last_json
+from .test_class_attacks import learner_of, status, steps_of
+
+pytestmark = pytest.mark.integration
+ATTACKERS = ("wrongsnap", "renamed")
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
+    _require_daemon()
+    root, name = tmp_path_factory.mktemp("classes"), unique("lkc")
+    before = inventory(name)
+    address = before["https"] or f"127.0.0.1:{free_port()}"
+    roster = root / "roster.txt"
+    roster.write_text("\n".join(ATTACKERS) + "\n", encoding="utf-8")
+    try:
+        created = labkit_class("--dir", str(root), "create", name, "--roster", str(roster), "--listen", address)
+        assert created.returncode == 0, created.stderr
+        yield Klass(name, root, address, before, created)
+    finally:
+        labkit_class("--dir", str(root), "destroy", name, "--yes")
+        if not before["https"] and inventory(name)["https"] == address:
+            subprocess.run(["incus", "config", "unset", "core.https_address"], check=False)
+
+
+class Watcher:
+    """`labkit class status --watch --json` in the background, its output kept."""
+
+    def __init__(self, klass: Klass, seconds: int = 240):
+        self.process = subprocess.Popen([sys.executable, "-m", "labkit", "class", "--dir", str(klass.root), "status",
+                                         klass.name, "--watch", "--json", "--seconds", str(seconds)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+        self.lines: list[str] = []
+        assert json.loads(self.process.stdout.readline())["class"] == klass.name  # listening from here on
+        self.reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self.reader.start()
+
+    def stop(self) -> dict:
+        time.sleep(1.5)  # let the last refresh land
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.reader.join(timeout=30)
+        return last_json("".join(self.lines))
+
+
+def test_a_restore_of_another_snapshot_is_not_the_chapters_restore(klass: Klass):
+    """Two commands, no ubuntu-test-1 ever: the generation changed, but the watcher saw the restore of “x”."""
+    me = "wrongsnap"
+    watcher = Watcher(klass)
+    try:
+        klass.as_learner(me, "snapshot", "create", "ubuntu-test", "x")
+        klass.as_learner(me, "snapshot", "restore", "ubuntu-test", "x")
+        klass.as_learner(me, "snapshot", "delete", "ubuntu-test", "x")
+    finally:
+        watched = watcher.stop()
+    for data in (watched, status(klass)[0]):
+        seen = steps_of(data, me)
+        assert seen["restore"]["status"] == "failed" and seen["restore"]["diagnosis"] == "wrong_snapshot_restored", seen["restore"]
+        assert "“x”" in seen["restore"]["message"]
+        assert all(seen[s]["status"] != "passed" for s in ("start", "verify", "cleanup")), seen
+        assert learner_of(data, me)["score"]["earned"] <= 1
+
+
+def test_a_restore_made_under_another_name_is_not_taken_on_the_generation_alone(klass: Klass):
+    """Renamed away, restored from another snapshot, renamed back: no event names ubuntu-test's restore."""
+    me = "renamed"
+    watcher = Watcher(klass)
+    try:
+        klass.as_learner(me, "snapshot", "create", "ubuntu-test", "x")
+        klass.as_learner(me, "stop", "ubuntu-test")
+        klass.as_learner(me, "rename", "ubuntu-test", "elsewhere")
+        klass.as_learner(me, "snapshot", "restore", "elsewhere", "x")
+        klass.as_learner(me, "rename", "elsewhere", "ubuntu-test")
+        klass.as_learner(me, "start", "ubuntu-test")
+        klass.as_learner(me, "snapshot", "delete", "ubuntu-test", "x")
+    finally:
+        watched = watcher.stop()
+    for data in (watched, status(klass)[0]):
+        seen = steps_of(data, me)
+        assert seen["restore"]["status"] == "failed" and seen["restore"]["diagnosis"] == "instance_renamed", seen["restore"]
+        assert all(seen[s]["status"] != "passed" for s in ("start", "verify", "cleanup")), seen
+        assert learner_of(data, me)["alert"]["diagnosis"] == "instance_renamed"
