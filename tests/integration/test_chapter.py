@@ -222,7 +222,7 @@ def test_checking_a_step_too_early_names_the_step_to_do_first(instance: str, tmp
     restore = learner.result("restore")
     # The first step not done (issue 9): the snapshot, not the file just before the restore.
     assert restore["status"] == "failed"
-    assert ("Take a snapshot" if lang == "en" else "Créer un instantané") in restore["message"]
+    assert ("Take a snapshot" if lang == "en" else "Prendre un instantané") in restore["message"]
     learner.run("snapshot", "create", instance, "ubuntu-test-1")
     restore = learner.result("restore")
     assert restore["status"] == "failed"
