@@ -69,8 +69,10 @@ def _ensure_user(account: Account, gecos: str) -> None:
     if entry is not None and entry.pw_gecos != gecos:
         raise SetupError(M("hub.accounts.foreign_user", "The Unix account “{login}” already exists and was not made by labkit for this class: labkit never changes it. Remove it, or rename the learner.", login=account.login))
     if entry is None:
+        # No subordinate id ranges: learners run no containers of their own, and 30 learners'
+        # ranges exhausted /etc/subuid here ("Can't get unique subordinate UID range").
         _run(["useradd", "--create-home", "--home-dir", account.home, "--shell", "/bin/bash", "--user-group",
-              "--comment", gecos, account.login])
+              "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "--comment", gecos, account.login])
 
 
 def prepare_home(account: Account, *, bundle: Path, remote: str, address: str, project: str, lang: str) -> Path:
