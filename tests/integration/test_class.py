@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -100,20 +101,27 @@ class Klass:
         return json.loads(done.stdout)
 
 
-@pytest.fixture(scope="module")
-def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
-    _require_daemon()
-    root, name = tmp_path_factory.mktemp("classes"), unique("lkc")
+@contextmanager
+def running_class(root: Path, *options: str) -> Iterator[Klass]:
+    """A class on a loopback listener (the server's own, if it has one), destroyed afterwards even on failure."""
+    name = unique("lkc")
     before = inventory(name)
     address = before["https"] or f"127.0.0.1:{free_port()}"
     try:
-        created = labkit_class("--dir", str(root), "create", name, "--learners", "3", "--listen", address)
+        created = labkit_class("--dir", str(root), "create", name, *options, "--listen", address)
         assert created.returncode == 0, created.stderr
         yield Klass(name, root, address, before, created)
     finally:
         labkit_class("--dir", str(root), "destroy", name, "--yes")
         if not before["https"] and inventory(name)["https"] == address:
             subprocess.run(["incus", "config", "unset", "core.https_address"], check=False)
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
+    _require_daemon()
+    with running_class(tmp_path_factory.mktemp("classes"), "--learners", "3") as made:
+        yield made
 
 
 def test_create_gives_three_isolated_labs(klass: Klass):

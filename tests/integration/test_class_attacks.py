@@ -17,8 +17,8 @@ import pytest
 
 from labkit.incus import parse_incus_time
 
-from .conftest import _require_daemon, unique
-from .test_class import Klass, admin, free_port, inventory, labkit_class
+from .conftest import _require_daemon
+from .test_class import Klass, admin, labkit_class, running_class
 
 pytestmark = pytest.mark.integration
 FILE = "/root/this_file.txt"
@@ -29,19 +29,11 @@ QUICK = 15.0  # seconds a whole class status may take on this loaded machine (it
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
     _require_daemon()
-    root, name = tmp_path_factory.mktemp("classes"), unique("lkc")
-    before = inventory(name)
-    address = before["https"] or f"127.0.0.1:{free_port()}"
+    root = tmp_path_factory.mktemp("classes")
     roster = root / "roster.txt"
     roster.write_text("\n".join(ATTACKS) + "\n", encoding="utf-8")
-    try:
-        created = labkit_class("--dir", str(root), "create", name, "--roster", str(roster), "--listen", address)
-        assert created.returncode == 0, created.stderr
-        yield Klass(name, root, address, before, created)
-    finally:
-        labkit_class("--dir", str(root), "destroy", name, "--yes")
-        if not before["https"] and inventory(name)["https"] == address:
-            subprocess.run(["incus", "config", "unset", "core.https_address"], check=False)
+    with running_class(root, "--roster", str(roster)) as made:
+        yield made
 
 
 def status(klass: Klass) -> tuple[dict, float]:

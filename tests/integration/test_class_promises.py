@@ -23,7 +23,7 @@ from labkit.class_status import class_status
 from labkit.session import Session
 
 from .conftest import ROOT, _require_daemon, unique
-from .test_class import Klass, admin, free_port, inventory, labkit_class
+from .test_class import Klass, admin, labkit_class, running_class
 
 pytestmark = pytest.mark.integration
 # Each would act on a terminal printed raw: colour, window title (OSC … BEL), bell, fake lines, rich markup.
@@ -48,18 +48,9 @@ def pool() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory, pool: str) -> Iterator[Klass]:
-    root, name = tmp_path_factory.mktemp("classes"), unique("lkc")
-    before = inventory(name)
-    address = before["https"] or f"127.0.0.1:{free_port()}"
-    try:
-        created = labkit_class("--dir", str(root), "create", name, "--learners", "2", "--listen", address,
-                               "--pool", pool, "--limit-instances", "2", "--limit-disk", "600MiB")
-        assert created.returncode == 0, created.stderr
-        yield Klass(name, root, address, before, created)
-    finally:
-        labkit_class("--dir", str(root), "destroy", name, "--yes")
-        if not before["https"] and inventory(name)["https"] == address:
-            subprocess.run(["incus", "config", "unset", "core.https_address"], check=False)
+    with running_class(tmp_path_factory.mktemp("classes"), "--learners", "2", "--pool", pool,
+                       "--limit-instances", "2", "--limit-disk", "600MiB") as made:
+        yield made
 
 
 def learner_labkit(klass: Klass, learner: str, journal: Path, *args: str) -> subprocess.CompletedProcess[str]:

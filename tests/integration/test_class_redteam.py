@@ -14,8 +14,8 @@ from typing import Iterator
 
 import pytest
 
-from .conftest import ROOT, _require_daemon, unique
-from .test_class import Klass, free_port, inventory, labkit_class, last_json
+from .conftest import ROOT, _require_daemon
+from .test_class import Klass, last_json, running_class
 from .test_class_attacks import learner_of, status, steps_of
 
 pytestmark = pytest.mark.integration
@@ -25,19 +25,11 @@ ATTACKERS = ("wrongsnap", "renamed")
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
     _require_daemon()
-    root, name = tmp_path_factory.mktemp("classes"), unique("lkc")
-    before = inventory(name)
-    address = before["https"] or f"127.0.0.1:{free_port()}"
+    root = tmp_path_factory.mktemp("classes")
     roster = root / "roster.txt"
     roster.write_text("\n".join(ATTACKERS) + "\n", encoding="utf-8")
-    try:
-        created = labkit_class("--dir", str(root), "create", name, "--roster", str(roster), "--listen", address)
-        assert created.returncode == 0, created.stderr
-        yield Klass(name, root, address, before, created)
-    finally:
-        labkit_class("--dir", str(root), "destroy", name, "--yes")
-        if not before["https"] and inventory(name)["https"] == address:
-            subprocess.run(["incus", "config", "unset", "core.https_address"], check=False)
+    with running_class(root, "--roster", str(roster)) as made:
+        yield made
 
 
 class Watcher:
