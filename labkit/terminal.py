@@ -13,7 +13,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from .i18n import Message
+from .i18n import Message, Number
 
 LIMIT = 240  # characters of one parameter: a name, a list of names, a daemon's error
 ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -48,7 +48,7 @@ def safe(message: Message) -> Message:
 def _safe_value(value: Any) -> Any:
     if isinstance(value, Message):
         return safe(value)
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, int, float, Number)):  # ours: formatted by the message itself
         return value
     return printable(str(value))
 

@@ -83,3 +83,11 @@ def test_quotas_say_nothing_about_what_they_cannot_see(tmp_path: Path):
         assert quotas.check_counted(client, {"absent"}) == []
     finally:
         client.close()
+
+
+def test_a_decimal_parameter_keeps_the_languages_decimal_mark():
+    from labkit.i18n import Number
+
+    message = M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.",
+                name="demo", count=3, seconds=Number(6.4062), folder="/tmp/x")
+    assert "in 6.4 s" in terminal(message, "en") and "6,4\u00a0s" in terminal(message, "fr")
