@@ -252,9 +252,12 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
             if item:
                 time.sleep(0.05)  # events come in bursts (stop, restore, start)
                 batch = [item, *_drain(inbox)]
+                entries: dict[str, list[dict[str, Any]]] = {}
                 for learner, entry in batch:
                     if entry:
-                        journals[learner].record_events([entry])
+                        entries.setdefault(learner, []).append(entry)
+                for learner, found in entries.items():  # one journal write per learner, however many events
+                    journals[learner].record_events(found)
                 only: set[str] | None = {learner for learner, _ in batch}
                 busy |= only
             elif busy:  # an exec is announced when it starts: look again for what it did

@@ -25,6 +25,12 @@ if TYPE_CHECKING:  # the recorder writes journals without importing the HTTP cli
     from .observation import Instance
 
 FORMAT = 1
+# Per action, the newest this many events are kept.  A learner can cause thousands (snapshots made
+# and deleted in a loop, execs that each change the file), every write rewrites the whole journal,
+# and the checks only need the latest of each kind and the order around the restore.
+KEPT_PER_ACTION = 50
+# Per step, the newest checks (the latest status is what is read; counts live in "attempts").
+KEPT_PER_STEP = 20
 
 
 def default_path(lab: str, project: str, container: str, environ: dict[str, str] | None = None) -> Path:
@@ -195,6 +201,12 @@ class Journal:
                 data["attempts"][r.step] = data["attempts"].get(r.step, 0) + 1
                 if r.status is Status.PASSED:
                     data["first_pass"].setdefault(r.step, when)
+            steps = {r.step for r in results}
+            for step in steps:  # a status flipping at every stop and start must not grow the file for ever
+                mine = [i for i, c in enumerate(data["checks"]) if c["step"] == step]
+                if len(mine) > KEPT_PER_STEP:
+                    dropped = set(mine[:-KEPT_PER_STEP])
+                    data["checks"] = [c for i, c in enumerate(data["checks"]) if i not in dropped]
         self.update(record)
 
     def record_hint(self, step: str) -> int:
@@ -226,6 +238,8 @@ class Journal:
                 seen.add(key)
                 data["events"].append(event)
                 added += 1
+            if added:
+                data["events"] = bounded(data["events"])
         self.update(record)
         return added
 
@@ -234,6 +248,24 @@ class Journal:
         baseline = None if base is None else Baseline(base.get("uuid"), base.get("generation"), datetime.fromisoformat(base["recorded_at"]))
         events = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {}) for e in self.data.get("events", []))
         return History(frozenset(self.data.get("first_pass", {})), baseline, events)
+
+
+def bounded(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`events` without the oldest (by time, so a late copy of an old event stays out) of any
+    action seen more than KEPT_PER_ACTION times; the order of those kept is unchanged."""
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event["action"]] = counts.get(event["action"], 0) + 1
+    if all(n <= KEPT_PER_ACTION for n in counts.values()):
+        return events
+    newest = sorted(range(len(events)), key=lambda i: datetime.fromisoformat(events[i]["time"]), reverse=True)
+    kept, taken = set(), dict.fromkeys(counts, 0)
+    for i in newest:
+        action = events[i]["action"]
+        if taken[action] < KEPT_PER_ACTION:
+            taken[action] += 1
+            kept.add(i)
+    return [e for i, e in enumerate(events) if i in kept]
 
 
 def _event_key(event: dict[str, Any]) -> tuple[str, str, str]:

@@ -6,6 +6,7 @@ One class, one learner per attack, removed even on failure.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -14,12 +15,14 @@ from typing import Iterator
 
 import pytest
 
+from labkit.journal import KEPT_PER_ACTION
+
 from .conftest import ROOT, _require_daemon
 from .test_class import Klass, last_json, running_class
 from .test_class_attacks import learner_of, status, steps_of
 
 pytestmark = pytest.mark.integration
-ATTACKERS = ("wrongsnap", "renamed")
+ATTACKERS = ("wrongsnap", "renamed", "flood")
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +92,26 @@ def test_a_restore_made_under_another_name_is_not_taken_on_the_generation_alone(
         assert seen["restore"]["status"] == "failed" and seen["restore"]["diagnosis"] == "instance_renamed", seen["restore"]
         assert all(seen[s]["status"] != "passed" for s in ("start", "verify", "cleanup")), seen
         assert learner_of(data, me)["alert"]["diagnosis"] == "instance_renamed"
+
+
+def test_a_flood_of_events_leaves_the_instructors_journal_bounded(klass: Klass):
+    """Snapshots made by the dozen: every one is an event the watcher journals; the journal keeps the
+    newest of each kind only, and the watcher keeps up (its last view has the snapshot made last)."""
+    me = "flood"
+    project = f"{klass.name}-{me}"
+    # One after the other: Incus 6.0.4 fails parallel snapshot creations of one instance
+    # (“Instance snapshot record count doesn't match instance snapshot volume record count”).
+    flood = (f"for i in $(seq 1 {KEPT_PER_ACTION + 10}); do incus query -X POST "
+             f"'/1.0/instances/ubuntu-test/snapshots?project={project}' -d '{{\"name\": \"s'$i'\"}}' --wait >/dev/null; done")
+    watcher = Watcher(klass)
+    try:
+        subprocess.run(["sh", "-c", flood],
+                       check=True, timeout=600, env={**os.environ, "INCUS_CONF": str(klass.bundle(me))})
+        klass.as_learner(me, "snapshot", "create", "ubuntu-test", "ubuntu-test-1")
+    finally:
+        watched = watcher.stop()
+    journal = json.loads(next(klass.root.rglob(f"journals/{me}.json")).read_text())
+    made = [e for e in journal["events"] if e["action"] == "instance-snapshot-created"]
+    assert len(made) == KEPT_PER_ACTION, len(made)
+    assert made[-1]["context"]["name"] == "ubuntu-test-1"
+    assert steps_of(watched, me)["snapshot"]["status"] == "passed"

@@ -173,3 +173,30 @@ def test_the_first_attempt_keeps_events_older_than_its_file(tmp_path: Path) -> N
     """Attempt 1's journal is created by its first writer, a moment after the first event."""
     path = tmp_path / "j.json"
     assert journal(path).record_events([{"action": "instance-started", "time": "2020-01-01T00:00:00+00:00", "context": {}}]) == 1
+
+
+def test_a_flood_of_events_and_status_changes_leaves_the_journal_bounded(tmp_path: Path):
+    """Thousands of snapshots made and deleted, a step flipping at each stop and start: the journal keeps
+    the newest of each kind, the latest status of each step and every count, and stays small."""
+    from datetime import timedelta
+
+    from labkit.journal import KEPT_PER_ACTION, KEPT_PER_STEP
+
+    j = journal(tmp_path / "j.json")
+    start = now()
+    restored = {"action": "instance-restored", "time": start.isoformat(), "context": {"snapshot": "c/s"}}
+    j.record_events([restored])
+    for i in range(400):
+        when = (start + timedelta(seconds=i + 1)).isoformat()
+        j.record_events([{"action": "instance-snapshot-created", "time": when, "context": {"name": f"s{i}"}},
+                         {"action": "instance-snapshot-deleted", "time": when, "context": {"name": f"s{i}"}}])
+        j.record_results([result("stop", Status.PASSED if i % 2 else Status.FAILED)])
+    # A late copy of an old event (another listener's) does not come back in.
+    j.record_events([{"action": "instance-snapshot-created", "time": start.isoformat(), "context": {"name": "old"}}])
+    data = json.loads((tmp_path / "j.json").read_text())
+    kinds = [e["action"] for e in data["events"]]
+    assert kinds.count("instance-snapshot-created") == KEPT_PER_ACTION == kinds.count("instance-snapshot-deleted")
+    assert restored in data["events"] and data["events"][-1]["context"]["name"] == "s399"
+    assert len(data["checks"]) == KEPT_PER_STEP and data["checks"][-1]["status"] == "passed"
+    assert data["attempts"]["stop"] == 400
+    assert (tmp_path / "j.json").stat().st_size < 20_000
