@@ -175,7 +175,7 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     learners = []
     for learner in info.learners:
         if members.get(learner) in down:  # nothing journaled: what was seen before stays
-            results = unobserved_results(chapter, members[learner])
+            results = member_down_results(chapter, members[learner])
             nothing = build_observation(info.container, snapshot, chapter.defaults["file"], None, [], None)
             learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), nothing))
             continue

@@ -61,9 +61,12 @@ class Journal:
     # -- disk -------------------------------------------------------------
     def _read_disk(self) -> dict[str, Any] | None:
         """The journal on disk, or None when there is none or it cannot be used."""
-        if self.path is None or not self.path.exists():
+        if self.path is None:
             return None
         try:
+            # Inside the try: a folder we may not enter (another user's state) raises, it does not say "absent".
+            if not self.path.exists():
+                return None
             if not self.path.is_file():
                 raise IsADirectoryError(errno.EISDIR, "not a regular file")
             text = self.path.read_text(encoding="utf-8")
