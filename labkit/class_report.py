@@ -13,11 +13,11 @@ import html
 import io
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
-from .class_status import MEMBER_UNREACHABLE, TODO, ClassStatus, display
+from .class_status import NOT_MISTAKES, TODO, ClassStatus, display
 from .engine import Result, Status
-from .i18n import M
+from .i18n import M, Message
 from .journal import Journal
 from .progress import _duration
 from .render import HINT, HTML_COLOURS, SYMBOLS, WORDS, colon
@@ -50,8 +50,9 @@ def alerts(status: ClassStatus) -> list[tuple[str, Result]]:
     return found
 
 
-def alert_lines(status: ClassStatus, lang: str) -> list[str]:
-    return [ALERT.bind(learner=learner, message=result.message).render(lang) for learner, result in alerts(status)]
+def alert_lines(status: ClassStatus, lang: str, render: Callable[[Message, str], str] = terminal) -> list[str]:
+    """For terminals by default: an alert quotes what the learner wrote (user.labkit.* keys)."""
+    return [render(ALERT.bind(learner=learner, message=result.message), lang) for learner, result in alerts(status)]
 
 
 def status_rows(status: ClassStatus, lang: str) -> list[list[str]]:
@@ -197,7 +198,7 @@ def mistakes(status: ClassStatus) -> list[tuple[str, Result, int]]:
     found: list[tuple[str, Result, int]] = []
     for step in status.chapter.step_ids:
         failing = [r for r in (ls.results[status.index(step)] for ls in status.learners)
-                   if not r.passed and display(r) != TODO and r.diagnosis != MEMBER_UNREACHABLE]
+                   if not r.passed and display(r) != TODO and r.diagnosis not in NOT_MISTAKES]
         for diagnosis, count in Counter(r.diagnosis for r in failing).items():
             found.append((step, next(r for r in failing if r.diagnosis == diagnosis), count))
     return sorted(found, key=lambda item: -item[2])
@@ -290,7 +291,7 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
 <tbody>{"".join(body)}</tbody>
 <tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{member_td}{passed_row}<td></td><td></td></tr></tfoot></table>
 <p class="legend">{legend}</p>
-{"".join(f'<p class="alert">{esc(line)}</p>' for line in alert_lines(status, lang))}
+{"".join(f'<p class="alert">{esc(line)}</p>' for line in alert_lines(status, lang, Message.render))}
 <h2>{esc(labels['mistakes'])}</h2>
 {"<ol>" + "".join(items) + "</ol>" if items else f"<p>{esc(none)}</p>"}
 </body></html>

@@ -35,6 +35,8 @@ from .render import SYMBOLS
 FOLLOW_UP = 0.4
 QUIET = ("instance-file-retrieved",)
 TODO = "·"  # failed only because an earlier step is not done: shown apart, counted as failed
+# Not the learner's doing: a member down, a look that failed. Named once, never a "most common mistake".
+NOT_MISTAKES = (MEMBER_UNREACHABLE, "unobserved")
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class ClassStatus:
     def most_common(self, step: str) -> tuple[Result, int] | None:
         """The failure most learners share at this step (not counting “do the earlier step first”)."""
         found = [ls.results[self.index(step)] for ls in self.learners]
-        found = [r for r in found if not r.passed and display(r) != TODO and r.diagnosis != MEMBER_UNREACHABLE]
+        found = [r for r in found if not r.passed and display(r) != TODO and r.diagnosis not in NOT_MISTAKES]
         if not found:
             return None
         diagnosis, count = Counter(r.diagnosis for r in found).most_common(1)[0]
@@ -257,7 +259,9 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
                     if entry:
                         entries.setdefault(learner, []).append(entry)
                 for learner, found in entries.items():  # one journal write per learner, however many events
-                    journals[learner].record_events(found)
+                    # A learner whose member was down had no journal opened yet: the member is back.
+                    journals.setdefault(learner, journal_for(folder, status.info, learner, status.chapter,
+                                                             status.snapshot)).record_events(found)
                 only: set[str] | None = {learner for learner, _ in batch}
                 busy |= only
             elif busy:  # an exec is announced when it starts: look again for what it did

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .engine import Baseline, Event, History, Result, Status
+from .engine import FILE_SEEN, Baseline, Event, History, Result, Status
 from .i18n import M, Message
 
 if TYPE_CHECKING:  # the recorder writes journals without importing the HTTP client
@@ -242,7 +242,7 @@ class Journal:
                 data["events"].append(event)
                 added += 1
             if added:
-                data["events"] = bounded(data["events"])
+                data["events"] = bounded(data["events"], self.identity[2], self.identity[3])
         self.update(record)
         return added
 
@@ -253,21 +253,31 @@ class Journal:
         return History(frozenset(self.data.get("first_pass", {})), baseline, events)
 
 
-def bounded(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`events` without the oldest (by time, so a late copy of an old event stays out) of any
-    action seen more than KEPT_PER_ACTION times; the order of those kept is unchanged."""
-    counts: dict[str, int] = {}
+def bounded(events: list[dict[str, Any]], container: str, snapshot: str) -> list[dict[str, Any]]:
+    """`events` without the oldest (by time, so a late copy of an old event stays out) of any kind seen more
+    than KEPT_PER_ACTION times; the order of those kept is unchanged.  A kind is an action, counted apart
+    for the chapter's own snapshot, so that a flood about other snapshots never pushes out its evidence;
+    and the last look at the file before the last restore (what `touch` is graded on) always stays."""
+    def kind(event: dict[str, Any]) -> tuple[str, bool]:
+        context = event.get("context") or {}
+        return event["action"], context.get("name") == snapshot or context.get("snapshot") == f"{container}/{snapshot}"
+
+    counts: dict[tuple[str, bool], int] = {}
     for event in events:
-        counts[event["action"]] = counts.get(event["action"], 0) + 1
+        counts[kind(event)] = counts.get(kind(event), 0) + 1
     if all(n <= KEPT_PER_ACTION for n in counts.values()):
         return events
-    newest = sorted(range(len(events)), key=lambda i: datetime.fromisoformat(events[i]["time"]), reverse=True)
+    times = [datetime.fromisoformat(e["time"]) for e in events]
+    newest = sorted(range(len(events)), key=lambda i: times[i], reverse=True)
     kept, taken = set(), dict.fromkeys(counts, 0)
     for i in newest:
-        action = events[i]["action"]
-        if taken[action] < KEPT_PER_ACTION:
-            taken[action] += 1
+        if taken[kind(events[i])] < KEPT_PER_ACTION:
+            taken[kind(events[i])] += 1
             kept.add(i)
+    restores = [times[i] for i, e in enumerate(events) if e["action"] == "instance-restored"]
+    before = [i for i, e in enumerate(events) if e["action"] == FILE_SEEN and restores and times[i] < max(restores)]
+    if before:
+        kept.add(max(before, key=lambda i: times[i]))
     return [e for i, e in enumerate(events) if i in kept]
 
 

@@ -148,6 +148,8 @@ def test_a_learner_who_cannot_be_observed_is_shown_as_such_and_the_class_goes_on
     from labkit.class_report import status_json, text_status
     assert "⚠ bob" in text_status(status, "en")
     assert next(ls for ls in status_json(status, "en")["learners"] if ls["learner"] == "bob")["alert"]["diagnosis"] == "unobserved"
+    # Named once in the alerts, never counted as the class's most common mistake.
+    assert all((found := status.most_common(s)) is None or found[0].diagnosis != "unobserved" for s in CHAPTER.step_ids)
 
 
 def test_an_instance_that_errors_makes_only_its_learner_unobserved(tmp_path):

@@ -200,3 +200,28 @@ def test_a_flood_of_events_and_status_changes_leaves_the_journal_bounded(tmp_pat
     assert len(data["checks"]) == KEPT_PER_STEP and data["checks"][-1]["status"] == "passed"
     assert data["attempts"]["stop"] == 400
     assert (tmp_path / "j.json").stat().st_size < 20_000
+
+
+def test_a_flood_about_other_snapshots_or_later_looks_keeps_the_chapters_own_evidence(tmp_path: Path):
+    """Bounding the journal never drops the chapter snapshot's creation, nor the last look at the file
+    before the restore (what `touch` is graded on), however many events come after them."""
+    from datetime import timedelta
+
+    from labkit.engine import FILE_SEEN
+    from labkit.journal import KEPT_PER_ACTION
+
+    _, _, container, snapshot = IDENTITY
+    j = journal(tmp_path / "j.json")
+    start = now()
+    at = lambda s: (start + timedelta(seconds=s)).isoformat()  # noqa: E731
+    created = {"action": "instance-snapshot-created", "time": at(0), "context": {"name": snapshot}}
+    seen = {"action": FILE_SEEN, "time": at(1), "context": {"path": "/root/this_file.txt", "present": True}}
+    restored = {"action": "instance-restored", "time": at(2), "context": {"snapshot": f"{container}/{snapshot}"}}
+    j.record_events([created, seen, restored])
+    for i in range(KEPT_PER_ACTION + 10):
+        j.record_events([{"action": "instance-snapshot-created", "time": at(3 + i), "context": {"name": f"x{i}"}},
+                         {"action": FILE_SEEN, "time": at(3 + i), "context": {"path": "/root/this_file.txt",
+                                                                              "present": True, "n": i}}])
+    data = json.loads((tmp_path / "j.json").read_text())
+    assert created in data["events"] and seen in data["events"] and restored in data["events"]
+    assert [e["action"] for e in data["events"]].count(FILE_SEEN) == KEPT_PER_ACTION + 1

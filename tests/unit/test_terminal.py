@@ -91,3 +91,26 @@ def test_a_decimal_parameter_keeps_the_languages_decimal_mark():
     message = M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.",
                 name="demo", count=3, seconds=Number(6.4062), folder="/tmp/x")
     assert "in 6.4 s" in terminal(message, "en") and "6,4\u00a0s" in terminal(message, "fr")
+
+
+def test_alert_lines_show_what_a_learner_wrote_escaped_on_terminals_only():
+    """An alert quotes user.labkit.* keys, which the learner writes: never raw on the instructor's terminal."""
+    from datetime import datetime, timezone
+
+    from labkit.class_report import alert_lines
+    from labkit.class_status import ClassStatus, LearnerStatus
+    from labkit.i18n import Message
+    from labkit.labs import CHAPTERS
+
+    chapter = CHAPTERS["snapshots"]
+    forged = M("snap.identity.baseline_changed", "changed (generation {before} → {after})", before="12345678",
+               after="\x1b[2J\x1b[H")
+    results = [Result(s.id, Status.FAILED if s.id == "restore" else Status.NOT_VERIFIED, 0, s.points,
+                      forged if s.id == "restore" else M("t", "t"), None, (),
+                      "baseline_changed" if s.id == "restore" else None) for s in chapter.steps]
+    status = ClassStatus(ClassInfo("demo", "ubuntu-test", {"bob": "demo-bob"}), chapter, "ubuntu-test-1",
+                         [LearnerStatus("bob", "demo-bob", results, Score(0, 12), None)], datetime.now(timezone.utc), 0.1)
+    shown = alert_lines(status, "en")
+    assert len(shown) == 1 and "\x1b" not in shown[0] and "\\x1b[2J" in shown[0]
+    assert "\x1b[2J" in alert_lines(status, "en", Message.render)[0]  # HTML escapes it its own way
+    assert status.most_common("restore")[0].diagnosis == "baseline_changed"
