@@ -112,6 +112,7 @@ def test_a_flood_of_events_leaves_the_instructors_journal_bounded(klass: Klass):
         watched = watcher.stop()
     journal = json.loads(next(klass.root.rglob(f"journals/{me}.json")).read_text())
     made = [e for e in journal["events"] if e["action"] == "instance-snapshot-created"]
-    assert len(made) == KEPT_PER_ACTION, len(made)
+    # The flood's own events are cut to the newest KEPT_PER_ACTION; the chapter's snapshot is counted apart.
+    assert len([e for e in made if e["context"]["name"] != "ubuntu-test-1"]) == KEPT_PER_ACTION, len(made)
     assert made[-1]["context"]["name"] == "ubuntu-test-1"
     assert steps_of(watched, me)["snapshot"]["status"] == "passed"
