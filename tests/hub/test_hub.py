@@ -123,15 +123,27 @@ def test_a_learner_cannot_open_the_dashboard(hub: ServedClass, pages: dict[str, 
 def test_a_learners_terminal_cannot_read_another_learners_key(hub: ServedClass, pages: dict[str, Any]) -> None:
     page = pages["learner01"]
     page.goto(f"{hub.url}user/{login_of('learner01', hub)}/lab/tree/snapshots.ipynb")
-    nb = wait_notebook(page)
-    nb.menu("File", "New", "Terminal")
-    terminal = page.locator(".jp-Terminal").last
-    terminal.wait_for(state="visible")
-    page.wait_for_timeout(1500)  # the shell's prompt
-    terminal.click()
+    wait_notebook(page)
     home2 = Path(pwd.getpwnam(login_of("learner02", hub)).pw_dir)
     mine = Path(pwd.getpwnam(login_of("learner01", hub)).pw_dir)
-    page.keyboard.type(f"cat {home2}/incus/client.key > ~/attempt.txt 2>&1; echo \"exit=$? uid=$(id -un) groups=$(id -Gn)\" >> ~/attempt.txt\n")
+    command = (f"cat {home2}/incus/client.key > ~/attempt.txt 2>&1; "
+               "echo \"exit=$? uid=$(id -un) groups=$(id -Gn)\" >> ~/attempt.txt\n")
+    # A terminal of learner 1's own JupyterLab, opened and typed into from their logged-in page, through
+    # JupyterLab's terminal API and websocket (what its Terminal tab uses). Driving the tab itself raced
+    # with JupyterLab bringing the notebook back to the front while restoring its workspace.
+    page.evaluate("""async (command) => {
+        const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
+        const xsrf = decodeURIComponent((document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '');
+        const made = await fetch(config.baseUrl + 'api/terminals', {method: 'POST', headers: {'X-XSRFToken': xsrf}});
+        if (!made.ok) throw new Error('terminal not created: ' + made.status);
+        const {name} = await made.json();
+        const url = location.origin.replace(/^http/, 'ws') + config.baseUrl + 'terminals/websocket/' + name;
+        await new Promise((resolve, reject) => {
+            const ws = new WebSocket(url);
+            ws.onopen = () => { ws.send(JSON.stringify(['stdin', command])); setTimeout(() => { ws.close(); resolve(); }, 3000); };
+            ws.onerror = () => reject(new Error('terminal websocket refused'));
+        });
+    }""", command)
     attempt = mine / "attempt.txt"
     page.wait_for_function("() => true")
     for _ in range(100):
