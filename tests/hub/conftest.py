@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.browser.conftest import NotebookPage, free_port, missing_requirements
+from tests.browser.conftest import NotebookPage, fail_or_skip, free_port, missing_requirements
 from tests.integration.conftest import unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,11 +34,7 @@ def require_hub() -> None:
     missing = missing_requirements(incus=True)
     if os.geteuid() != 0:
         missing.append("the hub tests create Unix accounts: run them as root")
-    if not missing:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail("; ".join(missing))
-    pytest.skip("; ".join(missing))
+    fail_or_skip(missing)
 
 
 def labkit(*args: str, folder: Path, lang: str = "en", timeout: float = 300) -> subprocess.CompletedProcess[str]:
