@@ -104,10 +104,25 @@ class Step:
 
 @dataclass(frozen=True)
 class Chapter:
+    """Everything the engine, the CLI, the classes and the notebook builder know of a chapter.
+
+    `observe(access, params)` is the chapter's one look at Incus (I/O, returns the chapter's own
+    observation, which has at least `instance`, `taken_at`, `unobserved` and `to_json()`);
+    `reset(access, params)` puts the learner's instances back at the chapter's start (the session
+    archives the journal itself).  `params` always holds every key of `defaults`."""
+
     id: str
     title: Message
     steps: tuple[Step, ...]
     defaults: dict[str, str]
+    observe: Callable[[Any, dict[str, str]], Any] | None = None
+    reset: Callable[[Any, dict[str, str]], None] | None = None
+    # The CLI's confirmation before a reset, formatted with the params.
+    reset_question: Message | None = None
+    # notebooks/source/<notebook>.md → notebooks/<lang>/<notebook>.ipynb
+    notebook: str = ""
+    # What `labkit setup` must have brought up besides the main daemon ("snapshot-server").
+    needs: tuple[str, ...] = ()
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

@@ -60,3 +60,7 @@ class JournalError(LabkitError):
 class UsageError(LabkitError):
     """Bad arguments: unknown step, unknown language, missing confirmation."""
 
+
+
+class SnapshotServerMissing(LabkitError):
+    """A chapter needs the snapshot server and none is set up or reachable."""
