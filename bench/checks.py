@@ -37,11 +37,11 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.instances import wait_until_booted  # noqa: E402
-from labkit.session import Session  # noqa: E402
+from labkit.incus.instances import wait_until_booted  # noqa: E402
+from labkit.grading.session import Session  # noqa: E402
 
 SNAPSHOT, FILE = "ubuntu-test-1", "/root/this_file.txt"
-CHECK_IMPORTS = "import labkit.entry, labkit.cli_check, labkit.render, labkit.session"
+CHECK_IMPORTS = "import labkit.entry, labkit.cli.check, labkit.grading.render, labkit.grading.session"
 
 
 def incus(*args: str) -> None:

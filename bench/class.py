@@ -30,10 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit import class_status as cs  # noqa: E402
-from labkit import classroom  # noqa: E402
-from labkit.class_status import class_status  # noqa: E402
-from labkit.incus import Endpoint, IncusClient, find_endpoint  # noqa: E402
+from labkit.classroom import status as cs  # noqa: E402
+from labkit.classroom import create as classroom  # noqa: E402
+from labkit.classroom.status import class_status  # noqa: E402
+from labkit.incus.client import Endpoint, IncusClient, find_endpoint  # noqa: E402
 
 
 def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int, float]]:

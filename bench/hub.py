@@ -105,8 +105,8 @@ def measure(count: int, root: Path) -> dict[str, float]:
             checks = list(pool.map(first_check, logins))
         checks_all = time.monotonic() - t0
 
-        from labkit.class_status import class_status
-        from labkit.incus import IncusClient, find_endpoint
+        from labkit.classroom.status import class_status
+        from labkit.incus.client import IncusClient, find_endpoint
 
         with IncusClient(find_endpoint()) as client:
             t0 = time.monotonic()

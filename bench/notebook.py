@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from labkit.labs.snapshots import CHAPTER, COMMANDS  # noqa: E402
-from labkit.setup import wait_until_booted  # noqa: E402
+from labkit.provision.setup import wait_until_booted  # noqa: E402
 
 TARGET = 1.5
 SNAPSHOT = "ubuntu-test-1"

@@ -9,7 +9,7 @@ __all__ = ["Lab", "__version__"]
 def __getattr__(name: str):
     # Imported lazily so `labkit --help` does not pay for the notebook API.
     if name == "Lab":
-        from .lab import Lab
+        from .notebooks.api import Lab
 
         return Lab
     raise AttributeError(name)

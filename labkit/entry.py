@@ -22,11 +22,11 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     argv = sys.argv[1:] if args is None else list(args)
     fast = parse_check(argv)
     if fast is None:
-        from .cli import main as click_main
+        from .cli.main import main as click_main
 
         click_main(args=argv, prog_name=prog_name)
         return
-    from .cli_check import run_check
+    from .cli.check import run_check
 
     sys.exit(run_check(**fast))
 

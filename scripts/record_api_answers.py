@@ -24,8 +24,8 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.incus import find_endpoint  # noqa: E402
-from labkit.instances import wait_until_booted  # noqa: E402
+from labkit.incus.client import find_endpoint  # noqa: E402
+from labkit.incus.instances import wait_until_booted  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "api" / "half_way.json"
 

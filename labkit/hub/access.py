@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import socket
 
-from ..class_spec import LISTEN_KEY, LISTEN_OWNER_KEY
+from ..classroom.spec import LISTEN_KEY, LISTEN_OWNER_KEY
 from ..errors import IncusRequestFailed, SetupError
 from ..i18n import M
-from ..incus import IncusClient
+from ..incus.client import IncusClient
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -35,7 +35,7 @@ def loopback_address(listen: str) -> str:
 
 def ensure_learner_api(client: IncusClient, cls: str) -> str:
     """The address learners on this machine use (host:port), turning on a loopback listener if needed."""
-    from ..classroom import update_project
+    from ..classroom.create import update_project
 
     current = (client.server().get("config") or {}).get("core.https_address") or ""
     if current:

@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .. import certs
+from ..incus import certs
 from ..errors import SetupError
 from ..i18n import M
 from .state import Account, Accounts, HubState, new_password

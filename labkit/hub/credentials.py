@@ -9,7 +9,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..class_spec import validate_class_name
+from ..classroom.spec import validate_class_name
 from ..errors import UsageError
 from ..i18n import M
 from .state import INSTRUCTOR, Accounts, HubState

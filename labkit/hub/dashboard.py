@@ -43,13 +43,13 @@ class Grading:
         self.seconds = 0.0
 
     def show(self, status: Any) -> None:
-        from ..class_report import status_json
+        from ..classroom.report import status_json
 
         self.latest, self.error, self.seconds = status_json(status, self.lang), None, status.seconds
 
     def run(self) -> None:
-        from ..class_status import watch
-        from ..incus import IncusClient, find_endpoint
+        from ..classroom.status import watch
+        from ..incus.client import IncusClient, find_endpoint
 
         parent = os.getppid()
         while os.getppid() == parent:  # a hub killed with -9 leaves no dashboard behind
@@ -66,9 +66,9 @@ class Grading:
         os._exit(0)
 
     def report(self, kind: str) -> str:
-        from ..class_report import report_csv, report_html
-        from ..class_status import class_status
-        from ..incus import IncusClient, find_endpoint
+        from ..classroom.report import report_csv, report_html
+        from ..classroom.status import class_status
+        from ..incus.client import IncusClient, find_endpoint
 
         journals: dict = {}
         with IncusClient(find_endpoint()) as client:

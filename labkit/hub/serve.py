@@ -23,8 +23,9 @@ import httpx
 
 from ..errors import LabkitError, SetupError, UsageError
 from ..i18n import M, Message
-from ..incus import IncusClient
-from . import access, accounts as accts
+from ..incus.client import IncusClient
+from . import access
+from . import accounts as accts
 from .config import HubPorts, render_config
 from .state import HubState
 
@@ -65,7 +66,7 @@ def ensure_proxy(log: Path) -> None:
     """Debian's configurable-http-proxy, installed with apt as `labkit setup` installs Incus."""
     if shutil.which("configurable-http-proxy"):
         return
-    from ..install import InstallPlan, PackageGroup, install_packages
+    from ..provision.install import InstallPlan, PackageGroup, install_packages
 
     install_packages(InstallPlan((PackageGroup((PROXY_PACKAGE,)),)), log)
     if not shutil.which("configurable-http-proxy"):
@@ -86,7 +87,7 @@ def stored_ports(state: HubState, bind_url: str) -> HubPorts:
 
 def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Callable[[Message], None]) -> HubState:
     """Everything but the hub process: accounts, homes, learners' API, runtime."""
-    from ..class_status import ClassInfo
+    from ..classroom.status import ClassInfo
     from .runtime import ensure_runtime
 
     if os.geteuid() != 0:

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..certs import private_folder, write_private
+from ..incus.certs import private_folder, write_private
 
 INSTRUCTOR = "instructor"
 PASSWORD_WORDS = 4

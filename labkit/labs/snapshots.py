@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from ..engine import FILE_SEEN, Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
+from ..grading.engine import FILE_SEEN, Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
 from ..i18n import M, Message
 
 FILE_PATH = "/root/this_file.txt"

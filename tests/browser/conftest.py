@@ -42,8 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
 # -- what the tests need ----------------------------------------------------------
 def missing_requirements(*, incus: bool = True) -> list[str]:
     """Why the browser tests cannot run here (empty when they can)."""
-    from labkit.daemon import daemon_answers
-    from labkit.incus import SYSTEM_SOCKET
+    from labkit.provision.daemon import daemon_answers
+    from labkit.incus.client import SYSTEM_SOCKET
 
     missing = []
     if not os.access(CHROMIUM, os.X_OK):
@@ -405,7 +405,7 @@ def fresh_instance() -> Iterator[str]:
 @contextmanager
 def instance(prefix: str = "lk-br") -> Iterator[str]:
     """A freshly launched, booted instance of our own, deleted afterwards even on failure."""
-    from labkit.setup import wait_until_booted
+    from labkit.provision.setup import wait_until_booted
     from tests.integration.conftest import delete_instance, incus, test_image, unique
 
     name = unique(prefix)

@@ -27,8 +27,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from labkit import render
-from labkit.engine import Result, Score, Status
+from labkit.grading import render
+from labkit.grading.engine import Result, Score, Status
 from labkit.i18n import M
 from labkit.labs.snapshots import CHAPTER
 
@@ -92,8 +92,8 @@ def graded(scenario: str, passed: set[str] = frozenset()) -> list[Result]:
     import json
     from datetime import datetime, timezone
 
-    from labkit.engine import Baseline, History, grade
-    from labkit.observation import Observation
+    from labkit.grading.engine import Baseline, History, grade
+    from labkit.labs.snapshots_observe import Observation
 
     data = json.loads((FIXTURES / f"{scenario}.json").read_text())
     base = data["baseline"]

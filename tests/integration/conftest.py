@@ -17,9 +17,9 @@ from typing import Iterator
 
 import pytest
 
-from labkit.daemon import daemon_answers
-from labkit.incus import SYSTEM_SOCKET
-from labkit.setup import wait_until_booted
+from labkit.provision.daemon import daemon_answers
+from labkit.incus.client import SYSTEM_SOCKET
+from labkit.provision.setup import wait_until_booted
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration

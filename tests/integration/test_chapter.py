@@ -191,7 +191,7 @@ def test_deleting_the_whole_instance_is_reported_honestly(instance: str, tmp_pat
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_a_restore_of_the_running_instance_does_not_pass_the_stop(instance: str, tmp_path: Path, lang: str) -> None:
     """With a listener running, Incus' own stop and restart around the restore is seen for what it is."""
-    from labkit.lab import Lab
+    from labkit.notebooks.api import Lab
 
     lab = Lab(container=instance, lang=lang, journal=tmp_path / "j.json")
     try:

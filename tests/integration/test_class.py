@@ -28,10 +28,11 @@ from typing import Iterator
 
 import pytest
 
-from labkit import certs, classroom
+from labkit.incus import certs
+from labkit.classroom import create as classroom
 from labkit.errors import SetupError
-from labkit.incus import SYSTEM_SOCKET, Endpoint, IncusClient
-from labkit.session import Session
+from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient
+from labkit.grading.session import Session
 
 from .conftest import ROOT, _require_daemon, unique
 

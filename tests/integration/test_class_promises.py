@@ -17,10 +17,12 @@ from typing import Iterator
 
 import pytest
 
-from labkit import quotas, render, server
-from labkit.class_report import rich_status
-from labkit.class_status import class_status
-from labkit.session import Session
+from labkit.provision import quotas
+from labkit.grading import render
+from labkit.provision import storage as server
+from labkit.classroom.report import rich_status
+from labkit.classroom.status import class_status
+from labkit.grading.session import Session
 
 from .conftest import ROOT, _require_daemon, unique
 from .test_class import Klass, admin, labkit_class, running_class

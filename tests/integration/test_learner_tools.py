@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from labkit.lab import Lab
+from labkit.notebooks.api import Lab
 
 from .conftest import ROOT, check_json, incus, labkit
 

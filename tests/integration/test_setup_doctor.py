@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from labkit import recorder_service
+from labkit.provision import recorder_service
 
 from .conftest import delete_instance, incus, labkit, unique
 

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from labkit.snapshot_server import SnapshotServer
+from labkit.provision.second_server import SnapshotServer
 
 from .conftest import incus, labkit, unique
 

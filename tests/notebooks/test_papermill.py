@@ -17,11 +17,11 @@ from typing import Iterator
 import nbformat
 import pytest
 
-from labkit import render
-from labkit.daemon import daemon_answers
-from labkit.incus import SYSTEM_SOCKET
+from labkit.grading import render
+from labkit.provision.daemon import daemon_answers
+from labkit.incus.client import SYSTEM_SOCKET
 from labkit.labs.snapshots import CHAPTER
-from labkit.setup import wait_until_booted
+from labkit.provision.setup import wait_until_booted
 from tests.integration.conftest import delete_instance, incus, labkit, test_image, unique
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.aptsources import (
+from labkit.provision.aptsources import (
     BACKPORTS_FILE,
     backports_stanza,
     ensure_backports,

@@ -16,15 +16,16 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from labkit import certs, classroom
-from labkit.class_report import report_csv, report_html, status_json, text_status
-from labkit.class_status import TODO, class_status
-from labkit.classroom import ClassSpec, Limits, ServerState
+from labkit.incus import certs
+from labkit.classroom import create as classroom
+from labkit.classroom.report import report_csv, report_html, status_json, text_status
+from labkit.classroom.status import TODO, class_status
+from labkit.classroom.create import ClassSpec, Limits, ServerState
 from labkit.errors import InvalidName, SetupError, UsageError
-from labkit.incus import Endpoint, IncusClient
-from labkit.journal import Journal
-from labkit.remote_transport import RemoteTransport
-from labkit.observation import Instance
+from labkit.incus.client import Endpoint, IncusClient
+from labkit.grading.journal import Journal
+from labkit.incus.remote_transport import RemoteTransport
+from labkit.labs.snapshots_observe import Instance
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "observations"
 
@@ -410,7 +411,7 @@ def test_csv_report_for_the_lms(tmp_path):
 
 # -- the command line, before any daemon is asked ----------------------------------
 def run_cli(*args: str):
-    from labkit.cli import main
+    from labkit.cli.main import main
 
     return CliRunner().invoke(main, list(args))
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from labkit.class_members import learner_members, member_down_results, unreachable_members
-from labkit.class_status import ClassInfo
-from labkit.engine import Status
-from labkit.incus import Endpoint, IncusClient
+from labkit.classroom.members import learner_members, member_down_results, unreachable_members
+from labkit.classroom.status import ClassInfo
+from labkit.grading.engine import Status
+from labkit.incus.client import Endpoint, IncusClient
 from labkit.labs import CHAPTERS
 
 INFO = ClassInfo("demo", "ubuntu-test", {"learner01": "demo-learner01", "learner02": "demo-learner02",

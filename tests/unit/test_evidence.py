@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from labkit import class_observe
-from labkit.class_observe import file_matters
-from labkit.class_status import class_status
-from labkit.engine import Baseline, Event, History, grade
+from labkit.classroom import observe as class_observe
+from labkit.classroom.observe import file_matters
+from labkit.classroom.status import class_status
+from labkit.grading.engine import Baseline, Event, History, grade
 from labkit.labs.snapshots import CHAPTER
-from labkit.observation import Instance, Observation, candidate_places
+from labkit.labs.snapshots_observe import Instance, Observation, candidate_places
 
 from .test_checks import FIXTURES, PARAMS, T0, load
 from .test_class import SCENARIOS, fake_class, fake_client
@@ -145,7 +145,7 @@ def test_a_learner_who_cannot_be_observed_is_shown_as_such_and_the_class_goes_on
     assert {r.diagnosis for r in by["bob"].results} == {"unobserved"} and by["bob"].score.earned == 0
     assert "1 s" in by["bob"].results[0].message.render("en") and "Observation impossible" in by["bob"].results[0].message.render("fr")
     assert by["alice"].results[4].passed  # the others are graded as usual
-    from labkit.class_report import status_json, text_status
+    from labkit.classroom.report import status_json, text_status
     assert "⚠ bob" in text_status(status, "en")
     assert next(ls for ls in status_json(status, "en")["learners"] if ls["learner"] == "bob")["alert"]["diagnosis"] == "unobserved"
     # Named once in the alerts, never counted as the class's most common mistake.

@@ -105,7 +105,7 @@ def test_on_a_terminal_the_check_uses_rich(daemon: FakeIncus) -> None:
 ])
 def test_the_fast_path_prints_what_the_click_command_prints(daemon: FakeIncus, args: tuple[str, ...], code: int) -> None:
     fast = labkit(daemon, *args, journal="fast.json")
-    click = labkit(daemon, *args, journal="click.json", program=["-c", "from labkit.cli import main; main()"])
+    click = labkit(daemon, *args, journal="click.json", program=["-c", "from labkit.cli.main import main; main()"])
     assert fast.returncode == code, fast.stderr
     # Evidence quotes the time of the look ("running at 07:32:53 UTC"): the two runs are seconds apart.
     same = lambda text: re.sub(r"\d\d:\d\d:\d\d", "HH:MM:SS", text)  # noqa: E731

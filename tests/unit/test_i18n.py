@@ -5,7 +5,7 @@ from pathlib import Path
 
 import polib
 
-from labkit.catalogue import catalogue_problems, runtime_problems, typography_problems
+from labkit.notebooks.catalogue import catalogue_problems, runtime_problems, typography_problems
 from labkit.i18n import M, Number, default_language, translate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from labkit.errors import SetupError
-from labkit.image import (
+from labkit.provision.image import (
     build_debian_image,
     image_fingerprint,
     image_metadata,

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from labkit.errors import IncusAccessDenied, IncusRequestFailed, IncusTimeout, IncusUnavailable, InstanceNotFound
-from labkit.incus import Endpoint, IncusClient
+from labkit.incus.client import Endpoint, IncusClient
 
 # Bodies as Incus 6.0.4 sends them.
 NOT_FOUND = {"type": "error", "status": "", "status_code": 0, "operation": "", "error_code": 404, "error": "Instance not found", "metadata": None}

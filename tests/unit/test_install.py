@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from labkit.errors import SetupError
-from labkit.install import (
+from labkit.provision.install import (
     Distro,
     InstallPlan,
     PackageGroup,
@@ -100,7 +100,7 @@ def test_nothing_missing_means_no_apt_get_at_all(tmp_path: Path) -> None:
 
 def test_only_missing_packages_are_installed_and_optional_failure_is_tolerated(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("labkit.install.is_root", lambda: True)  # apt-get is a fake: runs for any user
+    monkeypatch.setattr("labkit.provision.install.is_root", lambda: True)  # apt-get is a fake: runs for any user
     apt = FakeApt(fail=["btrfs-progs"])
     install_packages(PLAN, tmp_path / "log", runner=apt, installed=lambda names: set())
     assert apt.calls[0][-1] == "update"
@@ -116,7 +116,7 @@ def test_only_missing_packages_are_installed_and_optional_failure_is_tolerated(
 
 
 def test_test_tools_are_installed_as_root_like_incus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("labkit.install.is_root", lambda: True)
+    monkeypatch.setattr("labkit.provision.install.is_root", lambda: True)
     apt, said = FakeApt(), []
     ensure_test_tools(tmp_path / "log", said.append, runner=apt, installed=lambda names: {"fonts-dejavu-core"})
     assert apt.calls[0][-1] == "update"
@@ -130,7 +130,7 @@ def test_test_tools_are_installed_as_root_like_incus(tmp_path: Path, monkeypatch
 
 def test_test_tools_as_another_user_name_the_packages_and_install_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("labkit.install.is_root", lambda: False)
+    monkeypatch.setattr("labkit.provision.install.is_root", lambda: False)
     apt, said = FakeApt(), []
     ensure_test_tools(tmp_path / "log", said.append, runner=apt, installed=lambda names: set())
     assert apt.calls == []

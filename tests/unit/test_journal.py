@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from labkit.engine import Result, Status
+from labkit.grading.engine import Result, Status
 from labkit.i18n import M
-from labkit.journal import Journal, default_path, now
-from labkit.observation import Instance
+from labkit.grading.journal import Journal, default_path, now
+from labkit.labs.snapshots_observe import Instance
 
 IDENTITY = ("snapshots", "default", "ubuntu-test", "ubuntu-test-1")
 
@@ -180,7 +180,7 @@ def test_a_flood_of_events_and_status_changes_leaves_the_journal_bounded(tmp_pat
     the newest of each kind, the latest status of each step and every count, and stays small."""
     from datetime import timedelta
 
-    from labkit.journal import KEPT_PER_ACTION, KEPT_PER_STEP
+    from labkit.grading.journal import KEPT_PER_ACTION, KEPT_PER_STEP
 
     j = journal(tmp_path / "j.json")
     start = now()
@@ -207,8 +207,8 @@ def test_a_flood_about_other_snapshots_or_later_looks_keeps_the_chapters_own_evi
     before the restore (what `touch` is graded on), however many events come after them."""
     from datetime import timedelta
 
-    from labkit.engine import FILE_SEEN
-    from labkit.journal import KEPT_PER_ACTION
+    from labkit.grading.engine import FILE_SEEN
+    from labkit.grading.journal import KEPT_PER_ACTION
 
     _, _, container, snapshot = IDENTITY
     j = journal(tmp_path / "j.json")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from labkit.cli import main
+from labkit.cli.main import main
 from labkit.errors import LabServerError, UsageError
-from labkit.lab_server import (Listen, find_free_port, headless, jupyter_argv, notebook_path, parse_listen, public_host,
+from labkit.notebooks.server import (Listen, find_free_port, headless, jupyter_argv, notebook_path, parse_listen, public_host,
                                ssh_command)
 
 ROOT = Path(__file__).resolve().parents[2]

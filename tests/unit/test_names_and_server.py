@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import InvalidName
-from labkit.incus import find_endpoint, parse_incus_time, parse_modified
-from labkit.names import validate_instance, validate_snapshot
-from labkit.server import has_root_disk, pool_request, preferred_drivers, root_disk
+from labkit.incus.client import find_endpoint, parse_incus_time, parse_modified
+from labkit.incus.names import validate_instance, validate_snapshot
+from labkit.provision.storage import has_root_disk, pool_request, preferred_drivers, root_disk
 
 
 @pytest.mark.parametrize("name", ["ubuntu-test", "a", "lk-t-0123abcd", "A" * 63])

@@ -12,7 +12,7 @@ import polib
 import pytest
 
 from labkit.labs.snapshots import CHAPTER
-from labkit.notebook_build import (NOTEBOOKS, PO, POT, build, code_signature, markdown_blocks, problems,
+from labkit.notebooks.build import (NOTEBOOKS, PO, POT, build, code_signature, markdown_blocks, problems,
                                    render_cell, strip_comments)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labkit import recorder_service
-from labkit.recorder import Config, files_for
+from labkit.provision import recorder_service
+from labkit.grading.recorder import Config, files_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_recorder_imports_neither_the_http_client_nor_the_cli_libraries() -> None:
-    probe = "import sys, labkit.recorder; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'click', 'rich', 'httpcore') or m in ('labkit.incus', 'labkit.observation', 'labkit.cli'))))"
+    probe = "import sys, labkit.grading.recorder; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'click', 'rich', 'httpcore') or m in ('labkit.incus.client', 'labkit.labs.snapshots_observe', 'labkit.cli.main'))))"
     done = subprocess.run([sys.executable, "-c", "import json; " + probe], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
@@ -43,7 +43,7 @@ def test_a_pid_file_naming_another_process_is_not_a_running_recorder(tmp_path: P
 
 def test_the_systemd_template_runs_the_recorder_on_the_instances_configuration(tmp_path: Path) -> None:
     text = recorder_service.unit_text("/venv/bin/python", tmp_path)
-    assert f"ExecStart=/venv/bin/python -m labkit.recorder --config {tmp_path}/%I.json" in text
+    assert f"ExecStart=/venv/bin/python -m labkit.grading.recorder --config {tmp_path}/%I.json" in text
     assert "Restart=on-failure" in text and "WantedBy=default.target" in text
 
 

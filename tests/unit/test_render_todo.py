@@ -6,10 +6,10 @@ import io
 import pytest
 from rich.console import Console
 
-from labkit import render
-from labkit.engine import Score, Status, grade
+from labkit.grading import render
+from labkit.grading.engine import Score, Status, grade
 from labkit.labs.snapshots import CHAPTER
-from labkit.observation import Observation
+from labkit.labs.snapshots_observe import Observation
 
 from .test_checks import PARAMS, history, load
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from labkit import quotas, render
-from labkit.class_status import ClassInfo, isolation_warnings
-from labkit.engine import Result, Score, Status
+from labkit.provision import quotas
+from labkit.grading import render
+from labkit.classroom.status import ClassInfo, isolation_warnings
+from labkit.grading.engine import Result, Score, Status
 from labkit.i18n import M
-from labkit.incus import Endpoint, IncusClient
+from labkit.incus.client import Endpoint, IncusClient
 from labkit.terminal import LIMIT, printable, terminal
 
 RAW = ("\x1b", "\x07", "\x9b", "\u202e")
@@ -97,8 +98,8 @@ def test_alert_lines_show_what_a_learner_wrote_escaped_on_terminals_only():
     """An alert quotes user.labkit.* keys, which the learner writes: never raw on the instructor's terminal."""
     from datetime import datetime, timezone
 
-    from labkit.class_report import alert_lines
-    from labkit.class_status import ClassStatus, LearnerStatus
+    from labkit.classroom.report import alert_lines
+    from labkit.classroom.status import ClassStatus, LearnerStatus
     from labkit.i18n import Message
     from labkit.labs import CHAPTERS
 

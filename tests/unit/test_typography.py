@@ -9,9 +9,9 @@ from pathlib import Path
 import polib
 import pytest
 
-from labkit.catalogue import PLACEHOLDER, readme_problems, runtime_problems, typography_problems
-from labkit.render import html_text
-from labkit.typography import FRENCH_END, FRENCH_START, readme_passages, slips, term_slips
+from labkit.notebooks.catalogue import PLACEHOLDER, readme_problems, runtime_problems, typography_problems
+from labkit.grading.render import html_text
+from labkit.notebooks.typography import FRENCH_END, FRENCH_START, readme_passages, slips, term_slips
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = Path("translations/fr/LC_MESSAGES/labkit.po")

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labkit import unix_http
-from labkit.client_config import parse
+from labkit.incus import unix_http
+from labkit.incus.client_config import parse
 from labkit.errors import IncusAccessDenied, IncusTimeout, IncusUnavailable, InstanceNotFound
-from labkit.incus import Endpoint, IncusClient
+from labkit.incus.client import Endpoint, IncusClient
 
 from .fake_incus import FakeIncus
 from .test_incus_client import FORBIDDEN
@@ -113,7 +113,7 @@ def test_a_broken_or_odd_config_is_a_value_error(text: str) -> None:
 
 
 def test_incus_own_config_is_read_without_pyyaml() -> None:
-    probe = ("import sys; from labkit.client_config import parse; "
+    probe = ("import sys; from labkit.incus.client_config import parse; "
              f"assert parse({INCUS!r})['remotes']['local']['addr'] == 'unix://'; "
              f"parse({BUNDLE!r}); print('yaml' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)

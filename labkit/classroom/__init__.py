@@ -1,0 +1,1 @@
+"""Classes on a shared server: projects, certificates, status and reports."""

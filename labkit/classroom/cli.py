@@ -1,0 +1,236 @@
+"""`labkit class create|status|report|destroy`: thin wrappers over classroom, class_status, class_report.
+
+Registered in cli.py with `main.add_command(class_group)`; the global options
+(--lang, --container, --snapshot) come from the parent command.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ..cli.errors import confirm, handles_errors
+from ..errors import UsageError
+from ..i18n import M, Message, Number, normalise_language
+from ..terminal import terminal
+
+
+@dataclass
+class ClassOptions:
+    lang: str
+    container: str | None
+    snapshot: str | None
+    root: Path | None
+
+    def folder(self, name: str) -> Path:
+        from .spec import default_folder
+
+        return self.root / name if self.root else default_folder(name)
+
+    def say(self, message: Message, err: bool = True) -> None:
+        click.echo(terminal(message, self.lang), err=err)
+
+    def tick(self, message: Message) -> None:
+        click.echo(f"✔ {terminal(message, self.lang)}", err=True)
+
+
+def _client():
+    from ..incus.client import IncusClient, find_endpoint
+
+    return IncusClient(find_endpoint())
+
+
+@click.group("class")
+@click.option("--dir", "root", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where classes keep access folders and journals (default: $XDG_STATE_HOME/labkit/classes).")
+@click.pass_context
+def class_group(ctx: click.Context, root: Path | None) -> None:
+    """Training sessions: one isolated lab per learner on a shared Incus server."""
+    parent = ctx.obj
+    ctx.obj = ClassOptions(getattr(parent, "lang", None) or normalise_language(None), getattr(parent, "container", None),
+                           getattr(parent, "snapshot", None), root)
+
+
+@class_group.command("create")
+@click.argument("name")
+@click.option("--learners", "count", type=int, default=None, help="Number of learners (learner01, learner02…).")
+@click.option("--roster", type=click.Path(path_type=Path, dir_okay=False), default=None, help="File with one learner name per line.")
+@click.option("--image", default=None, help="Image of the golden instance (default: the local labkit/ image, else images:ubuntu/24.04).")
+@click.option("--pool", default=None, help="Storage pool (default: the default profile's).")
+@click.option("--listen", default=None, help="Turn on the HTTPS listener on ADDR:PORT (core.https_address). Never done by default.")
+@click.option("--target", "targets", multiple=True, help="Cluster member to place instances on; repeat to spread learners.")
+@click.option("--limit-instances", type=int, default=None, help="Instances per learner project (default 2).")
+@click.option("--limit-disk", default=None, help="Disk per learner project (default 6GiB).")
+@click.option("--limit-memory", default=None, help="Memory per learner project (default 2GiB).")
+@click.option("--limit-processes", type=int, default=None, help="Processes per learner project (default 2000).")
+@click.option("--dry-run", is_flag=True, help="Print what would be done, change nothing.")
+@click.pass_obj
+@handles_errors
+def create_command(opts: ClassOptions, name: str, count: int | None, roster: Path | None, image: str | None,
+                   pool: str | None, listen: str | None, targets: tuple[str, ...], limit_instances: int | None,
+                   limit_disk: str | None, limit_memory: str | None, limit_processes: int | None, dry_run: bool) -> None:
+    """Create a class (or complete a half-created one): a restricted project per learner."""
+    from . import create as classroom
+
+    if count is not None and roster is not None:
+        raise UsageError(M("class.cli.learners_or_roster", "Give either --learners or --roster, not both."))
+    learners = classroom.numbered_learners(count) if count is not None else classroom.read_roster(roster) if roster else None
+    with _client() as client:
+        spec = classroom.spec_for(client, name, learners=learners, folder=opts.folder(name), container=opts.container,
+                                  image=image, pool=pool, listen=listen, targets=targets, instances=limit_instances,
+                                  disk=limit_disk, memory=limit_memory, processes=limit_processes)
+        if dry_run:
+            todo = classroom.plan(client=client, spec=spec)
+            for line in todo or [M("class.cli.nothing_to_do", "Nothing to do: the class “{name}” is complete.", name=name)]:
+                opts.say(line, err=False)
+            opts.say(M("class.cli.dry_run", "Nothing was changed (--dry-run)."))
+            return
+        opts.say(M("class.cli.creating", "Preparing the class “{name}” (learners: {count})…", name=name, count=len(spec.learners)))
+        done = classroom.create(client=client, spec=spec, lang=opts.lang, progress=opts.tick)
+    opts.say(M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.", name=name, count=len(done.ready), seconds=Number(done.seconds), folder=str(spec.folder / "learners")), err=False)
+    opts.say(M("class.cli.address", "Learners connect to {address}.", address=done.address) if done.address else
+             M("class.cli.no_address", "The server does not listen on the network yet: learners can connect once you run this command again with --listen ADDR:PORT."), err=False)
+
+
+@class_group.command("status")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per refresh with --watch).")
+@click.option("--watch", is_flag=True, help="Refresh on every lifecycle event of the class.")
+@click.option("--seconds", type=float, default=None, hidden=True, help="With --watch: stop after this many seconds.")
+@click.pass_obj
+@handles_errors
+def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, seconds: float | None) -> None:
+    """One table, learners × steps, graded with the same checks as `labkit check`."""
+    from . import report as views
+    from . import status as cs
+    from ..grading.render import dumps
+
+    tty = sys.stdout.isatty() and not as_json
+
+    def show(status: cs.ClassStatus) -> None:
+        if as_json:
+            data = views.status_json(status, opts.lang)
+            click.echo(json.dumps(data, ensure_ascii=False) if watch else dumps(data))
+        elif tty:
+            from rich.console import Console
+
+            Console().print(views.rich_status(status, opts.lang))
+        else:
+            click.echo(views.text_status(status, opts.lang) + ("\n" if watch else ""))
+        sys.stdout.flush()
+
+    if watch:  # a polite `kill` ends the watch like Ctrl+C, after the refresh being written
+        signal.signal(signal.SIGTERM, _interrupt)
+    with _client() as client:
+        if not watch:
+            show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot))
+            return
+        try:
+            if tty:
+                from rich.live import Live
+
+                with Live(auto_refresh=False) as live:
+                    cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds,
+                             show=lambda s: live.update(views.rich_status(s, opts.lang), refresh=True))
+            else:
+                cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds, show=show)
+        except KeyboardInterrupt:
+            return  # Ctrl+C (or a kill) is how a watch ends
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+@class_group.command("report")
+@click.argument("name")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write a self-contained HTML page.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write a CSV for the LMS.")
+@click.pass_obj
+@handles_errors
+def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_path: Path | None) -> None:
+    """The class's grid, score, time per step and most common mistakes, as HTML and/or CSV."""
+    from .report import report_csv, report_html
+    from .status import class_status
+
+    if html_path is None and csv_path is None:
+        raise UsageError(M("class.cli.report_needs_file", "Say what to write: --html FILE, --csv FILE, or both."))
+    journals: dict = {}
+    with _client() as client:
+        status = class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, journals=journals)
+    for path, text in ((html_path, report_html), (csv_path, report_csv)):
+        if path is not None:
+            path.write_text(text(status, journals, opts.lang), encoding="utf-8")
+            opts.say(M("class.cli.written", "Written: {path}", path=str(path)), err=False)
+
+
+@class_group.command("destroy")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@handles_errors
+def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
+    """Remove the class: projects, instances, certificates, golden instance, access folders."""
+    from . import create as classroom
+
+    from ..hub import teardown
+
+    folder = opts.folder(name)
+    with _client() as client:
+        if not yes:
+            learners = [p for p in classroom.read_state(client).class_projects(name) if p["config"].get(classroom.ROLE_KEY) == "learner"]
+            question = M("class.cli.destroy_confirm", "This removes the class “{name}”: {count} learner projects with their instances and snapshots, their certificates, the golden instance, and the access folders in {folder}. Continue?", name=name, count=len(learners), folder=str(folder))
+            confirm(teardown.confirmation(name, question), M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
+        started = time.monotonic()
+        teardown.remove_hub(name, folder, progress=opts.tick)  # the hub first: no learner server outlives its project
+        done = classroom.destroy(client=client, name=name, folder=folder, progress=opts.tick)
+    opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} certificates removed in {seconds} s.", name=name, projects=len(done.projects), certificates=done.certificates, seconds=Number(time.monotonic() - started)), err=False)
+    if done.listener_off:
+        opts.say(M("class.cli.listener_off", "The HTTPS listener this class had turned on is off again."), err=False)
+
+
+@class_group.command("serve")
+@click.argument("name")
+@click.option("--listen", default="127.0.0.1:8000", show_default=True, help="Where the hub answers browsers (ADDR:PORT).")
+@click.option("--ssl-cert", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None, help="Serve HTTPS with this certificate (PEM).")
+@click.option("--ssl-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None, help="The certificate's private key (PEM).")
+@click.pass_obj
+@handles_errors
+def serve_command(opts: ClassOptions, name: str, listen: str, ssl_cert: Path | None, ssl_key: Path | None) -> None:
+    """Run JupyterHub in front of the class: one login and one JupyterLab per learner, a dashboard for you."""
+    from ..hub import serve
+
+    if bool(ssl_cert) != bool(ssl_key):
+        raise UsageError(M("hub.cli.ssl_pair", "Give both --ssl-cert and --ssl-key, or neither."))
+    serve.parse_listen(listen)
+    with _client() as client:
+        state = serve.prepare(client=client, cls=name, folder=opts.folder(name), lang=opts.lang, say=opts.say)
+        sys.exit(serve.run(client=client, state=state, cls=name, listen=listen, lang=opts.lang,
+                           say=lambda m: opts.say(m, err=False), ssl_cert=ssl_cert, ssl_key=ssl_key))
+
+
+@class_group.command("credentials")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {learner, login, password, url}.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write a printable sheet, one card per learner.")
+@click.option("--lang", "card_lang", type=click.Choice(["fr", "en"]), default=None, help="Language of the sheet (default: the class's).")
+@click.pass_obj
+@handles_errors
+def credentials_command(opts: ClassOptions, name: str, as_json: bool, html_path: Path | None, card_lang: str | None) -> None:
+    """The logins and passwords of the class's hub (learners and instructor)."""
+    from ..hub import credentials
+
+    cards = credentials.read(opts.folder(name), name)
+    lang = card_lang or cards.lang
+    if html_path is not None:
+        html_path.write_text(credentials.sheet_html(cards, lang), encoding="utf-8")
+        opts.say(M("class.cli.written", "Written: {path}", path=str(html_path)), err=False)
+    if as_json:
+        click.echo(json.dumps(credentials.as_json(cards), ensure_ascii=False, indent=2))
+    elif html_path is None:
+        click.echo(credentials.as_text(cards, lang))

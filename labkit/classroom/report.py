@@ -1,0 +1,303 @@
+"""Showing a `ClassStatus`: the terminal table and JSON of `labkit class status`, and the
+self-contained HTML page and LMS CSV of `labkit class report`.
+
+All views render the same graded results (so the same verdicts), plus the
+instructor's journals for the time each step took.  The HTML has no external asset
+and no script; every verdict is a symbol and a word as well as a colour.  The CSV
+uses “;” in French (what French spreadsheets expect).
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+from collections import Counter
+from datetime import datetime
+from typing import Any, Callable
+
+from .status import NOT_MISTAKES, TODO, ClassStatus, display
+from ..grading.engine import Result, Status
+from ..i18n import M, Message
+from ..grading.journal import Journal
+from ..grading.progress import _duration
+from ..grading.render import HINT, HTML_COLOURS, SYMBOLS, WORDS, colon
+from ..terminal import terminal
+
+COLOURS = {SYMBOL: HTML_COLOURS[status] for status, SYMBOL in (
+    (Status.PASSED, "✔"), (Status.FAILED, "✘"), (Status.NOT_VERIFIED, "?"))} | {TODO: ("#57606a", "#f6f8fa")}
+CLASSES = {"✔": "passed", "✘": "failed", "?": "not-verified", TODO: "todo"}
+
+
+# -- the terminal table and JSON -----------------------------------------
+LEGEND = M("class.status.legend", "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)")
+HEAD_LEARNER = M("class.status.learner", "Learner")
+HEAD_SCORE = M("class.status.score", "Score")
+COMMON = M("class.status.common", "{step}: {count} of {total} learners — {message}")
+NO_LEARNER = M("class.status.no_learner", "The class has no learners.")
+
+
+# Learners whose evidence cannot be trusted or gathered: named one by one, a count would hide them.
+ALERTS = ("instance_replaced", "instance_renamed", "baseline_changed", "unobserved")
+ALERT = M("class.status.alert", "⚠ {learner}: {message}")
+
+
+def alerts(status: ClassStatus) -> list[tuple[str, Result]]:
+    found = []
+    for ls in status.learners:
+        result = next((r for r in ls.results if r.diagnosis in ALERTS), None)
+        if result is not None:
+            found.append((ls.learner, result))
+    return found
+
+
+def alert_lines(status: ClassStatus, lang: str, render: Callable[[Message, str], str] = terminal) -> list[str]:
+    """For terminals by default: an alert quotes what the learner wrote (user.labkit.* keys)."""
+    return [render(ALERT.bind(learner=learner, message=result.message), lang) for learner, result in alerts(status)]
+
+
+def status_rows(status: ClassStatus, lang: str) -> list[list[str]]:
+    rows = [[HEAD_LEARNER.render(lang), *member_head(status, lang), *status.chapter.step_ids, HEAD_SCORE.render(lang)]]
+    for ls in status.learners:
+        rows.append([ls.learner, *member_cell(status, ls.learner, lang), *(display(r) for r in ls.results),
+                     f"{ls.score.earned}/{ls.score.possible}"])
+    return rows
+
+
+# -- on a cluster: which member holds each learner's instance ------------------
+HEAD_MEMBER = M("class.status.member", "Member")
+MEMBER_NOT_ANSWERING = M("class.status.member_not_answering", "{member} (not answering)")
+MEMBERS_DOWN = M("class.status.members_down",
+                 "Cluster members that do not answer: {members}. Their learners are shown as not verified; "
+                 "nothing recorded about them is lost.")
+
+
+def member_head(status: ClassStatus, lang: str) -> list[str]:
+    """A “Member” column, only when the class runs on a cluster."""
+    return [HEAD_MEMBER.render(lang)] if status.members else []
+
+
+def member_cell(status: ClassStatus, learner: str, lang: str) -> list[str]:
+    if not status.members:
+        return []
+    member = status.members.get(learner, "")
+    return [MEMBER_NOT_ANSWERING.bind(member=member).render(lang) if member in status.down else member]
+
+
+def members_down_line(status: ClassStatus, lang: str) -> list[str]:
+    return [MEMBERS_DOWN.bind(members=", ".join(sorted(status.down))).render(lang)] if status.down else []
+
+
+def common_lines(status: ClassStatus, lang: str) -> list[tuple[str, str | None]]:
+    """Per step, the most shared failure and its hint, for the instructor to address the room."""
+    lines = []
+    for step in status.chapter.step_ids:
+        found = status.most_common(step)
+        if found is not None:
+            result, count = found
+            # For terminals only: a learner's snapshot or file name is shown, never obeyed.
+            common = COMMON.bind(step=step, count=count, total=len(status.learners), message=result.message)
+            text = terminal(common, lang)
+            hint = terminal(result.hint, lang) if result.hint else None
+            lines.append((text, hint))
+    return lines
+
+
+def text_status(status: ClassStatus, lang: str) -> str:
+    rows = status_rows(status, lang)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if not status.learners:
+        lines.append(NO_LEARNER.render(lang))
+    lines += ["", LEGEND.render(lang), *members_down_line(status, lang), *alert_lines(status, lang)]
+    lines += [f"⚠ {terminal(w, lang)}" for w in status.warnings]
+    hint_label = HINT.render(lang)
+    for text, hint in common_lines(status, lang):
+        lines.append(f"• {text}")
+        if hint:
+            lines.append(f"    {hint_label}{colon(lang)}{hint}")
+    return "\n".join(lines)
+
+
+def rich_status(status: ClassStatus, lang: str) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    styles = {"✔": "bold green", "✘": "bold red", "?": "bold yellow", TODO: "dim"}
+    rows = status_rows(status, lang)
+    # Text, not strings: rich would read “[…]” in a cell as markup.
+    table = Table(title=Text(f"{status.info.name} — {status.taken_at:%H:%M:%S}"), header_style="bold")
+    for head in rows[0]:
+        table.add_column(Text(head))
+    for row in rows[1:]:
+        table.add_row(Text(row[0]), *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), Text(row[-1]))
+    parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim"),
+                        *(Text(line, style="bold red") for line in members_down_line(status, lang))]
+    parts += [Text(line, style="bold yellow") for line in alert_lines(status, lang)]
+    parts += [Text(f"⚠ {terminal(w, lang)}", style="bold yellow") for w in status.warnings]
+    for text, hint in common_lines(status, lang):
+        parts.append(Text("• " + text))
+        if hint:
+            parts.append(Text(f"    {HINT.render(lang)}{colon(lang)}{hint}", style="cyan"))
+    return Group(*parts)
+
+
+def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
+    summary = []
+    for step in status.chapter.step_ids:
+        counts = Counter(ls.results[status.index(step)].status.value for ls in status.learners)
+        found = status.most_common(step)
+        summary.append({"id": step, **{s.value: counts.get(s.value, 0) for s in Status},
+                        "most_common": None if found is None else {
+                            "diagnosis": found[0].diagnosis, "count": found[1], "message": found[0].message.render(lang),
+                            "hint": found[0].hint.render(lang) if found[0].hint else None}})
+    return {"class": status.info.name, "lab": status.chapter.id, "container": status.info.container,
+            "snapshot": status.snapshot, "lang": lang, "taken_at": status.taken_at.isoformat(),
+            "steps": list(status.chapter.step_ids),
+            "members_down": sorted(status.down),
+            "learners": [{"learner": ls.learner, "project": ls.project, "member": status.members.get(ls.learner),
+                          "score": {"earned": ls.score.earned, "possible": ls.score.possible},
+                          "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis} for r in ls.results],
+                          "alert": _alert_json(ls.results, lang)}
+                         for ls in status.learners],
+            "summary": summary, "warnings": [w.render(lang) for w in status.warnings]}
+
+
+def _alert_json(results: list[Result], lang: str) -> dict[str, str] | None:
+    found = next((r for r in results if r.diagnosis in ALERTS), None)
+    return None if found is None else {"diagnosis": found.diagnosis, "message": found.message.render(lang)}
+
+
+def words(lang: str) -> dict[str, str]:
+    """The word for each displayed symbol, for reports."""
+    return {SYMBOLS[s]: WORDS[s].render(lang) for s in Status} | {TODO: M("class.status.todo", "not reached").render(lang)}
+
+
+# -- the HTML page and the CSV --------------------------------------------
+def step_times(status: ClassStatus, journals: dict[str, Journal]) -> dict[str, dict[str, int | None]]:
+    """Per learner and step, seconds from the previous step's first pass to this one's (as the instructor saw them)."""
+    times: dict[str, dict[str, int | None]] = {}
+    for ls in status.learners:
+        journal = journals.get(ls.learner)
+        first = (journal.data.get("first_pass") if journal else None) or {}
+        row: dict[str, int | None] = {}
+        previous: datetime | None = None
+        for step in status.chapter.step_ids:
+            when = datetime.fromisoformat(first[step]) if step in first else None
+            row[step] = round((when - previous).total_seconds()) if when and previous else None
+            previous = when or previous
+        stamps = [datetime.fromisoformat(v) for v in first.values()]
+        row["total"] = round((max(stamps) - min(stamps)).total_seconds()) if len(stamps) > 1 else None
+        times[ls.learner] = row
+    return times
+
+
+def mistakes(status: ClassStatus) -> list[tuple[str, Result, int]]:
+    """(step, an example result, how many learners) for every failure shared now, most common first."""
+    found: list[tuple[str, Result, int]] = []
+    for step in status.chapter.step_ids:
+        failing = [r for r in (ls.results[status.index(step)] for ls in status.learners)
+                   if not r.passed and display(r) != TODO and r.diagnosis not in NOT_MISTAKES]
+        for diagnosis, count in Counter(r.diagnosis for r in failing).items():
+            found.append((step, next(r for r in failing if r.diagnosis == diagnosis), count))
+    return sorted(found, key=lambda item: -item[2])
+
+
+HEADERS = {"learner": M("class.report.learner", "Learner"), "project": M("class.report.project", "Project"),
+           "score": M("class.report.score", "Score"), "possible": M("class.report.possible", "Out of"),
+           "percent": M("class.report.percent", "Percent"), "total": M("class.report.total_time", "Total time (s)"),
+           "seconds": M("class.report.seconds", "{step} (s)")}
+
+
+def report_csv(status: ClassStatus, journals: dict[str, Journal], lang: str) -> str:
+    times, names = step_times(status, journals), words(lang)
+    titles = [s.title.render(lang) for s in status.chapter.steps]
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";" if lang == "fr" else ",", lineterminator="\n")
+    writer.writerow([HEADERS[k].render(lang) for k in ("learner", "project")] + member_head(status, lang)
+                    + [HEADERS[k].render(lang) for k in ("score", "possible", "percent")] + titles
+                    + [HEADERS["seconds"].bind(step=t).render(lang) for t in titles] + [HEADERS["total"].render(lang)])
+    for ls in status.learners:
+        percent = round(100 * ls.score.earned / ls.score.possible) if ls.score.possible else 0
+        row = times[ls.learner]
+        writer.writerow([ls.learner, ls.project, *member_cell(status, ls.learner, lang),
+                         ls.score.earned, ls.score.possible, percent]
+                        + [names[display(r)] for r in ls.results]
+                        + ["" if row[s] is None else row[s] for s in status.chapter.step_ids]
+                        + ["" if row["total"] is None else row["total"]])
+    return out.getvalue()
+
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;margin:24px;line-height:1.4}
+h1{font-size:1.5em;margin:0 0 4px}h2{font-size:1.2em;margin-top:28px}.meta{color:#57606a;margin:0 0 16px}
+table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #d0d7de;padding:5px 6px;text-align:center;vertical-align:top}
+thead th{background:#f6f8fa;font-size:.85em;max-width:9em}tbody th{text-align:left;white-space:nowrap}
+td.cell{font-weight:600;white-space:nowrap}td.cell small{display:block;font-weight:400;color:#1f2328;opacity:.8}
+.sym{font-size:1.15em;margin-right:3px}.score{font-weight:700;white-space:nowrap}tfoot td,tfoot th{background:#f6f8fa;font-size:.85em}
+.legend{margin-top:10px;font-size:.9em}.legend span{display:inline-block;margin-right:14px;padding:2px 6px;border-radius:3px}
+ol li{margin-bottom:10px}.hint{color:#0b4f8a}.alert{color:#8a4b00;background:#fff8c5;padding:4px 8px}
+.warning{color:#7d4e00;background:#fff8c5;padding:4px 8px}
+@media print{body{margin:8mm}}
+"""
+
+
+def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) -> str:
+    esc, times, names = html.escape, step_times(status, journals), words(lang)
+    title = M("class.report.title", "Class “{name}” — {chapter}", name=status.info.name, chapter=status.chapter.title).render(lang)
+    average = sum(ls.score.earned for ls in status.learners) / len(status.learners) if status.learners else 0
+    possible = sum(s.points for s in status.chapter.steps)
+    meta = M("class.report.meta", "Report of {time} UTC · learners: {count} · average score: {average}/{possible}",
+             time=status.taken_at.strftime("%Y-%m-%d %H:%M"), count=len(status.learners),
+             average=f"{average:.1f}".replace(".", "," if lang == "fr" else "."), possible=possible).render(lang)
+    head = "".join(f"<th scope=\"col\">{i}. {esc(s.title.render(lang))}</th>" for i, s in enumerate(status.chapter.steps, 1))
+    body = []
+    for ls in status.learners:
+        cells = []
+        for step, result in zip(status.chapter.step_ids, ls.results):
+            sym = display(result)
+            fg, bg = COLOURS[sym]
+            took = times[ls.learner][step]
+            detail = f"<small>{esc(_duration(took))}</small>" if took is not None else ""
+            cells.append(f'<td class="cell {CLASSES[sym]}" style="color:{fg};background:{bg}" title="{esc(result.message.render(lang))}">'
+                         f'<span class="sym" aria-hidden="true">{sym}</span>{esc(names[sym])}{detail}</td>')
+        total = times[ls.learner]["total"]
+        where = "".join(f"<td>{esc(cell)}</td>" for cell in member_cell(status, ls.learner, lang))
+        body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{where}{"".join(cells)}<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
+                    f'<td>{esc(_duration(total)) if total is not None else "—"}</td></tr>')
+    passed_row = "".join(f"<td>{status.counts(step).get('✔', 0)}/{len(status.learners)}</td>" for step in status.chapter.step_ids)
+    legend = "".join(f'<span style="color:{COLOURS[sym][0]};background:{COLOURS[sym][1]}">{sym} {esc(names[sym])}</span>'
+                     for sym in ("✔", "✘", "?", TODO))
+    found = mistakes(status)
+    items = []
+    for step, result, count in found[:10]:
+        hint = f'<div class="hint"><b>{esc(HINT.render(lang))}{colon(lang)}</b>{esc(result.hint.render(lang))}</div>' if result.hint else ""
+        learners = (M("class.report.one_learner", "1 learner") if count == 1 else M("class.report.learners", "{count} learners", count=count)).render(lang)
+        items.append(f"<li><b>{esc(status.chapter.step(step).title.render(lang))}</b> — {esc(learners)}{colon(lang)}"
+                     f"{esc(result.message.render(lang))}{hint}</li>")
+    none = M("class.report.no_mistakes", "No failure right now.").render(lang)
+    member_th = "".join(f'<th scope="col">{esc(cell)}</th>' for cell in member_head(status, lang))
+    member_td = "<td></td>" if status.members else ""
+    labels = {"passed_row": M("class.report.passed_row", "Passed").render(lang),
+              "total_head": M("class.report.total_head", "Total time").render(lang),
+              "mistakes": M("class.report.mistakes", "Most common mistakes").render(lang)}
+    return f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{esc(title)}</title><style>{STYLE}</style></head>
+<body><h1>{esc(title)}</h1><p class="meta">{esc(meta)}</p>
+{"".join(f'<p class="warning">⚠ {esc(w.render(lang))}</p>' for w in status.warnings)}
+<table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{member_th}{head}<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
+<tbody>{"".join(body)}</tbody>
+<tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{member_td}{passed_row}<td></td><td></td></tr></tfoot></table>
+<p class="legend">{legend}</p>
+{"".join(f'<p class="alert">{esc(line)}</p>' for line in alert_lines(status, lang, Message.render))}
+<h2>{esc(labels['mistakes'])}</h2>
+{"<ol>" + "".join(items) + "</ol>" if items else f"<p>{esc(none)}</p>"}
+</body></html>
+"""
+
+
+def report(status: ClassStatus, journals: dict[str, Journal], lang: str) -> dict[str, Any]:
+    """Both renderings at once (the CLI writes whichever files were asked for)."""
+    return {"html": report_html(status, journals, lang), "csv": report_csv(status, journals, lang)}

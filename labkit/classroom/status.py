@@ -1,0 +1,291 @@
+"""`labkit class status`: one observation for the whole class, graded learner by learner.
+
+The chapter and `grade` are those of `labkit check`; only the observation is
+gathered differently (class_observe.py): one all-projects listing of instances and
+one of snapshot volumes, then each learner's file check, concurrently.  What the instructor has seen of
+each learner (steps passed, lifecycle events caught by --watch) is kept in one
+journal per learner in the class folder, in the learner's own journal format.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from ..provision import quotas
+from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
+from .members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
+from .observe import REQUESTS, all_volumes, observe_class, snapshots_by_instance
+from .spec import CLASS_KEY, CONTAINER_KEY, LEARNER_KEY, ROLE_KEY
+from ..grading.engine import Baseline, Chapter, History, Result, Score, Status, grade
+from ..errors import LabkitError, UsageError
+from ..i18n import M, Message
+from ..incus.client import IncusClient
+from ..grading.journal import Journal
+from ..labs import CHAPTERS
+from ..labs.snapshots_observe import Observation, build_observation
+from ..grading.render import SYMBOLS
+
+FOLLOW_UP = 0.4
+QUIET = ("instance-file-retrieved",)
+TODO = "·"  # failed only because an earlier step is not done: shown apart, counted as failed
+# Not the learner's doing: a member down, a look that failed. Named once, never a "most common mistake".
+NOT_MISTAKES = (MEMBER_UNREACHABLE, "unobserved")
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    name: str
+    container: str
+    learners: dict[str, str]  # learner -> project
+    # learner -> (volatile.uuid, volatile.uuid.generation) of the instance `class create` made,
+    # held in the learner's project config, which the learner can read but not write.
+    baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_projects(cls, name: str, projects: list[dict[str, Any]]) -> ClassInfo:
+        mine = [p for p in projects if (p.get("config") or {}).get(CLASS_KEY) == name]
+        head = next((p for p in mine if p["config"].get(ROLE_KEY) == "class"), None)
+        learners = {p["config"][LEARNER_KEY]: p for p in mine if p["config"].get(ROLE_KEY) == "learner"}
+        if head is None and not learners:
+            raise UsageError(M("class.status.unknown", "There is no class “{name}” on this server (no project carries user.labkit.class={name}). Create it with “labkit class create {name} --learners N”.", name=name))
+        container = (head or {}).get("config", {}).get(CONTAINER_KEY, "ubuntu-test")
+        baselines = {learner: (p["config"][BASELINE_UUID], p["config"][BASELINE_GENERATION]) for learner, p in learners.items()
+                     if p["config"].get(BASELINE_UUID) and p["config"].get(BASELINE_GENERATION)}
+        return cls(name, container, {k: learners[k]["name"] for k in sorted(learners)}, baselines)
+
+    def baseline(self, learner: str) -> Baseline | None:
+        held = self.baselines.get(learner)
+        return None if held is None else Baseline(held[0], held[1], datetime.now(timezone.utc), trusted=True)
+
+
+@dataclass(frozen=True)
+class LearnerStatus:
+    learner: str
+    project: str
+    results: list[Result]
+    score: Score
+    observation: Observation
+
+
+@dataclass(frozen=True)
+class ClassStatus:
+    info: ClassInfo
+    chapter: Chapter
+    snapshot: str
+    learners: list[LearnerStatus]
+    taken_at: datetime
+    seconds: float
+    warnings: tuple[Message, ...] = ()  # promises the class does not keep right now (isolation)
+    # On a cluster: each learner's member (the instance's `location`), and the members that did not answer.
+    members: dict[str, str] = field(default_factory=dict)
+    down: frozenset[str] = frozenset()
+
+    def counts(self, step: str) -> Counter[str]:
+        return Counter(display(ls.results[self.index(step)]) for ls in self.learners)
+
+    def index(self, step: str) -> int:
+        return self.chapter.step_ids.index(step)
+
+    def most_common(self, step: str) -> tuple[Result, int] | None:
+        """The failure most learners share at this step (not counting “do the earlier step first”)."""
+        found = [ls.results[self.index(step)] for ls in self.learners]
+        found = [r for r in found if not r.passed and display(r) != TODO and r.diagnosis not in NOT_MISTAKES]
+        if not found:
+            return None
+        diagnosis, count = Counter(r.diagnosis for r in found).most_common(1)[0]
+        return next(r for r in found if r.diagnosis == diagnosis), count
+
+
+def display(result: Result) -> str:
+    if result.status is Status.FAILED and (result.diagnosis or "").startswith("order:"):
+        return TODO
+    return SYMBOLS[result.status]
+
+
+def journal_for(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, snapshot: str) -> Journal:
+    return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container, snapshot)
+
+
+def history_of(journal: Journal, baseline: Baseline | None) -> History:
+    """What the instructor's journal remembers, with the class's own baseline when it holds one."""
+    history = journal.history()
+    return history if baseline is None else replace(history, baseline=baseline)
+
+
+def grade_learner(journal: Journal, chapter: Chapter, observation: Observation, params: dict[str, str],
+                  baseline: Baseline | None = None) -> list[Result]:
+    """What `labkit check` does, against the baseline the class holds (a class made before it held one
+    falls back on the instance's keys); only changes are journaled."""
+    if observation.unobserved is not None:
+        return unobserved_results(chapter, observation.unobserved)
+    if baseline is None:
+        journal.ensure_baseline(observation.instance)
+    results = grade(chapter, observation, history_of(journal, baseline), params)
+    latest = {c["step"]: c["status"] for c in journal.data.get("checks", [])}
+    changed = [r for r in results if latest.get(r.step) != r.status.value]
+    if changed:  # a write is a locked read-modify-write with an fsync: only when something changed
+        journal.record_results(changed)
+    return results
+
+
+def unobserved_results(chapter: Chapter, reason: Message) -> list[Result]:
+    """Every step “not verified”, saying why; nothing is journaled from a look that did not happen."""
+    message = M("class.status.unobserved", "Could not be observed: {reason}", reason=reason)
+    return [Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, None, (), "unobserved") for step in chapter.steps]
+
+
+def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str | None = None,
+                 journals: dict[str, Journal] | None = None, lab: str = "snapshots",
+                 previous: ClassStatus | None = None, only: set[str] | None = None,
+                 fine_cache: dict[tuple, Any] | None = None) -> ClassStatus:
+    """Grade the whole class; with `previous` and `only`, look again at those learners alone."""
+    start = time.monotonic()
+    chapter = CHAPTERS[lab]
+    snapshot = snapshot or chapter.defaults["snapshot"]
+    journals = {} if journals is None else journals
+    instances: list[dict[str, Any]] | None = None
+    if previous is not None and only is not None:
+        info, warnings, members, down = previous.info, previous.warnings, previous.members, previous.down
+    else:
+        # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
+        # other (600-1000 ms for 30 learners here), and the checks need none of it.
+        listing = REQUESTS.submit(client.all_instances, recursion=1)
+        volumes = REQUESTS.submit(all_volumes, client)
+        info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
+        instances = listing.result()
+        warnings = isolation_warnings(info, instances) + tuple(quotas.check_counted(client, {
+            ((i.get("expanded_devices") or {}).get("root") or {}).get("pool") or "" for i in instances
+            if i.get("project") in info.learners.values()} - {""}))
+        members = learner_members(info, instances)
+        down = unreachable_members(client, info, instances, members)
+    wanted = [n for n in info.learners if (only is None or previous is None or n in only) and members.get(n) not in down]
+    for learner in wanted:
+        journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
+    histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
+    known = None if instances is None else snapshots_by_instance(volumes.result(), set(info.learners.values()))
+    seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances, wanted, snapshots=known,
+                         histories=histories, fine_cache=fine_cache)
+    kept = {ls.learner: ls for ls in previous.learners} if previous else {}
+    params = {"container": info.container, "snapshot": snapshot}
+    learners = []
+    for learner in info.learners:
+        if members.get(learner) in down:  # nothing journaled: what was seen before stays
+            results = member_down_results(chapter, members[learner])
+            nothing = build_observation(info.container, snapshot, chapter.defaults["file"], None, [], None)
+            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), nothing))
+            continue
+        if learner not in seen:
+            learners.append(kept[learner])
+            continue
+        observation = seen[learner]
+        results = grade_learner(journals[learner], chapter, observation, params, info.baseline(learner))
+        learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation))
+    return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start,
+                       warnings, members, down)
+
+
+def isolation_warnings(info: ClassInfo, instances: list[dict[str, Any]]) -> tuple[Message, ...]:
+    """Learners' containers that share the host's id range. The project's restriction refuses
+    security.idmap.isolated=false, but Incus 6.0.4 does not check an instance that leaves the key
+    out (made with no profile, or another profile of the learner's), so we look at every one."""
+    learners = {project: learner for learner, project in info.learners.items()}
+    found = []
+    for inst in instances:
+        learner = learners.get(inst.get("project", ""))
+        config = inst.get("expanded_config") or {}
+        if learner and inst.get("type", "container") == "container" and config.get("security.idmap.isolated") != "true":
+            found.append(M(
+                "class.status.not_isolated",
+                "{learner}: the container “{instance}” (project “{project}”) shares the host's user ids with other "
+                "containers (security.idmap.isolated is not true): it was made without the class profile. Delete "
+                "it, or look at it with “incus config show {instance} --expanded --project {project}”.",
+                learner=learner, instance=inst["name"], project=inst["project"]))
+    return tuple(found)
+
+
+def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[ClassStatus], None],
+          snapshot: str | None = None, seconds: float | None = None, every: float = 5.0) -> None:
+    """Refresh on every lifecycle event of the class's projects (and every few seconds, for files)."""
+    from ..incus.events import connect, journal_entry
+
+    journals: dict[str, Journal] = {}
+    fine_cache: dict[tuple, Any] = {}  # one exec per same-second tie: each exec sends an event
+    status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
+                          fine_cache=fine_cache)
+    show(status)
+    projects = {project: learner for learner, project in status.info.learners.items()}
+    inbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+    socket = connect(client.endpoint, all_projects=True)
+
+    def listen() -> None:
+        try:
+            for raw in socket:
+                event = json.loads(raw)
+                learner = projects.get(event.get("project", ""))
+                if (event.get("metadata") or {}).get("action") in QUIET:
+                    continue  # our own file checks emit these: refreshing on them would loop
+                entry = learner and journal_entry(event, status.info.container, event["project"])
+                if learner:
+                    inbox.put((learner, entry or {}))
+        except Exception:  # noqa: BLE001 - closed by us, or the daemon went away
+            pass
+        inbox.put(None)
+
+    threading.Thread(target=listen, name="labkit-class-events", daemon=True).start()
+    deadline = None if seconds is None else time.monotonic() + seconds
+    busy: set[str] = set()  # learners with recent events, looked at once more a moment later
+    full_at = time.monotonic()
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            pause = FOLLOW_UP if busy else max(0.0, every - (time.monotonic() - full_at))
+            try:
+                item = inbox.get(timeout=pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+            except queue.Empty:
+                item = ()
+            if item is None:
+                break
+            if item:
+                time.sleep(0.05)  # events come in bursts (stop, restore, start)
+                batch = [item, *_drain(inbox)]
+                entries: dict[str, list[dict[str, Any]]] = {}
+                for learner, entry in batch:
+                    if entry:
+                        entries.setdefault(learner, []).append(entry)
+                for learner, found in entries.items():  # one journal write per learner, however many events
+                    # A learner whose member was down had no journal opened yet: the member is back.
+                    journals.setdefault(learner, journal_for(folder, status.info, learner, status.chapter,
+                                                             status.snapshot)).record_events(found)
+                only: set[str] | None = {learner for learner, _ in batch}
+                busy |= only
+            elif busy:  # an exec is announced when it starts: look again for what it did
+                only, busy = busy, set()
+            else:  # every few seconds, everyone (a file made inside “incus shell” sends no event)
+                only = None
+            try:
+                status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
+                                      previous=status if only is not None else None, only=only, fine_cache=fine_cache)
+            except LabkitError:
+                continue  # a refresh that failed (an instance stuck mid-stop): the next event or tick tries again
+            if only is None:
+                full_at = time.monotonic()
+            show(status)
+    finally:
+        socket.close()
+
+
+def _drain(inbox: queue.Queue) -> list[tuple[str, dict[str, Any]]]:
+    items = []
+    while True:
+        try:
+            item = inbox.get_nowait()
+        except queue.Empty:
+            return items
+        if item is not None:
+            items.append(item)

@@ -1,0 +1,269 @@
+"""The `labkit` command: a thin layer over Session, setup and doctor.
+
+Exit codes (design.md §4): 0 every requested step passed, 1 a step failed or is not
+verified, 2 the environment is unusable or the arguments are wrong.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ..grading import render
+from ..classroom.cli import class_group
+from .lab import lab_command
+from .errors import confirm, handles_errors
+from ..errors import IncusUnavailable, UsageError
+from ..i18n import M, Message, normalise_language
+from ..terminal import terminal
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+class Options:
+    def __init__(self, lang: str, container: str | None, snapshot: str | None, project: str | None, journal: Path | None):
+        self.lang, self.container, self.snapshot, self.project, self.journal = lang, container, snapshot, project, journal
+
+    def session(self):
+        from ..grading.session import Session
+
+        return Session(container=self.container, snapshot=self.snapshot, project=self.project, journal=self.journal)
+
+    def say(self, message: Message, err: bool = False) -> None:
+        click.echo(terminal(message, self.lang), err=err)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.option("--lang", type=click.Choice(["fr", "en"]), default=None, help="Language of messages (default: from LANG).")
+@click.option("--container", default=None, help="Lab instance (default: ubuntu-test).")
+@click.option("--snapshot", default=None, help="Snapshot name (default: ubuntu-test-1).")
+@click.option("--project", default=None, help="Incus project (default: the client's).")
+@click.option("--journal", type=click.Path(path_type=Path), default=None, help="Journal file (default: in the XDG state folder).")
+@click.pass_context
+def main(ctx: click.Context, lang: str | None, container: str | None, snapshot: str | None, project: str | None, journal: Path | None) -> None:
+    """labkit — the Incus snapshots lab, graded against your real container."""
+    ctx.obj = Options(normalise_language(lang), container, snapshot, project, journal)
+
+
+@main.command()
+@click.argument("steps", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--verbose", "-v", is_flag=True, help="Every step in full, also those waiting on an earlier one.")
+@click.pass_obj
+@handles_errors
+def check(opts: Options, steps: tuple[str, ...], as_json: bool, verbose: bool) -> None:
+    """Grade the given steps (all of them when none is given)."""
+    # The console script runs the plain forms of this command without click (entry.py).
+    from .check import run_check
+
+    sys.exit(run_check(lang=opts.lang, container=opts.container, snapshot=opts.snapshot, project=opts.project,
+                       journal=opts.journal, steps=steps, as_json=as_json, verbose=verbose))
+
+
+@main.command()
+@click.argument("step")
+@click.pass_obj
+@handles_errors
+def hint(opts: Options, step: str) -> None:
+    """A nudge first; the exact command when asked again."""
+    session = opts.session()
+    level, message = session.hint(step)
+    click.echo(terminal(message, opts.lang))
+    for warning in session.journal.warnings:
+        opts.say(warning, err=True)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def report(opts: Options, as_json: bool) -> None:
+    """Score table of this attempt: status, time, attempts and hints per step."""
+    from ..grading.progress import attempt_report, report_table
+
+    session = opts.session()
+    data = attempt_report(session.chapter, session.journal.data)
+    if as_json:
+        click.echo(render.dumps(data))
+    else:
+        click.echo(report_table(session.chapter, data, opts.lang))
+
+
+@main.command()
+@click.option("--seconds", type=float, default=None, help="Stop after this many seconds (default: until interrupted).")
+@click.pass_obj
+@handles_errors
+def watch(opts: Options, seconds: float | None) -> None:
+    """Record lifecycle events into the journal until interrupted (for terminal users)."""
+    from ..incus.events import Listener
+
+    session = opts.session()
+    session.journal.ensure_baseline(session.observe().instance)
+    listener = Listener(session.endpoint, session.container, lambda entry: session.record_events([entry])).start()
+    opts.say(M("cli.watch.started", "Watching {container}: lifecycle events go into your journal. Press Ctrl+C to stop.", container=session.container), err=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while listener.alive and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lost = not listener.alive
+        listener.stop()
+    if lost:
+        raise IncusUnavailable(M("cli.watch.lost", "The connection to the Incus daemon was lost: events are no longer recorded. Restart “labkit watch” once the daemon is back."))
+    opts.say(M("cli.watch.stopped", "Stopped watching. Your journal now holds {count} events.", count=len(session.journal.data["events"])), err=True)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+@main.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@handles_errors
+def reset(opts: Options, yes: bool) -> None:
+    """Put the instance back to the chapter's start and archive the journal."""
+    from ..grading.reset import reset_instance
+
+    session = opts.session()
+    if not yes:
+        question = M("cli.reset.confirm", "This deletes the snapshot {snapshot} and /root/this_file.txt in {container}, and starts a new attempt. Continue?", container=session.container, snapshot=session.snapshot)
+        confirm(question, M("cli.reset.needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."), opts.lang)
+    archived = reset_instance(session)
+    opts.say(M("cli.reset.done", "{container} is back at the start of the chapter: running, without the snapshot {snapshot} and without the file.", container=session.container, snapshot=session.snapshot))
+    if archived is not None:
+        opts.say(M("cli.reset.archived", "Your previous attempt is kept in {archive}.", archive=str(archived)))
+
+
+@main.command(hidden=True)
+@click.option("--stop", "stop_it", is_flag=True, help="Stop this instance's recorder (and disable its unit).")
+@click.pass_obj
+@handles_errors
+def record(opts: Options, stop_it: bool) -> None:
+    """Run the event recorder in the foreground (`labkit setup` starts it in the background)."""
+    import os
+
+    from ..provision import recorder_service
+    from ..errors import UsageError as _UsageError
+
+    session = opts.session()
+    if stop_it:
+        stopped = recorder_service.stop(session.project, session.container)
+        opts.say(M("cli.record.stopped", "The event recorder of {container} is stopped.", container=session.container) if stopped
+                 else M("cli.record.not_running", "No event recorder was running for {container}.", container=session.container))
+        return
+    if session.endpoint.remote is not None:
+        raise _UsageError(M("cli.record.remote", "The event recorder works with a local Incus socket only; with a remote server, keep “labkit watch” running or use the notebook."))
+    config, _ = recorder_service.write_config(session.endpoint, session.container, session.snapshot, session.file_path,
+                                              session.journal.path or Path(os.devnull))
+    session.close()
+    # Replace this process: the recorder must not keep click and the HTTP client in memory.
+    os.execv(sys.executable, [sys.executable, "-m", "labkit.grading.recorder", "--config", str(config)])
+
+
+@main.command()
+@click.option("--image", default=None, help="Image for the lab instance (default: images:ubuntu/24.04 if reachable, else a local Debian image).")
+@click.option("--recreate", is_flag=True, help="Delete and rebuild the lab instance.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--test-tools", is_flag=True, help="Also install what `make test` needs (chromium, fonts; as root).")
+@click.option("--no-recorder", is_flag=True, help="Do not start the background event recorder.")
+@click.option("--snapshot-server", is_flag=True, help="Only bring up the lab's snapshot server (a second Incus daemon on loopback).")
+@click.option("--snapshot-server-port", type=int, default=8444, show_default=True, help="Its HTTPS port on 127.0.0.1.")
+@click.option("--snapshot-server-dir", type=click.Path(path_type=Path, file_okay=False), envvar="LABKIT_SNAPSHOT_SERVER_DIR",
+              default=Path("/var/lib/labkit-snapshot-server"), show_default=True, help="Its INCUS_DIR.")
+@click.option("--snapshot-server-url", default=None, help="Use this existing Incus server (https://HOST:PORT) instead.")
+@click.option("--snapshot-server-remote", default="incus-snapshot", show_default=True, help="The remote name learners give it.")
+@click.option("--stop", "stop_it", is_flag=True, help="With --snapshot-server: stop it and remove its folder.")
+@click.option("--no-main-listen", is_flag=True, hidden=True, help="Tests: leave the main daemon's core.https_address alone.")
+@click.pass_obj
+@handles_errors
+def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tools: bool, no_recorder: bool,
+          snapshot_server: bool, snapshot_server_port: int, snapshot_server_dir: Path, snapshot_server_url: str | None,
+          snapshot_server_remote: str, stop_it: bool, no_main_listen: bool) -> None:
+    """Install and start Incus if needed, prepare storage, image and the lab instance."""
+    from ..provision.setup import run_setup
+
+    if snapshot_server or snapshot_server_url:
+        from ..provision import second_server as second
+
+        second.run_setup(lang=opts.lang, say=lambda message: click.echo(message.render(opts.lang)), incus_dir=snapshot_server_dir,
+                         port=snapshot_server_port, url=snapshot_server_url, remote=snapshot_server_remote, stop_it=stop_it,
+                         main_listens=not no_main_listen)
+        return
+    if test_tools:
+        from ..provision.daemon import STATE_DIR
+        from ..provision.install import ensure_test_tools
+
+        ensure_test_tools(STATE_DIR / "setup.log", lambda message: opts.say(message, err=True))
+    run_setup(lang=opts.lang, container=opts.container or "ubuntu-test", project=opts.project, image=image, recreate=recreate, yes=yes,
+              snapshot=opts.snapshot, journal=opts.journal, recorder=not no_recorder)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@handles_errors
+def doctor(opts: Options, as_json: bool) -> None:
+    """Read-only diagnosis of the lab environment."""
+    from ..provision.doctor import diagnose, doctor_json, doctor_text
+
+    checks = diagnose(container=opts.container or "ubuntu-test", project=opts.project)
+    ok = all(c.ok or not c.required for c in checks)
+    click.echo(render.dumps(doctor_json(checks, opts.lang, ok)) if as_json else doctor_text(checks, opts.lang))
+    sys.exit(0 if ok else 2)
+
+
+@main.group()
+def notebooks() -> None:
+    """Build the French and English notebooks from their one source, or check them."""
+
+
+def _repository(root: Path) -> Path:
+    if not (root / "translations").is_dir() or not (root / "notebooks").is_dir():
+        raise UsageError(M("cli.notebooks.not_repo", "{root} is not a labkit checkout (no notebooks/ or translations/ folder): run this command from the repository, or pass --root.", root=str(root)))
+    return root
+
+
+@notebooks.command("build")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+@click.pass_obj
+@handles_errors
+def notebooks_build(opts: Options, root: Path) -> None:
+    """Write notebooks/en and notebooks/fr from the source and the French catalogue."""
+    from ..notebooks.build import build
+
+    for path in build(_repository(root)):
+        opts.say(M("cli.notebooks.written", "Written: {path}", path=str(path)))
+
+
+@notebooks.command("check")
+@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+@click.pass_obj
+@handles_errors
+def notebooks_check(opts: Options, root: Path) -> None:
+    """Fail when notebooks or catalogues have drifted from their source."""
+    from ..notebooks.catalogue import runtime_problems
+    from ..notebooks.build import problems
+
+    root = _repository(root)
+    found = runtime_problems(root) + problems(root)
+    for problem in found:
+        opts.say(problem, err=True)
+    if found:
+        opts.say(M("cli.notebooks.drift", "{count} problems: the French and English material are out of sync.", count=len(found)), err=True)
+        sys.exit(1)
+    opts.say(M("cli.notebooks.ok", "Notebooks and catalogues are in sync in both languages."))
+
+
+main.add_command(class_group)
+main.add_command(lab_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

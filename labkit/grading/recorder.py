@@ -1,0 +1,322 @@
+"""The event recorder: one small background process per learner and lab instance.
+
+Incus keeps no history of its lifecycle events, so a learner who works in a terminal
+and checks once at the end would leave most steps unproven.  `labkit setup` starts this
+recorder (recorder_service.py); it listens to the events of *one* project (never all
+projects), appends those about its instance to the learner's journal, and looks at the
+chapter's file (one HEAD, which never blocks, design.md §3b) when an exec or a shell in
+the instance ends and when the instance stops.  It reconnects when the daemon restarts
+and exits when its instance is deleted.
+
+Run as `python -m labkit.grading.recorder --config FILE` (or the hidden `labkit record`).  It
+imports the websocket library, the journal and the standard library only: no httpx,
+click or rich, so it stays small while it waits.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import http.client
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import ClientConnection, unix_connect
+
+from .engine import FILE_SEEN
+from ..incus.events import journal_entry
+from .journal import Journal
+from ..incus.timestamps import parse_modified
+
+# Moments after which the file is worth a look: the end of an exec or shell (where the
+# learner creates it), a stop (just before a restore), a file pushed.
+LOOK_AFTER = ("instance-shutdown", "instance-stopped", "instance-file-pushed", "instance-snapshot-created")
+FINISHED = ("Success", "Failure", "Cancelled")
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Written by recorder_service.py next to the PID file; the process reads nothing else."""
+
+    socket: str
+    project: str
+    container: str
+    snapshot: str
+    lab: str
+    file: str
+    journal: str
+
+    @classmethod
+    def read(cls, path: Path) -> Config:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass
+class State:
+    """What `labkit doctor` shows: written at start, at each (re)connection and each record."""
+
+    pid: int
+    started_at: str
+    connected: bool = False
+    events: int = 0
+    sightings: int = 0
+    last_event_at: str | None = None
+
+
+class _UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("incus", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+class InstanceGone(Exception):
+    """The instance was deleted: the recorder's work is over."""
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGINT: raised from the signal handler, so a blocked read ends at once."""
+
+
+class Recorder:
+    def __init__(self, config: Config, state_path: Path, log=sys.stderr):
+        self.config, self.state_path, self.log = config, state_path, log
+        self.journal = Journal(Path(config.journal), config.lab, config.project, config.container, config.snapshot)
+        self.state = State(os.getpid(), _now().isoformat())
+        self._ws: ClientConnection | None = None
+        self.instance_deleted = False
+        self._last_seen: tuple[bool, str | None] | None = None
+
+    # -- the loop ---------------------------------------------------------
+    def run(self) -> int:
+        self._say(f"recording {self.config.project}/{self.config.container} into {self.config.journal}")
+        self._save_state()
+        try:
+            return self._loop()
+        except Stopped:
+            self._say("stopped")
+            return 0
+
+    def _loop(self) -> int:
+        backoff = BACKOFF_FIRST
+        while True:
+            try:
+                self._ws = self._connect()
+            except (OSError, WebSocketException) as exc:
+                self._disconnected(f"daemon not reachable ({exc}); next try in {backoff:.1f} s")
+                time.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            backoff = BACKOFF_FIRST
+            try:
+                with self._ws:
+                    # Whatever happened while we were away (a deletion among it) is seen here.
+                    if not self._instance_exists():
+                        raise InstanceGone()
+                    self.state.connected = True
+                    self._save_state()
+                    self._say("listening")
+                    self._look()
+                    for raw in self._ws:
+                        self._handle(json.loads(raw))
+            except InstanceGone:
+                self._say("the instance was deleted: stopping")
+                self.instance_deleted = True
+                return 0
+            except (OSError, WebSocketException, ValueError) as exc:
+                self._disconnected(f"connection lost ({exc or type(exc).__name__}); reconnecting")
+            else:
+                self._disconnected("the daemon closed the event stream; reconnecting")
+            # The daemon is restarting: wait a moment before dialling again.
+            time.sleep(backoff)
+
+    def stop(self, *_: object) -> None:
+        raise Stopped()
+
+    def _connect(self) -> ClientConnection:
+        query = f"type=lifecycle,operation&project={quote(self.config.project, safe='')}"
+        uri = f"ws://incus/1.0/events?{query}"
+        try:
+            # No keepalive pings: on a unix socket a dead daemon closes the stream anyway, and an
+            # idle recorder should not wake up at all.  (websockets < 15 has no pings to turn off.)
+            return unix_connect(self.config.socket, uri, open_timeout=5, ping_interval=None)
+        except TypeError:
+            return unix_connect(self.config.socket, uri, open_timeout=5)
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "operation":
+            meta = event.get("metadata") or {}
+            if meta.get("class") == "websocket" and meta.get("status") in FINISHED and self._about_us(meta):
+                self._look()  # an exec or a shell has just ended
+            return
+        entry = journal_entry(event, self.config.container, self.config.project)
+        if entry is not None:
+            self._record(entry, "events")
+            if entry["action"] == "instance-deleted":
+                raise InstanceGone()
+        action = (event.get("metadata") or {}).get("action")
+        if action in LOOK_AFTER and self._source_is_us(event):
+            self._look()
+
+    def _about_us(self, meta: dict[str, Any]) -> bool:
+        wanted = f"/1.0/instances/{self.config.container}"
+        return any(unquote(urlsplit(r).path) == wanted for r in (meta.get("resources") or {}).get("instances") or [])
+
+    def _source_is_us(self, event: dict[str, Any]) -> bool:
+        parts = unquote(urlsplit((event.get("metadata") or {}).get("source", "")).path).split("/")
+        return len(parts) >= 4 and parts[2] == "instances" and parts[3] == self.config.container
+
+    # -- the file ---------------------------------------------------------
+    def _look(self) -> None:
+        """One HEAD on the chapter's file; recorded when its presence or mtime changed."""
+        try:
+            answer = self._request("HEAD", f"/1.0/instances/{quote(self.config.container)}/files",
+                                   {"path": self.config.file})
+        except OSError:
+            return
+        status, headers = answer
+        if status not in (200, 404):
+            return
+        modified = parse_modified(headers.get("X-Incus-Modified")) if status == 200 else None
+        seen = (status == 200, modified.isoformat() if modified else None)
+        if seen == self._last_seen:
+            return
+        self._last_seen = seen
+        self._record({"action": FILE_SEEN, "time": _now().isoformat(),
+                      "context": {"path": self.config.file, "present": seen[0], "modified": seen[1]}}, "sightings")
+
+    def _instance_exists(self) -> bool:
+        status, _ = self._request("GET", f"/1.0/instances/{quote(self.config.container)}", {})
+        return status != 404
+
+    def _request(self, method: str, path: str, params: dict[str, str]) -> tuple[int, http.client.HTTPMessage]:
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in {**params, "project": self.config.project}.items())
+        conn = _UnixHTTP(self.config.socket, timeout=10)
+        try:
+            conn.request(method, f"{path}?{query}")
+            response = conn.getresponse()
+            response.read()
+            return response.status, response.headers
+        finally:
+            conn.close()
+
+    # -- journal and state ------------------------------------------------
+    def _record(self, entry: dict[str, Any], counter: str) -> None:
+        # Journal.update re-reads the file: after a reset the entry goes into the new attempt.
+        if self.journal.record_events([entry]):
+            setattr(self.state, counter, getattr(self.state, counter) + 1)
+            self.state.last_event_at = entry["time"]
+            self._save_state()
+        for warning in self.journal.warnings:
+            self._say(f"journal: {warning.render('en')}")
+        self.journal.warnings.clear()
+
+    def _disconnected(self, why: str) -> None:
+        if self.state.connected:
+            self.state.connected = False
+            self._save_state()
+        self._say(why)
+
+    def _save_state(self) -> None:
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        tmp.write_text(json.dumps(asdict(self.state)), encoding="utf-8")
+        os.replace(tmp, self.state_path)
+
+    def _say(self, text: str) -> None:
+        print(f"{_now():%Y-%m-%dT%H:%M:%SZ} {text}", file=self.log, flush=True)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def files_for(config_path: Path) -> tuple[Path, Path, Path]:
+    """PID file, state file and log, beside the configuration."""
+    stem = config_path.with_suffix("")
+    return stem.with_suffix(".pid"), stem.with_suffix(".state.json"), stem.with_suffix(".log")
+
+
+def _daemonize(log_path: Path) -> None:
+    """Double fork: the recorder belongs to no terminal and is nobody's zombie.
+
+    The first parent returns at once (recorder_service waits for the state file)."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDONLY)
+    out = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(null)
+    os.close(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labkit.grading.recorder", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--background", action="store_true", help="detach (double fork) and log to the log file")
+    args = parser.parse_args(argv)
+    config_path = args.config.resolve()
+    try:
+        config = Config.read(config_path)
+    except (OSError, ValueError, TypeError) as exc:
+        # Exit 0: a systemd unit whose instance is gone must not be restarted in a loop.
+        print(f"no usable recorder configuration at {config_path} ({exc}): nothing to record", file=sys.stderr)
+        return 0
+    pid_path, state_path, log_path = files_for(config_path)
+    if args.background:
+        _daemonize(log_path)
+    # The lock, not the PID file's content, makes the recorder unique: two setups at once
+    # start one recorder.  It is released by the kernel however the process ends.
+    lock = open(pid_path, "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another recorder holds this instance's PID file: nothing to do", file=sys.stderr)
+        return 0
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    recorder = Recorder(config, state_path, sys.stderr)
+    signal.signal(signal.SIGTERM, recorder.stop)
+    signal.signal(signal.SIGINT, recorder.stop)
+    try:
+        return recorder.run()
+    finally:
+        state_path.unlink(missing_ok=True)
+        pid_path.unlink(missing_ok=True)
+        lock.close()
+        if recorder.instance_deleted:
+            _forget(config, config_path)
+
+
+def _forget(config: Config, config_path: Path) -> None:
+    """The instance is gone: nothing to start at the next boot.  (The log stays, for the curious.)"""
+    config_path.unlink(missing_ok=True)
+    from .. import recorder_service  # only now: it brings the HTTP client's module along
+
+    recorder_service.disable_unit(config.project, config.container)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Incus access: the REST client, its transports, events, names."""

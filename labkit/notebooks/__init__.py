@@ -1,0 +1,1 @@
+"""The notebooks: building them from one source, the notebook API, JupyterLab."""

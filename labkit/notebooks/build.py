@@ -1,0 +1,266 @@
+"""Build the English and French lab notebooks from one source, and check them.
+
+The source, `notebooks/source/snapshots.md`, is the English notebook in jupytext's
+Markdown format; every cell declares a stable `id` and role tags in its metadata
+(raw cells, such as the comments of its YAML header, are notes for authors).
+Translatable units are the paragraphs of Markdown cells (fenced code blocks stay
+literal) and the comment blocks of code cells (comments are learner-facing text).
+Each unit is one gettext entry: msgctxt `<cell id>:<n>`, msgid the English text.
+
+`build()` writes the template `translations/notebooks.pot` and both notebooks;
+the French catalogue `translations/fr/LC_MESSAGES/notebooks.po` is the
+translators' file, merged with `pybabel update -D notebooks`.  Output is
+deterministic, so `problems()` compares committed files byte for byte.
+"""
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+import tokenize
+from pathlib import Path
+from typing import Any, Callable
+
+from .catalogue import catalogue_problems, typography_problems
+from ..errors import UsageError
+from ..i18n import M, Message
+
+SOURCE = Path("notebooks/source/snapshots.md")
+POT = Path("translations/notebooks.pot")
+PO = Path("translations/fr/LC_MESSAGES/notebooks.po")
+NOTEBOOKS = {"en": Path("notebooks/en/snapshots.ipynb"), "fr": Path("notebooks/fr/snapshots.ipynb")}
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+KEPT_METADATA = ("tags", "jupyter")  # everything else jupytext adds is dropped
+LANG_LINE = re.compile(r'^lang\s*=.*$', re.MULTILINE)
+COMMENT = re.compile(r"^(\s*)#(?!!) ?(.*)$")
+FENCE = ("```", "~~~")
+CODE_SPAN = re.compile(r"`[^`\n]+`")
+
+Translate = Callable[[str, str], str]  # (context, english) -> text
+
+
+# -- splitting cells into translatable units ------------------------------
+def markdown_blocks(text: str) -> list[str]:
+    """Paragraphs separated by blank lines; a fenced code block is one block, blank lines included."""
+    blocks: list[str] = []
+    current: list[str] = []
+    fence = ""
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if fence:
+            current.append(line)
+            fence = "" if stripped.startswith(fence) else fence
+        elif stripped.startswith(FENCE):
+            fence = stripped[:3]
+            current.append(line)
+        elif line.strip():
+            current.append(line)
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _has_words(text: str) -> bool:
+    return any(ch.isalpha() for ch in CODE_SPAN.sub("", text))
+
+
+def render_cell(cell_id: str, cell_type: str, source: str, translate: Translate) -> str:
+    """The cell's source with every translatable unit passed through `translate`."""
+    count = 0
+
+    def unit(text: str) -> str:
+        nonlocal count
+        count += 1
+        return translate(f"{cell_id}:{count}", text)
+
+    if cell_type == "markdown":
+        return "\n\n".join(unit(b) if not b.lstrip().startswith(FENCE) and _has_words(b) else b
+                           for b in markdown_blocks(source))
+    lines, out, i = source.split("\n"), [], 0
+    while i < len(lines):
+        match = COMMENT.match(lines[i])
+        if match is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent, body = match.group(1), [match.group(2)]
+        i += 1
+        while i < len(lines) and (more := COMMENT.match(lines[i])) and more.group(1) == indent:
+            body.append(more.group(2))
+            i += 1
+        text = "\n".join(body)
+        text = unit(text) if _has_words(text) else text
+        out.extend(f"{indent}# {line}".rstrip() for line in text.split("\n"))
+    return "\n".join(out)
+
+
+# -- building ---------------------------------------------------------------
+def _read_source(root: Path) -> Any:
+    import jupytext
+
+    path = root / SOURCE
+    if not path.exists():
+        raise UsageError(M("notebooks.no_source", "The notebook source {path} is missing.", path=str(SOURCE)))
+    notebook = jupytext.read(path)
+    notebook.cells = [c for c in notebook.cells if c.cell_type != "raw"]  # notes for authors, not built
+    seen: set[str] = set()
+    for n, cell in enumerate(notebook.cells, 1):
+        cell_id = cell.metadata.get("id")
+        if not cell_id or cell_id in seen:
+            raise UsageError(M("notebooks.cell_id", "Cell {n} of {path} needs its own id=\"...\" in its metadata (missing or used twice).", n=n, path=str(SOURCE)))
+        seen.add(cell_id)
+    return notebook
+
+
+def _units(source: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+
+    def record(context: str, english: str) -> str:
+        found.append((context, english))
+        return english
+
+    for cell in source.cells:
+        render_cell(cell.metadata["id"], cell.cell_type, cell.source, record)
+    return found
+
+
+def _notebook_text(source: Any, lang: str, translate: Translate) -> str:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
+                   "labkit": {"lab": "snapshots", "lang": lang, "source": SOURCE.as_posix()}}
+    for cell in source.cells:
+        meta = {k: cell.metadata[k] for k in KEPT_METADATA if k in cell.metadata}
+        text = render_cell(cell.metadata["id"], cell.cell_type, cell.source, translate)
+        if "parameters" in meta.get("tags", ()):
+            text = LANG_LINE.sub(f'lang = "{lang}"', text)
+        new = nbformat.v4.new_markdown_cell(text) if cell.cell_type == "markdown" else nbformat.v4.new_code_cell(text)
+        new.id, new.metadata = cell.metadata["id"], meta
+        nb.cells.append(new)
+    nbformat.validate(nb)
+    return nbformat.writes(nb).rstrip("\n") + "\n"
+
+
+def _pot_text(units: list[tuple[str, str]]) -> str:
+    import polib
+
+    pot = polib.POFile(wrapwidth=78)
+    pot.header = ("Translatable text of the labkit notebooks.\n"
+                  f"Generated from {SOURCE.as_posix()} by `labkit notebooks build`: do not edit.\n"
+                  "msgctxt is <cell id>:<n>, the n-th paragraph or comment block of that cell.")
+    pot.metadata = {"Project-Id-Version": "labkit notebooks", "MIME-Version": "1.0",
+                    "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
+    for context, english in units:
+        pot.append(polib.POEntry(msgctxt=context, msgid=english, msgstr="", occurrences=[(SOURCE.as_posix(), "")]))
+    return str(pot).rstrip("\n") + "\n"
+
+
+def _french(root: Path) -> Translate:
+    import polib
+
+    path = root / PO
+    entries = polib.pofile(str(path)) if path.exists() else []
+    table = {(e.msgctxt, e.msgid): e.msgstr for e in entries
+             if e.msgstr.strip() and not e.obsolete and "fuzzy" not in e.flags}
+    return lambda context, english: table.get((context, english), english)
+
+
+def expected(root: Path) -> dict[Path, str]:
+    """What the builder writes, by path relative to the repository root."""
+    source = _read_source(root)
+    return {POT: _pot_text(_units(source)),
+            NOTEBOOKS["en"]: _notebook_text(source, "en", lambda _context, english: english),
+            NOTEBOOKS["fr"]: _notebook_text(source, "fr", _french(root))}
+
+
+def build(root: Path) -> list[Path]:
+    written = []
+    for relative, text in expected(root).items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# -- checking ---------------------------------------------------------------
+def strip_comments(source: str) -> str:
+    """Code without comments or blank lines: what must be equal in both languages."""
+    if source.lstrip().startswith("%%"):
+        lines = [line for line in source.split("\n") if not line.lstrip().startswith("#")]
+    else:
+        try:
+            tokens = [t for t in tokenize.generate_tokens(io.StringIO(source + "\n").readline)
+                      if t.type != tokenize.COMMENT]
+            lines = tokenize.untokenize(tokens).split("\n")
+        except (tokenize.TokenError, SyntaxError, ValueError):
+            lines = [COMMENT.sub("", line) if COMMENT.match(line) else line for line in source.split("\n")]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
+
+
+def code_signature(notebook: Any) -> list[tuple[str, str]]:
+    """(cell id, code) of every code cell, comments stripped, the `lang = ...` value ignored."""
+    signature = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        code = strip_comments(cell.source)
+        if "parameters" in cell.metadata.get("tags", ()):
+            code = LANG_LINE.sub("lang = ...", code)
+        signature.append((cell.get("id", "?"), code))
+    return signature
+
+
+def _code_problems(root: Path) -> list[Message]:
+    import nbformat
+
+    books = {}
+    for lang, relative in NOTEBOOKS.items():
+        try:
+            books[lang] = nbformat.reads((root / relative).read_text(encoding="utf-8"), as_version=4)
+        except Exception:  # missing or unreadable: reported as drift already
+            return []
+    en, fr = code_signature(books["en"]), code_signature(books["fr"])
+    for n in range(max(len(en), len(fr))):
+        if n >= len(en) or n >= len(fr) or en[n] != fr[n]:
+            cell = (en[n] if n < len(en) else fr[n])[0]
+            return [M("notebooks.code_differs", "The code of cell “{cell}” differs between the English and French notebooks (comments and the lang value aside): the two languages must run the same code.", cell=cell)]
+    return []
+
+
+def _translation_problems(root: Path) -> list[Message]:
+    """Inline code stays literal, and the French follows French typography."""
+    import polib
+
+    found = []
+    for entry in polib.pofile(str(root / PO)):
+        if entry.obsolete or not entry.msgstr.strip():
+            continue
+        if sorted(CODE_SPAN.findall(entry.msgid)) != sorted(CODE_SPAN.findall(entry.msgstr)):
+            found.append(M("notebooks.code_spans", "notebooks.po: the French text of “{key}” does not keep the same `code` as the English (commands and names stay literal).", key=entry.msgctxt))
+    return found + typography_problems(root / PO)
+
+
+def problems(root: Path) -> list[Message]:
+    """Everything that makes the committed notebooks or the French catalogue wrong."""
+    want = expected(root)
+    found: list[Message] = []
+    for relative, text in want.items():
+        path = root / relative
+        if not path.exists():
+            found.append(M("notebooks.missing", "{path} is missing: run “labkit notebooks build”.", path=relative.as_posix()))
+        elif path.read_text(encoding="utf-8") != text:
+            found.append(M("notebooks.stale", "{path} differs from what the builder makes of {source}: edit the source or the French catalogue, then run “labkit notebooks build”.", path=relative.as_posix(), source=SOURCE.as_posix()))
+    if not (root / PO).exists():
+        found.append(M("notebooks.no_catalogue", "{path} is missing: create it with “pybabel init -D notebooks -i {pot} -d translations -l fr”.", path=PO.as_posix(), pot=POT.as_posix()))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            pot = Path(tmp) / POT.name
+            pot.write_text(want[POT], encoding="utf-8")
+            found += catalogue_problems(pot, root / PO)
+        found += _translation_problems(root)
+    return found + _code_problems(root)

@@ -1,0 +1,135 @@
+"""Checks on the gettext catalogues: French must be complete, current and really translated."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..i18n import M, Message
+from .typography import PLACEHOLDER, Passage, line_of, readme_passages, slips, term_slips
+
+
+def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[str] = frozenset()) -> list[Message]:
+    """Every template entry must have a French, non-fuzzy, non-copied translation with the same placeholders."""
+    import polib
+
+    pot, po = polib.pofile(str(pot_path)), polib.pofile(str(po_path))
+    translations = {(e.msgctxt, e.msgid): e for e in po if not e.obsolete}
+    problems: list[Message] = []
+    name = po_path.name
+    for entry in pot:
+        key = entry.msgctxt or entry.msgid[:40]
+        found = translations.get((entry.msgctxt, entry.msgid))
+        if found is None or not found.msgstr.strip():
+            problems.append(M("catalogue.missing", "{file}: no French translation for “{key}”.", file=name, key=key))
+        elif "fuzzy" in found.flags:
+            problems.append(M("catalogue.fuzzy", "{file}: the French translation of “{key}” is marked fuzzy (its English changed): review it.", file=name, key=key))
+        elif found.msgstr == entry.msgid and key not in identical_ok and any(ch.isalpha() for ch in PLACEHOLDER.sub("", entry.msgid)):
+            problems.append(M("catalogue.untranslated", "{file}: the French text of “{key}” is a copy of the English.", file=name, key=key))
+        elif sorted(PLACEHOLDER.findall(found.msgstr)) != sorted(PLACEHOLDER.findall(entry.msgid)):
+            problems.append(M("catalogue.placeholders", "{file}: the French text of “{key}” does not use the same {{placeholders}} as the English.", file=name, key=key))
+    return problems
+
+
+def key_conflicts(pot_path: Path) -> list[Message]:
+    """One key, one English text: a key reused for another sentence would share its translation."""
+    import polib
+
+    seen: dict[str, str] = {}
+    problems: list[Message] = []
+    for entry in polib.pofile(str(pot_path)):
+        if entry.msgctxt in seen and seen[entry.msgctxt] != entry.msgid:
+            problems.append(M("catalogue.key_conflict", "The message key “{key}” is used for two different English texts.", key=entry.msgctxt))
+        seen.setdefault(entry.msgctxt, entry.msgid)
+    return problems
+
+
+# Words that are the same in both languages; every other copy of the English is a miss.
+SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution", "class.status.score", "class.report.score"})
+
+
+def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
+    """Every M(key, english) in the code, as Babel's extractor sees it."""
+    from babel.messages.extract import extract_from_dir
+
+    found = set()
+    for _file, _line, message, _comments, context in extract_from_dir(
+            str(package_dir), method_map=[("**.py", "python")], keywords={"M": ((1, "c"), 2)}):
+        found.add((context, message))
+    return found
+
+
+def extraction_problems(package_dir: Path, pot_path: Path) -> list[Message]:
+    import polib
+
+    in_pot = {(e.msgctxt, e.msgid) for e in polib.pofile(str(pot_path))}
+    in_code = extracted_messages(package_dir)
+    problems = [M("catalogue.not_extracted", "The message “{key}” is in the code but not in {file}: run “make translations”.", key=ctx or msgid[:40], file=pot_path.name)
+                for ctx, msgid in sorted(in_code - in_pot, key=str)]
+    problems += [M("catalogue.stale", "The message “{key}” is in {file} but no longer in the code: run “make translations”.", key=ctx or msgid[:40], file=pot_path.name)
+                 for ctx, msgid in sorted(in_pot - in_code, key=str)]
+    return problems
+
+
+def compiled_problems(po_path: Path, mo_path: Path) -> list[Message]:
+    """The compiled catalogue shipped in the package must say what the .po says."""
+    import polib
+
+    if not mo_path.exists():
+        return [M("catalogue.not_compiled", "{file} is missing: run “make translations”.", file=str(mo_path))]
+    wanted = {(e.msgctxt, e.msgid): e.msgstr for e in polib.pofile(str(po_path)) if e.translated() and not e.obsolete}
+    shipped = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(mo_path)) if e.msgid}
+    if wanted != shipped:
+        return [M("catalogue.compiled_stale", "{file} does not match {po}: run “make translations”.", file=str(mo_path), po=po_path.name)]
+    return []
+
+
+def typography_problems(po_path: Path) -> list[Message]:
+    """Every French text of a catalogue follows French typography and the glossary (labkit/notebooks/typography.py)."""
+    import polib
+
+    found: list[Message] = []
+    for entry in polib.pofile(str(po_path)):
+        if entry.obsolete or not entry.msgstr.strip():
+            continue
+        key = entry.msgctxt or entry.msgid[:40]
+        found += [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule} (here: “…{excerpt}…”).",
+                    file=po_path.name, key=key, rule=slip.needs, excerpt=slip.excerpt) for slip in slips(entry.msgstr)]
+        found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr)]
+    return found
+
+
+def _off_glossary(where: str, word: str, term: str) -> Message:
+    """`where` is file:key or file:line."""
+    return M("catalogue.term", "{where}: the French text says “{word}” where the glossary says “{term}”.",
+             where=where, word=word, term=term)
+
+
+def readme_problems(readme: Path) -> list[Message]:
+    """The README's French passages follow French typography, and no French paragraph goes unmarked."""
+    if not readme.exists():
+        return []
+    found: list[Message] = []
+    for passage in readme_passages(readme.read_text(encoding="utf-8")):
+        if not passage.marked:
+            found.append(_unmarked(readme.name, passage))
+            continue
+        found += [M("readme.typography", "{file}, line {line}: the French text needs {rule} (here: “…{excerpt}…”).",
+                    file=readme.name, line=line_of(passage, slip.offset), rule=slip.needs, excerpt=slip.excerpt)
+                  for slip in slips(passage.text)]
+        found += [_off_glossary(f"{readme.name}:{line_of(passage, offset)}", word, term)
+                  for word, term, offset in term_slips(passage.text)]
+    return found
+
+
+def _unmarked(name: str, passage: Passage) -> Message:
+    return M("readme.unmarked_french", "{file}, line {line}: this paragraph looks French but is not marked, so its "
+             "typography goes unchecked. Put French between <!-- fr --> and <!-- /fr -->, and literal « » in `code`.",
+             file=name, line=passage.line)
+
+
+def runtime_problems(root: Path) -> list[Message]:
+    pot = root / "translations" / "labkit.pot"
+    po = root / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"
+    mo = root / "labkit" / "locale" / "fr" / "LC_MESSAGES" / "labkit.mo"
+    return (extraction_problems(root / "labkit", pot) + key_conflicts(pot)
+            + catalogue_problems(pot, po, SAME_IN_FRENCH) + compiled_problems(po, mo)
+            + typography_problems(po) + readme_problems(root / "README.md"))

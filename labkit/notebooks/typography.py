@@ -1,0 +1,162 @@
+"""French typography and glossary, checked the same way in both catalogues and in the README's French.
+
+The rules: « » quotes with a no-break space inside (U+00A0, or the narrow U+202F), a
+no-break space before : ; ? ! and between a number and its unit (« 3 h », « {seconds} s »),
+no “ ” or " quotes.  Literal material is not French prose and is skipped: code spans
+(`incus info`), fenced and indented code, URLs (http://…), {placeholders}, key="value"
+pairs, and whatever stands inside « » (commands, names, Incus' own English messages),
+whose guillemets are still checked.  A colon followed by no space (10:30, images:debian/12,
+ADRESSE:PORT) is not punctuation, so it never counts.  Beside typography, `term_slips` keeps
+one term each (the glossary in the README's “Translations” section).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..i18n import M, Message
+
+NO_BREAK = "\u00a0\u202f"
+
+# Literal spans, masked before the rules run.  Masks keep the length, so positions found in
+# the masked text point at the same characters of the original.
+FENCED = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$", re.MULTILINE | re.DOTALL)
+INDENTED = re.compile(r"^(?: {4}|\t).*$", re.MULTILINE)
+CODE_SPAN = re.compile(r"`[^`\n]+`")
+URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s»)]*")
+LINK_TARGET = re.compile(r"(?<=\])\([^)\s]*\)")
+ASSIGNMENT = re.compile(r"[\w.-]+=\"[^\"\n]*\"")
+PLACEHOLDER = re.compile(r"(?<!\{)\{[a-z_]+\}(?!\})")  # {{name}} is a literal pair of braces, not one
+QUOTED = re.compile(r"(?<=«)([\u00a0\u202f ]?)([^«»]*?)([\u00a0\u202f ]?)(?=»)")
+VERDICT_SYMBOL = re.compile(r"\?(?=\s+non vérifié)")  # the verdict symbol “?” in a legend
+
+UNITS = r"(?:ms|s|min|h|j|o|Ko|Mo|Go|To|Kio|Mio|Gio|Tio|secondes?|minutes?|heures?|jours?|semaines?|%)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: re.Pattern[str]
+    needs: Message
+
+
+RULES = (
+    Rule(re.compile(r"[ \t]+[:;?!](?=[\s)\]»*_]|$)|[^\s\u00a0\u202f][:;?!](?=[\s*_]|$)"),
+         M("typography.punctuation", "a no-break space before : ; ? !")),
+    Rule(re.compile(r"«(?![\u00a0\u202f])|(?<![\u00a0\u202f])»"),
+         M("typography.guillemets", "a no-break space inside « »")),
+    Rule(re.compile(r"[“”\"]"), M("typography.quotes", "« » quotes, not “ ” or \"")),
+    Rule(re.compile(rf"\d[ \t]+{UNITS}(?![\w’'])"),
+         M("typography.unit", "a no-break space between a number and its unit")),
+)
+
+
+@dataclass(frozen=True)
+class Slip:
+    """One place where French typography is not followed."""
+
+    needs: Message
+    excerpt: str
+    offset: int  # where in the text
+
+
+def _mask(text: str, pattern: re.Pattern[str], fill: str = "X") -> str:
+    return pattern.sub(lambda m: re.sub(r"[^\n]", fill, m.group(0)), text)
+
+
+def prose(text: str) -> str:
+    """The text with its literal parts masked (same length, same line breaks)."""
+    for pattern in (FENCED, INDENTED, CODE_SPAN, URL, LINK_TARGET, ASSIGNMENT, VERDICT_SYMBOL):
+        text = _mask(text, pattern)
+    text = _mask(text, PLACEHOLDER, "0")  # a placeholder may be a number: « {seconds} s »
+    return QUOTED.sub(lambda m: m.group(1) + re.sub(r"[^\n]", "X", m.group(2)) + m.group(3), text)
+
+
+def slips(text: str) -> list[Slip]:
+    """Every rule broken in `text`, with a short excerpt of the original around it."""
+    masked = prose(text)
+    found = []
+    for rule in RULES:
+        for match in rule.pattern.finditer(masked):
+            start, end = max(0, match.start() - 20), min(len(text), match.end() + 20)
+            excerpt = text[start:end].replace("\n", " ").strip()
+            found.append(Slip(rule.needs, excerpt, match.start()))
+    return found
+
+
+# -- one term each -------------------------------------------------------------------------
+# The French glossary (README, “Translations”): a word that drifts from it is reported with the
+# term to use.  Commands and code keep their words (incus remote add), so they are masked first.
+TRAINER = re.compile(r"\bformateur ou (?:(?:à |de )?(?:la|votre) )?formatrice\b", re.IGNORECASE)  # the doublet
+TERMS = (
+    (re.compile(r"\bfuzzy\b", re.IGNORECASE), "approximative"),
+    (re.compile(r"(?<!incus )\bremotes?\b", re.IGNORECASE), "serveur distant"),
+    (re.compile(r"\{\{[^{}]*\}\}"), "ce que la variable désigne, sans {{…}}"),
+    (re.compile(r"\ben marche\b|\btourn(?:e|es|ent|er|ait|aient)\b", re.IGNORECASE), "en cours d’exécution"),
+    (re.compile(r"\bpreuves?\b", re.IGNORECASE), "traces"),
+    (re.compile(r"\b(?:re)?lance[zr]? l’installation\b", re.IGNORECASE), "labkit setup"),
+    (re.compile(r"\bformat(?:eur|rice)s?\b|équipe enseignante|\binstructeur", re.IGNORECASE),
+     "le formateur ou la formatrice"),
+    (re.compile(r"\b(?:STEP|REMOTE|ADDRESS|ADDR|FILE|NAME|FOLDER|PATH)\b"),  # usage placeholders
+     "ÉTAPE, SERVEUR, ADRESSE, FICHIER, NOM…"),
+)
+
+
+def term_slips(text: str) -> list[tuple[str, str, int]]:
+    """(word found, term to use, offset) for every word of `text` that strays from the glossary."""
+    for pattern in (FENCED, INDENTED, CODE_SPAN, URL, LINK_TARGET, ASSIGNMENT, PLACEHOLDER, TRAINER):
+        text = _mask(text, pattern)
+    return [(match.group(0), term, match.start()) for pattern, term in TERMS for match in pattern.finditer(text)]
+
+
+# -- the README's French passages ---------------------------------------------------
+# A French passage of the README sits between the two HTML comments below (invisible once
+# rendered).  Any other paragraph that looks French (« » outside `code`, a **Français**
+# label, or three common French words) is reported, so French cannot escape by not being marked.
+FRENCH_START, FRENCH_END = "<!-- fr -->", "<!-- /fr -->"
+LOOKS_FRENCH = re.compile(r"[«»]|^\*\*(?:En f|F)rançais", re.MULTILINE)
+FRENCH_WORDS = re.compile(r"\b(vous|les|des|est|une|pour|avec|dans|sur|qui)\b", re.IGNORECASE)
+
+
+def looks_french(text: str) -> bool:
+    text = _mask(text, CODE_SPAN)
+    return bool(LOOKS_FRENCH.search(text)) or len(set(w.lower() for w in FRENCH_WORDS.findall(text))) >= 3
+
+
+@dataclass(frozen=True)
+class Passage:
+    line: int  # 1-based number of the passage's first line
+    text: str
+    marked: bool
+
+
+def readme_passages(markdown: str) -> list[Passage]:
+    """Marked French passages, and unmarked paragraphs that look French (code blocks aside)."""
+    passages: list[Passage] = []
+    lines = _mask(markdown, FENCED).split("\n")
+    originals = markdown.split("\n")
+    inside, start, block = False, 0, []
+    for n, line in enumerate(lines, 1):
+        if line.strip() == FRENCH_START:
+            inside, start = True, n + 1
+            continue
+        if line.strip() == FRENCH_END and inside:
+            passages.append(Passage(start, "\n".join(originals[start - 1:n - 1]), True))
+            inside = False
+            continue
+        if inside:
+            continue
+        if line.strip():
+            block.append((n, line))
+        if (not line.strip() or n == len(lines)) and block:
+            text = "\n".join(text for _, text in block)
+            if looks_french(text):
+                passages.append(Passage(block[0][0], text, False))
+            block = []
+    if inside:
+        passages.append(Passage(start, "\n".join(originals[start - 1:]), True))
+    return passages
+
+
+def line_of(passage: Passage, offset: int) -> int:
+    """The README line of a place in a passage, for messages people can act on."""
+    return passage.line + passage.text.count("\n", 0, offset)

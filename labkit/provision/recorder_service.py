@@ -1,0 +1,190 @@
+"""Starting, finding and stopping the event recorder (recorder.py) of one lab instance.
+
+One recorder per learner and instance: its files live in the learner's state folder
+($XDG_STATE_HOME/labkit/recorders/PROJECT--INSTANCE.*), and a lock on its PID file keeps
+it unique.  Where systemd is PID 1 it runs as an enabled unit (a template, one unit per
+project and instance; a user unit for learners, a system unit for root); elsewhere as a
+detached process of its own.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..incus.client import Endpoint
+from ..grading.recorder import Config, files_for
+
+UNIT = "labkit-recorder"
+READY_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RecorderStatus:
+    running: bool
+    pid: int | None
+    since: datetime | None
+    connected: bool
+    events: int
+    sightings: int
+    log: Path
+    systemd_unit: str | None = None
+
+
+def folder(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "labkit" / "recorders"
+
+
+def config_path(project: str, container: str, environ: dict[str, str] | None = None) -> Path:
+    return folder(environ) / f"{project}--{container}.json"
+
+
+def status(project: str, container: str, environ: dict[str, str] | None = None) -> RecorderStatus:
+    config = config_path(project, container, environ)
+    pid_path, state_path, log = files_for(config)
+    pid = _recorder_pid(pid_path, config)
+    state: dict = {}
+    if pid is not None:
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = {}
+    since = state.get("started_at")
+    return RecorderStatus(pid is not None, pid, datetime.fromisoformat(since) if since else None,
+                          bool(state.get("connected")), int(state.get("events", 0)), int(state.get("sightings", 0)),
+                          log, unit_name(project, container) if _systemd() else None)
+
+
+def _recorder_pid(pid_path: Path, config: Path) -> int | None:
+    """The PID in the file, if that process really is this instance's recorder (PIDs get reused)."""
+    try:
+        pid = int(pid_path.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    args = [a.decode(errors="replace") for a in cmdline]
+    return pid if "labkit.grading.recorder" in args and str(config) in args else None
+
+
+def ensure_running(endpoint: Endpoint, container: str, snapshot: str, file: str, journal: Path,
+                   lab: str = "snapshots", wait: float = READY_SECONDS) -> RecorderStatus | None:
+    """Start the recorder unless it runs; None when it cannot apply (an HTTPS remote: the
+    notebook's listener and `labkit watch` still record there)."""
+    if endpoint.remote is not None:
+        return None
+    project = endpoint.project
+    config, changed = write_config(endpoint, container, snapshot, file, journal, lab)
+    current = status(project, container)
+    if current.running and not changed:
+        return current
+    if current.running:
+        stop(project, container)  # its journal or socket changed: start it afresh
+    if _systemd():
+        _start_unit(project, container, config)
+        started = _wait_connected(project, container, wait)
+        if started.running:
+            return started
+        # No user manager to talk to (an SSH session without one, a container): run it ourselves.
+    subprocess.run([sys.executable, "-m", "labkit.grading.recorder", "--config", str(config), "--background"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return _wait_connected(project, container, wait)
+
+
+def write_config(endpoint: Endpoint, container: str, snapshot: str, file: str, journal: Path,
+                 lab: str = "snapshots") -> tuple[Path, bool]:
+    """The recorder's configuration file, and whether it changed."""
+    config = config_path(endpoint.project, container)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    wanted = Config(str(endpoint.socket), endpoint.project, container, snapshot, lab, file, str(journal.absolute()))
+    try:
+        changed = Config.read(config) != wanted
+    except (OSError, ValueError, TypeError):
+        changed = True
+    if changed:
+        config.write_text(json.dumps(asdict(wanted)), encoding="utf-8")
+    return config, changed
+
+
+def _wait_connected(project: str, container: str, wait: float) -> RecorderStatus:
+    """Return once it listens, so that the learner's first command after setup is recorded."""
+    deadline = time.monotonic() + wait
+    while True:
+        current = status(project, container)
+        if current.connected or time.monotonic() > deadline:
+            return current
+        time.sleep(0.05)
+
+
+def disable_unit(project: str, container: str, now: bool = False) -> None:
+    if _systemd():
+        _systemctl("disable", *(["--now"] if now else []), unit_name(project, container))
+
+
+def stop(project: str, container: str, wait: float = 5.0) -> bool:
+    """Stop it (and disable its unit under systemd); False when none was running."""
+    disable_unit(project, container, now=True)
+    current = status(project, container)
+    if not current.running or current.pid is None:
+        return False
+    os.kill(current.pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and status(project, container).running:
+        time.sleep(0.05)
+    return True
+
+
+# -- systemd ---------------------------------------------------------------
+def _systemd() -> bool:
+    from .daemon import systemd_is_init
+
+    return systemd_is_init()
+
+
+def unit_name(project: str, container: str) -> str:
+    # Instance and project names hold no "/" or spaces (names.py); systemd-escape does the rest.
+    escaped = subprocess.run(["systemd-escape", f"{project}--{container}"], capture_output=True, text=True,
+                             check=False).stdout.strip() if _systemd() else f"{project}--{container}"
+    return f"{UNIT}@{escaped}.service"
+
+
+def unit_text(python: str, recorders: Path) -> str:
+    """The template unit: %I is PROJECT--INSTANCE, the name of the recorder's configuration."""
+    return ("[Unit]\n"
+            "Description=labkit event recorder for the lab instance %I\n"
+            "After=incus.service\n\n"
+            "[Service]\n"
+            f"ExecStart={python} -m labkit.grading.recorder --config {recorders}/%I.json\n"
+            # Exit 0 means the instance was deleted: stay stopped.  A crash is restarted.
+            "Restart=on-failure\nRestartSec=5\n\n"
+            "[Install]\nWantedBy=default.target\n")
+
+
+def _unit_folder() -> Path:
+    if os.geteuid() == 0:
+        return Path("/etc/systemd/system")
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return config / "systemd" / "user"
+
+
+def _start_unit(project: str, container: str, config: Path) -> None:
+    unit = _unit_folder() / f"{UNIT}@.service"
+    unit.parent.mkdir(parents=True, exist_ok=True)
+    text = unit_text(sys.executable, config.parent)
+    if not unit.exists() or unit.read_text() != text:
+        unit.write_text(text)
+        _systemctl("daemon-reload")
+    _systemctl("enable", unit_name(project, container))
+    _systemctl("restart", unit_name(project, container))
+
+
+def _systemctl(*args: str) -> None:
+    scope = [] if os.geteuid() == 0 else ["--user"]
+    subprocess.run(["systemctl", *scope, *args], stdin=subprocess.DEVNULL, capture_output=True, check=False)

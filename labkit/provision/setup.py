@@ -1,0 +1,225 @@
+"""`labkit setup`: from a bare Debian or Ubuntu machine to a running lab instance.
+
+Idempotent by construction: every phase first looks at what is there and only does
+what is missing, so a second run changes nothing and takes seconds.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from . import daemon
+
+from ..incus import instances
+from ..incus.instances import wait_until_booted  # noqa: F401 - for scripts and tests
+from ..labs.baseline import record_baseline
+from ..errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError
+from ..i18n import M, Message, Number
+from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
+from ..incus.names import validate_instance
+from .storage import ensure_root_disk, ensure_storage
+
+REMOTE_IMAGE = "images:ubuntu/24.04"
+REMOTE_PROBE_SECONDS = 5
+
+
+@dataclass
+class Phases:
+    """Shows each phase with a spinner (terminal) or a line (pipe), and its duration."""
+
+    lang: str
+    rows: list[tuple[str, float, str]] = field(default_factory=list)
+
+    @contextmanager
+    def phase(self, title: Message) -> Iterator[list[Message]]:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        notes: list[Message] = []
+        start = time.monotonic()
+        label = title.render(self.lang)
+        if console.is_terminal:
+            with console.status(label + "…"):
+                yield notes
+        else:
+            print(f"… {label}", file=sys.stderr, flush=True)
+            yield notes
+        seconds = time.monotonic() - start
+        detail = " ".join(n.render(self.lang) for n in notes)
+        self.rows.append((label, seconds, detail))
+        print(f"✔ {label} ({Number(seconds).render(self.lang)}\u00a0s){' — ' + detail if detail else ''}", file=sys.stderr, flush=True)
+
+
+def run_setup(*, lang: str, container: str, project: str | None, image: str | None, recreate: bool, yes: bool,
+              snapshot: str | None = None, journal: Path | None = None, recorder: bool = True) -> None:
+    validate_instance(container)
+    state = daemon.STATE_DIR if _root() else Path.home() / ".local" / "state" / "labkit"
+    log = state / "setup.log"
+    phases = Phases(lang)
+    with phases.phase(M("setup.phase.incus", "Incus server")) as notes:
+        client = _ensure_incus(log, notes, project)
+    try:
+        endpoint_is_admin = not client.endpoint.restricted_socket
+        if endpoint_is_admin and _root_or_admin(client):
+            with phases.phase(M("setup.phase.storage", "Storage and default profile")) as notes:
+                pool = ensure_storage(client)
+                ensure_root_disk(client, pool.pool)
+                notes.append(M("setup.storage.created", "pool “{pool}” ({driver}) created.", pool=pool.pool, driver=pool.driver) if pool.created
+                             else M("setup.storage.pool", "pool “{pool}” ({driver}).", pool=pool.pool, driver=pool.driver))
+        existing = client.instance_or_none(container)
+        if existing is not None and recreate:
+            _confirm_recreate(container, yes, lang)
+            with phases.phase(M("setup.phase.delete", "Deleting the old instance")):
+                instances.delete(client, container)
+            existing = None
+        if existing is None:
+            with phases.phase(M("setup.phase.image", "Image")) as notes:
+                source = _ensure_image(client, image, log, notes)
+            with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:
+                _launch(client, source, container, log)
+                instances.wait_booted(client, container)
+                # Before the learner's first snapshot, so a restore keeps it (baseline.py).
+                record_baseline(client, container)
+                notes.append(M("setup.instance.running", "running."))
+        else:
+            with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:
+                notes.append(M("setup.instance.kept", "already exists ({status}); left as it is. Use --recreate to rebuild it.", status=existing.get("status", "?")))
+        if recorder:
+            with phases.phase(M("setup.phase.recorder", "Event recorder")) as notes:
+                notes.append(start_recorder(client, container, snapshot, journal))
+    finally:
+        client.close()
+    total = sum(s for _, s, _ in phases.rows)
+    print(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.", seconds=Number(total)).render(lang), file=sys.stderr)
+
+
+def start_recorder(client: IncusClient, container: str, snapshot: str | None = None, journal: Path | None = None) -> Message:
+    """Leave the event recorder running for this instance (recorder.py); tests start it the same way."""
+    from ..grading import journal as journal_mod
+    from ..labs import CHAPTERS
+    from .recorder_service import ensure_running
+
+    chapter = CHAPTERS["snapshots"]
+    path = journal or journal_mod.default_path(chapter.id, client.project, container)
+    status = ensure_running(client.endpoint, container, snapshot or chapter.defaults["snapshot"],
+                            chapter.defaults["file"], path, chapter.id)
+    if status is None:
+        return M("setup.recorder.remote", "not used with a remote server: the notebook records events itself, or run “labkit watch”.")
+    if not status.connected:
+        raise SetupError(M("setup.recorder.failed", "The event recorder did not start listening. Its log is {log}.", log=str(status.log)))
+    return M("setup.recorder.running", "running (PID {pid}, log in {log}).", pid=status.pid, log=str(status.log))
+
+
+def _root() -> bool:
+    from .install import is_root
+
+    return is_root()
+
+
+def _root_or_admin(client: IncusClient) -> bool:
+    try:
+        return client.server().get("auth") == "trusted"
+    except LabkitError:
+        return False
+
+
+def _ensure_incus(log: Path, notes: list[Message], project: str | None) -> IncusClient:
+    endpoint = find_endpoint(project)
+    client = IncusClient(endpoint)
+    try:
+        client.server()
+        notes.append(M("setup.incus.found", "found on {socket}.", socket=str(endpoint.socket)))
+        return client
+    except IncusAccessDenied:
+        client.close()
+        raise
+    except IncusUnavailable:
+        client.close()
+    if not _root():
+        raise SetupError(M("setup.not_root", "No usable Incus server was found, and installing one needs root. Run “sudo labkit setup” (or “sudo .venv/bin/labkit setup”), then add yourself to the “{group}” group with “sudo usermod -aG {group} $USER” and open a new session.", group=ADMIN_GROUP))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if not daemon.incus_installed():
+        _install(log)
+        notes.append(M("setup.incus.installed", "installed."))
+    pid = daemon.start_daemon()
+    if pid is not None:
+        notes.append(M("setup.incus.started", "daemon started (PID {pid}, log in {log}).", pid=pid, log=str(daemon.STATE_DIR / "incusd.log")))
+    return IncusClient(find_endpoint(project))
+
+
+def _install(log: Path) -> None:
+    from .install import detect_distro, incus_install_plan, install_packages
+
+    install_packages(incus_install_plan(detect_distro()), log)
+
+
+def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list[Message]) -> str:
+    if image:
+        if not _image_known(client, image):
+            raise SetupError(M("setup.unknown_image", "The image “{image}” was not found: it is neither a local alias nor a fingerprint (see “incus image list”), nor an image of a reachable remote (REMOTE:ALIAS, e.g. images:ubuntu/24.04).", image=image))
+        notes.append(M("setup.image.given", "{image}.", image=image))
+        return image
+    if _remote_answers(REMOTE_IMAGE):
+        notes.append(M("setup.image.remote", "{image} from the image server.", image=REMOTE_IMAGE))
+        return REMOTE_IMAGE
+    return _local_debian_image(client, log, notes)
+
+
+def _local_debian_image(client: IncusClient, log: Path, notes: list[Message]) -> str:
+    from .aptsources import find_debian_mirror, own_codename
+    from .image import build_debian_image, default_cache_dir, import_image, image_alias_exists
+
+    suite = own_codename()
+    alias = f"labkit/debian-{suite}"
+    if image_alias_exists(alias):
+        notes.append(M("setup.image.cached", "{alias} (already imported).", alias=alias))
+        return alias
+    if not _root():
+        raise SetupError(M("setup.image.needs_root", "No image server answers and building the local Debian image needs root: run “sudo labkit setup” once."))
+    meta, rootfs = build_debian_image(find_debian_mirror(), suite, default_cache_dir(suite), log)
+    import_image(meta, rootfs, alias, log)
+    notes.append(M("setup.image.built", "{alias} built with debootstrap (no image server answered).", alias=alias))
+    return alias
+
+
+def _image_known(client: IncusClient, image: str) -> bool:
+    if ":" in image:
+        return _remote_answers(image)
+    for path in (f"/1.0/images/aliases/{image}", f"/1.0/images/{image}"):
+        if client.raw("GET", path).status_code == 200:
+            return True
+    return False
+
+
+def _remote_answers(image: str) -> bool:
+    try:
+        result = subprocess.run(["incus", "image", "info", image], stdin=subprocess.DEVNULL, capture_output=True,
+                                timeout=REMOTE_PROBE_SECONDS)
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+    return result.returncode == 0
+
+
+def _launch(client: IncusClient, image: str, container: str, log: Path) -> None:
+    cmd = ["incus", "launch", image, container, "--project", client.project]
+    with open(log, "ab") as out:
+        result = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        # A failed launch must not leave a broken instance behind.
+        if client.instance_or_none(container) is not None:
+            instances.delete(client, container)
+        raise SetupError(M("setup.launch_failed", "Creating the instance “{container}” from {image} failed. The reason is at the end of {log}; nothing was left behind.", container=container, image=image, log=str(log)))
+
+
+def _confirm_recreate(container: str, yes: bool, lang: str) -> None:
+    if yes:
+        return
+    from ..cli.errors import confirm
+
+    confirm(M("setup.recreate.confirm", "This deletes the instance “{container}” with its snapshots and files, then creates it again. Continue?", container=container),
+            M("setup.recreate.needs_yes", "Nothing was deleted. Confirm the rebuild, or pass --yes."), lang)
