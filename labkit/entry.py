@@ -3,7 +3,7 @@
 Why: a learner runs `labkit check` after each step, and it should answer as fast as
 the shell commands around it.  Importing click and building the command tree costs
 more than the check's own requests (bench/checks.py).  This path accepts only the
-plain form `labkit [--lang|--container|--snapshot|--project|--journal VALUE]… check
+plain form `labkit [--lang|--lab|--container|--snapshot|--project|--journal VALUE]… check
 [STEP]… [--json] [--verbose]` and hands anything else (help, a typo, an unknown or
 repeated option, an empty value) to the click CLI, so usage errors and help come from
 one place; both paths run cli_check.run_check.
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-GLOBAL_OPTIONS = ("--lang", "--container", "--snapshot", "--project", "--journal")
+GLOBAL_OPTIONS = ("--lang", "--lab", "--container", "--snapshot", "--project", "--journal")
 CHECK_FLAGS = {"--json": "as_json", "--verbose": "verbose", "-v": "verbose"}
 
 
@@ -61,6 +61,6 @@ def parse_check(argv: list[str]) -> dict[str, Any] | None:
     from .i18n import normalise_language
 
     journal = options.get("--journal")
-    return {"lang": normalise_language(options.get("--lang")), "container": options.get("--container"),
+    return {"lang": normalise_language(options.get("--lang")), "lab": options.get("--lab"), "container": options.get("--container"),
             "snapshot": options.get("--snapshot"), "project": options.get("--project"),
             "journal": Path(journal) if journal else None, "steps": tuple(steps), **flags}

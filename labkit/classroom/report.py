@@ -180,14 +180,14 @@ def step_times(status: ClassStatus, journals: dict[str, Journal]) -> dict[str, d
     times: dict[str, dict[str, int | None]] = {}
     for ls in status.learners:
         journal = journals.get(ls.learner)
-        first = (journal.data.get("first_pass") if journal else None) or {}
+        first = journal.attempt_view().first_pass if journal else {}
         row: dict[str, int | None] = {}
         previous: datetime | None = None
         for step in status.chapter.step_ids:
-            when = datetime.fromisoformat(first[step]) if step in first else None
+            when = first.get(step)
             row[step] = round((when - previous).total_seconds()) if when and previous else None
             previous = when or previous
-        stamps = [datetime.fromisoformat(v) for v in first.values()]
+        stamps = list(first.values())
         row["total"] = round((max(stamps) - min(stamps)).total_seconds()) if len(stamps) > 1 else None
         times[ls.learner] = row
     return times

@@ -128,8 +128,8 @@ def grade_learner(journal: Journal, chapter: Chapter, observation: Observation, 
     if baseline is None:
         journal.ensure_baseline(observation.instance)
     results = grade(chapter, observation, history_of(journal, baseline), params)
-    latest = {c["step"]: c["status"] for c in journal.data.get("checks", [])}
-    changed = [r for r in results if latest.get(r.step) != r.status.value]
+    latest = journal.attempt_view().latest()
+    changed = [r for r in results if latest.get(r.step) is not r.status]
     if changed:  # a write is a locked read-modify-write with an fsync: only when something changed
         journal.record_results(changed)
     return results

@@ -13,11 +13,11 @@ from typing import TextIO
 from ..errors import LabkitError
 
 
-def run_check(*, lang: str, container: str | None, snapshot: str | None, project: str | None,
+def run_check(*, lang: str, lab: str | None = None, container: str | None, snapshot: str | None, project: str | None,
               journal: Path | None, steps: tuple[str, ...], as_json: bool, verbose: bool) -> int:
     """Exit code: 0 every requested step passed, 1 one failed or is not verified, 2 unusable."""
     try:
-        return _check(lang, container, snapshot, project, journal, steps, as_json, verbose)
+        return _check(lang, lab, container, snapshot, project, journal, steps, as_json, verbose)
     except LabkitError as exc:
         from .errors import render_error
 
@@ -27,13 +27,15 @@ def run_check(*, lang: str, container: str | None, snapshot: str | None, project
         return 130
 
 
-def _check(lang: str, container: str | None, snapshot: str | None, project: str | None, journal: Path | None,
+def _check(lang: str, lab: str | None, container: str | None, snapshot: str | None, project: str | None, journal: Path | None,
            steps: tuple[str, ...], as_json: bool, verbose: bool) -> int:
     from ..grading import render
     from ..grading.session import Session
 
     # GET and HEAD over the local socket without httpx: see unix_http.py.
-    session = Session(container=container, snapshot=snapshot, project=project, journal=journal, lean_reads=True)
+    from ..labs import DEFAULT_LAB
+
+    session = Session(lab=lab or DEFAULT_LAB, container=container, snapshot=snapshot, project=project, journal=journal, lean_reads=True)
     try:
         report = session.check(list(steps) or None)
     finally:

@@ -18,19 +18,22 @@ from .lab import lab_command
 from .errors import confirm, handles_errors
 from ..errors import IncusUnavailable, UsageError
 from ..i18n import M, Message, normalise_language
+from ..labs import CHAPTERS, DEFAULT_LAB
 from ..terminal import terminal
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
 class Options:
-    def __init__(self, lang: str, container: str | None, snapshot: str | None, project: str | None, journal: Path | None):
+    def __init__(self, lang: str, container: str | None, snapshot: str | None, project: str | None, journal: Path | None,
+                 lab: str = DEFAULT_LAB):
         self.lang, self.container, self.snapshot, self.project, self.journal = lang, container, snapshot, project, journal
+        self.lab = lab
 
     def session(self):
         from ..grading.session import Session
 
-        return Session(container=self.container, snapshot=self.snapshot, project=self.project, journal=self.journal)
+        return Session(lab=self.lab, container=self.container, snapshot=self.snapshot, project=self.project, journal=self.journal)
 
     def say(self, message: Message, err: bool = False) -> None:
         click.echo(terminal(message, self.lang), err=err)
@@ -38,14 +41,15 @@ class Options:
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.option("--lang", type=click.Choice(["fr", "en"]), default=None, help="Language of messages (default: from LANG).")
-@click.option("--container", default=None, help="Lab instance (default: ubuntu-test).")
-@click.option("--snapshot", default=None, help="Snapshot name (default: ubuntu-test-1).")
+@click.option("--lab", type=click.Choice(list(CHAPTERS)), default=DEFAULT_LAB, show_default=True, help="Which lab (chapter) to grade.")
+@click.option("--container", default=None, help="Lab instance (default: the lab's own).")
+@click.option("--snapshot", default=None, help="Snapshot name (default: the lab's own).")
 @click.option("--project", default=None, help="Incus project (default: the client's).")
 @click.option("--journal", type=click.Path(path_type=Path), default=None, help="Journal file (default: in the XDG state folder).")
 @click.pass_context
-def main(ctx: click.Context, lang: str | None, container: str | None, snapshot: str | None, project: str | None, journal: Path | None) -> None:
-    """labkit — the Incus snapshots lab, graded against your real container."""
-    ctx.obj = Options(normalise_language(lang), container, snapshot, project, journal)
+def main(ctx: click.Context, lang: str | None, lab: str, container: str | None, snapshot: str | None, project: str | None, journal: Path | None) -> None:
+    """labkit — the Incus snapshots labs, graded against your real containers."""
+    ctx.obj = Options(normalise_language(lang), container, snapshot, project, journal, lab)
 
 
 @main.command()
@@ -59,7 +63,7 @@ def check(opts: Options, steps: tuple[str, ...], as_json: bool, verbose: bool) -
     # The console script runs the plain forms of this command without click (entry.py).
     from .check import run_check
 
-    sys.exit(run_check(lang=opts.lang, container=opts.container, snapshot=opts.snapshot, project=opts.project,
+    sys.exit(run_check(lang=opts.lang, lab=opts.lab, container=opts.container, snapshot=opts.snapshot, project=opts.project,
                        journal=opts.journal, steps=steps, as_json=as_json, verbose=verbose))
 
 
@@ -85,7 +89,7 @@ def report(opts: Options, as_json: bool) -> None:
     from ..grading.progress import attempt_report, report_table
 
     session = opts.session()
-    data = attempt_report(session.chapter, session.journal.data)
+    data = attempt_report(session.chapter, session.journal.attempt_view())
     if as_json:
         click.echo(render.dumps(data))
     else:
@@ -116,7 +120,7 @@ def watch(opts: Options, seconds: float | None) -> None:
         listener.stop()
     if lost:
         raise IncusUnavailable(M("cli.watch.lost", "The connection to the Incus daemon was lost: events are no longer recorded. Restart “labkit watch” once the daemon is back."))
-    opts.say(M("cli.watch.stopped", "Stopped watching. Your journal now holds {count} events.", count=len(session.journal.data["events"])), err=True)
+    opts.say(M("cli.watch.stopped", "Stopped watching. Your journal now holds {count} events.", count=len(session.journal.attempt_view().events)), err=True)
 
 
 def _interrupt(*_: object) -> None:
@@ -129,14 +133,11 @@ def _interrupt(*_: object) -> None:
 @handles_errors
 def reset(opts: Options, yes: bool) -> None:
     """Put the instance back to the chapter's start and archive the journal."""
-    from ..grading.reset import reset_instance
-
     session = opts.session()
     if not yes:
-        question = M("cli.reset.confirm", "This deletes the snapshot {snapshot} and /root/this_file.txt in {container}, and starts a new attempt. Continue?", container=session.container, snapshot=session.snapshot)
-        confirm(question, M("cli.reset.needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."), opts.lang)
-    archived = reset_instance(session)
-    opts.say(M("cli.reset.done", "{container} is back at the start of the chapter: running, without the snapshot {snapshot} and without the file.", container=session.container, snapshot=session.snapshot))
+        confirm(session.reset_question(), M("cli.reset.needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."), opts.lang)
+    archived = session.reset()
+    opts.say(M("cli.reset.done", "{container} is back at the start of the lab “{title}”.", container=session.container, title=session.chapter.title))
     if archived is not None:
         opts.say(M("cli.reset.archived", "Your previous attempt is kept in {archive}.", archive=str(archived)))
 
@@ -160,7 +161,7 @@ def record(opts: Options, stop_it: bool) -> None:
         return
     if session.endpoint.remote is not None:
         raise _UsageError(M("cli.record.remote", "The event recorder works with a local Incus socket only; with a remote server, keep “labkit watch” running or use the notebook."))
-    config, _ = recorder_service.write_config(session.endpoint, session.container, session.snapshot, session.file_path,
+    config, _ = recorder_service.write_config(session.endpoint, session.container, session.snapshot, session.params.get("file", ""),
                                               session.journal.path or Path(os.devnull))
     session.close()
     # Replace this process: the recorder must not keep click and the HTTP client in memory.

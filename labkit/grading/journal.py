@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -31,6 +32,50 @@ FORMAT = 1
 KEPT_PER_ACTION = 50
 # Per step, the newest checks (the latest status is what is read; counts live in "attempts").
 KEPT_PER_STEP = 20
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    step: str
+    time: datetime
+    status: Status
+    diagnosis: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt as the journal holds it, typed: what every reader outside this module sees.
+
+    The file's schema (FORMAT, its keys) is read in `attempt_of` and written by `Journal` only."""
+
+    lab: str
+    project: str
+    container: str
+    number: int
+    started_at: datetime
+    baseline: Baseline | None
+    checks: tuple[CheckRecord, ...]
+    first_pass: dict[str, datetime]
+    attempts: dict[str, int]
+    hints: dict[str, int]
+    events: tuple[Event, ...]
+
+    def latest(self) -> dict[str, Status]:
+        """Each step's latest status."""
+        return {c.step: c.status for c in self.checks}
+
+
+def attempt_of(data: dict[str, Any]) -> Attempt:
+    base = data.get("baseline")
+    baseline = None if base is None else Baseline(base.get("uuid"), base.get("generation"), datetime.fromisoformat(base["recorded_at"]))
+    return Attempt(
+        lab=data.get("lab", ""), project=data.get("project", ""), container=data.get("container", ""),
+        number=int(data.get("attempt", 1)), started_at=datetime.fromisoformat(data["started_at"]), baseline=baseline,
+        checks=tuple(CheckRecord(c["step"], datetime.fromisoformat(c["time"]), Status(c["status"]), c.get("diagnosis"))
+                     for c in data.get("checks", [])),
+        first_pass={k: datetime.fromisoformat(v) for k, v in (data.get("first_pass") or {}).items()},
+        attempts=dict(data.get("attempts") or {}), hints=dict(data.get("hints") or {}),
+        events=tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {}) for e in data.get("events", [])))
 
 
 def default_path(lab: str, project: str, container: str, environ: dict[str, str] | None = None) -> Path:
@@ -246,11 +291,13 @@ class Journal:
         self.update(record)
         return added
 
+    def attempt_view(self) -> Attempt:
+        with self._mutex:
+            return attempt_of(self.data)
+
     def history(self) -> History:
-        base = self.data.get("baseline")
-        baseline = None if base is None else Baseline(base.get("uuid"), base.get("generation"), datetime.fromisoformat(base["recorded_at"]))
-        events = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {}) for e in self.data.get("events", []))
-        return History(frozenset(self.data.get("first_pass", {})), baseline, events)
+        view = self.attempt_view()
+        return History(frozenset(view.first_pass), view.baseline, view.events)
 
 
 def bounded(events: list[dict[str, Any]], container: str, snapshot: str) -> list[dict[str, Any]]:

@@ -1,10 +1,10 @@
 """The learner's progress over an attempt, read from the journal (for `labkit report`)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from .engine import Chapter
+from .engine import Chapter, Status
+from .journal import Attempt
 from ..i18n import M
 
 HEADERS = (M("report.step", "Step"), M("report.status", "Status"), M("report.points", "Points"),
@@ -12,21 +12,20 @@ HEADERS = (M("report.step", "Step"), M("report.status", "Status"), M("report.poi
 NEVER = M("report.never", "not checked")
 
 
-def attempt_report(chapter: Chapter, journal: dict[str, Any]) -> dict[str, Any]:
+def attempt_report(chapter: Chapter, attempt: Attempt) -> dict[str, Any]:
     """Latest status, time to first pass, number of checks and hints for each step."""
-    started = datetime.fromisoformat(journal["started_at"])
-    latest = {c["step"]: c["status"] for c in journal.get("checks", [])}
+    latest = attempt.latest()
     rows, earned = [], 0
     for step in chapter.steps:
         status = latest.get(step.id)
-        first = journal.get("first_pass", {}).get(step.id)
-        points = step.points if status == "passed" else 0
+        first = attempt.first_pass.get(step.id)
+        points = step.points if status is Status.PASSED else 0
         earned += points
-        rows.append({"id": step.id, "status": status, "points": points, "possible": step.points,
-                     "seconds_to_pass": round((datetime.fromisoformat(first) - started).total_seconds()) if first else None,
-                     "checks": journal.get("attempts", {}).get(step.id, 0), "hints": journal.get("hints", {}).get(step.id, 0)})
-    return {"lab": chapter.id, "container": journal["container"], "attempt": journal.get("attempt", 1),
-            "started_at": journal["started_at"], "score": {"earned": earned, "possible": sum(s.points for s in chapter.steps)},
+        rows.append({"id": step.id, "status": status.value if status else None, "points": points, "possible": step.points,
+                     "seconds_to_pass": round((first - attempt.started_at).total_seconds()) if first else None,
+                     "checks": attempt.attempts.get(step.id, 0), "hints": attempt.hints.get(step.id, 0)})
+    return {"lab": chapter.id, "container": attempt.container, "attempt": attempt.number,
+            "started_at": attempt.started_at.isoformat(), "score": {"earned": earned, "possible": sum(s.points for s in chapter.steps)},
             "steps": rows}
 
 
@@ -39,7 +38,6 @@ def _duration(seconds: int | None) -> str:
 
 def report_table(chapter: Chapter, data: dict[str, Any], lang: str) -> str:
     from .render import WORDS
-    from .engine import Status
 
     titles = {s.id: s.title.render(lang) for s in chapter.steps}
     table = [[h.render(lang) for h in HEADERS]]

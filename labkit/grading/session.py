@@ -1,29 +1,31 @@
 """One learner's lab: the Incus client, the chapter, the journal, wired together.
 
-This is where I/O happens for grading: observe once, grade purely, record.
-The CLI and the notebook API are thin layers over `Session`.
+This is where I/O happens for grading: the chapter observes once, the engine grades purely,
+the journal records.  The CLI and the notebook API are thin layers over `Session`; none of
+them knows which chapter it runs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from . import journal as journal_mod
-from .engine import Chapter, Result, Score, grade
 from ..errors import UsageError
 from ..i18n import M, Message
 from ..incus.client import Endpoint, IncusClient, find_endpoint
-from .journal import Journal
-from ..labs import CHAPTERS
 from ..incus.names import validate_instance, validate_project, validate_snapshot
-from ..labs.snapshots_observe import Observation, observe
+from ..labs import DEFAULT_LAB, chapter_named
+from . import journal as journal_mod
+from .access import Access
+from .engine import Chapter, Result, Score, grade
+from .journal import Journal
 
 
 @dataclass(frozen=True)
 class Report:
     results: list[Result]
     score: Score
-    observation: Observation
+    observation: Any
     warnings: list[Message] = field(default_factory=list)
 
     @property
@@ -31,27 +33,40 @@ class Report:
         return all(r.passed for r in self.results)
 
 
+def chapter_params(chapter: Chapter, container: str | None = None, snapshot: str | None = None,
+                   extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The chapter's defaults with the learner's names over them, every name checked before any request."""
+    params = dict(chapter.defaults)
+    params.update({k: v for k, v in (extra or {}).items() if v})
+    if container:
+        params["container"] = container
+    if snapshot:
+        params["snapshot"] = snapshot
+    if "container" in params:
+        validate_instance(params["container"])
+    if "snapshot" in params:
+        validate_snapshot(params["snapshot"])
+    return params
+
+
 class Session:
-    def __init__(self, *, lab: str = "snapshots", container: str | None = None, snapshot: str | None = None,
+    def __init__(self, *, lab: str = DEFAULT_LAB, container: str | None = None, snapshot: str | None = None,
                  project: str | None = None, journal: str | Path | None = None, endpoint: Endpoint | None = None,
-                 client: IncusClient | None = None, lean_reads: bool = False):
-        self.chapter: Chapter = CHAPTERS[lab]
-        self.container = validate_instance(container or self.chapter.defaults["container"])
-        self.snapshot = validate_snapshot(snapshot or self.chapter.defaults["snapshot"])
-        # The file the chapter watches (the snapshots chapter: /root/this_file.txt).
-        self.file_path = self.chapter.defaults["file"]
+                 client: IncusClient | None = None, lean_reads: bool = False, params: dict[str, str] | None = None,
+                 access: Access | None = None):
+        self.chapter: Chapter = chapter_named(lab)
+        self.params = chapter_params(self.chapter, container, snapshot, params)
+        self.container = self.params["container"]
+        self.snapshot = self.params.get("snapshot", "")
         if project is not None:
             validate_project(project)
         self.endpoint = endpoint or find_endpoint(project)
         # lean_reads: GET and HEAD without httpx (unix_http.py), for the `labkit check` command.
         self.client = client or IncusClient(self.endpoint, lean_reads=lean_reads)
         self.project = self.client.project
-        self.journal = Journal(Path(journal) if journal else journal_mod.default_path(lab, self.project, self.container),
-                               lab, self.project, self.container, self.snapshot)
-
-    @property
-    def params(self) -> dict[str, str]:
-        return {"container": self.container, "snapshot": self.snapshot}
+        self.access = access or Access(self.client, _snapshot_server_opener(self.project), _client_config())
+        self.journal = Journal(Path(journal) if journal else journal_mod.default_path(self.chapter.id, self.project, self.container),
+                               self.chapter.id, self.project, self.container, self.snapshot)
 
     def steps(self, wanted: list[str] | None) -> list[str]:
         known = self.chapter.step_ids
@@ -60,13 +75,13 @@ class Session:
                 raise UsageError(M("cli.unknown_step", "“{step}” is not a step of this lab. The steps are: {steps}.", step=step, steps=", ".join(known)))
         return list(wanted or known)
 
-    def observe(self) -> Observation:
-        return observe(self.client, self.container, self.snapshot, self.file_path)
+    def observe(self) -> Any:
+        return self.chapter.observe(self.access, self.params)
 
     def check(self, steps: list[str] | None = None) -> Report:
         wanted = self.steps(steps)
         obs = self.observe()
-        if obs.instance is None and self.journal.data.get("baseline") is None:
+        if obs.instance is None and self.journal.attempt_view().baseline is None:
             # Never seen in this attempt: a wrong name, not a deletion to grade.
             self.client.instance(self.container)
         self.journal.ensure_baseline(obs.instance)
@@ -82,6 +97,16 @@ class Session:
         message = chosen.nudge if level == 1 else chosen.solution
         return min(level, 2), message.bind(**self.params)
 
+    def reset(self) -> Path | None:
+        """Back to the chapter's start, and a new attempt in the journal; returns the archived journal."""
+        self.chapter.reset(self.access, self.params)
+        archived = self.journal.archive()
+        self.journal.ensure_baseline(self.observe().instance)
+        return archived
+
+    def reset_question(self) -> Message:
+        return self.chapter.reset_question.bind(**self.params)
+
     def record_events(self, entries: list[dict]) -> None:
         self.journal.record_events(entries)
 
@@ -90,4 +115,17 @@ class Session:
         return warnings
 
     def close(self) -> None:
+        self.access.close()
         self.client.close()
+
+
+def _snapshot_server_opener(project: str):
+    def open_it() -> IncusClient:
+        from ..provision.second_server import admin_client
+        return admin_client(project)
+    return open_it
+
+
+def _client_config() -> Path | None:
+    import os
+    return Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..grading.engine import FILE_SEEN, Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
 from ..i18n import M, Message
+from .snapshots_observe import observe_chapter, reset_chapter
 
 FILE_PATH = "/root/this_file.txt"
 
@@ -412,4 +413,8 @@ CHAPTER = Chapter(
     steps=tuple(Step(step_id, POINTS[step_id], TITLES[step_id], CHECKS[step_id], NUDGES[step_id],
                      SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
     defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "file": FILE_PATH},
+    observe=observe_chapter,
+    reset=reset_chapter,
+    reset_question=M("cli.reset.confirm", "This deletes the snapshot {snapshot} and {file} in {container}, and starts a new attempt. Continue?"),
+    notebook="snapshots",
 )

@@ -227,3 +227,33 @@ def fine_file_time(client: IncusClient, container: str, path: str, timeout: floa
                 client.raw("DELETE", log, timeout=timeout)
             except LabkitError:
                 pass
+
+
+# -- the chapter's hooks: what the session calls ------------------------------------------
+def observe_chapter(access: Any, params: dict[str, str]) -> Observation:
+    return observe(access.main, params["container"], params["snapshot"], params["file"])
+
+
+def reset_chapter(access: Any, params: dict[str, str]) -> None:
+    """Back to the chapter's start: instance running, no lab snapshot, no file."""
+    from ..classroom.spec import CLASS_KEY
+    from ..errors import InstanceNotFound
+    from ..i18n import M
+    from ..incus import instances
+    from .baseline import BASELINE_UUID, record_baseline
+
+    client, name, snapshot, path = access.main, params["container"], params["snapshot"], params["file"]
+    data = client.instance_or_none(name)
+    if data is None:
+        raise InstanceNotFound(M("reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit setup”.", container=name))
+    if any(s["name"] == snapshot for s in client.snapshots(name)):
+        client.request("DELETE", f"/1.0/instances/{quote(name)}/snapshots/{quote(snapshot, safe='')}")
+    if client.file_info(name, path) is not None:
+        client.request("DELETE", f"/1.0/instances/{quote(name)}/files", params={"path": path})
+    if data.get("status") != "Running":
+        instances.change_state(client, name, "start")
+    config = client.instance(name).get("config") or {}
+    if BASELINE_UUID in config and CLASS_KEY not in config:
+        # Recorded by setup: the new attempt starts from the instance as it is now. A class's keys
+        # stay as the class wrote them: its instructor holds the same values and flags any change.
+        record_baseline(client, name)

@@ -18,6 +18,7 @@ from ..grading.engine import Result, Score, Status
 from ..errors import LabkitError
 from ..i18n import M, Message, normalise_language
 from ..grading.session import Report, Session
+from ..labs import DEFAULT_LAB
 from ..terminal import terminal
 
 
@@ -83,11 +84,14 @@ _OPEN: dict[Path | None, "Lab"] = {}
 
 class Lab:
     def __init__(self, container: str | None = None, snapshot: str | None = None, lang: str | None = None,
-                 project: str | None = None, journal: str | Path | None = None, listen: bool = True):
+                 project: str | None = None, journal: str | Path | None = None, listen: bool = True,
+                 lab: str = DEFAULT_LAB, **params: str):
+        """`lab` names the chapter (labkit.labs.CHAPTERS); `params` are its other settings (for example
+        remote="incus-snapshot"), over the chapter's defaults."""
         self.lang = normalise_language(lang)
         try:
-            self.session = Session(container=container, snapshot=snapshot, project=project,
-                                   journal=Path(journal) if journal else None)
+            self.session = Session(lab=lab, container=container, snapshot=snapshot, project=project,
+                                   journal=Path(journal) if journal else None, params=params)
             self.session.journal.ensure_baseline(self.session.observe().instance)
         except LabkitError as exc:
             _display(self._error_box(exc))
@@ -189,13 +193,11 @@ class Lab:
 
     def _passed_count(self) -> int:
         """Steps passed so far in this attempt, as the journal remembers them."""
-        latest: dict[str, str] = {}
-        for entry in self.session.journal.data.get("checks", []):
-            latest[entry["step"]] = entry["status"]
-        return sum(1 for status in latest.values() if status == Status.PASSED.value)
+        latest = self.session.journal.attempt_view().latest()
+        return sum(1 for status in latest.values() if status is Status.PASSED)
 
     def _error_box(self, exc: LabkitError) -> Shown:
         return Shown(exc, render.html_error(exc.render(self.lang)), f"✘ {terminal(exc.message, self.lang)}")
 
     def __repr__(self) -> str:
-        return f"Lab(container={self.session.container!r}, snapshot={self.session.snapshot!r}, lang={self.lang!r})"
+        return f"Lab(lab={self.session.chapter.id!r}, container={self.session.container!r}, snapshot={self.session.snapshot!r}, lang={self.lang!r})"

@@ -95,15 +95,11 @@ def _recorder(project: str, container: str) -> Check:
 
 def _snapshot_server() -> list[Check]:
     """Only when the lab has one (started by `setup --snapshot-server`, or named by URL); not required."""
-    import os
-    from pathlib import Path
-
     from . import daemon
-
     from . import second_server as second
 
     named = second.configured(daemon.STATE_DIR)
-    server = second.SnapshotServer(Path(os.environ.get("LABKIT_SNAPSHOT_SERVER_DIR") or second.DEFAULT_DIR))
+    server = second.local_server()
     if named is None and not server.incus_dir.exists():
         return []
     if named is not None and not server.incus_dir.exists():

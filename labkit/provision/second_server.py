@@ -298,3 +298,30 @@ def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | Non
     with IncusClient(find_endpoint()) as main:
         started = ensure_running(server, main=main if main_listens else None)
     say(started_message(started, server))
+
+
+def local_server() -> SnapshotServer:
+    """The snapshot server this machine runs (tests point LABKIT_SNAPSHOT_SERVER_DIR at their own)."""
+    return SnapshotServer(Path(os.environ.get("LABKIT_SNAPSHOT_SERVER_DIR") or DEFAULT_DIR))
+
+
+def admin_client(project: str, timeout: float = 30.0) -> IncusClient:
+    """labkit's own view of the snapshot server, in `project`, for grading: its local socket (root or
+    incus-admin), or for a real second server named by URL, the remote of that name in the caller's
+    own client configuration. Never a remote found by address in a learner's configuration: a
+    learner who names any server `incus-snapshot` must not choose what labkit grades."""
+    from ..errors import SnapshotServerMissing
+    from ..incus.certs import read_remote
+
+    server = local_server()
+    if daemon.daemon_answers(server.socket):
+        return IncusClient(Endpoint(server.socket, project), timeout=timeout)
+    named = configured(daemon.STATE_DIR)
+    if named is not None:
+        conf = Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
+        remote = read_remote(conf, named.get("remote") or REMOTE_NAME)
+        if remote is not None and remote.address.removeprefix("https://").rstrip("/") == named["url"].removeprefix("https://").rstrip("/"):
+            return IncusClient(Endpoint(conf / "config.yml", project, remote=remote), timeout=timeout)
+    raise SnapshotServerMissing(M("snapshot_server.missing",
+        "This lab needs the snapshot server, and labkit cannot reach it: start it with “sudo labkit setup "
+        "--snapshot-server”, or on a training server ask the trainer for access."))

@@ -55,7 +55,7 @@ def imported(stderr: str) -> set[str]:
 
 def test_the_fast_path_takes_only_the_plain_forms_of_check() -> None:
     parsed = parse_check(["--lang", "fr", "--container=c1", "check", "snapshot", "--json", "touch", "-v"])
-    assert parsed == {"lang": "fr", "container": "c1", "snapshot": None, "project": None, "journal": None,
+    assert parsed == {"lang": "fr", "lab": None, "container": "c1", "snapshot": None, "project": None, "journal": None,
                       "steps": ("snapshot", "touch"), "as_json": True, "verbose": True}
     assert parse_check(["--journal", "/tmp/j", "check"])["journal"] == Path("/tmp/j")
     for argv in (["check", "--help"], ["check", "-h"], ["--help"], [], ["hint", "snapshot"], ["--lang", "de", "check"],
