@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from labkit.classroom import status as cs  # noqa: E402
 from labkit.classroom import create as classroom  # noqa: E402
 from labkit.classroom.status import class_status  # noqa: E402
+from labkit.labs import snapshots_class  # noqa: E402
 from labkit.incus.client import Endpoint, IncusClient, find_endpoint  # noqa: E402
 
 
@@ -62,8 +63,8 @@ def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int,
 
     timed(IncusClient, "all_instances", "GET instances (all projects)")
     timed(IncusClient, "request", "GET projects", lambda self, method, path, **k: path == "/1.0/projects")
-    timed(cs, "all_volumes", "GET volumes (all pools)")
-    timed(cs, "observe_class", "learners' requests (wall)")
+    timed(snapshots_class, "all_volumes", "GET volumes (all pools)")
+    timed(cs, "observe_learners", "learners' requests (wall)")
     timed(IncusClient, "raw", "  of which HTTP requests (sum over threads)")
     timed(cs, "grade_learner", "grading and journals (sum)")
     timed(cs, "class_status", "total")

@@ -26,6 +26,8 @@ class ClassOptions:
     container: str | None
     snapshot: str | None
     root: Path | None
+    # `labkit --lab ID class …`: only when given (a class otherwise does the lab it was created for).
+    lab: str | None = None
 
     def folder(self, name: str) -> Path:
         from .spec import default_folder
@@ -52,14 +54,16 @@ def _client():
 def class_group(ctx: click.Context, root: Path | None) -> None:
     """Training sessions: one isolated lab per learner on a shared Incus server."""
     parent = ctx.obj
+    given = ctx.parent is not None and ctx.parent.get_parameter_source("lab") is click.core.ParameterSource.COMMANDLINE
     ctx.obj = ClassOptions(getattr(parent, "lang", None) or normalise_language(None), getattr(parent, "container", None),
-                           getattr(parent, "snapshot", None), root)
+                           getattr(parent, "snapshot", None), root, getattr(parent, "lab", None) if given else None)
 
 
 @class_group.command("create")
 @click.argument("name")
 @click.option("--learners", "count", type=int, default=None, help="Number of learners (learner01, learner02…).")
 @click.option("--roster", type=click.Path(path_type=Path, dir_okay=False), default=None, help="File with one learner name per line.")
+@click.option("--lab", default=None, help="The lab the class does (default: the first lab, or what the class recorded).")
 @click.option("--image", default=None, help="Image of the golden instance (default: the local labkit/ image, else images:ubuntu/24.04).")
 @click.option("--pool", default=None, help="Storage pool (default: the default profile's).")
 @click.option("--listen", default=None, help="Turn on the HTTPS listener on ADDR:PORT (core.https_address). Never done by default.")
@@ -71,7 +75,7 @@ def class_group(ctx: click.Context, root: Path | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Print what would be done, change nothing.")
 @click.pass_obj
 @handles_errors
-def create_command(opts: ClassOptions, name: str, count: int | None, roster: Path | None, image: str | None,
+def create_command(opts: ClassOptions, name: str, count: int | None, roster: Path | None, lab: str | None, image: str | None,
                    pool: str | None, listen: str | None, targets: tuple[str, ...], limit_instances: int | None,
                    limit_disk: str | None, limit_memory: str | None, limit_processes: int | None, dry_run: bool) -> None:
     """Create a class (or complete a half-created one): a restricted project per learner."""
@@ -82,7 +86,8 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
     learners = classroom.numbered_learners(count) if count is not None else classroom.read_roster(roster) if roster else None
     with _client() as client:
         spec = classroom.spec_for(client, name, learners=learners, folder=opts.folder(name), container=opts.container,
-                                  image=image, pool=pool, listen=listen, targets=targets, instances=limit_instances,
+                                  image=image, pool=pool, listen=listen, targets=targets, lab=lab or opts.lab,
+                                  instances=limit_instances,
                                   disk=limit_disk, memory=limit_memory, processes=limit_processes)
         if dry_run:
             todo = classroom.plan(client=client, spec=spec)
@@ -95,6 +100,18 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
     opts.say(M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.", name=name, count=len(done.ready), seconds=Number(done.seconds), folder=str(spec.folder / "learners")), err=False)
     opts.say(M("class.cli.address", "Learners connect to {address}.", address=done.address) if done.address else
              M("class.cli.no_address", "The server does not listen on the network yet: learners can connect once you run this command again with --listen ADDR:PORT."), err=False)
+    if spec.needs_snapshot_server:
+        _say_remote_lines(opts, spec, done.remote_lines)
+
+
+def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) -> None:
+    """Each learner's line for the snapshot server (also in their folder): a token works once."""
+    from .second_server import REMOTE_FILE
+
+    opts.say(M("class.cli.snapshot_server", "Snapshot server: each learner runs their own line once, with their access folder as INCUS_CONF (it is also in {file} in their folder; a token works once):", file=REMOTE_FILE), err=False)
+    for learner in spec.learners:
+        line = lines.get(learner)
+        click.echo(f"  {learner}: {line}" if line else "  " + terminal(M("class.cli.snapshot_server_trusted", "{learner}: already added (their certificate is trusted there).", learner=learner), opts.lang))
 
 
 @class_group.command("status")
@@ -128,7 +145,7 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
         signal.signal(signal.SIGTERM, _interrupt)
     with _client() as client:
         if not watch:
-            show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot))
+            show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, lab=opts.lab))
             return
         try:
             if tty:
@@ -136,9 +153,10 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
 
                 with Live(auto_refresh=False) as live:
                     cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds,
-                             show=lambda s: live.update(views.rich_status(s, opts.lang), refresh=True))
+                             show=lambda s: live.update(views.rich_status(s, opts.lang), refresh=True), lab=opts.lab)
             else:
-                cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds, show=show)
+                cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds, show=show,
+                         lab=opts.lab)
         except KeyboardInterrupt:
             return  # Ctrl+C (or a kill) is how a watch ends
 
@@ -162,7 +180,8 @@ def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_pa
         raise UsageError(M("class.cli.report_needs_file", "Say what to write: --html FILE, --csv FILE, or both."))
     journals: dict = {}
     with _client() as client:
-        status = class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, journals=journals)
+        status = class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, journals=journals,
+                              lab=opts.lab)
     for path, text in ((html_path, report_html), (csv_path, report_csv)):
         if path is not None:
             path.write_text(text(status, journals, opts.lang), encoding="utf-8")
@@ -192,6 +211,10 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
     opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} certificates removed in {seconds} s.", name=name, projects=len(done.projects), certificates=done.certificates, seconds=Number(time.monotonic() - started)), err=False)
     if done.listener_off:
         opts.say(M("class.cli.listener_off", "The HTTPS listener this class had turned on is off again."), err=False)
+    if done.second is not None:
+        opts.say(M("class.cli.destroyed_there", "On the snapshot server: {projects} projects, {certificates} certificates and {tokens} unused tokens removed.", projects=len(done.second.projects), certificates=done.second.certificates, tokens=done.second.tokens), err=False)
+    if done.second_missing is not None:
+        opts.say(M("class.cli.nothing_there", "Nothing was removed on the snapshot server: {reason}", reason=done.second_missing))
 
 
 @class_group.command("serve")

@@ -23,10 +23,11 @@ from ..incus import certs
 from ..incus import instances
 
 from ..provision import quotas
+from . import second_server
 from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID, baseline_config
 from .spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
-    CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, LISTEN_KEY,
-    LISTEN_OWNER_KEY, ROLE_KEY, ClassSpec, Limits, default_folder, numbered_learners, parse_size, read_roster,
+    CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LAB_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, LISTEN_KEY,
+    LISTEN_OWNER_KEY, ROLE_KEY, TRUST_KEY, ClassSpec, Limits, default_folder, numbered_learners, parse_size, read_roster,
     spec_for, validate_class_name, validate_learners)
 from ..errors import IncusRequestFailed, LabkitError, SetupError, UsageError
 from ..i18n import M, Message, Number
@@ -100,7 +101,7 @@ def plan(*, client: IncusClient, spec: ClassSpec, state: ServerState | None = No
             todo.append(M("class.plan.copy", "{learner}: copy the golden instance to “{container}” in “{project}” and start it.", learner=learner, container=spec.container, project=project))
         if not state.certificates_of(spec.name, learner) or not certs.ClientCert(spec.bundle(learner) / "client.crt", spec.bundle(learner) / "client.key").exists():
             todo.append(M("class.plan.certificate", "{learner}: create a client certificate restricted to “{project}”, and the access folder {folder}.", learner=learner, project=project, folder=str(spec.bundle(learner))))
-    return todo
+    return todo + (second_server.plan(spec) if spec.needs_snapshot_server else [])
 
 
 @dataclass
@@ -109,6 +110,8 @@ class Created:
     ready: list[str] = field(default_factory=list)
     address: str | None = None
     seconds: float = 0.0
+    # learner -> the `incus remote add` line of their snapshot-server token (None: already trusted).
+    remote_lines: dict[str, str | None] = field(default_factory=dict)
 
 
 def create(*, client: IncusClient, spec: ClassSpec, lang: str, progress: Progress | None = None) -> Created:
@@ -117,6 +120,16 @@ def create(*, client: IncusClient, spec: ClassSpec, lang: str, progress: Progres
     start = time.monotonic()
     state = read_state(client)
     check_ownership(spec, state)
+    second = second_server.open_for(spec)  # before anything is made here: a class it needs cannot go without it
+    try:
+        return _create(client, spec, state, second, lang, say, start)
+    finally:
+        if second is not None:
+            second[0].close()
+
+
+def _create(client: IncusClient, spec: ClassSpec, state: ServerState, second: tuple[IncusClient, Any] | None,
+            lang: str, say: Progress, start: float) -> Created:
     pool = spec.pool or _default_pool(client)
     quotas.ensure_counted(client, pool)  # before any copy: root sizes must hold from the start
     _ensure_class_project(client, spec, state, pool)
@@ -125,12 +138,14 @@ def create(*, client: IncusClient, spec: ClassSpec, lang: str, progress: Progres
     done = Created(spec, address=address)
     failures: dict[str, LabkitError] = {}
     with ThreadPoolExecutor(max_workers=WORKERS) as workers:
-        jobs = {workers.submit(_ensure_learner, client, spec, state, learner, index, pool, address, lang): learner
+        jobs = {workers.submit(_ensure_learner, client, spec, state, learner, index, pool, address, lang, second): learner
                 for index, learner in enumerate(spec.learners)}
         for job in as_completed(jobs):
             learner = jobs[job]
             try:
-                job.result()
+                line = job.result()
+                if second is not None:
+                    done.remote_lines[learner] = line
             except LabkitError as exc:
                 failures[learner] = exc
                 continue
@@ -217,7 +232,7 @@ def _ensure_profile(client: IncusClient, project: str, pool: str, config: dict[s
 
 def _ensure_class_project(client: IncusClient, spec: ClassSpec, state: ServerState, pool: str) -> None:
     known = [n for n in ((state.projects.get(spec.class_project) or {}).get("config") or {}).get(LEARNERS_KEY, "").split(",") if n]
-    config = {CLASS_KEY: spec.name, ROLE_KEY: "class", CONTAINER_KEY: spec.container, LIMITS_KEY: spec.limits.to_text(),
+    config = {CLASS_KEY: spec.name, ROLE_KEY: "class", LAB_KEY: spec.lab, CONTAINER_KEY: spec.container, LIMITS_KEY: spec.limits.to_text(),
               LEARNERS_KEY: ",".join(dict.fromkeys([*known, *spec.learners])), "features.images": "false", "features.profiles": "true"}
     if spec.image:
         config[IMAGE_KEY] = spec.image
@@ -280,7 +295,10 @@ def _ensure_listener(client: IncusClient, spec: ClassSpec, state: ServerState) -
 
 
 def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, learner: str, index: int,
-                    pool: str, address: str | None, lang: str) -> None:
+                    pool: str, address: str | None, lang: str,
+                    second: tuple[IncusClient, Any] | None = None) -> str | None:
+    """The learner's project, instance, certificate and access folder; on the snapshot server too when
+    the lab needs it (returns the learner's `incus remote add` line there, None when already trusted)."""
     project, container, limits = spec.project(learner), spec.container, spec.limits
     # “isolated” refuses security.idmap.isolated=false (and privileged containers). Incus 6.0.4
     # checks only the keys an instance sets, so an instance made without the profile escapes it:
@@ -316,11 +334,15 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
     hold_baseline(client, project, baseline)
     fingerprint = certs.ensure_trusted(client, name=spec.certificate_name(learner), project=project,
                                        folder=spec.bundle(learner), existing=state.certificates_of(spec.name, learner))
-    update_project(client, project, {CERT_KEY: fingerprint})
+    line = None
+    if second is not None:
+        line = second_server.ensure_learner(second[0], spec, second[1], learner)
+    update_project(client, project, {CERT_KEY: fingerprint} | ({TRUST_KEY: spec.certificate_name(learner)} if second else {}))
     readme = certs.bundle_readme(cls=spec.name, learner=learner, project=project, container=container,
                                  address=address, server_cert=state.certificate_pem, lang=lang)
     certs.write_bundle(spec.bundle(learner), remote=spec.name, address=address, project=project,
                        server_cert=state.certificate_pem, readme=readme)
+    return line
 
 
 def hold_baseline(client: IncusClient, project: str, baseline: dict[str, str | None]) -> None:
@@ -340,6 +362,9 @@ class Destroyed:
     projects: list[str] = field(default_factory=list)
     certificates: int = 0
     listener_off: bool = False
+    # On the snapshot server (a lab that needs one): what was removed there, or why nothing was.
+    second: Any = None
+    second_missing: Message | None = None
 
 
 def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress | None = None) -> Destroyed:
@@ -352,6 +377,9 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
     if not projects and not found and not folder.exists():
         raise UsageError(M("class.destroy.unknown", "There is no class “{name}” on this server (no project carries user.labkit.class={name}).", name=name))
     done = Destroyed()
+    if any(second_server.used_by(p["config"]) for p in projects):
+        # There first: if it fails, the class stays whole here and a second run finds it all again.
+        done.second, done.second_missing = second_server.destroy_for(name)
     for entry in found:
         client.request("DELETE", f"/1.0/certificates/{entry['fingerprint']}", project=False)
         done.certificates += 1

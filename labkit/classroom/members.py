@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .observe import REQUESTS
+from .observe import requests_pool
 from ..grading.engine import Chapter, Result, Status
 from ..errors import LabkitError
 from ..i18n import M
@@ -44,7 +44,7 @@ def unreachable_members(client: IncusClient, info: ClassInfo, listing: list[dict
                 and not i.get("config")} & set(members.values())
     states = client.request("GET", "/1.0/cluster/members", params={"recursion": 1}, project=False) or []
     suspects |= {m["server_name"] for m in states if m.get("status") != "Online"} & set(members.values())
-    probes = {member: REQUESTS.submit(_member_answers, client, member) for member in suspects}
+    probes = {member: requests_pool().submit(_member_answers, client, member) for member in suspects}
     return frozenset(member for member, probe in probes.items() if not probe.result())
 
 

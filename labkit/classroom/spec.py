@@ -15,11 +15,17 @@ from typing import Any
 from ..errors import InvalidName, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
+from ..labs import DEFAULT_LAB, chapter_named
 
 CLASS_KEY, ROLE_KEY, LEARNER_KEY = "user.labkit.class", "user.labkit.role", "user.labkit.learner"
 CERT_KEY, CONTAINER_KEY, LIMITS_KEY = "user.labkit.certificate", "user.labkit.container", "user.labkit.limits"
 IMAGE_KEY, LEARNERS_KEY = "user.labkit.image", "user.labkit.learners"
 LISTEN_KEY, LISTEN_OWNER_KEY = "user.labkit.listen", "user.labkit.listen.owner"
+# The lab (chapter id) the class does, on the class project; a class made before there were two is the first.
+LAB_KEY = "user.labkit.lab"
+# On a learner's project, for a chapter that needs the snapshot server: the name of the certificate
+# their token makes there (the chapter's `trust_name` param). Project config: the learner cannot write it.
+TRUST_KEY = "user.labkit.snapshot-server.trust"
 CLASS_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{0,28}[A-Za-z0-9])?$")
 LEARNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,30}[A-Za-z0-9])?$")
 SIZE = re.compile(r"^(\d+)\s*(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")
@@ -121,11 +127,17 @@ class ClassSpec:
     limits: Limits = field(default_factory=Limits)
     listen: str | None = None
     targets: tuple[str, ...] = ()  # cluster members, used in turn
+    lab: str = DEFAULT_LAB
 
     def __post_init__(self) -> None:
         # At most 30 + 1 + 32 characters: a project name stays under 64.
         validate_class_name(self.name)
         validate_learners(list(self.learners))
+        chapter_named(self.lab)
+
+    @property
+    def needs_snapshot_server(self) -> bool:
+        return "snapshot-server" in chapter_named(self.lab).needs
 
     @property
     def class_project(self) -> str:
@@ -135,6 +147,7 @@ class ClassSpec:
         return f"{self.name}-{learner}"
 
     def certificate_name(self, learner: str) -> str:
+        """On the main server, and on the snapshot server the name the learner's token gives their certificate."""
         return f"labkit:{self.name}:{learner}"
 
     def bundle(self, learner: str) -> Path:
@@ -148,17 +161,23 @@ def default_folder(name: str, environ: dict[str, str] | None = None) -> Path:
 
 def spec_for(client: IncusClient, name: str, *, learners: tuple[str, ...] | None, folder: Path,
              container: str | None = None, image: str | None = None, pool: str | None = None,
-             listen: str | None = None, targets: tuple[str, ...] = (), **limits: Any) -> ClassSpec:
-    """A class as asked, completed by what an earlier run recorded (learners, limits, image, container)."""
+             listen: str | None = None, targets: tuple[str, ...] = (), lab: str | None = None,
+             **limits: Any) -> ClassSpec:
+    """A class as asked, completed by what an earlier run recorded (learners, limits, image, container, lab)."""
     validate_class_name(name)
     projects = client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or []
     mine = [p["config"] for p in projects if (p.get("config") or {}).get(CLASS_KEY) == name]
     head = next((c for c in mine if c.get(ROLE_KEY) == "class"), {})
+    recorded = head.get(LAB_KEY) or (DEFAULT_LAB if head else None)
+    if lab and recorded and lab != recorded:
+        raise UsageError(M("class.create.other_lab", "The class “{name}” was created for the lab “{recorded}”, not “{lab}”: a class does one lab. Create another class for “{lab}”, or leave out --lab.", name=name, recorded=recorded, lab=lab))
+    chapter = chapter_named(lab or recorded or DEFAULT_LAB)
     if learners is None:
         # A half-created class is completed with the learners its first run was given.
         listed = [n for n in head.get(LEARNERS_KEY, "").split(",") if n]
         learners = tuple(listed or sorted(c[LEARNER_KEY] for c in mine if c.get(ROLE_KEY) == "learner"))
         if not learners:
             raise UsageError(M("class.create.no_learners", "Say who the learners are: --learners N (learner01, learner02…) or --roster FILE (one name per line)."))
-    return ClassSpec(name, learners, folder, container or head.get(CONTAINER_KEY, "ubuntu-test"),
-                     image or head.get(IMAGE_KEY), pool, Limits.from_text(head.get(LIMITS_KEY), **limits), listen, targets)
+    return ClassSpec(name, learners, folder, container or head.get(CONTAINER_KEY, chapter.defaults.get("container", "ubuntu-test")),
+                     image or head.get(IMAGE_KEY), pool, Limits.from_text(head.get(LIMITS_KEY), **limits), listen, targets,
+                     chapter.id)

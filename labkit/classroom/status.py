@@ -1,8 +1,9 @@
 """`labkit class status`: one observation for the whole class, graded learner by learner.
 
-The chapter and `grade` are those of `labkit check`; only the observation is
-gathered differently (class_observe.py): one all-projects listing of instances and
-one of snapshot volumes, then each learner's file check, concurrently.  What the instructor has seen of
+The class records its lab (chapter); the chapter and `grade` are those of `labkit check`.  One
+all-projects listing of instances serves the whole class (isolation, cluster members); then the
+chapter looks at every learner concurrently (observe.py: its own class-wide hook, or its
+`observe` per learner, each bounded in time).  What the instructor has seen of
 each learner (steps passed, lifecycle events caught by --watch) is kept in one
 journal per learner in the class folder, in the learner's own journal format.
 """
@@ -21,15 +22,14 @@ from typing import Any, Callable
 from ..provision import quotas
 from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
 from .members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
-from .observe import REQUESTS, all_volumes, observe_class, snapshots_by_instance
-from .spec import CLASS_KEY, CONTAINER_KEY, LEARNER_KEY, ROLE_KEY
+from .observe import Unobserved, chapter_look, learner_access, observe_learners, requests_pool
+from .spec import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 from ..grading.engine import Baseline, Chapter, History, Result, Score, Status, grade
 from ..errors import LabkitError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..grading.journal import Journal
-from ..labs import CHAPTERS
-from ..labs.snapshots_observe import Observation, build_observation
+from ..labs import DEFAULT_LAB, chapter_named
 from ..grading.render import SYMBOLS
 
 FOLLOW_UP = 0.4
@@ -47,6 +47,9 @@ class ClassInfo:
     # learner -> (volatile.uuid, volatile.uuid.generation) of the instance `class create` made,
     # held in the learner's project config, which the learner can read but not write.
     baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
+    lab: str = DEFAULT_LAB
+    # learner -> the name of their certificate on the snapshot server (the chapter's `trust_name`).
+    trust_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_projects(cls, name: str, projects: list[dict[str, Any]]) -> ClassInfo:
@@ -55,10 +58,22 @@ class ClassInfo:
         learners = {p["config"][LEARNER_KEY]: p for p in mine if p["config"].get(ROLE_KEY) == "learner"}
         if head is None and not learners:
             raise UsageError(M("class.status.unknown", "There is no class “{name}” on this server (no project carries user.labkit.class={name}). Create it with “labkit class create {name} --learners N”.", name=name))
-        container = (head or {}).get("config", {}).get(CONTAINER_KEY, "ubuntu-test")
+        head_config = (head or {}).get("config", {})
+        lab = head_config.get(LAB_KEY) or DEFAULT_LAB
+        container = head_config.get(CONTAINER_KEY) or chapter_named(lab).defaults.get("container", "ubuntu-test")
         baselines = {learner: (p["config"][BASELINE_UUID], p["config"][BASELINE_GENERATION]) for learner, p in learners.items()
                      if p["config"].get(BASELINE_UUID) and p["config"].get(BASELINE_GENERATION)}
-        return cls(name, container, {k: learners[k]["name"] for k in sorted(learners)}, baselines)
+        trust = {learner: p["config"][TRUST_KEY] for learner, p in learners.items() if p["config"].get(TRUST_KEY)}
+        return cls(name, container, {k: learners[k]["name"] for k in sorted(learners)}, baselines, lab, trust)
+
+    def params(self, chapter: Chapter, snapshot: str | None) -> dict[str, str]:
+        """The chapter's params for the whole class: its defaults, the class's instance name."""
+        params = dict(chapter.defaults) | {"container": self.container}
+        return params | ({"snapshot": snapshot} if snapshot else {})
+
+    def learner_params(self) -> dict[str, dict[str, str]]:
+        """What differs per learner: the certificate their snapshot-server token made."""
+        return {learner: {"trust_name": name} for learner, name in self.trust_names.items()}
 
     def baseline(self, learner: str) -> Baseline | None:
         held = self.baselines.get(learner)
@@ -71,7 +86,7 @@ class LearnerStatus:
     project: str
     results: list[Result]
     score: Score
-    observation: Observation
+    observation: Any  # the chapter's own, or `Unobserved`
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,7 @@ def history_of(journal: Journal, baseline: Baseline | None) -> History:
     return history if baseline is None else replace(history, baseline=baseline)
 
 
-def grade_learner(journal: Journal, chapter: Chapter, observation: Observation, params: dict[str, str],
+def grade_learner(journal: Journal, chapter: Chapter, observation: Any, params: dict[str, str],
                   baseline: Baseline | None = None) -> list[Result]:
     """What `labkit check` does, against the baseline the class holds (a class made before it held one
     falls back on the instance's keys); only changes are journaled."""
@@ -142,13 +157,13 @@ def unobserved_results(chapter: Chapter, reason: Message) -> list[Result]:
 
 
 def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str | None = None,
-                 journals: dict[str, Journal] | None = None, lab: str = "snapshots",
+                 journals: dict[str, Journal] | None = None, lab: str | None = None,
                  previous: ClassStatus | None = None, only: set[str] | None = None,
                  fine_cache: dict[tuple, Any] | None = None) -> ClassStatus:
-    """Grade the whole class; with `previous` and `only`, look again at those learners alone."""
+    """Grade the whole class with its lab; with `previous` and `only`, look again at those learners alone.
+
+    `lab`, when given, must be the class's own (a class does one lab)."""
     start = time.monotonic()
-    chapter = CHAPTERS[lab]
-    snapshot = snapshot or chapter.defaults["snapshot"]
     journals = {} if journals is None else journals
     instances: list[dict[str, Any]] | None = None
     if previous is not None and only is not None:
@@ -156,10 +171,16 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
-        listing = REQUESTS.submit(client.all_instances, recursion=1)
-        volumes = REQUESTS.submit(all_volumes, client)
+        listing = requests_pool().submit(client.all_instances, recursion=1)
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
         instances = listing.result()
+    chapter = _chapter_of(info, lab)
+    params = info.params(chapter, snapshot)
+    snapshot = params.get("snapshot", "")
+    # The chapter's look starts here (its own class-wide listings run while the server's state is checked).
+    look = chapter_look(chapter, client, params, info.learner_params(), info.learners, instances,
+                        {} if fine_cache is None else fine_cache)
+    if instances is not None:
         warnings = isolation_warnings(info, instances) + tuple(quotas.check_counted(client, {
             ((i.get("expanded_devices") or {}).get("root") or {}).get("pool") or "" for i in instances
             if i.get("project") in info.learners.values()} - {""}))
@@ -169,26 +190,61 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     for learner in wanted:
         journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
     histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
-    known = None if instances is None else snapshots_by_instance(volumes.result(), set(info.learners.values()))
-    seen = observe_class(client, info, snapshot, chapter.defaults["file"], instances, wanted, snapshots=known,
-                         histories=histories, fine_cache=fine_cache)
+    with SnapshotServerOnce(chapter) as server:
+        accesses = {learner: learner_access(client, info.learners[learner], server.opener) for learner in wanted}
+        seen = observe_learners(look, accesses, histories)
     kept = {ls.learner: ls for ls in previous.learners} if previous else {}
-    params = {"container": info.container, "snapshot": snapshot}
     learners = []
     for learner in info.learners:
         if members.get(learner) in down:  # nothing journaled: what was seen before stays
             results = member_down_results(chapter, members[learner])
-            nothing = build_observation(info.container, snapshot, chapter.defaults["file"], None, [], None)
-            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), nothing))
+            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), Unobserved(None)))
             continue
         if learner not in seen:
             learners.append(kept[learner])
             continue
         observation = seen[learner]
-        results = grade_learner(journals[learner], chapter, observation, params, info.baseline(learner))
+        mine = params | info.learner_params().get(learner, {})
+        results = grade_learner(journals[learner], chapter, observation, mine, info.baseline(learner))
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation))
     return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start,
                        warnings, members, down)
+
+
+def _chapter_of(info: ClassInfo, lab: str | None) -> Chapter:
+    if lab and lab != info.lab:
+        raise UsageError(M("class.status.other_lab", "The class “{name}” does the lab “{recorded}”, not “{lab}”: leave out --lab, and its own lab is graded.", name=info.name, recorded=info.lab, lab=lab))
+    return chapter_named(info.lab)
+
+
+class SnapshotServerOnce:
+    """labkit's own client on the snapshot server, for a chapter that needs it: opened on the first
+    learner's look that asks (never for the first chapter), shared by all, closed after the look.
+    A server that cannot be reached makes each learner's look say so (`unobserved`), not the view fail."""
+
+    def __init__(self, chapter: Chapter) -> None:
+        self.needed = "snapshot-server" in chapter.needs
+        self.client: IncusClient | None = None
+        self.lock = threading.Lock()
+
+    @property
+    def opener(self) -> Callable[[], IncusClient] | None:
+        return self._open if self.needed else None
+
+    def _open(self) -> IncusClient:
+        from ..provision.second_server import admin_client
+
+        with self.lock:
+            if self.client is None:
+                self.client = admin_client("default")
+            return self.client
+
+    def __enter__(self) -> SnapshotServerOnce:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.client is not None:
+            self.client.close()
 
 
 def isolation_warnings(info: ClassInfo, instances: list[dict[str, Any]]) -> tuple[Message, ...]:
@@ -211,14 +267,14 @@ def isolation_warnings(info: ClassInfo, instances: list[dict[str, Any]]) -> tupl
 
 
 def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[ClassStatus], None],
-          snapshot: str | None = None, seconds: float | None = None, every: float = 5.0) -> None:
+          snapshot: str | None = None, seconds: float | None = None, every: float = 5.0, lab: str | None = None) -> None:
     """Refresh on every lifecycle event of the class's projects (and every few seconds, for files)."""
     from ..incus.events import connect, journal_entry
 
     journals: dict[str, Journal] = {}
     fine_cache: dict[tuple, Any] = {}  # one exec per same-second tie: each exec sends an event
     status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
-                          fine_cache=fine_cache)
+                          fine_cache=fine_cache, lab=lab)
     show(status)
     projects = {project: learner for learner, project in status.info.learners.items()}
     inbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()

@@ -120,6 +120,12 @@ class Chapter:
     notebook: str = ""
     # What `labkit setup` must have brought up besides the main daemon ("snapshot-server").
     needs: tuple[str, ...] = ()
+    # A class view's faster look, optional: `observe_class(main, params, projects, instances, cache)`
+    # is called once per refresh with the admin client, {learner: project}, the all-projects instance
+    # listing (None on a partial refresh) and a cache kept across a watch's refreshes; it returns
+    # `look(learner, access, history) -> observation`, run per learner with the class's time limits.
+    # Without it, a class view calls `observe(access, params)` per learner.
+    observe_class: Callable[..., Callable[[str, Any, Any], Any]] | None = None
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

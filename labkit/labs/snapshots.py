@@ -407,6 +407,12 @@ CHECKS = {"prerequisites": check_prerequisites, "snapshot": check_snapshot, "tou
           "restore": check_restore, "start": check_start, "verify": check_verify, "cleanup": check_cleanup}
 
 
+def _observe_class(main, params, projects, instances, cache):
+    from .snapshots_class import observe_class  # a class view's I/O: loaded by class views only
+
+    return observe_class(main, params, projects, instances, cache)
+
+
 CHAPTER = Chapter(
     id="snapshots",
     title=M("snap.title", "Container snapshots"),
@@ -417,4 +423,5 @@ CHAPTER = Chapter(
     reset=reset_chapter,
     reset_question=M("cli.reset.confirm", "This deletes the snapshot {snapshot} and {file} in {container}, and starts a new attempt. Continue?"),
     notebook="snapshots",
+    observe_class=_observe_class,
 )

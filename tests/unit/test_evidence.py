@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from labkit.classroom import observe as class_observe
-from labkit.classroom.observe import file_matters
+from labkit.labs.snapshots_class import file_matters
 from labkit.classroom.status import class_status
 from labkit.grading.engine import Baseline, Event, History, grade
 from labkit.labs.snapshots import CHAPTER
