@@ -340,6 +340,8 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
     update_project(client, project, {CERT_KEY: fingerprint} | ({TRUST_KEY: spec.certificate_name(learner)} if second else {}))
     readme = certs.bundle_readme(cls=spec.name, learner=learner, project=project, container=container,
                                  address=address, server_cert=state.certificate_pem, lang=lang)
+    if second is not None:
+        readme += "\n" + second_server.README.bind(project=project).render(lang) + "\n"
     certs.write_bundle(spec.bundle(learner), remote=spec.name, address=address, project=project,
                        server_cert=state.certificate_pem, readme=readme)
     return line

@@ -26,6 +26,7 @@ from .spec import CLASS_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY, ClassSpe
 REMOTE = "incus-snapshot"
 # In the learner's access folder: the one line that adds the snapshot server with their token.
 REMOTE_FILE = "snapshot-server.txt"
+README = M("class.bundle.snapshot_server", "This lab also uses the snapshot server, where your project “{project}” is waiting too. Add it once, with this folder as INCUS_CONF: run the command in snapshot-server.txt (“incus remote add incus-snapshot … --token … --accept-certificate”). Its token works once, and only for your project.")
 
 
 def open_admin() -> IncusClient:

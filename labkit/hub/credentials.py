@@ -19,6 +19,13 @@ from .state import INSTRUCTOR, Accounts, HubState
 class Cards:
     name: str
     accounts: Accounts
+    # The class folder: a lab that needs the snapshot server left each learner's line there.
+    folder: Path | None = None
+
+    def remote_line(self, learner: str) -> str | None:
+        from ..classroom.second_server import remote_line
+
+        return None if self.folder is None else remote_line(self.folder / "learners" / learner)
 
     @property
     def lang(self) -> str:
@@ -34,11 +41,13 @@ def read(folder: Path, name: str) -> Cards:
     accounts = HubState(folder).read_accounts()
     if accounts is None:
         raise UsageError(M("hub.credentials.none", "The class “{name}” has no logins yet: they are made the first time you run “labkit class serve {name}” (look in {folder} if you created the class with --dir).", name=name, folder=str(folder)))
-    return Cards(name, accounts)
+    return Cards(name, accounts, folder)
 
 
 def as_json(cards: Cards) -> list[dict[str, str]]:
+    """One row per login; a learner's row holds their snapshot-server line too, when the lab has one."""
     rows = [{"learner": a.learner, "login": a.learner, "password": a.password, "url": cards.url}
+            | ({"snapshot_server": line} if (line := cards.remote_line(a.learner)) else {})
             for a in cards.accounts.learners.values()]
     return rows + [{"learner": INSTRUCTOR, "login": INSTRUCTOR, "password": cards.accounts.instructor_password,
                     "url": cards.url + "services/labkit/"}]
@@ -47,7 +56,11 @@ def as_json(cards: Cards) -> list[dict[str, str]]:
 def as_text(cards: Cards, lang: str) -> str:
     head = M("hub.credentials.head", "Class “{name}”, at {url}", name=cards.name, url=cards.url).render(lang)
     width = max([len(INSTRUCTOR), *(len(a.learner) for a in cards.accounts.learners.values())])
-    lines = [head, ""] + [f"{row['login'].ljust(width)}  {row['password']}" for row in as_json(cards)]
+    lines = [head, ""]
+    for row in as_json(cards):
+        lines.append(f"{row['login'].ljust(width)}  {row['password']}")
+        if row.get("snapshot_server"):
+            lines.append(f"{' ' * width}  {row['snapshot_server']}")
     return "\n".join(lines)
 
 
@@ -68,13 +81,15 @@ def sheet_html(cards: Cards, lang: str) -> str:
     e = html.escape
     labels = {key: message.render(lang) for key, message in (
         ("address", M("hub.credentials.address", "Address")), ("login", M("hub.credentials.login", "Login")),
-        ("password", M("hub.credentials.password", "Password")))}
+        ("password", M("hub.credentials.password", "Password")),
+        ("snapshot_server", M("hub.credentials.snapshot_server", "Snapshot server (run once, in a terminal)")))}
     note = M("hub.credentials.note", "Open the address in a browser and log in: your notebook opens by itself. Keep this card to yourself.").render(lang)
     title = M("hub.credentials.title", "labkit — class “{name}”: logins", name=cards.name).render(lang)
     items = []
     for row in as_json(cards):
         fields = "".join(f"<dt>{labels[k]}</dt><dd>{e(row[v])}</dd>" for k, v in (
-            ("address", "url"), ("login", "login"), ("password", "password")))
+            ("address", "url"), ("login", "login"), ("password", "password"), ("snapshot_server", "snapshot_server"))
+            if v in row)
         items.append(f'<section class="card"><h2>{e(row["learner"])}</h2><dl>{fields}</dl><p>{e(note)}</p></section>')
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1>"

@@ -126,6 +126,7 @@ def test_each_learner_gets_a_project_and_a_restricted_token_there(klass: Klass):
         assert match and int(match.group(1)) == klass.server.port, line
         assert f"{learner}: {line}" in klass.created.stdout  # the instructor's copy of the same line
         assert oct((klass.bundle(learner) / REMOTE_FILE).stat().st_mode & 0o777) == "0o600"
+        assert REMOTE_FILE in (klass.bundle(learner) / "README.txt").read_text()
     pending = {op["metadata"]["request"]["name"]: op["metadata"]["request"]
                for op in (klass.there("/1.0/operations") or {}).get("running", []) if op.get("class") == "token"}
     for learner in ("learner01", "learner02"):

@@ -109,3 +109,20 @@ def test_create_keeps_the_lab_a_class_was_made_for(tmp_path):
     with pytest.raises(UsageError) as err:  # a new class for a lab labkit does not have
         spec_for(fake_client(recorded), "other", learners=("a",), folder=tmp_path, lab="nope")
     assert "“nope” is not a lab" in err.value.render("en")
+
+
+def test_credentials_carry_each_learners_snapshot_server_line(tmp_path):
+    from labkit.classroom.second_server import REMOTE_FILE
+    from labkit.hub.credentials import Cards, as_json, as_text, sheet_html
+    from labkit.hub.state import Account, Accounts
+
+    line = "incus remote add incus-snapshot 127.0.0.1:8444 --token eyJ<x>== --accept-certificate"
+    (tmp_path / "learners" / "alice").mkdir(parents=True)
+    (tmp_path / "learners" / "alice" / REMOTE_FILE).write_text(line + "\n")
+    accounts = Accounts("ipw", {n: Account(n, f"lk-{n}", "pw", "/h") for n in ("alice", "bob")}, "fr", "http://h:8000/")
+    rows = {r["learner"]: r for r in as_json(Cards("demo", accounts, tmp_path))}
+    assert rows["alice"]["snapshot_server"] == line and "snapshot_server" not in rows["bob"]
+    assert line in as_text(Cards("demo", accounts, tmp_path), "fr")
+    page = sheet_html(Cards("demo", accounts, tmp_path), "fr")
+    assert "eyJ&lt;x&gt;==" in page and "Serveur d’instantanés" in page
+    assert "snapshot_server" not in as_json(Cards("demo", accounts))[0]  # a class of the first lab: logins only
