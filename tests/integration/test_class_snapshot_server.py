@@ -215,3 +215,18 @@ def test_destroy_removes_tokens_never_used(tmp_path: Path, klass: Klass):
     assert done.returncode == 0, done.stderr
     assert "1 unused tokens" in done.stdout
     assert server_inventory(small) == {"projects": [], "certificates": [], "tokens": []}
+
+
+@pytest.mark.parametrize("lang, words", [("en", "cannot reach it"), ("fr", "ne peut pas le joindre")])
+def test_without_the_snapshot_server_nothing_is_made(tmp_path: Path, lang: str, words: str):
+    _require_daemon()
+    name = unique("k2")
+    absent = SnapshotServer(Path("/var/lib") / unique("k2-absent"), free_port())
+    klass = Klass(name, tmp_path, absent, subprocess.CompletedProcess([], 0), 0.0)
+    try:
+        done = klass.run("create", name, "--lab", "snapshot-server", "--learners", "2", lang=lang)
+        assert done.returncode == 2 and words in done.stderr and "--snapshot-server" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert inventory(name)["projects"] == [] and not (tmp_path / name).exists()
+    finally:
+        klass.run("destroy", name, "--yes")
