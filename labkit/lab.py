@@ -83,10 +83,11 @@ _OPEN: dict[Path | None, "Lab"] = {}
 
 class Lab:
     def __init__(self, container: str | None = None, snapshot: str | None = None, lang: str | None = None,
-                 project: str | None = None, journal: str | Path | None = None, listen: bool = True):
+                 project: str | None = None, journal: str | Path | None = None, listen: bool = True,
+                 lab: str = "snapshots"):
         self.lang = normalise_language(lang)
         try:
-            self.session = Session(container=container, snapshot=snapshot, project=project,
+            self.session = Session(lab=lab, container=container, snapshot=snapshot, project=project,
                                    journal=Path(journal) if journal else None)
             self.session.journal.ensure_baseline(self.session.observe().instance)
         except LabkitError as exc:
