@@ -249,7 +249,7 @@ def notebooks_build(opts: Options, root: Path) -> None:
 def notebooks_check(opts: Options, root: Path) -> None:
     """Fail when notebooks or catalogues have drifted from their source."""
     from .catalogue import runtime_problems
-    from .notebook_build import problems
+    from .notebook_check import problems
 
     root = _repository(root)
     found = runtime_problems(root) + problems(root)

@@ -7,26 +7,23 @@ units are the paragraphs of Markdown cells (fenced code blocks stay literal) and
 comment blocks of code cells (comments are learner-facing text).  Each unit is one gettext
 entry of the one `notebooks` domain, msgid the English text, msgctxt `<cell id>:<n>` in the
 first chapter's notebook (so its French, translated before there was a second, stays as
-is) and `<name>/<cell id>:<n>` in every other: cell ids need only be unique in a notebook.
+is) and `<name>/<cell id>:<n>` in every other.  Cell ids need only be unique in a notebook:
+nbformat allows no "/" in them, so a prefixed context can never equal another's.
 
 `build()` writes the template `translations/notebooks.pot` and every notebook; the
 French catalogue `translations/fr/LC_MESSAGES/notebooks.po` is the translators' file,
 merged with `pybabel update -D notebooks`.  Output is deterministic, so `problems()`
-compares committed files byte for byte.
+compares committed files byte for byte (notebook_check.py).
 """
 from __future__ import annotations
 
-import io
 import re
-import tempfile
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .catalogue import catalogue_problems, typography_problems
 from .errors import UsageError
-from .i18n import M, Message
+from .i18n import M
 
 SOURCES = Path("notebooks/source")
 POT = Path("translations/notebooks.pot")
@@ -38,6 +35,7 @@ LANG_LINE = re.compile(r'^lang\s*=.*$', re.MULTILINE)
 COMMENT = re.compile(r"^(\s*)#(?!!) ?(.*)$")
 FENCE = ("```", "~~~")
 CODE_SPAN = re.compile(r"`[^`\n]+`")
+CELL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 Translate = Callable[[str, str], str]  # (context, english) -> text
 
@@ -146,8 +144,11 @@ def _read_source(root: Path, book: Notebook) -> Any:
     seen: set[str] = set()
     for n, cell in enumerate(notebook.cells, 1):
         cell_id = cell.metadata.get("id")
-        if not cell_id or cell_id in seen:
-            raise UsageError(M("notebooks.cell_id", "Cell {n} of {path} needs its own id=\"...\" in its metadata (missing or used twice).", n=n, path=str(book.source)))
+        # nbformat's rule for ids; it keeps "/" free, so "<name>/" prefixes never collide.
+        if not isinstance(cell_id, str) or not CELL_ID.fullmatch(cell_id) or cell_id in seen:
+            raise UsageError(M("notebooks.cell_id", "Cell {n} of {path} needs its own id=\"...\" in its metadata, "
+                               "made of letters, digits, - and _ (missing, used twice or with other characters).",
+                               n=n, path=str(book.source)))
         seen.add(cell_id)
     return notebook
 
@@ -193,13 +194,7 @@ def _pot_text(units: list[tuple[str, str, str]]) -> str:
                   "others: the n-th paragraph or comment block of that cell.")
     pot.metadata = {"Project-Id-Version": "labkit notebooks", "MIME-Version": "1.0",
                     "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
-    seen: dict[str, str] = {}
     for context, english, source in units:
-        if context in seen:  # one msgctxt, two texts: they would share a translation
-            raise UsageError(M("notebooks.context_twice", "The translation key “{key}” comes out of both {first} and "
-                               "{second}: rename a cell id (cell ids of other notebooks are prefixed with the "
-                               "notebook's name and “/”).", key=context, first=seen[context], second=source))
-        seen[context] = source
         pot.append(polib.POEntry(msgctxt=context, msgid=english, msgstr="", occurrences=[(source, "")]))
     return str(pot).rstrip("\n") + "\n"
 
@@ -235,84 +230,3 @@ def build(root: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
-
-
-# -- checking ---------------------------------------------------------------
-def strip_comments(source: str) -> str:
-    """Code without comments or blank lines: what must be equal in both languages."""
-    if source.lstrip().startswith("%%"):
-        lines = [line for line in source.split("\n") if not line.lstrip().startswith("#")]
-    else:
-        try:
-            tokens = [t for t in tokenize.generate_tokens(io.StringIO(source + "\n").readline)
-                      if t.type != tokenize.COMMENT]
-            lines = tokenize.untokenize(tokens).split("\n")
-        except (tokenize.TokenError, SyntaxError, ValueError):
-            lines = [COMMENT.sub("", line) if COMMENT.match(line) else line for line in source.split("\n")]
-    return "\n".join(line.rstrip() for line in lines if line.strip())
-
-
-def code_signature(notebook: Any) -> list[tuple[str, str]]:
-    """(cell id, code) of every code cell, comments stripped, the `lang = ...` value ignored."""
-    signature = []
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        code = strip_comments(cell.source)
-        if "parameters" in cell.metadata.get("tags", ()):
-            code = LANG_LINE.sub("lang = ...", code)
-        signature.append((cell.get("id", "?"), code))
-    return signature
-
-
-def _code_problems(root: Path, book: Notebook) -> list[Message]:
-    import nbformat
-
-    books = {}
-    for lang in LANGUAGES:
-        try:
-            books[lang] = nbformat.reads((root / book.output(lang)).read_text(encoding="utf-8"), as_version=4)
-        except Exception:  # missing or unreadable: reported as drift already
-            return []
-    en, fr = code_signature(books["en"]), code_signature(books["fr"])
-    for n in range(max(len(en), len(fr))):
-        if n >= len(en) or n >= len(fr) or en[n] != fr[n]:
-            cell = book.prefix + (en[n] if n < len(en) else fr[n])[0]
-            return [M("notebooks.code_differs", "The code of cell “{cell}” differs between the English and French notebooks (comments and the lang value aside): the two languages must run the same code.", cell=cell)]
-    return []
-
-
-def _translation_problems(root: Path) -> list[Message]:
-    """Inline code stays literal, and the French follows French typography."""
-    import polib
-
-    found = []
-    for entry in polib.pofile(str(root / PO)):
-        if entry.obsolete or not entry.msgstr.strip():
-            continue
-        if sorted(CODE_SPAN.findall(entry.msgid)) != sorted(CODE_SPAN.findall(entry.msgstr)):
-            found.append(M("notebooks.code_spans", "notebooks.po: the French text of “{key}” does not keep the same `code` as the English (commands and names stay literal).", key=entry.msgctxt))
-    return found + typography_problems(root / PO)
-
-
-def problems(root: Path) -> list[Message]:
-    """Everything that makes the committed notebooks or the French catalogue wrong."""
-    want = expected(root)
-    books = notebooks(root)
-    sources = {book.output(lang): book.source.as_posix() for book in books for lang in LANGUAGES}
-    found: list[Message] = []
-    for relative, text in want.items():
-        path = root / relative
-        if not path.exists():
-            found.append(M("notebooks.missing", "{path} is missing: run “labkit notebooks build”.", path=relative.as_posix()))
-        elif path.read_text(encoding="utf-8") != text:
-            found.append(M("notebooks.stale", "{path} differs from what the builder makes of {source}: edit the source or the French catalogue, then run “labkit notebooks build”.", path=relative.as_posix(), source=sources.get(relative, f"{SOURCES.as_posix()}/*.md")))
-    if not (root / PO).exists():
-        found.append(M("notebooks.no_catalogue", "{path} is missing: create it with “pybabel init -D notebooks -i {pot} -d translations -l fr”.", path=PO.as_posix(), pot=POT.as_posix()))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            pot = Path(tmp) / POT.name
-            pot.write_text(want[POT], encoding="utf-8")
-            found += catalogue_problems(pot, root / PO)
-        found += _translation_problems(root)
-    return found + [problem for book in books for problem in _code_problems(root, book)]
