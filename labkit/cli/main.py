@@ -250,7 +250,7 @@ def notebooks_build(opts: Options, root: Path) -> None:
 def notebooks_check(opts: Options, root: Path) -> None:
     """Fail when notebooks or catalogues have drifted from their source."""
     from ..notebooks.catalogue import runtime_problems
-    from ..notebooks.build import problems
+    from ..notebooks.check import problems
 
     root = _repository(root)
     found = runtime_problems(root) + problems(root)
