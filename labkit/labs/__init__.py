@@ -2,6 +2,6 @@
 from __future__ import annotations
 
 from ..engine import Chapter
-from . import snapshots
+from . import snapshot_server, snapshots
 
-CHAPTERS: dict[str, Chapter] = {snapshots.CHAPTER.id: snapshots.CHAPTER}
+CHAPTERS: dict[str, Chapter] = {chapter.id: chapter for chapter in (snapshots.CHAPTER, snapshot_server.CHAPTER)}
