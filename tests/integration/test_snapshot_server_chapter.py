@@ -31,6 +31,7 @@ from labkit.snapshot_server import SnapshotServer
 from .conftest import delete_instance, incus, labkit, unique
 from .test_snapshot_server import free_port, second, setup_server, token_of
 
+pytestmark = pytest.mark.integration
 ORDER = list(CHAPTER.step_ids)
 TIMES: dict[str, list[float]] = {}
 

@@ -181,7 +181,7 @@ def test_an_instance_only_copy_is_told_apart_by_the_event() -> None:
 
 def test_an_event_from_before_the_copy_is_not_the_copys() -> None:
     raw = load("copied")
-    old = migrated(raw, None, after=-60)  # an earlier whole copy, deleted since
+    old = migrated(raw, None, after=-0.5)  # a whole copy that ended just before this one began, deleted since
     assert run(raw, events=(old,))["copy"].passed
 
 
@@ -242,3 +242,54 @@ def test_keys_the_refresh_brought_to_the_copy_are_not_set_on_the_copy() -> None:
 ])
 def test_patterns(pattern: str, problem: str | None) -> None:
     assert pattern_problem(pattern) == problem
+
+
+def test_a_hand_written_remote_beside_a_token_someone_else_used_is_not_the_learners() -> None:
+    raw = load("remote_added")  # changed: the learner's client.crt is not the one the token trusted
+    raw["client_fingerprint"] = "f" * 64
+    assert run(raw)["remote"].diagnosis == "token_used_elsewhere"
+
+
+def test_a_deleted_primary_fails_every_step_on_it() -> None:
+    results = run("primary_deleted", set(ORDER))
+    assert results["remote"].passed
+    assert {s: r.diagnosis for s, r in results.items() if s != "remote"} == dict.fromkeys(ORDER[1:], "instance_deleted")
+
+
+# -- labkit's own way to the snapshot server -------------------------------------------
+def test_no_snapshot_server_is_a_clear_error_in_both_languages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.errors import SnapshotServerMissing
+    from labkit.labs.snapshot_server_observe import open_snapshot_server
+
+    monkeypatch.setenv("LABKIT_SNAPSHOT_SERVER_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    with pytest.raises(SnapshotServerMissing) as missing:
+        open_snapshot_server("default")
+    assert "labkit setup --snapshot-server" in missing.value.render("en")
+    assert missing.value.render("fr") != missing.value.render("en")
+    (tmp_path / "stopped").mkdir()  # set up once, not running now
+    monkeypatch.setenv("LABKIT_SNAPSHOT_SERVER_DIR", str(tmp_path / "stopped"))
+    with pytest.raises(SnapshotServerMissing) as down:
+        open_snapshot_server("default")
+    assert str(tmp_path / "stopped") in down.value.render("fr")
+
+
+def test_a_named_server_is_reached_with_a_remote_of_exactly_its_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.errors import SnapshotServerMissing
+    from labkit.labs.snapshot_server_observe import open_snapshot_server
+
+    state, conf = tmp_path / "state", tmp_path / "conf"
+    state.mkdir()
+    conf.mkdir()
+    (state / "snapshot-server.json").write_text(json.dumps({"remote": "incus-snapshot", "url": "https://10.0.0.5:8444"}))
+    monkeypatch.setenv("LABKIT_SNAPSHOT_SERVER_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(state))
+    monkeypatch.setenv("INCUS_CONF", str(conf))
+    # A remote of another address (the learner's choice) is not the instructor's server.
+    (conf / "config.yml").write_text("remotes:\n  incus-snapshot:\n    addr: https://10.0.0.6:8444\n    protocol: incus\n")
+    with pytest.raises(SnapshotServerMissing) as missing:
+        open_snapshot_server("p1")
+    assert "https://10.0.0.5:8444" in missing.value.render("en")
+    (conf / "config.yml").write_text("remotes:\n  admin:\n    addr: https://10.0.0.5:8444\n    protocol: incus\n")
+    client = open_snapshot_server("p1")
+    assert client.endpoint.remote.address == "10.0.0.5:8444" and client.project == "p1"
