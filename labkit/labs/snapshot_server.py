@@ -108,6 +108,8 @@ def check_snapshot(ctx: Context) -> Verdict:
     if snap is not None:
         return passed(M("snapsrv.snapshot.ok", "The snapshot “{snapshot}” of “{container}” exists.", **_p(ctx)),
                       M("snapsrv.evidence.snapshot", "Snapshot {snapshot} created at {time} UTC.", time=_hms(snap.created_at), **_p(ctx)))
+    if "snapshot" in ctx.history.passed and primary.key("snapshots.expiry"):
+        return consumed(M("snapsrv.snapshot.expired", "The snapshot “{snapshot}” is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
     if primary.snapshots:
         found = ", ".join(s.name for s in primary.snapshots)
         return failed(M("snapsrv.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: {found}.", found=found, **_p(ctx)),
@@ -318,6 +320,9 @@ def check_refresh(ctx: Context) -> Verdict:
             return passed(M("snapsrv.refresh.ok", "The copy was refreshed: it holds “{found}”, a snapshot newer than the copy itself.", found=snap.name, **_p(ctx)),
                           M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…): only a refresh from it does that.", uuid=(copy.uuid or "?")[:8]),
                           M("snapsrv.evidence.refresh_snapshot", "Snapshot {found} taken at {time} UTC, after the copy was made ({made} UTC).", found=snap.name, time=_hms(snap.created_at), made=_hms(made)))
+        if "refresh" in ctx.history.passed and primary.key("snapshots.expiry"):
+            # The snapshot that proved it was seen; snapshots.expiry deletes it on both servers later.
+            return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
         if newer:
             return failed(M("snapsrv.refresh.before_snapshot", "The copy was refreshed before the snapshot “{found}” was taken, so it does not have it.", found=newer[-1].name, **_p(ctx)),
                           REFRESH_HINT.bind(**_p(ctx)), "refreshed_before_snapshot")
