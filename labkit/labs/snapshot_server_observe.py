@@ -240,7 +240,9 @@ def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None) -> list[str
     found = list(own)
     for entry in (remotes or {}).values():
         host, port = split_address(entry.get("addr", ""))
-        if not entry.get("addr", "").startswith("https://") or (host, port) in ips:
+        # Only a name on one of the server's ports is worth resolving: a DNS lookup of every remote
+        # (images.linuxcontainers.org is in every config.yml) could stall a check on a machine without DNS.
+        if not entry.get("addr", "").startswith("https://") or (host, port) in ips or port not in {p for _, p in ips}:
             continue
         try:
             resolved = {(i[4][0].lower(), port) for i in socketlib.getaddrinfo(host, port, type=socketlib.SOCK_STREAM)}

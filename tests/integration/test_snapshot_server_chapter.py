@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import time
 from datetime import datetime
@@ -197,4 +198,5 @@ def test_near_misses(learner: Learner) -> None:
 
 def teardown_module() -> None:
     if TIMES:
-        print("\n[times] " + ", ".join(f"{k}: {min(v):.2f}–{max(v):.2f} s (n={len(v)})" for k, v in TIMES.items()))
+        print("\n[times] " + ", ".join(f"{k}: median {statistics.median(v):.2f} s, {min(v):.2f}–{max(v):.2f} s (n={len(v)})"
+                                      for k, v in TIMES.items()))

@@ -303,3 +303,11 @@ def test_snapshots_that_expired_after_their_step_passed_keep_it() -> None:
     assert never["refresh"].diagnosis == "no_new_snapshot" and never["snapshot"].diagnosis == "no_snapshot"
     set_key(raw["primary"], "snapshots.expiry", None)  # without expiry, a vanished snapshot was deleted
     assert run(raw, set(ORDER))["refresh"].status is Status.FAILED
+
+
+def test_a_remote_by_host_name_is_the_server_when_the_name_resolves_to_it() -> None:
+    from labkit.labs.snapshot_server_observe import _addresses
+
+    info = {"environment": {"addresses": ["127.0.0.1:55611"]}}
+    remotes = {"incus-snapshot": {"addr": "https://localhost:55611"}, "images": {"addr": "https://images.invalid"}}
+    assert _addresses(info, remotes) == ["127.0.0.1:55611", "localhost:55611"]
