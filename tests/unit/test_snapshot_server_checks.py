@@ -311,3 +311,13 @@ def test_a_remote_by_host_name_is_the_server_when_the_name_resolves_to_it() -> N
     info = {"environment": {"addresses": ["127.0.0.1:55611"]}}
     remotes = {"incus-snapshot": {"addr": "https://localhost:55611"}, "images": {"addr": "https://images.invalid"}}
     assert _addresses(info, remotes) == ["127.0.0.1:55611", "localhost:55611"]
+
+
+def test_the_main_servers_migrated_events_are_journaled_with_the_snapshot_copied() -> None:
+    from labkit.events import journal_entry
+
+    # Recorded with `incus monitor --type lifecycle --format json` during a whole copy and a snapshot copy.
+    whole, of_snapshot = json.loads((FIXTURES / "events_migrated.json").read_text())
+    assert journal_entry(whole, "c2-prim", "default")["context"] == {}
+    assert journal_entry(of_snapshot, "c2-prim", "default")["context"] == {"snapshot": "c2-prim/ubuntu-test-1"}
+    assert journal_entry(of_snapshot, "c2-other", "default") is None
