@@ -321,3 +321,14 @@ def test_the_main_servers_migrated_events_are_journaled_with_the_snapshot_copied
     assert journal_entry(whole, "c2-prim", "default")["context"] == {}
     assert journal_entry(of_snapshot, "c2-prim", "default")["context"] == {"snapshot": "c2-prim/ubuntu-test-1"}
     assert journal_entry(of_snapshot, "c2-other", "default") is None
+
+
+def test_a_first_copy_made_with_refresh_is_not_a_snapshot_copy_nor_a_refresh() -> None:
+    raw = load("copy_whole")  # changed as `incus copy --refresh` to a missing target leaves it (facts doc)
+    copy, uuid = instance_of(raw, "c2-prim"), raw["primary"]["config"]["volatile.uuid"]
+    set_key(copy, "volatile.uuid", uuid)
+    set_key(copy, "volatile.apply_template", None)
+    results = run(raw)
+    assert results["copy"].status is Status.NOT_VERIFIED
+    assert results["refresh"].diagnosis == "no_new_snapshot"
+    assert run(raw, events=(migrated(raw, None),))["copy"].diagnosis == "whole_instance_copied"
