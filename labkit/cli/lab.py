@@ -40,7 +40,7 @@ def lab_command(opts: object, lab: str | None, listen: str | None, no_browser: b
     require_jupyterlab()  # before this process's signals change: a missing JupyterLab is one line
     # A polite kill, or the terminal closing, stops JupyterLab like Ctrl+C (its kernels included).
     interrupt_on(signal.SIGTERM, signal.SIGHUP)
+    container = getattr(opts, "container", None) or chapter.defaults["container"]
     code = run_lab(root=root / "notebooks", lang=lang, notebook=chapter.notebook, listen_text=listen or DEFAULT_LISTEN,
-                   open_browser=not no_browser, container=getattr(opts, "container", None) or chapter.defaults["container"],
-                   say=say)
+                   open_browser=not no_browser, container=container, say=say)
     sys.exit(code)

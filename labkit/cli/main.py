@@ -203,8 +203,8 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
         from ..provision.install import ensure_test_tools
 
         ensure_test_tools(STATE_DIR / "setup.log", lambda message: opts.say(message, err=True))
-    run_setup(lang=opts.lang, lab=opts.lab, container=opts.container, project=opts.project, image=image, recreate=recreate,
-              yes=yes, snapshot=opts.snapshot, journal=opts.journal, recorder=not no_recorder)
+    run_setup(lang=opts.lang, lab=opts.lab, container=opts.container, snapshot=opts.snapshot, project=opts.project,
+              image=image, recreate=recreate, yes=yes, journal=opts.journal, recorder=not no_recorder)
 
 
 @main.command()

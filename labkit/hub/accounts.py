@@ -89,7 +89,8 @@ def prepare_home(account: Account, *, bundle: Path, remote: str, address: str, p
     os.chmod(home, 0o700)
     wanted = NOTEBOOKS / lang / notebook_file(lab)
     if not wanted.exists():
-        raise SetupError(M("hub.accounts.no_notebook", "The notebook {path} is missing: serve the class from a labkit checkout (where “make notebooks” builds it).", path=str(wanted)))
+        raise SetupError(M("hub.accounts.no_notebook", "The notebook {path} is missing: serve the class from a labkit "
+                           "checkout (where “make notebooks” builds it).", path=str(wanted)))
     for name in dict.fromkeys(notebook_file(other) for other in CHAPTERS):
         source, notebook = NOTEBOOKS / lang / name, home / name
         if source.exists() and not notebook.exists():

@@ -93,5 +93,6 @@ def render_config(*, state: HubState, cls: str, ports: HubPorts, runtime_bin: Pa
         proxy_api=f"http://127.0.0.1:{ports.proxy_api}", proxy_pid=str(state.root / "proxy.pid"), tls=tls,
         db_url=f"sqlite:///{state.root / 'jupyterhub.sqlite'}", cookie=str(state.root / "jupyterhub_cookie_secret"),
         accounts=str(state.accounts_file), instructor=INSTRUCTOR, singleuser=str(runtime_bin / "jupyterhub-singleuser"),
-        path=f"{runtime_bin}:/usr/local/bin:/usr/bin:/bin", lang_env="C.UTF-8", default_url=f"/lab/tree/{notebook_file(lab)}",
+        path=f"{runtime_bin}:/usr/local/bin:/usr/bin:/bin", lang_env="C.UTF-8",
+        default_url=f"/lab/tree/{notebook_file(lab)}",
         dashboard_url=f"http://127.0.0.1:{ports.dashboard}", dashboard_cmd=dashboard_cmd, dashboard_env=dashboard_env)

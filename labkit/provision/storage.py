@@ -73,7 +73,8 @@ def default_pool(client: IncusClient) -> str:
         return str(root["pool"])
     pools = client.request("GET", "/1.0/storage-pools", project=False) or []
     if not pools:
-        raise SetupError(M("class.create.no_pool", "This Incus server has no storage pool. Run “labkit setup” first, or pass --pool."))
+        raise SetupError(M("class.create.no_pool", "This Incus server has no storage pool. Run “labkit setup” first, "
+                           "or pass --pool."))
     return pools[0].rsplit("/", 1)[-1]
 
 

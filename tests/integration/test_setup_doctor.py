@@ -78,7 +78,7 @@ def test_recreate_asks_for_confirmation_then_rebuilds(empty_project: str) -> Non
     assert recorder.running and recorder.connected
 
 
-def test_the_one_image_lookup_finds_an_image_by_alias_by_fingerprint_and_by_its_prefix(empty_project: str, image: str) -> None:
+def test_one_image_lookup_finds_an_image_by_alias_fingerprint_and_prefix(empty_project: str, image: str) -> None:
     """setup, the local image's import, doctor and classes all ask `local_images` (image.py)."""
     if ":" in image:
         pytest.skip(f"the lab image {image} is on an image server, not on this one")
@@ -98,7 +98,8 @@ def test_the_one_image_lookup_finds_an_image_by_alias_by_fingerprint_and_by_its_
 def test_root_disks_are_written_in_one_place_kept_unless_exact(empty_project: str) -> None:
     """provision/storage.py: setup keeps a root disk it finds; a class's own project gets exactly its own."""
     def root() -> dict:
-        return json.loads(incus("query", f"/1.0/profiles/default?project={empty_project}").stdout)["devices"].get("root")
+        profile = json.loads(incus("query", f"/1.0/profiles/default?project={empty_project}").stdout)
+        return profile["devices"].get("root")
 
     with IncusClient(find_endpoint(empty_project)) as client:
         pool = default_pool(client)

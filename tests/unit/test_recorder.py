@@ -50,8 +50,8 @@ def test_the_systemd_template_runs_the_recorder_on_the_instances_configuration(t
 
 
 def test_a_configuration_round_trips(tmp_path: Path) -> None:
-    config = Config("/var/lib/incus/unix.socket", "default", "snapshots", {"container": "c1", "snapshot": "s1", "file": "/root/f"},
-                    "/j.json")
+    params = {"container": "c1", "snapshot": "s1", "file": "/root/f"}
+    config = Config("/var/lib/incus/unix.socket", "default", "snapshots", params, "/j.json")
     path = tmp_path / "c.json"
     path.write_text(json.dumps(config.__dict__))
     assert Config.read(path) == config
@@ -75,6 +75,7 @@ def test_a_configuration_from_before_the_params_is_refused_not_half_read(tmp_pat
                                 "lab": "snapshots", "file": "/root/f", "journal": "/j.json"}))
     with pytest.raises(TypeError):
         Config.read(path)
-    path.write_text(json.dumps({"socket": "/s", "project": "default", "lab": "snapshots", "params": {}, "journal": "/j"}))
+    path.write_text(json.dumps({"socket": "/s", "project": "default", "lab": "snapshots", "params": {},
+                                "journal": "/j"}))
     with pytest.raises(ValueError):
         Config.read(path)
