@@ -205,6 +205,17 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
         ensure_test_tools(STATE_DIR / "setup.log", lambda message: opts.say(message, err=True))
     run_setup(lang=opts.lang, lab=opts.lab, container=opts.container, snapshot=opts.snapshot, project=opts.project,
               image=image, recreate=recreate, yes=yes, journal=opts.journal, recorder=not no_recorder)
+    if "snapshot-server" in chapter_named(opts.lab).needs:
+        # The lab cannot be done without it: bring it up too (idempotent), or say how.
+        from ..provision import second_server as second
+        from ..provision.install import is_root
+
+        if is_root():
+            second.run_setup(lang=opts.lang, say=lambda message: click.echo(message.render(opts.lang)), incus_dir=snapshot_server_dir,
+                             port=snapshot_server_port, url=None, remote=snapshot_server_remote, stop_it=False,
+                             main_listens=not no_main_listen)
+        else:
+            opts.say(M("setup.needs_snapshot_server", "This lab also needs the snapshot server: run “sudo labkit setup --snapshot-server” (or, on a training server, use the token your trainer gives you)."))
 
 
 @main.command()

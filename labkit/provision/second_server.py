@@ -325,7 +325,7 @@ def admin_client(project: str) -> IncusClient:
             return IncusClient(Endpoint(local.socket, project))
         if local.incus_dir.exists():
             raise SnapshotServerMissing(M("snapsrv.snapshot_server_down", "The snapshot server in {folder} is not running. Start it again with “sudo labkit setup --snapshot-server”.", folder=str(local.incus_dir)))
-        raise SnapshotServerMissing(M("access.no_snapshot_server", "This lab needs the snapshot server, and none is set up. Run “labkit setup --snapshot-server” (or, on a training server, ask your instructor)."))
+        raise SnapshotServerMissing(M("access.no_snapshot_server", "This lab needs the snapshot server, and none is set up. Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))
     url = named["url"]
     conf = Path(named.get("conf") or os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
     try:
