@@ -7,7 +7,9 @@ LANG_CODE ?=
 # `make lab LAB_LISTEN=0.0.0.0:8888` listens beyond loopback (the token is then the only protection).
 LAB_LANG ?=
 LAB_LISTEN ?=
-LAB_LANG_OPTION = $(if $(LAB_LANG),--lang $(LAB_LANG))
+# `make lab LAB=snapshot-server` opens the second lab (and, as root, brings up its snapshot server).
+LAB ?=
+LAB_LANG_OPTION = $(if $(LAB_LANG),--lang $(LAB_LANG)) $(if $(LAB),--lab $(LAB))
 BABEL_EXTRACT = $(BIN)/pybabel extract -F babel.cfg -k M:1c,2 --no-default-keywords --add-comments=TRANSLATORS: \
 	--project=labkit --version=0.1 --msgid-bugs-address=labkit@example.invalid --copyright-holder="labkit authors" --sort-by-file
 

@@ -1,20 +1,25 @@
-"""`labkit lab`: a thin wrapper over lab_server.run_lab (what `make lab` runs after `labkit setup`).
+"""`labkit lab`: a thin wrapper over notebooks/server.run_lab (what `make lab` runs after `labkit setup`).
 
-Registered in cli.py with `main.add_command(lab_command)`; --lang and --container come
-from the parent command.
+Registered in cli/main.py with `main.add_command(lab_command)`; --lang, --container and the default
+--lab come from the parent command.
 """
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 from .errors import handles_errors
+from .signals import interrupt_on
 from ..i18n import Message
+from ..labs import CHAPTERS, chapter_named
 
 
 @click.command("lab")
+@click.option("--lab", "lab", type=click.Choice(list(CHAPTERS)), default=None,
+              help="Whose notebook to open (default: the one given to “labkit --lab”, else the first lab).")
 @click.option("--listen", default=None, metavar="ADDR:PORT",
               help="Where JupyterLab listens (default: 127.0.0.1:8888, or the next free port).")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser, only print the URL.")
@@ -22,15 +27,20 @@ from ..i18n import Message
               help="Repository root (where notebooks/ is).")
 @click.pass_obj
 @handles_errors
-def lab_command(opts: object, listen: str | None, no_browser: bool, root: Path) -> None:
-    """Open the lab's notebook in JupyterLab, in your language, and print its URL."""
-    from ..notebooks.server import DEFAULT_LISTEN, run_lab
+def lab_command(opts: object, lab: str | None, listen: str | None, no_browser: bool, root: Path) -> None:
+    """Open a lab's notebook in JupyterLab, in your language, and print its URL."""
+    from ..notebooks.server import DEFAULT_LISTEN, require_jupyterlab, run_lab
 
     lang = getattr(opts, "lang")
+    chapter = chapter_named(lab or getattr(opts, "lab"))
 
     def say(message: Message, err: bool) -> None:
         click.echo(message.render(lang), err=err)
 
-    code = run_lab(root=root / "notebooks", lang=lang, listen_text=listen or DEFAULT_LISTEN,
-                   open_browser=not no_browser, container=getattr(opts, "container", None) or "ubuntu-test", say=say)
+    require_jupyterlab()  # before this process's signals change: a missing JupyterLab is one line
+    # A polite kill, or the terminal closing, stops JupyterLab like Ctrl+C (its kernels included).
+    interrupt_on(signal.SIGTERM, signal.SIGHUP)
+    container = getattr(opts, "container", None) or chapter.defaults["container"]
+    code = run_lab(root=root / "notebooks", lang=lang, notebook=chapter.notebook, listen_text=listen or DEFAULT_LISTEN,
+                   open_browser=not no_browser, container=container, say=say)
     sys.exit(code)

@@ -16,9 +16,10 @@ from ..grading import render
 from ..classroom.cli import class_group
 from .lab import lab_command
 from .errors import confirm, handles_errors
+from .signals import interrupt_on
 from ..errors import IncusUnavailable, UsageError
 from ..i18n import M, Message, normalise_language
-from ..labs import CHAPTERS, DEFAULT_LAB
+from ..labs import CHAPTERS, DEFAULT_LAB, chapter_named
 from ..terminal import terminal
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -34,6 +35,10 @@ class Options:
         from ..grading.session import Session
 
         return Session(lab=self.lab, container=self.container, snapshot=self.snapshot, project=self.project, journal=self.journal)
+
+    def default_container(self) -> str:
+        """The lab instance's name when --container is not given: the chapter's own."""
+        return chapter_named(self.lab).defaults["container"]
 
     def say(self, message: Message, err: bool = False) -> None:
         click.echo(terminal(message, self.lang), err=err)
@@ -108,7 +113,7 @@ def watch(opts: Options, seconds: float | None) -> None:
     session.journal.ensure_baseline(session.observe().instance)
     listener = Listener(session.endpoint, session.container, lambda entry: session.record_events([entry])).start()
     opts.say(M("cli.watch.started", "Watching {container}: lifecycle events go into your journal. Press Ctrl+C to stop.", container=session.container), err=True)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on(signal.SIGTERM)
     deadline = None if seconds is None else time.monotonic() + seconds
     try:
         while listener.alive and (deadline is None or time.monotonic() < deadline):
@@ -121,10 +126,6 @@ def watch(opts: Options, seconds: float | None) -> None:
     if lost:
         raise IncusUnavailable(M("cli.watch.lost", "The connection to the Incus daemon was lost: events are no longer recorded. Restart “labkit watch” once the daemon is back."))
     opts.say(M("cli.watch.stopped", "Stopped watching. Your journal now holds {count} events.", count=len(session.journal.attempt_view().events)), err=True)
-
-
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 @main.command()
@@ -161,7 +162,7 @@ def record(opts: Options, stop_it: bool) -> None:
         return
     if session.endpoint.remote is not None:
         raise _UsageError(M("cli.record.remote", "The event recorder works with a local Incus socket only; with a remote server, keep “labkit watch” running or use the notebook."))
-    config, _ = recorder_service.write_config(session.endpoint, session.container, session.snapshot, session.params.get("file", ""),
+    config, _ = recorder_service.write_config(session.endpoint, session.chapter.id, session.params,
                                               session.journal.path or Path(os.devnull))
     session.close()
     # Replace this process: the recorder must not keep click and the HTTP client in memory.
@@ -202,8 +203,19 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
         from ..provision.install import ensure_test_tools
 
         ensure_test_tools(STATE_DIR / "setup.log", lambda message: opts.say(message, err=True))
-    run_setup(lang=opts.lang, container=opts.container or "ubuntu-test", project=opts.project, image=image, recreate=recreate, yes=yes,
-              snapshot=opts.snapshot, journal=opts.journal, recorder=not no_recorder)
+    run_setup(lang=opts.lang, lab=opts.lab, container=opts.container, snapshot=opts.snapshot, project=opts.project,
+              image=image, recreate=recreate, yes=yes, journal=opts.journal, recorder=not no_recorder)
+    if "snapshot-server" in chapter_named(opts.lab).needs:
+        # The lab cannot be done without it: bring it up too (idempotent), or say how.
+        from ..provision import second_server as second
+        from ..provision.install import is_root
+
+        if is_root():
+            second.run_setup(lang=opts.lang, say=lambda message: click.echo(message.render(opts.lang)), incus_dir=snapshot_server_dir,
+                             port=snapshot_server_port, url=None, remote=snapshot_server_remote, stop_it=False,
+                             main_listens=not no_main_listen)
+        else:
+            opts.say(M("setup.needs_snapshot_server", "This lab also needs the snapshot server: run “sudo labkit setup --snapshot-server” (or, on a training server, use the token your trainer gives you)."))
 
 
 @main.command()
@@ -214,7 +226,7 @@ def doctor(opts: Options, as_json: bool) -> None:
     """Read-only diagnosis of the lab environment."""
     from ..provision.doctor import diagnose, doctor_json, doctor_text
 
-    checks = diagnose(container=opts.container or "ubuntu-test", project=opts.project)
+    checks = diagnose(container=opts.container or opts.default_container(), project=opts.project)
     ok = all(c.ok or not c.required for c in checks)
     click.echo(render.dumps(doctor_json(checks, opts.lang, ok)) if as_json else doctor_text(checks, opts.lang))
     sys.exit(0 if ok else 2)
@@ -250,7 +262,7 @@ def notebooks_build(opts: Options, root: Path) -> None:
 def notebooks_check(opts: Options, root: Path) -> None:
     """Fail when notebooks or catalogues have drifted from their source."""
     from ..notebooks.catalogue import runtime_problems
-    from ..notebooks.build import problems
+    from ..notebooks.check import problems
 
     root = _repository(root)
     found = runtime_problems(root) + problems(root)

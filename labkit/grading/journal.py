@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .engine import FILE_SEEN, Baseline, Event, History, Result, Status
 from ..i18n import M, Message
+from ..paths import state_dir
 
 if TYPE_CHECKING:  # the recorder writes journals without importing the HTTP client
     from ..labs.snapshots_observe import Instance
@@ -79,9 +80,7 @@ def attempt_of(data: dict[str, Any]) -> Attempt:
 
 
 def default_path(lab: str, project: str, container: str, environ: dict[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state / "labkit" / "journals" / f"{lab}--{project}--{container}.json"
+    return state_dir(environ) / "journals" / f"{lab}--{project}--{container}.json"
 
 
 def now() -> datetime:
@@ -102,6 +101,12 @@ class Journal:
         # The notebook's listener thread writes events while the learner's cell checks.
         self._mutex = threading.RLock()
         self.data = self._read_disk() or empty(*self.identity)
+
+    @classmethod
+    def of_params(cls, path: Path | None, lab: str, project: str, params: dict[str, str]) -> Journal:
+        """The journal of a chapter's attempt, from the chapter's params: the session and the event
+        recorder both open it this way, so they write the same file with the same identity."""
+        return cls(path, lab, project, params["container"], params.get("snapshot", ""))
 
     # -- disk -------------------------------------------------------------
     def _read_disk(self) -> dict[str, Any] | None:

@@ -3,10 +3,10 @@
 Incus keeps no history of its lifecycle events, so a learner who works in a terminal
 and checks once at the end would leave most steps unproven.  `labkit setup` starts this
 recorder (recorder_service.py); it listens to the events of *one* project (never all
-projects), appends those about its instance to the learner's journal, and looks at the
-chapter's file (one HEAD, which never blocks, design.md §3b) when an exec or a shell in
-the instance ends and when the instance stops.  It reconnects when the daemon restarts
-and exits when its instance is deleted.
+projects), appends those about its instance to the learner's journal, and, when the
+chapter names a file in its params (`file`), looks at it (one HEAD, which never blocks,
+design.md §3b) when an exec or a shell in the instance ends and when the instance stops.
+It reconnects when the daemon restarts and exits when its instance is deleted.
 
 Run as `python -m labkit.grading.recorder --config FILE` (or the hidden `labkit record`).  It
 imports the websocket library, the journal and the standard library only: no httpx,
@@ -50,15 +50,26 @@ class Config:
 
     socket: str
     project: str
-    container: str
-    snapshot: str
     lab: str
-    file: str
+    # The chapter's params, as the session has them (the instance is params["container"]).
+    params: dict[str, str]
     journal: str
 
     @classmethod
     def read(cls, path: Path) -> Config:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        config = cls(**json.loads(path.read_text(encoding="utf-8")))
+        if not isinstance(config.params, dict) or "container" not in config.params:
+            raise ValueError("the params name no container")
+        return config
+
+    @property
+    def container(self) -> str:
+        return self.params["container"]
+
+    @property
+    def file(self) -> str | None:
+        """The file the chapter asks the learner to create, if it has one."""
+        return self.params.get("file") or None
 
 
 @dataclass
@@ -96,7 +107,7 @@ class Stopped(BaseException):
 class Recorder:
     def __init__(self, config: Config, state_path: Path, log=sys.stderr):
         self.config, self.state_path, self.log = config, state_path, log
-        self.journal = Journal(Path(config.journal), config.lab, config.project, config.container, config.snapshot)
+        self.journal = Journal.of_params(Path(config.journal), config.lab, config.project, config.params)
         self.state = State(os.getpid(), _now().isoformat())
         self._ws: ClientConnection | None = None
         self.instance_deleted = False
@@ -184,6 +195,8 @@ class Recorder:
     # -- the file ---------------------------------------------------------
     def _look(self) -> None:
         """One HEAD on the chapter's file; recorded when its presence or mtime changed."""
+        if self.config.file is None:
+            return
         try:
             answer = self._request("HEAD", f"/1.0/instances/{quote(self.config.container)}/files",
                                    {"path": self.config.file})
@@ -313,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
 def _forget(config: Config, config_path: Path) -> None:
     """The instance is gone: nothing to start at the next boot.  (The log stays, for the curious.)"""
     config_path.unlink(missing_ok=True)
-    from .. import recorder_service  # only now: it brings the HTTP client's module along
+    from ..provision import recorder_service  # only now: it brings the HTTP client's module along
 
     recorder_service.disable_unit(config.project, config.container)
 

@@ -65,8 +65,8 @@ class Session:
         self.client = client or IncusClient(self.endpoint, lean_reads=lean_reads)
         self.project = self.client.project
         self.access = access or Access(self.client, _snapshot_server_opener(self.project), _client_config())
-        self.journal = Journal(Path(journal) if journal else journal_mod.default_path(self.chapter.id, self.project, self.container),
-                               self.chapter.id, self.project, self.container, self.snapshot)
+        path = Path(journal) if journal else journal_mod.default_path(self.chapter.id, self.project, self.container)
+        self.journal = Journal.of_params(path, self.chapter.id, self.project, self.params)
 
     def steps(self, wanted: list[str] | None) -> list[str]:
         known = self.chapter.step_ids

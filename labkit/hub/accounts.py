@@ -1,5 +1,5 @@
-"""One Unix account per learner, made and removed by labkit, with a home holding the
-notebook in the class language and a private copy of the learner's access folder.
+"""One Unix account per learner, made and removed by labkit, with a home holding every
+lab's notebook in the class language and a private copy of the learner's access folder.
 
 Accounts are named `lk-<class>-<learner>` (at most 32 characters, what useradd allows),
 carry `labkit <class> <learner>` as their comment (how `destroy` finds them even without
@@ -21,12 +21,12 @@ from pathlib import Path
 from ..incus import certs
 from ..errors import SetupError
 from ..i18n import M
+from ..labs import CHAPTERS, DEFAULT_LAB, chapter_named
 from .state import Account, Accounts, HubState, new_password
 
 HOMES = Path("/home/labkit")
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 ACCESS = "incus"  # the access folder's name in a learner's home (INCUS_CONF)
-NOTEBOOK = "snapshots.ipynb"
 
 
 def unix_login(cls: str, learner: str) -> str:
@@ -75,17 +75,27 @@ def _ensure_user(account: Account, gecos: str) -> None:
               "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "--comment", gecos, account.login])
 
 
-def prepare_home(account: Account, *, bundle: Path, remote: str, address: str, project: str, lang: str) -> Path:
-    """The learner's notebook (copied once: theirs from then on) and their access folder (refreshed)."""
+def notebook_file(lab: str) -> str:
+    """The file name of a lab's notebook, in a learner's home as in notebooks/<lang>/."""
+    return f"{chapter_named(lab).notebook}.ipynb"
+
+
+def prepare_home(account: Account, *, bundle: Path, remote: str, address: str, project: str, lang: str,
+                 lab: str = DEFAULT_LAB) -> Path:
+    """Every lab's notebook (each copied once: the learner's from then on; the class's `lab` must
+    exist) and the learner's access folder (refreshed)."""
     entry = pwd.getpwnam(account.login)
     home = Path(entry.pw_dir)
     os.chmod(home, 0o700)
-    notebook = home / NOTEBOOK
-    if not (NOTEBOOKS / lang / NOTEBOOK).exists():
-        raise SetupError(M("hub.accounts.no_notebook", "The notebook {path} is missing: serve the class from a labkit checkout (where “make notebooks” builds it).", path=str(NOTEBOOKS / lang / NOTEBOOK)))
-    if not notebook.exists():
-        shutil.copyfile(NOTEBOOKS / lang / NOTEBOOK, notebook)
-        os.chown(notebook, entry.pw_uid, entry.pw_gid)
+    wanted = NOTEBOOKS / lang / notebook_file(lab)
+    if not wanted.exists():
+        raise SetupError(M("hub.accounts.no_notebook", "The notebook {path} is missing: serve the class from a labkit "
+                           "checkout (where “make notebooks” builds it).", path=str(wanted)))
+    for name in dict.fromkeys(notebook_file(other) for other in CHAPTERS):
+        source, notebook = NOTEBOOKS / lang / name, home / name
+        if source.exists() and not notebook.exists():
+            shutil.copyfile(source, notebook)
+            os.chown(notebook, entry.pw_uid, entry.pw_gid)
     access = home / ACCESS
     certs.private_folder(access)
     certs.private_folder(access / "servercerts")

@@ -9,6 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..labs import DEFAULT_LAB
+from .accounts import notebook_file
 from .state import INSTRUCTOR, HubState
 
 TEMPLATE = '''\
@@ -41,7 +43,7 @@ c.JupyterHub.default_url = arrival_url
 # Each learner's JupyterLab runs as their own Unix account, from a runtime they can execute.
 c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.Spawner.cmd = [{singleuser!r}]
-c.Spawner.default_url = "/lab/tree/snapshots.ipynb"
+c.Spawner.default_url = {default_url!r}
 c.Spawner.notebook_dir = "~"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
@@ -77,7 +79,9 @@ class HubPorts:
 
 
 def render_config(*, state: HubState, cls: str, ports: HubPorts, runtime_bin: Path, lang: str,
-                  dashboard_env: dict[str, str], ssl_cert: Path | None = None, ssl_key: Path | None = None) -> str:
+                  dashboard_env: dict[str, str], ssl_cert: Path | None = None, ssl_key: Path | None = None,
+                  lab: str = DEFAULT_LAB) -> str:
+    """The hub's configuration; a learner's JupyterLab opens on the notebook of the class's `lab`."""
     tls = ""
     if ssl_cert and ssl_key:
         tls = (f"# HTTPS, with the certificate given to `labkit class serve`.\n"
@@ -90,4 +94,5 @@ def render_config(*, state: HubState, cls: str, ports: HubPorts, runtime_bin: Pa
         db_url=f"sqlite:///{state.root / 'jupyterhub.sqlite'}", cookie=str(state.root / "jupyterhub_cookie_secret"),
         accounts=str(state.accounts_file), instructor=INSTRUCTOR, singleuser=str(runtime_bin / "jupyterhub-singleuser"),
         path=f"{runtime_bin}:/usr/local/bin:/usr/bin:/bin", lang_env="C.UTF-8",
+        default_url=f"/lab/tree/{notebook_file(lab)}",
         dashboard_url=f"http://127.0.0.1:{ports.dashboard}", dashboard_cmd=dashboard_cmd, dashboard_env=dashboard_env)

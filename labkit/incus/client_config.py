@@ -73,3 +73,12 @@ def _parse_simple(text: str) -> dict[str, Any] | None:
         opened.append(target[key])
         section, entry = (target[key], None) if depth == 0 else (section, target[key])
     return top if all(opened) else None
+
+
+def split_address(addr: str) -> tuple[str, int]:
+    """(host, port) of a remote's address as the client writes it, so two spellings of one server compare equal."""
+    text = addr.strip().removeprefix("https://").split("/", 1)[0]
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or (host.count(":") and not host.endswith("]")):
+        host, port = text, "8443"  # an IPv6 address without port, or no port: Incus' default
+    return host.strip("[]").lower(), int(port)

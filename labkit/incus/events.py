@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # the recorder imports journal_entry without the HTTP client
 
 ACTIONS = ("instance-snapshot-created", "instance-restored", "instance-shutdown", "instance-stopped",
            "instance-started", "instance-snapshot-deleted", "instance-deleted", "instance-created",
-           "instance-renamed")
+           "instance-renamed", "instance-migrated")
 
 
 def journal_entry(event: dict[str, Any], container: str, project: str) -> dict[str, Any] | None:
@@ -46,6 +46,9 @@ def journal_entry(event: dict[str, Any], container: str, project: str) -> dict[s
         context = {"name": parts[3], "old_name": old_name}
     elif parts[3] != container:
         return None
+    if action == "instance-migrated" and len(parts) == 5:
+        # A copy of a snapshot: the source is /1.0/instances/NAME%2FSNAP (a whole copy or a refresh: NAME).
+        context["snapshot"] = f"{parts[3]}/{parts[4]}"
     if len(parts) >= 6 and parts[4] == "snapshots":
         context["name"] = parts[5]
     if "snapshot" in (meta.get("context") or {}):

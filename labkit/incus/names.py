@@ -19,7 +19,8 @@ def validate_instance(name: str) -> str:
 
 def validate_snapshot(name: str) -> str:
     if not name or "/" in name or name in {".", ".."} or any(ch.isspace() for ch in name) or len(name) > 255:
-        raise InvalidName(M("names.snapshot", "“{name}” is not a valid snapshot name: it must not be empty and must not contain “/” or spaces (for example ubuntu-test-1).", name=name))
+        raise InvalidName(M("names.snapshot", "“{name}” is not a valid snapshot name: it must not be empty and "
+                            "must not contain “/” or spaces (for example snap0, as Incus names them).", name=name))
     return name
 
 

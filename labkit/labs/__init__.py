@@ -4,9 +4,9 @@ CHAPTERS, and its notebook source in notebooks/source/."""
 from __future__ import annotations
 
 from ..grading.engine import Chapter
-from . import snapshots
+from . import snapshot_server, snapshots
 
-CHAPTERS: dict[str, Chapter] = {chapter.id: chapter for chapter in (snapshots.CHAPTER,)}
+CHAPTERS: dict[str, Chapter] = {chapter.id: chapter for chapter in (snapshots.CHAPTER, snapshot_server.CHAPTER)}
 # What every command runs when no --lab is given (the first chapter, as before there were two).
 DEFAULT_LAB = snapshots.CHAPTER.id
 

@@ -1,42 +1,77 @@
-"""Build the English and French lab notebooks from one source, and check them.
+"""Build the English and French notebook of every chapter from its one source, and check them.
 
-The source, `notebooks/source/snapshots.md`, is the English notebook in jupytext's
-Markdown format; every cell declares a stable `id` and role tags in its metadata
-(raw cells, such as the comments of its YAML header, are notes for authors).
-Translatable units are the paragraphs of Markdown cells (fenced code blocks stay
-literal) and the comment blocks of code cells (comments are learner-facing text).
-Each unit is one gettext entry: msgctxt `<cell id>:<n>`, msgid the English text.
+Each chapter's source, `notebooks/source/<name>.md`, is its English notebook in jupytext's
+Markdown format; every cell declares a stable `id` and role tags in its metadata (raw
+cells, such as the comments of its YAML header, are notes for authors).  Translatable
+units are the paragraphs of Markdown cells (fenced code blocks stay literal) and the
+comment blocks of code cells (comments are learner-facing text).  Each unit is one gettext
+entry of the one `notebooks` domain, msgid the English text, msgctxt `<cell id>:<n>` in the
+first chapter's notebook (so its French, translated before there was a second, stays as
+is) and `<name>/<cell id>:<n>` in every other.  Cell ids need only be unique in a notebook:
+nbformat allows no "/" in them, so a prefixed context can never equal another's.
 
-`build()` writes the template `translations/notebooks.pot` and both notebooks;
-the French catalogue `translations/fr/LC_MESSAGES/notebooks.po` is the
-translators' file, merged with `pybabel update -D notebooks`.  Output is
-deterministic, so `problems()` compares committed files byte for byte.
+`build()` writes the template `translations/notebooks.pot` and every notebook; the
+French catalogue `translations/fr/LC_MESSAGES/notebooks.po` is the translators' file,
+merged with `pybabel update -D notebooks`.  Output is deterministic, so `problems()`
+compares committed files byte for byte (notebook_check.py).
 """
 from __future__ import annotations
 
-import io
 import re
-import tempfile
-import tokenize
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .catalogue import catalogue_problems, typography_problems
 from ..errors import UsageError
-from ..i18n import M, Message
+from ..i18n import M
 
-SOURCE = Path("notebooks/source/snapshots.md")
+SOURCES = Path("notebooks/source")
 POT = Path("translations/notebooks.pot")
 PO = Path("translations/fr/LC_MESSAGES/notebooks.po")
-NOTEBOOKS = {"en": Path("notebooks/en/snapshots.ipynb"), "fr": Path("notebooks/fr/snapshots.ipynb")}
+LANGUAGES = ("en", "fr")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 KEPT_METADATA = ("tags", "jupyter")  # everything else jupytext adds is dropped
 LANG_LINE = re.compile(r'^lang\s*=.*$', re.MULTILINE)
 COMMENT = re.compile(r"^(\s*)#(?!!) ?(.*)$")
 FENCE = ("```", "~~~")
 CODE_SPAN = re.compile(r"`[^`\n]+`")
+CELL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 Translate = Callable[[str, str], str]  # (context, english) -> text
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One chapter's notebook: where its source is, where it is built, how its contexts are named."""
+
+    name: str
+    lab: str  # the chapter's id, written in the notebook's metadata
+    prefix: str = ""  # before every msgctxt: "" for the first chapter's notebook, else "<name>/"
+
+    @property
+    def source(self) -> Path:
+        return SOURCES / f"{self.name}.md"
+
+    def output(self, lang: str) -> Path:
+        return Path("notebooks") / lang / f"{self.name}.ipynb"
+
+
+def notebooks(root: Path) -> list[Notebook]:
+    """The chapters' notebooks in the chapters' order, then every other source found (a chapter
+    still being written): a source is never left out, so its French is never merged away."""
+    from ..labs import CHAPTERS
+
+    chapters = list(CHAPTERS.values())
+    found = sorted(path.stem for path in (root / SOURCES).glob("*.md"))
+    labs: dict[str, str] = {}  # notebook name -> chapter id, in the chapters' order
+    for chapter in chapters:
+        # A chapter that declares no notebook yet owns the source named after it, if any.
+        name = chapter.notebook or (chapter.id if chapter.id in found else "")
+        if name:
+            labs.setdefault(name, chapter.id)
+    first = (chapters[0].notebook or chapters[0].id) if chapters else ""
+    names = list(labs) + [name for name in found if name not in labs]
+    return [Notebook(name, labs.get(name, name), "" if name == first else f"{name}/") for name in names]
 
 
 # -- splitting cells into translatable units ------------------------------
@@ -98,44 +133,48 @@ def render_cell(cell_id: str, cell_type: str, source: str, translate: Translate)
 
 
 # -- building ---------------------------------------------------------------
-def _read_source(root: Path) -> Any:
+def _read_source(root: Path, book: Notebook) -> Any:
     import jupytext
 
-    path = root / SOURCE
+    path = root / book.source
     if not path.exists():
-        raise UsageError(M("notebooks.no_source", "The notebook source {path} is missing.", path=str(SOURCE)))
+        raise UsageError(M("notebooks.no_source", "The notebook source {path} is missing.", path=str(book.source)))
     notebook = jupytext.read(path)
     notebook.cells = [c for c in notebook.cells if c.cell_type != "raw"]  # notes for authors, not built
     seen: set[str] = set()
     for n, cell in enumerate(notebook.cells, 1):
         cell_id = cell.metadata.get("id")
-        if not cell_id or cell_id in seen:
-            raise UsageError(M("notebooks.cell_id", "Cell {n} of {path} needs its own id=\"...\" in its metadata (missing or used twice).", n=n, path=str(SOURCE)))
+        # nbformat's rule for ids; it keeps "/" free, so "<name>/" prefixes never collide.
+        if not isinstance(cell_id, str) or not CELL_ID.fullmatch(cell_id) or cell_id in seen:
+            raise UsageError(M("notebooks.cell_id", "Cell {n} of {path} needs its own id=\"...\" in its metadata, "
+                               "made of letters, digits, - and _ (missing, used twice or with other characters).",
+                               n=n, path=str(book.source)))
         seen.add(cell_id)
     return notebook
 
 
-def _units(source: Any) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
+def _units(book: Notebook, source: Any) -> list[tuple[str, str, str]]:
+    """(context, English, source path) of every unit, in the order of the cells."""
+    found: list[tuple[str, str, str]] = []
 
     def record(context: str, english: str) -> str:
-        found.append((context, english))
+        found.append((context, english, book.source.as_posix()))
         return english
 
     for cell in source.cells:
-        render_cell(cell.metadata["id"], cell.cell_type, cell.source, record)
+        render_cell(book.prefix + cell.metadata["id"], cell.cell_type, cell.source, record)
     return found
 
 
-def _notebook_text(source: Any, lang: str, translate: Translate) -> str:
+def _notebook_text(book: Notebook, source: Any, lang: str, translate: Translate) -> str:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
-                   "labkit": {"lab": "snapshots", "lang": lang, "source": SOURCE.as_posix()}}
+                   "labkit": {"lab": book.lab, "lang": lang, "source": book.source.as_posix()}}
     for cell in source.cells:
         meta = {k: cell.metadata[k] for k in KEPT_METADATA if k in cell.metadata}
-        text = render_cell(cell.metadata["id"], cell.cell_type, cell.source, translate)
+        text = render_cell(book.prefix + cell.metadata["id"], cell.cell_type, cell.source, translate)
         if "parameters" in meta.get("tags", ()):
             text = LANG_LINE.sub(f'lang = "{lang}"', text)
         new = nbformat.v4.new_markdown_cell(text) if cell.cell_type == "markdown" else nbformat.v4.new_code_cell(text)
@@ -145,17 +184,18 @@ def _notebook_text(source: Any, lang: str, translate: Translate) -> str:
     return nbformat.writes(nb).rstrip("\n") + "\n"
 
 
-def _pot_text(units: list[tuple[str, str]]) -> str:
+def _pot_text(units: list[tuple[str, str, str]]) -> str:
     import polib
 
     pot = polib.POFile(wrapwidth=78)
     pot.header = ("Translatable text of the labkit notebooks.\n"
-                  f"Generated from {SOURCE.as_posix()} by `labkit notebooks build`: do not edit.\n"
-                  "msgctxt is <cell id>:<n>, the n-th paragraph or comment block of that cell.")
+                  f"Generated from {SOURCES.as_posix()}/*.md by `labkit notebooks build`: do not edit.\n"
+                  "msgctxt is <cell id>:<n> in the first chapter's notebook, <notebook>/<cell id>:<n> in the\n"
+                  "others: the n-th paragraph or comment block of that cell.")
     pot.metadata = {"Project-Id-Version": "labkit notebooks", "MIME-Version": "1.0",
                     "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
-    for context, english in units:
-        pot.append(polib.POEntry(msgctxt=context, msgid=english, msgstr="", occurrences=[(SOURCE.as_posix(), "")]))
+    for context, english, source in units:
+        pot.append(polib.POEntry(msgctxt=context, msgid=english, msgstr="", occurrences=[(source, "")]))
     return str(pot).rstrip("\n") + "\n"
 
 
@@ -171,10 +211,15 @@ def _french(root: Path) -> Translate:
 
 def expected(root: Path) -> dict[Path, str]:
     """What the builder writes, by path relative to the repository root."""
-    source = _read_source(root)
-    return {POT: _pot_text(_units(source)),
-            NOTEBOOKS["en"]: _notebook_text(source, "en", lambda _context, english: english),
-            NOTEBOOKS["fr"]: _notebook_text(source, "fr", _french(root))}
+    french = _french(root)
+    units: list[tuple[str, str, str]] = []
+    written: dict[Path, str] = {}
+    for book in notebooks(root):
+        source = _read_source(root, book)
+        units += _units(book, source)
+        written[book.output("en")] = _notebook_text(book, source, "en", lambda _context, english: english)
+        written[book.output("fr")] = _notebook_text(book, source, "fr", french)
+    return {POT: _pot_text(units), **written}
 
 
 def build(root: Path) -> list[Path]:
@@ -185,82 +230,3 @@ def build(root: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
-
-
-# -- checking ---------------------------------------------------------------
-def strip_comments(source: str) -> str:
-    """Code without comments or blank lines: what must be equal in both languages."""
-    if source.lstrip().startswith("%%"):
-        lines = [line for line in source.split("\n") if not line.lstrip().startswith("#")]
-    else:
-        try:
-            tokens = [t for t in tokenize.generate_tokens(io.StringIO(source + "\n").readline)
-                      if t.type != tokenize.COMMENT]
-            lines = tokenize.untokenize(tokens).split("\n")
-        except (tokenize.TokenError, SyntaxError, ValueError):
-            lines = [COMMENT.sub("", line) if COMMENT.match(line) else line for line in source.split("\n")]
-    return "\n".join(line.rstrip() for line in lines if line.strip())
-
-
-def code_signature(notebook: Any) -> list[tuple[str, str]]:
-    """(cell id, code) of every code cell, comments stripped, the `lang = ...` value ignored."""
-    signature = []
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        code = strip_comments(cell.source)
-        if "parameters" in cell.metadata.get("tags", ()):
-            code = LANG_LINE.sub("lang = ...", code)
-        signature.append((cell.get("id", "?"), code))
-    return signature
-
-
-def _code_problems(root: Path) -> list[Message]:
-    import nbformat
-
-    books = {}
-    for lang, relative in NOTEBOOKS.items():
-        try:
-            books[lang] = nbformat.reads((root / relative).read_text(encoding="utf-8"), as_version=4)
-        except Exception:  # missing or unreadable: reported as drift already
-            return []
-    en, fr = code_signature(books["en"]), code_signature(books["fr"])
-    for n in range(max(len(en), len(fr))):
-        if n >= len(en) or n >= len(fr) or en[n] != fr[n]:
-            cell = (en[n] if n < len(en) else fr[n])[0]
-            return [M("notebooks.code_differs", "The code of cell “{cell}” differs between the English and French notebooks (comments and the lang value aside): the two languages must run the same code.", cell=cell)]
-    return []
-
-
-def _translation_problems(root: Path) -> list[Message]:
-    """Inline code stays literal, and the French follows French typography."""
-    import polib
-
-    found = []
-    for entry in polib.pofile(str(root / PO)):
-        if entry.obsolete or not entry.msgstr.strip():
-            continue
-        if sorted(CODE_SPAN.findall(entry.msgid)) != sorted(CODE_SPAN.findall(entry.msgstr)):
-            found.append(M("notebooks.code_spans", "notebooks.po: the French text of “{key}” does not keep the same `code` as the English (commands and names stay literal).", key=entry.msgctxt))
-    return found + typography_problems(root / PO)
-
-
-def problems(root: Path) -> list[Message]:
-    """Everything that makes the committed notebooks or the French catalogue wrong."""
-    want = expected(root)
-    found: list[Message] = []
-    for relative, text in want.items():
-        path = root / relative
-        if not path.exists():
-            found.append(M("notebooks.missing", "{path} is missing: run “labkit notebooks build”.", path=relative.as_posix()))
-        elif path.read_text(encoding="utf-8") != text:
-            found.append(M("notebooks.stale", "{path} differs from what the builder makes of {source}: edit the source or the French catalogue, then run “labkit notebooks build”.", path=relative.as_posix(), source=SOURCE.as_posix()))
-    if not (root / PO).exists():
-        found.append(M("notebooks.no_catalogue", "{path} is missing: create it with “pybabel init -D notebooks -i {pot} -d translations -l fr”.", path=PO.as_posix(), pot=POT.as_posix()))
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            pot = Path(tmp) / POT.name
-            pot.write_text(want[POT], encoding="utf-8")
-            found += catalogue_problems(pot, root / PO)
-        found += _translation_problems(root)
-    return found + _code_problems(root)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..errors import LabServerError, UsageError
 from ..i18n import M, Message
+from ..paths import state_dir
 
 DEFAULT_LISTEN = "127.0.0.1:8888"
 PORTS_TO_TRY = 20  # from the asked port upwards, like JupyterLab's own port_retries
@@ -145,9 +146,9 @@ def require_jupyterlab() -> None:
         ))
 
 
-def notebook_path(root: Path, lang: str) -> str:
-    """The notebook to open, relative to JupyterLab's root folder."""
-    relative = f"{lang}/snapshots.ipynb"
+def notebook_path(root: Path, lang: str, notebook: str) -> str:
+    """The notebook to open (a chapter's `notebook` name), relative to JupyterLab's root folder."""
+    relative = f"{lang}/{notebook}.ipynb"
     if not (root / relative).is_file():
         raise UsageError(M(
             "lab_server.no_notebook",
@@ -165,8 +166,7 @@ def jupyter_argv(listen: Listen, root: Path, notebook: str, *, as_root: bool) ->
 
 
 def log_path(env: Mapping[str, str]) -> Path:
-    state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state / "labkit" / "jupyterlab.log"
+    return state_dir(env) / "jupyterlab.log"
 
 
 def answers(url: str) -> bool:
@@ -212,17 +212,14 @@ class JupyterLabProcess:
                 continue
 
 
-def _stop_on_signal(*_: object) -> None:
-    raise KeyboardInterrupt
-
-
-def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, container: str,
+def run_lab(*, root: Path, lang: str, notebook: str, listen_text: str, open_browser: bool, container: str,
             say: Callable[[Message, bool], None], env: Mapping[str, str] | None = None) -> int:
-    """Start JupyterLab, print where to open it, serve until interrupted; return the exit code."""
+    """Start JupyterLab on `notebook`, print where to open it, serve until interrupted (KeyboardInterrupt:
+    the caller turns SIGTERM and SIGHUP into one, cli/signals.py); return the exit code."""
     env = dict(os.environ if env is None else env)
     require_jupyterlab()
     root = root.resolve()
-    notebook = notebook_path(root, lang)
+    notebook = notebook_path(root, lang, notebook)
     asked = parse_listen(listen_text)
     as_root = os.geteuid() == 0
     if as_root:
@@ -234,8 +231,6 @@ def run_lab(*, root: Path, lang: str, listen_text: str, open_browser: bool, cont
               address=str(asked)), True)
     log = log_path(env)
     token = secrets.token_urlsafe(32)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stop_on_signal)
     started: list[JupyterLabProcess] = []
     try:
         argv = functools.partial(jupyter_argv, root=root, notebook=notebook, as_root=as_root)

@@ -8,6 +8,7 @@ from ..errors import IncusUnavailable, LabkitError
 from ..i18n import M, Message
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
 from ..terminal import terminal
+from .image import local_images
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ def _storage_and_images(client: IncusClient) -> list[Check]:
         # Restricted clients may not list pools; the instance check below is what matters.
         out.append(Check("storage", True, M("doctor.storage.hidden", "Storage pools are not visible with restricted access."), required=False))
     try:
-        images = client.request("GET", "/1.0/images", params={"recursion": 1}) or []
-        aliases = ", ".join(a["name"] for i in images for a in i.get("aliases", [])) or str(len(images))
+        names = local_images(client)
+        images = set(names.values())
+        aliases = ", ".join(sorted(n for n in names if n not in images)) or str(len(images))
         out.append(Check("image", bool(images), M("doctor.image.ok", "Images: {aliases}.", aliases=aliases) if images
                          else M("doctor.image.none", "No local image yet: “labkit setup” fetches or builds one."), required=False))
     except LabkitError as exc:

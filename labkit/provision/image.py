@@ -18,13 +18,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SetupError
 from ..i18n import M
 from .install import Runner, run_logged
 
+if TYPE_CHECKING:  # the HTTP client is loaded by whoever brings a client
+    from ..incus.client import IncusClient
+
 CACHE_ROOT = Path("/var/cache/labkit/images")
+# What setup and classes use when no image is named and none was built here.
+REMOTE_IMAGE = "images:ubuntu/24.04"
+LOCAL_ALIAS_PREFIX = "labkit/"  # the images labkit builds: labkit/debian-<suite>
 METADATA_TAR = "metadata.tar"
 ROOTFS_TAR = "rootfs.tar.gz"
 
@@ -225,23 +231,31 @@ def _remove_tree(path: Path, log: Path) -> None:
     run_logged(["rm", "-rf", "--one-file-system", str(path)], log)
 
 
-def image_alias_target(alias: str) -> str | None:
-    """The fingerprint `alias` points to in the current project, or None."""
-    argv = ["incus", "image", "alias", "list", "--format", "json"]
-    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SetupError(M(
-            "setup.incus_cli_failed",
-            "The command incus image alias list failed: {detail}. Check that the Incus "
-            "daemon is running and that you may use it (labkit doctor tells), then try again.",
-            detail=done.stderr.strip() or f"exit code {done.returncode}",
-        ))
-    targets = {e.get("name"): e.get("target") for e in json.loads(done.stdout or "[]")}
-    return targets.get(alias)
+def local_images(client: IncusClient, project: str | None = None) -> dict[str, str]:
+    """Every image of the project (the client's by default) by alias and by fingerprint, each
+    mapped to its fingerprint: one request.  The one place labkit asks which images exist
+    (setup, the local image's import, doctor, classes), so all agree on projects and names."""
+    params: dict[str, Any] = {"recursion": 1} | ({"project": project} if project else {})
+    names: dict[str, str] = {}
+    for image in client.request("GET", "/1.0/images", params=params) or []:
+        names[image["fingerprint"]] = image["fingerprint"]
+        names.update({alias["name"]: image["fingerprint"] for alias in image.get("aliases") or []})
+    return names
 
 
-def image_alias_exists(alias: str) -> bool:
-    return image_alias_target(alias) is not None
+def find_image(images: dict[str, str], name: str) -> str | None:
+    """The fingerprint `name` designates among `local_images()`: an alias, a fingerprint, or a
+    fingerprint's unique prefix (as `incus launch` takes it); None when it designates none."""
+    if name in images:
+        return images[name]
+    matches = {fingerprint for fingerprint in images.values() if fingerprint.startswith(name)}
+    return matches.pop() if len(matches) == 1 else None
+
+
+def default_image(client: IncusClient, project: str = "default") -> str:
+    """A local image labkit built (alias labkit/…), else the image server's."""
+    local = sorted(name for name in local_images(client, project) if name.startswith(LOCAL_ALIAS_PREFIX))
+    return local[0] if local else REMOTE_IMAGE
 
 
 def image_fingerprint(metadata_tar: Path, rootfs_tar: Path) -> str:
@@ -260,19 +274,21 @@ def import_image(
     alias: str,
     log: Path,
     *,
+    images: Callable[[], dict[str, str]],
     runner: Runner = run_logged,
-    alias_target: Callable[[str], str | None] = image_alias_target,
+    project: str | None = None,
 ) -> None:
     """Import the tarballs under `alias`; on failure no alias of ours is left behind.
 
-    Already imported under that alias: nothing to do.  An alias naming another
-    image is never replaced or deleted: it is somebody's.
+    `images` is `local_images` of the project (asked again after each change).  Already
+    imported under that alias: nothing to do.  An alias naming another image is never
+    replaced or deleted: it is somebody's.
     """
     fingerprint = image_fingerprint(metadata_tar, rootfs_tar)
-    existing = alias_target(alias)
-    if existing == fingerprint:
+    before = images()
+    if before.get(alias) == fingerprint:
         return
-    if existing is not None:
+    if alias in before:
         raise SetupError(M(
             "setup.image_alias_taken",
             "The image alias {alias} already names another image, so labkit will not "
@@ -280,23 +296,24 @@ def import_image(
             "alias delete {alias} and run the setup again.",
             alias=alias,
         ))
+    incus = ["incus", *(["--project", project] if project else []), "image"]
     # Deleting only an alias leaves its image behind, and importing identical
     # tarballs again is refused ("same fingerprint"): reuse the image instead.
-    image_present = runner(["incus", "image", "info", fingerprint], log) == 0
-    if image_present:
-        argv = ["incus", "image", "alias", "create", alias, fingerprint]
+    if fingerprint in before:
+        argv = [*incus, "alias", "create", alias, fingerprint]
     else:
-        argv = ["incus", "image", "import", str(metadata_tar), str(rootfs_tar), "--alias", alias]
+        argv = [*incus, "import", str(metadata_tar), str(rootfs_tar), "--alias", alias]
     code = runner(argv, log)
     if code == 0:
         return
-    if alias_target(alias) == fingerprint:
+    after = images()
+    if after.get(alias) == fingerprint:
         # Seen here: another setup imported the same tarballs at the same moment, so
         # ours failed with "same fingerprint".  A complete image under the alias is
         # exactly what we wanted; an alias to a missing image is a leftover.
-        if runner(["incus", "image", "info", fingerprint], log) == 0:
+        if fingerprint in after:
             return
-        runner(["incus", "image", "alias", "delete", alias], log)
+        runner([*incus, "alias", "delete", alias], log)
     raise SetupError(M(
         "setup.image_import_failed",
         "Importing the local image as {alias} failed (exit code {code}). The log is in "

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..incus.client import Endpoint
 from ..grading.recorder import Config, files_for
+from ..paths import state_dir
 
 UNIT = "labkit-recorder"
 READY_SECONDS = 10.0
@@ -38,9 +39,7 @@ class RecorderStatus:
 
 
 def folder(environ: dict[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    state = Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state / "labkit" / "recorders"
+    return state_dir(environ) / "recorders"
 
 
 def config_path(project: str, container: str, environ: dict[str, str] | None = None) -> Path:
@@ -74,14 +73,15 @@ def _recorder_pid(pid_path: Path, config: Path) -> int | None:
     return pid if "labkit.grading.recorder" in args and str(config) in args else None
 
 
-def ensure_running(endpoint: Endpoint, container: str, snapshot: str, file: str, journal: Path,
-                   lab: str = "snapshots", wait: float = READY_SECONDS) -> RecorderStatus | None:
-    """Start the recorder unless it runs; None when it cannot apply (an HTTPS remote: the
-    notebook's listener and `labkit watch` still record there)."""
+def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path,
+                   wait: float = READY_SECONDS) -> RecorderStatus | None:
+    """Start the recorder of the chapter `lab`'s instance (`params["container"]`) unless it runs;
+    None when it cannot apply (an HTTPS remote: the notebook's listener and `labkit watch` still
+    record there)."""
     if endpoint.remote is not None:
         return None
-    project = endpoint.project
-    config, changed = write_config(endpoint, container, snapshot, file, journal, lab)
+    project, container = endpoint.project, params["container"]
+    config, changed = write_config(endpoint, lab, params, journal)
     current = status(project, container)
     if current.running and not changed:
         return current
@@ -98,12 +98,11 @@ def ensure_running(endpoint: Endpoint, container: str, snapshot: str, file: str,
     return _wait_connected(project, container, wait)
 
 
-def write_config(endpoint: Endpoint, container: str, snapshot: str, file: str, journal: Path,
-                 lab: str = "snapshots") -> tuple[Path, bool]:
+def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path) -> tuple[Path, bool]:
     """The recorder's configuration file, and whether it changed."""
-    config = config_path(endpoint.project, container)
+    config = config_path(endpoint.project, params["container"])
     config.parent.mkdir(parents=True, exist_ok=True)
-    wanted = Config(str(endpoint.socket), endpoint.project, container, snapshot, lab, file, str(journal.absolute()))
+    wanted = Config(str(endpoint.socket), endpoint.project, lab, dict(params), str(journal.absolute()))
     try:
         changed = Config.read(config) != wanted
     except (OSError, ValueError, TypeError):

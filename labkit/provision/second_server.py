@@ -305,23 +305,37 @@ def local_server() -> SnapshotServer:
     return SnapshotServer(Path(os.environ.get("LABKIT_SNAPSHOT_SERVER_DIR") or DEFAULT_DIR))
 
 
-def admin_client(project: str, timeout: float = 30.0) -> IncusClient:
-    """labkit's own view of the snapshot server, in `project`, for grading: its local socket (root or
-    incus-admin), or for a real second server named by URL, the remote of that name in the caller's
-    own client configuration. Never a remote found by address in a learner's configuration: a
-    learner who names any server `incus-snapshot` must not choose what labkit grades."""
+# -- labkit's own way to the snapshot server, for grading ------------------------------
+def admin_client(project: str) -> IncusClient:
+    """labkit's admin client on the snapshot server, in `project`.
+
+    The one `labkit setup --snapshot-server` started on this machine (its socket under its
+    INCUS_DIR), else the real server the instructor named (`--snapshot-server-url`), reached with
+    the certificate of a client folder whose remote has exactly that address.  Never the learner's
+    remote as such: its address is the learner's to choose."""
     from ..errors import SnapshotServerMissing
     from ..incus.certs import read_remote
+    from ..incus.client_config import parse
+    from ..incus.client_config import split_address
 
-    server = local_server()
-    if daemon.daemon_answers(server.socket):
-        return IncusClient(Endpoint(server.socket, project), timeout=timeout)
-    named = configured(daemon.STATE_DIR)
-    if named is not None:
-        conf = Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
-        remote = read_remote(conf, named.get("remote") or REMOTE_NAME)
-        if remote is not None and remote.address.removeprefix("https://").rstrip("/") == named["url"].removeprefix("https://").rstrip("/"):
-            return IncusClient(Endpoint(conf / "config.yml", project, remote=remote), timeout=timeout)
-    raise SnapshotServerMissing(M("snapshot_server.missing",
-        "This lab needs the snapshot server, and labkit cannot reach it: start it with “sudo labkit setup "
-        "--snapshot-server”, or on a training server ask the trainer for access."))
+    local = local_server()
+    named = configured(Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR))
+    if local.incus_dir.exists() or named is None:
+        if daemon.daemon_answers(local.socket):
+            return IncusClient(Endpoint(local.socket, project))
+        if local.incus_dir.exists():
+            raise SnapshotServerMissing(M("snapsrv.snapshot_server_down", "The snapshot server in {folder} is not running. Start it again with “sudo labkit setup --snapshot-server”.", folder=str(local.incus_dir)))
+        raise SnapshotServerMissing(M("access.no_snapshot_server", "This lab needs the snapshot server, and none is set up. Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))
+    url = named["url"]
+    conf = Path(named.get("conf") or os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
+    try:
+        data = parse((conf / "config.yml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    wanted = split_address(url)
+    for name, entry in (data.get("remotes") or {}).items():
+        if str((entry or {}).get("addr", "")).startswith("https://") and split_address(str(entry["addr"])) == wanted:
+            remote = read_remote(conf, str(name))
+            if remote is not None:
+                return IncusClient(Endpoint(conf / "config.yml", project, remote=remote))
+    raise SnapshotServerMissing(M("snapsrv.snapshot_server_no_access", "labkit has no certificate trusted by the snapshot server {url}: the client folder {conf} has no remote with that address. Add one there (“incus remote add NAME {url} --token TOKEN --accept-certificate”), or name another folder in {record} (key “conf”).", url=url, conf=str(conf), record=str(Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR) / CONFIG_FILE)))

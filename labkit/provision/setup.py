@@ -21,10 +21,11 @@ from ..labs.baseline import record_baseline
 from ..errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError
 from ..i18n import M, Message, Number
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
-from ..incus.names import validate_instance
+from ..labs import DEFAULT_LAB, chapter_named
+from ..paths import state_dir
+from .image import REMOTE_IMAGE, find_image, local_images
 from .storage import ensure_root_disk, ensure_storage
 
-REMOTE_IMAGE = "images:ubuntu/24.04"
 REMOTE_PROBE_SECONDS = 5
 
 
@@ -55,11 +56,15 @@ class Phases:
         print(f"✔ {label} ({Number(seconds).render(self.lang)}\u00a0s){' — ' + detail if detail else ''}", file=sys.stderr, flush=True)
 
 
-def run_setup(*, lang: str, container: str, project: str | None, image: str | None, recreate: bool, yes: bool,
-              snapshot: str | None = None, journal: Path | None = None, recorder: bool = True) -> None:
-    validate_instance(container)
-    state = daemon.STATE_DIR if _root() else Path.home() / ".local" / "state" / "labkit"
-    log = state / "setup.log"
+def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bool, yes: bool, lab: str = DEFAULT_LAB,
+              container: str | None = None, snapshot: str | None = None, journal: Path | None = None,
+              recorder: bool = True) -> None:
+    """Bring up the lab instance of the chapter `lab` (its own container name unless one is given)."""
+    from ..grading.session import chapter_params
+
+    params = chapter_params(chapter_named(lab), container, snapshot)  # every name checked before any change
+    container = params["container"]
+    log = (daemon.STATE_DIR if _root() else state_dir()) / "setup.log"
     phases = Phases(lang)
     with phases.phase(M("setup.phase.incus", "Incus server")) as notes:
         client = _ensure_incus(log, notes, project)
@@ -91,23 +96,24 @@ def run_setup(*, lang: str, container: str, project: str | None, image: str | No
                 notes.append(M("setup.instance.kept", "already exists ({status}); left as it is. Use --recreate to rebuild it.", status=existing.get("status", "?")))
         if recorder:
             with phases.phase(M("setup.phase.recorder", "Event recorder")) as notes:
-                notes.append(start_recorder(client, container, snapshot, journal))
+                notes.append(start_recorder(client, container, lab=lab, snapshot=snapshot, journal=journal))
     finally:
         client.close()
     total = sum(s for _, s, _ in phases.rows)
     print(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.", seconds=Number(total)).render(lang), file=sys.stderr)
 
 
-def start_recorder(client: IncusClient, container: str, snapshot: str | None = None, journal: Path | None = None) -> Message:
-    """Leave the event recorder running for this instance (recorder.py); tests start it the same way."""
+def start_recorder(client: IncusClient, container: str | None = None, *, lab: str = DEFAULT_LAB,
+                   snapshot: str | None = None, journal: Path | None = None) -> Message:
+    """Leave the event recorder running for this instance (recorder.py), with the chapter's params;
+    tests start it the same way."""
     from ..grading import journal as journal_mod
-    from ..labs import CHAPTERS
+    from ..grading.session import chapter_params
     from .recorder_service import ensure_running
 
-    chapter = CHAPTERS["snapshots"]
-    path = journal or journal_mod.default_path(chapter.id, client.project, container)
-    status = ensure_running(client.endpoint, container, snapshot or chapter.defaults["snapshot"],
-                            chapter.defaults["file"], path, chapter.id)
+    params = chapter_params(chapter_named(lab), container, snapshot)
+    path = journal or journal_mod.default_path(lab, client.project, params["container"])
+    status = ensure_running(client.endpoint, lab, params, path)
     if status is None:
         return M("setup.recorder.remote", "not used with a remote server: the notebook records events itself, or run “labkit watch”.")
     if not status.connected:
@@ -160,7 +166,8 @@ def _install(log: Path) -> None:
 
 def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list[Message]) -> str:
     if image:
-        if not _image_known(client, image):
+        known = _remote_answers(image) if ":" in image else find_image(local_images(client), image) is not None
+        if not known:
             raise SetupError(M("setup.unknown_image", "The image “{image}” was not found: it is neither a local alias nor a fingerprint (see “incus image list”), nor an image of a reachable remote (REMOTE:ALIAS, e.g. images:ubuntu/24.04).", image=image))
         notes.append(M("setup.image.given", "{image}.", image=image))
         return image
@@ -172,28 +179,19 @@ def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list
 
 def _local_debian_image(client: IncusClient, log: Path, notes: list[Message]) -> str:
     from .aptsources import find_debian_mirror, own_codename
-    from .image import build_debian_image, default_cache_dir, import_image, image_alias_exists
+    from .image import LOCAL_ALIAS_PREFIX, build_debian_image, default_cache_dir, import_image
 
     suite = own_codename()
-    alias = f"labkit/debian-{suite}"
-    if image_alias_exists(alias):
+    alias = f"{LOCAL_ALIAS_PREFIX}debian-{suite}"
+    if alias in local_images(client):
         notes.append(M("setup.image.cached", "{alias} (already imported).", alias=alias))
         return alias
     if not _root():
         raise SetupError(M("setup.image.needs_root", "No image server answers and building the local Debian image needs root: run “sudo labkit setup” once."))
     meta, rootfs = build_debian_image(find_debian_mirror(), suite, default_cache_dir(suite), log)
-    import_image(meta, rootfs, alias, log)
+    import_image(meta, rootfs, alias, log, images=lambda: local_images(client), project=client.project)
     notes.append(M("setup.image.built", "{alias} built with debootstrap (no image server answered).", alias=alias))
     return alias
-
-
-def _image_known(client: IncusClient, image: str) -> bool:
-    if ":" in image:
-        return _remote_answers(image)
-    for path in (f"/1.0/images/aliases/{image}", f"/1.0/images/{image}"):
-        if client.raw("GET", path).status_code == 200:
-            return True
-    return False
 
 
 def _remote_answers(image: str) -> bool:

@@ -120,7 +120,8 @@ def test_the_recorder_reconnects_after_a_daemon_restart_reads_one_project_and_ex
     # The same instance name in another project of the same daemon: never recorded.
     daemon.incus("project", "create", "other", "-c", "features.profiles=false")
     daemon.incus("init", "--empty", "c1", "--project", "other")
-    status = recorder_service.ensure_running(Endpoint(daemon.socket, "default"), "c1", SNAP, FILE, journal)
+    params = {"container": "c1", "snapshot": SNAP, "file": FILE}
+    status = recorder_service.ensure_running(Endpoint(daemon.socket, "default"), "snapshots", params, journal)
     assert status is not None and status.running and status.connected
     pid = status.pid
     daemon.incus("snapshot", "create", "c1", "before")

@@ -7,7 +7,10 @@ from typing import Iterator
 
 import pytest
 
+from labkit.incus.client import IncusClient, find_endpoint
 from labkit.provision import recorder_service
+from labkit.provision.image import default_image, find_image, local_images
+from labkit.provision.storage import default_pool, ensure_root_disk
 
 from .conftest import delete_instance, incus, labkit, unique
 
@@ -73,6 +76,47 @@ def test_recreate_asks_for_confirmation_then_rebuilds(empty_project: str) -> Non
     # The old instance's recorder left with it; setup started one for the new instance.
     recorder = recorder_service.status(empty_project, "lk-r")
     assert recorder.running and recorder.connected
+
+
+def test_one_image_lookup_finds_an_image_by_alias_fingerprint_and_prefix(empty_project: str, image: str) -> None:
+    """setup, the local image's import, doctor and classes all ask `local_images` (image.py)."""
+    if ":" in image:
+        pytest.skip(f"the lab image {image} is on an image server, not on this one")
+    fingerprint = json.loads(incus("query", f"/1.0/images/aliases/{image}").stdout)["target"]
+    with IncusClient(find_endpoint(empty_project)) as client:  # features.images=false: the default project's
+        images = local_images(client)
+        assert images[image] == fingerprint and images[fingerprint] == fingerprint
+        assert find_image(images, image) == find_image(images, fingerprint[:12]) == fingerprint
+        assert find_image(images, "no-such/image") is None
+        if image.startswith("labkit/"):  # what classes build their golden instance from, with no --image
+            assert default_image(client).startswith("labkit/") and default_image(client) in images
+    # The same answer as `incus image list`, the learner's view.
+    listed = json.loads(incus("image", "list", "--project", empty_project, "--format", "json").stdout)
+    assert set(images.values()) == {i["fingerprint"] for i in listed}
+
+
+def test_root_disks_are_written_in_one_place_kept_unless_exact(empty_project: str) -> None:
+    """provision/storage.py: setup keeps a root disk it finds; a class's own project gets exactly its own."""
+    def root() -> dict:
+        profile = json.loads(incus("query", f"/1.0/profiles/default?project={empty_project}").stdout)
+        return profile["devices"].get("root")
+
+    with IncusClient(find_endpoint(empty_project)) as client:
+        pool = default_pool(client)
+        default_root = json.loads(incus("query", "/1.0/profiles/default?project=default").stdout)["devices"]["root"]
+        assert pool == default_root["pool"]
+        assert ensure_root_disk(client, pool, size="2GiB", config={"limits.processes": "500"})
+        assert root() == {"type": "disk", "path": "/", "pool": pool, "size": "2GiB"}
+        # Setup's call: a root disk is there, whatever its size: kept, nothing written.
+        assert not ensure_root_disk(client, pool)
+        # A class's call on its own project: exactly this size, and its limits, from another client's project.
+    with IncusClient(find_endpoint()) as client:
+        assert ensure_root_disk(client, pool, project=empty_project, size="1GiB", exact=True)
+        assert not ensure_root_disk(client, pool, project=empty_project, size="1GiB", config={"limits.processes": "500"},
+                                    exact=True)
+    assert root() == {"type": "disk", "path": "/", "pool": pool, "size": "1GiB"}
+    assert json.loads(incus("query", f"/1.0/profiles/default?project={empty_project}").stdout)["config"] == {
+        "limits.processes": "500"}
 
 
 @pytest.mark.parametrize("lang, words", [("en", "was not found"), ("fr", "introuvable")])

@@ -9,6 +9,7 @@ import pytest
 
 from labkit.hub.accounts import comment, unix_login
 from labkit.hub.config import HubPorts, render_config
+from labkit.labs import DEFAULT_LAB, chapter_named
 from labkit.hub.credentials import Cards, as_json, sheet_html
 from labkit.hub.dashboard_page import page_html
 from labkit.hub.serve import parse_listen
@@ -52,6 +53,8 @@ def test_generated_config_is_valid_python_and_names_what_matters(tmp_path: Path)
                    "hub_bind_url = 'http://127.0.0.1:1'", str(state.root / "jupyterhub.sqlite"), "INCUS_CONF"):
         assert needle in text, needle
     assert "ssl_cert" not in text.split("# State")[0].replace("# HTTPS", "")
+    # A learner's JupyterLab opens on the class's lab (the first lab unless told).
+    assert f"c.Spawner.default_url = '/lab/tree/{chapter_named(DEFAULT_LAB).notebook}.ipynb'" in text
 
 
 @pytest.mark.parametrize("listen", ["8000", ":8000", "host:", "host:99999", "127.0.0.1:port"])

@@ -10,6 +10,7 @@ import pytest
 from labkit.errors import SetupError
 from labkit.provision.image import (
     build_debian_image,
+    find_image,
     image_fingerprint,
     image_metadata,
     import_image,
@@ -134,6 +135,10 @@ class FakeIncus:
         self.import_code = import_code
         self.import_leaves_image = import_leaves_image
 
+    def names(self) -> dict[str, str]:
+        """What `local_images` answers: every image by fingerprint and by alias."""
+        return {**{f: f for f in self.images}, **self.aliases}
+
     def __call__(self, argv: Sequence[str], log: Path, *, env: Mapping[str, str] | None = None) -> int:
         self.calls.append(list(argv))
         verb = argv[2:4] if argv[2] == "alias" else argv[2:3]
@@ -163,19 +168,19 @@ def tarballs(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_import_under_a_new_alias(tmp_path: Path, tarballs: tuple[Path, Path]) -> None:
     incus = FakeIncus()
-    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, images=incus.names)
     assert ["incus", "image", "import", *map(str, tarballs), "--alias", "labkit/test"] in incus.calls
     assert incus.aliases == {"labkit/test": image_fingerprint(*tarballs)}
     # Again: already there, nothing runs.
     incus.calls.clear()
-    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, images=incus.names)
     assert incus.calls == []
 
 
 def test_failed_import_removes_the_alias(tmp_path: Path, tarballs: tuple[Path, Path]) -> None:
     incus = FakeIncus(import_code=1)
     with pytest.raises(SetupError) as caught:
-        import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+        import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, images=incus.names)
     assert caught.value.message.key == "setup.image_import_failed"
     assert str(tmp_path / "log") in str(caught.value)
     assert incus.aliases == {}
@@ -185,14 +190,14 @@ def test_concurrent_identical_import_counts_as_success(tmp_path: Path, tarballs:
     # Another setup imported the same tarballs at the same moment: ours failed with
     # "same fingerprint", but the alias names a complete image, which is the goal.
     incus = FakeIncus(import_code=1, import_leaves_image=True)
-    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, images=incus.names)
     assert incus.aliases == {"labkit/test": image_fingerprint(*tarballs)}
 
 
 def test_image_kept_after_alias_deletion_is_reused(tmp_path: Path, tarballs: tuple[Path, Path]) -> None:
     incus = FakeIncus(import_code=1)  # a re-import would be refused
     incus.images.add(image_fingerprint(*tarballs))
-    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+    import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, images=incus.names)
     assert incus.aliases == {"labkit/test": image_fingerprint(*tarballs)}
     assert not any(c[2] == "import" for c in incus.calls)
 
@@ -201,10 +206,18 @@ def test_import_never_touches_an_alias_naming_another_image(tmp_path: Path, tarb
     incus = FakeIncus()
     incus.aliases["labkit/test"] = "f" * 64
     with pytest.raises(SetupError) as caught:
-        import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, alias_target=incus.aliases.get)
+        import_image(*tarballs, "labkit/test", tmp_path / "log", runner=incus, images=incus.names)
     assert caught.value.message.key == "setup.image_alias_taken"
     assert incus.calls == [] and incus.aliases == {"labkit/test": "f" * 64}
 
 
 def test_fingerprint_is_sha256_of_metadata_then_rootfs(tarballs: tuple[Path, Path]) -> None:
     assert image_fingerprint(*tarballs) == hashlib.sha256(b"mr").hexdigest()
+
+
+def test_an_image_is_found_by_alias_fingerprint_or_unique_prefix_only() -> None:
+    a, b = "ab12" + "0" * 60, "ab34" + "1" * 60
+    images = {a: a, b: b, "labkit/debian-bookworm": a}
+    assert find_image(images, "labkit/debian-bookworm") == find_image(images, a) == find_image(images, "ab12") == a
+    assert find_image(images, "ab") is None  # two images start so: as ambiguous as `incus launch ab` says
+    assert find_image(images, "labkit/debian-trixie") is None

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from labkit.cli.main import main
 from labkit.errors import LabServerError, UsageError
+from labkit.labs import DEFAULT_LAB, chapter_named
 from labkit.notebooks.server import (Listen, find_free_port, headless, jupyter_argv, notebook_path, parse_listen, public_host,
                                ssh_command)
 
@@ -104,10 +105,13 @@ def test_allow_root_only_as_root_and_the_token_never_on_the_command_line() -> No
 
 
 def test_the_notebook_in_each_language_exists_and_a_wrong_root_is_named() -> None:
-    assert notebook_path(ROOT / "notebooks", "fr") == "fr/snapshots.ipynb"
-    assert notebook_path(ROOT / "notebooks", "en") == "en/snapshots.ipynb"
+    notebook = chapter_named(DEFAULT_LAB).notebook
+    assert notebook_path(ROOT / "notebooks", "fr", notebook) == f"fr/{notebook}.ipynb"
+    assert notebook_path(ROOT / "notebooks", "en", notebook) == f"en/{notebook}.ipynb"
     with pytest.raises(UsageError):
-        notebook_path(ROOT, "en")
+        notebook_path(ROOT, "en", notebook)
+    with pytest.raises(UsageError):
+        notebook_path(ROOT / "notebooks", "en", "no-such-lab")
 
 
 def test_jupyterlab_missing_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,6 +123,11 @@ def test_jupyterlab_missing_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPat
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and words in lines[0] and sys.executable in lines[0], result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_unknown_lab_is_refused_before_anything_starts() -> None:
+    result = CliRunner().invoke(main, ["--lang", "en", "lab", "--lab", "no-such-lab", "--root", str(ROOT)])
+    assert result.exit_code == 2 and "no-such-lab" in result.output, result.output
 
 
 def test_the_printed_host_is_one_the_learner_can_reach() -> None:

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from labkit.provision import recorder_service
-from labkit.grading.recorder import Config, files_for
+from labkit.grading.recorder import Config, Recorder, files_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +50,32 @@ def test_the_systemd_template_runs_the_recorder_on_the_instances_configuration(t
 
 
 def test_a_configuration_round_trips(tmp_path: Path) -> None:
-    config = Config("/var/lib/incus/unix.socket", "default", "c1", "s1", "snapshots", "/root/f", "/j.json")
+    params = {"container": "c1", "snapshot": "s1", "file": "/root/f"}
+    config = Config("/var/lib/incus/unix.socket", "default", "snapshots", params, "/j.json")
     path = tmp_path / "c.json"
     path.write_text(json.dumps(config.__dict__))
     assert Config.read(path) == config
+    assert (config.container, config.file) == ("c1", "/root/f")
+
+
+def test_a_chapter_without_a_file_is_recorded_without_looking_for_one(tmp_path: Path) -> None:
+    """The recorder takes any chapter's params: no `file`, no HEAD request (a chapter of two servers)."""
+    config = Config("/nonexistent.socket", "default", "other-lab", {"container": "c1"}, str(tmp_path / "j.json"))
+    assert config.file is None
+    recorder = Recorder(config, tmp_path / "state.json")
+    recorder._request = lambda *args: pytest.fail("asked Incus for a file")  # type: ignore[method-assign]
+    recorder._look()
+    assert recorder.state.sightings == 0
+
+
+def test_a_configuration_from_before_the_params_is_refused_not_half_read(tmp_path: Path) -> None:
+    """A recorder started by an older labkit left the old layout: setup rewrites it (TypeError → changed)."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"socket": "/s", "project": "default", "container": "c1", "snapshot": "s1",
+                                "lab": "snapshots", "file": "/root/f", "journal": "/j.json"}))
+    with pytest.raises(TypeError):
+        Config.read(path)
+    path.write_text(json.dumps({"socket": "/s", "project": "default", "lab": "snapshots", "params": {},
+                                "journal": "/j"}))
+    with pytest.raises(ValueError):
+        Config.read(path)

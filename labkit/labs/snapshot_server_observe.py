@@ -1,0 +1,269 @@
+"""The “snapshot server” chapter's one look at Incus, its reset, and labkit's way to the snapshot server.
+
+What is looked at is what a learner cannot write (docs/second-lab-facts.md): the snapshot
+server's trust store, volatile.* keys, snapshot lists and times, both instances' config.
+The learner's client config.yml is read only to name their remotes; the snapshot server
+itself is always reached through labkit's own access (`provision.second_server.admin_client`), never
+through the learner's remote, whose address the learner chooses.
+
+`gather` does the I/O and returns the API answers as they came (tests replay such answers
+recorded from real daemons, tests/fixtures/api/snapshot-server/); `build` turns them into
+an observation and is pure.
+"""
+from __future__ import annotations
+
+import os
+import socket as socketlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ..errors import InstanceNotFound, LabkitError, SnapshotServerMissing
+from ..i18n import M
+from .snapshots_observe import Instance
+from ..incus.client_config import split_address
+from ..incus.timestamps import parse_incus_time
+
+if TYPE_CHECKING:
+    from ..grading.access import Access
+    from ..incus.client import IncusClient
+    from ..i18n import Message
+
+# The keys the checks read, on both instances.  volatile.* ones only Incus writes.
+KEYS = ("boot.autostart", "snapshots.schedule", "snapshots.pattern", "snapshots.expiry",
+        "volatile.uuid", "volatile.base_image", "volatile.apply_template")
+# What the chapter sets on the primary, and what a reset takes away again.
+CHAPTER_KEYS = ("boot.autostart", "snapshots.schedule", "snapshots.pattern", "snapshots.expiry")
+
+
+@dataclass(frozen=True)
+class Snap:
+    name: str
+    created_at: datetime | None
+    expires_at: datetime | None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Snap:
+        expires = parse_incus_time(data.get("expires_at"))
+        # 0001-01-01: no expiry.
+        return cls(data["name"], parse_incus_time(data.get("created_at")),
+                   expires if expires is not None and expires.year > 1 else None)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One instance as the checks see it: its status, times, chapter keys and snapshots."""
+
+    name: str
+    status: str
+    created_at: datetime | None
+    config: dict[str, str]
+    snapshots: tuple[Snap, ...] = ()
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any], snapshots: list[dict[str, Any]] = ()) -> Machine:
+        # expanded_config: a key set in a profile counts as it does for Incus itself.
+        config = {**(data.get("config") or {}), **(data.get("expanded_config") or {})}
+        return cls(data["name"], data.get("status", ""), parse_incus_time(data.get("created_at")),
+                   {k: str(config[k]) for k in KEYS if k in config},
+                   tuple(sorted((Snap.from_api(s) for s in snapshots or ()),
+                                key=lambda s: s.created_at or datetime.min.replace(tzinfo=timezone.utc))))
+
+    def key(self, name: str) -> str:
+        return self.config.get(name, "")
+
+    @property
+    def uuid(self) -> str | None:
+        return self.config.get("volatile.uuid")
+
+    def snapshot(self, name: str) -> Snap | None:
+        return next((s for s in self.snapshots if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Trusted:
+    name: str
+    fingerprint: str
+    type: str
+    restricted: bool
+    projects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ClientRemote:
+    name: str
+    addr: str
+
+
+@dataclass(frozen=True)
+class ServerObservation:
+    """Both servers at one moment.  `instance` is the primary (None when it is gone)."""
+
+    container: str
+    snapshot_name: str
+    instance: Instance | None
+    primary: Machine | None
+    copy: Machine | None
+    # The snapshot server's other instances in the learner's project (a copy under another name).
+    others: tuple[Machine, ...]
+    trusted: tuple[Trusted, ...]
+    # Where the snapshot server listens (its own answer, host:port).
+    server_addresses: tuple[str, ...]
+    # The learner's remotes; None when their client config is not readable (a class view).
+    remotes: tuple[ClientRemote, ...] | None
+    # SHA-256 of the learner's client.crt, when readable.
+    client_fingerprint: str | None
+    taken_at: datetime | None = None
+    unobserved: Message | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The API answers it was built from (replayable with `build`), and when."""
+        return {**self.raw, "taken_at": self.taken_at.isoformat() if self.taken_at else None}
+
+    def remote_for_server(self) -> list[ClientRemote]:
+        """The learner's remotes whose address is the snapshot server's."""
+        return [r for r in self.remotes or () if same_address(r.addr, self.server_addresses)]
+
+
+def same_address(addr: str, addresses: tuple[str, ...]) -> bool:
+    """Whether a remote's addr (https://HOST[:PORT]) is one of the server's own addresses.
+
+    Pure on purpose: host names were resolved by `gather` into the addresses' list beforehand."""
+    host, port = split_address(addr)
+    return any(split_address(a) == (host, port) for a in addresses)
+
+
+# -- building (pure) ---------------------------------------------------------
+def build(raw: dict[str, Any], params: dict[str, str], taken_at: datetime | None = None) -> ServerObservation:
+    """An observation from the API answers `gather` collected (or a recorded fixture)."""
+    container = params["container"]
+    primary_data = raw.get("primary")
+    primary = Machine.from_api(primary_data, raw.get("primary_snapshots") or []) if primary_data else None
+    copy, others = None, []
+    for item in raw.get("server_instances") or []:
+        if item.get("name") == container:
+            copy = Machine.from_api(item, raw.get("copy_snapshots") or [])
+        else:
+            others.append(Machine.from_api(item))
+    trusted = tuple(Trusted(str(c.get("name", "")), str(c.get("fingerprint", "")), str(c.get("type", "")),
+                            bool(c.get("restricted")), tuple(c.get("projects") or ()))
+                    for c in raw.get("certificates") or [])
+    remotes = None
+    if raw.get("client_remotes") is not None:
+        remotes = tuple(ClientRemote(str(name), str((entry or {}).get("addr", "")))
+                        for name, entry in raw["client_remotes"].items())
+    taken = taken_at or (datetime.fromisoformat(raw["taken_at"]) if raw.get("taken_at") else None)
+    return ServerObservation(
+        container=container, snapshot_name=params["snapshot"],
+        instance=Instance.from_api(primary_data) if primary_data else None,
+        primary=primary, copy=copy, others=tuple(others), trusted=trusted,
+        server_addresses=tuple(raw.get("server_addresses") or ()), remotes=remotes,
+        client_fingerprint=raw.get("client_fingerprint"), taken_at=taken or datetime.now(timezone.utc),
+        raw={k: v for k, v in raw.items() if k != "taken_at"})
+
+
+# -- gathering (I/O) ---------------------------------------------------------
+def observe(access: Access, params: dict[str, str]) -> ServerObservation:
+    taken_at = datetime.now(timezone.utc)
+    return build(gather(access, params), params, taken_at)
+
+
+def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
+    """Six requests, three on each server, sent together; the learner's config.yml read meanwhile."""
+    container = params["container"]
+    main, server = access.main, access.snapshot_server()
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="labkit-observe2") as pool:
+        primary = pool.submit(main.instance_or_none, container)
+        primary_snaps = pool.submit(_snapshots, main, container)
+        info = pool.submit(server.server)
+        listed = pool.submit(server.request, "GET", "/1.0/instances", params={"recursion": 1})
+        copy_snaps = pool.submit(_snapshots, server, container)
+        certs = pool.submit(server.request, "GET", "/1.0/certificates", params={"recursion": 1}, project=False)
+        remotes, fingerprint = read_client(access.client_config)
+        raw = {
+            "primary": primary.result(), "primary_snapshots": primary_snaps.result(),
+            "server_instances": listed.result() or [], "copy_snapshots": copy_snaps.result(),
+            # The PEM itself is not needed: its fingerprint names it.
+            "certificates": [{k: v for k, v in c.items() if k != "certificate"} for c in certs.result() or []],
+            "server_addresses": _addresses(info.result(), remotes),
+            "client_remotes": remotes, "client_fingerprint": fingerprint,
+        }
+    return raw
+
+
+def _snapshots(client: IncusClient, name: str) -> list[dict[str, Any]]:
+    try:
+        return client.snapshots(name)
+    except LabkitError:  # no such instance (404): no snapshots
+        if client.instance_or_none(name) is None:
+            return []
+        raise
+
+
+def read_client(conf: Path | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The learner's remotes ({name: {addr}}) and their client certificate's fingerprint."""
+    if conf is None:
+        return None, None
+    from ..incus import client_config
+    from ..incus.certs import fingerprint
+
+    try:
+        data = client_config.parse((conf / "config.yml").read_text(encoding="utf-8"))
+        remotes = {str(k): {"addr": str((v or {}).get("addr", ""))} for k, v in (data.get("remotes") or {}).items()}
+    except FileNotFoundError:
+        remotes = {}
+    except (OSError, ValueError):
+        remotes = None
+    try:
+        crt = fingerprint((conf / "client.crt").read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        crt = None
+    return remotes, crt
+
+
+def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None) -> list[str]:
+    """The server's addresses, plus each learner remote's host:port that resolves to one of them
+    (a remote added as localhost:8444 is the same server as 127.0.0.1:8444)."""
+    own = [str(a) for a in (info.get("environment") or {}).get("addresses") or []]
+    ips = {split_address(a) for a in own}
+    found = list(own)
+    for entry in (remotes or {}).values():
+        host, port = split_address(entry.get("addr", ""))
+        # Only a name on one of the server's ports is worth resolving: a DNS lookup of every remote
+        # (images.linuxcontainers.org is in every config.yml) could stall a check on a machine without DNS.
+        if not entry.get("addr", "").startswith("https://") or (host, port) in ips or port not in {p for _, p in ips}:
+            continue
+        try:
+            resolved = {(i[4][0].lower(), port) for i in socketlib.getaddrinfo(host, port, type=socketlib.SOCK_STREAM)}
+        except (OSError, UnicodeError):
+            continue
+        if resolved & ips:
+            found.append(f"{host}:{port}")
+    return found
+
+
+# -- reset -------------------------------------------------------------------
+def reset(access: Access, params: dict[str, str]) -> None:
+    """The chapter's start: the copy deleted on the snapshot server, the primary running with no
+    snapshots and none of the chapter's keys.  The remote and its trust stay (a token is used once)."""
+    from ..incus import instances
+
+    container, main, server = params["container"], access.main, access.snapshot_server()
+    data = main.instance_or_none(container)
+    if data is None:
+        raise InstanceNotFound(M("snapsrv.reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit setup”.", container=container))
+    if server.instance_or_none(container) is not None:
+        instances.delete(server, container)
+    for snap in main.snapshots(container):
+        main.request("DELETE", f"/1.0/instances/{quote(container)}/snapshots/{quote(snap['name'], safe='')}", timeout=120)
+    data = main.instance(container)
+    config = {k: v for k, v in (data.get("config") or {}).items() if k not in CHAPTER_KEYS}
+    if config != data.get("config"):
+        body = {k: data[k] for k in ("architecture", "devices", "ephemeral", "profiles", "stateful", "description") if k in data}
+        main.request("PUT", f"/1.0/instances/{quote(container)}", json={**body, "config": config})
+    if data.get("status") != "Running":
+        instances.change_state(main, container, "start")

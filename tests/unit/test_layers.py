@@ -1,0 +1,115 @@
+"""The layers hold: no chapter's knowledge outside labkit/labs/, and a pure engine.
+
+A third chapter should be one module in labkit/labs/ plus its notebook source.  That stays true
+only while nothing else names a chapter's file, snapshot or step ids; this test reads every
+string constant of the package (with `ast`, so comments do not count and docstrings do) and
+fails on such a name, saying where it is.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from labkit.labs import CHAPTERS
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "labkit"
+# Where chapters live; everything else must take a chapter as a parameter.
+CHAPTER_HOME = PACKAGE / "labs"
+# The first chapter's file and snapshot: never in a string anywhere else, not even in a sentence.
+NAMES = ("this_file.txt", "ubuntu-test-1")
+
+# Step ids that are also words of Incus or of labkit's own interfaces.  Such a word is allowed in
+# the files listed here, for the reason given, because it means that and not the step there; in
+# any other file it fails like every other step id.  (A unique id, “touch” or “cleanup”, is
+# allowed nowhere.)  When a use goes away, its entry must go too: the last test says so.
+GENERIC = {
+    "snapshot": {
+        # The --snapshot option, kept so every command of the first lab works unchanged: it becomes
+        # the chapter parameter of that name (both chapters have one).
+        "labkit/entry.py": "the --snapshot option's value, read without click",
+        "labkit/grading/session.py": "the --snapshot option merged into the chapter's params and checked",
+        # Output and file formats others read.
+        "labkit/grading/render.py": "a field of `labkit check --json`",
+        "labkit/grading/journal.py": "a field of the journal's format, and of Incus events' context",
+        "labkit/classroom/report.py": "a field of `labkit class report --json`",
+        "labkit/classroom/cli.py": "the parent command's --snapshot option, passed on",
+        # Incus's own key.
+        "labkit/incus/events.py": "the `snapshot` key of an Incus lifecycle event's context",
+    },
+    "start": {"labkit/classroom/create.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
+    "stop": {"labkit/incus/instances.py": "an Incus state action (PUT /1.0/instances/NAME/state)",
+             "labkit/classroom/create.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
+    # The second lab's ids (snapshot-server) that are Incus words too.
+    "copy": {"labkit/provision/image.py": "an Incus image template trigger (“when”: create, copy)",
+             "labkit/classroom/create.py": "an Incus instance source type (“source”: {“type”: “copy”})"},
+    "remote": {"labkit/provision/doctor.py": "the id of doctor's check of the client's Incus remote",
+               "labkit/provision/second_server.py": "a key of the snapshot server's configuration file"},
+}
+
+
+def step_ids() -> set[str]:
+    return {step for chapter in CHAPTERS.values() for step in chapter.step_ids}
+
+
+@lru_cache(maxsize=None)
+def constants(path: Path) -> tuple[tuple[int, str], ...]:
+    """Every string constant of a module (f-string parts included), with its line."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return tuple((node.lineno, node.value) for node in ast.walk(tree)
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+
+def modules_outside_labs() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if CHAPTER_HOME not in p.parents)
+
+
+def offenders() -> list[str]:
+    ids, found = step_ids(), []
+    for path in modules_outside_labs():
+        name = path.relative_to(ROOT).as_posix()
+        for line, text in constants(path):
+            named = [n for n in NAMES if n in text]
+            if text in ids and name not in GENERIC.get(text, {}):
+                named.append(f"step id {text!r}")
+            found.extend(f"{name}:{line}: {what}" for what in named)
+    return found
+
+
+def test_no_chapter_knowledge_outside_labs() -> None:
+    found = offenders()
+    assert not found, ("These files name a chapter's file, snapshot or step: take it from the chapter "
+                       "(labkit.labs.chapter_named(lab), its defaults, params and step_ids) instead:\n  "
+                       + "\n  ".join(found))
+
+
+def test_the_scan_sees_what_it_must_refuse() -> None:
+    # Guards the guard: the chapter module itself names all of them, so the scan must find them there.
+    own = {text for _, text in constants(CHAPTER_HOME / "snapshots.py")}
+    assert any("this_file.txt" in text for text in own)
+    assert {"touch", "cleanup", "restore"} <= own
+    assert {"touch", "cleanup"} <= step_ids()
+
+
+def test_every_allowed_generic_use_is_still_there() -> None:
+    ids = step_ids()
+    stale = [f"{file}: {word!r}" for word, files in GENERIC.items() if word in ids
+             for file in files if not (ROOT / file).exists() or word not in {t for _, t in constants(ROOT / file)}]
+    assert not stale, "Allowed uses that are gone (remove them from GENERIC):\n  " + "\n  ".join(stale)
+
+
+def test_the_engine_loads_no_network_client() -> None:
+    """`import labkit.grading.engine` must stay pure: checks are replayed where no daemon is."""
+    code = ("import json, sys, labkit.grading.engine\n"
+            "print(json.dumps({'file': labkit.__file__, 'modules': sorted(sys.modules)}))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this tree, not another checkout's editable install
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout)
+    assert Path(answer["file"]).parent == PACKAGE and "labkit.grading.engine" in answer["modules"]
+    network = [m for m in answer["modules"] if m.split(".")[0] in ("httpx", "websockets", "httpcore")]
+    assert not network, f"labkit.grading.engine loads {network}"
