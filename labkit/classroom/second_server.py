@@ -33,7 +33,9 @@ def open_admin() -> IncusClient:
     """labkit's own client on the snapshot server (its local socket, or the server the instructor named)."""
     from ..provision.second_server import admin_client
 
-    return admin_client("default", timeout=60.0)
+    client = admin_client("default")
+    client.timeout = 60.0  # a project's forced deletion takes a while on a `dir` pool
+    return client
 
 
 @dataclass
@@ -183,10 +185,23 @@ def destroy_for(name: str) -> tuple[Removed | None, Message | None]:
     try:
         server = open_admin()
     except SnapshotServerMissing as exc:
-        # Gone for good (`setup --snapshot-server --stop` removes it all): nothing is left there to remove.
+        if not _gone_for_good():
+            raise  # down, or out of reach: the class stays whole until it can be removed there too
         return None, exc.message
     with server:
         return destroy(server, name), None
+
+
+def _gone_for_good() -> bool:
+    """No snapshot server set up at all (`setup --snapshot-server --stop` removes its folder, and
+    with it all it held), as admin_client sees it: no local folder, no server named by URL."""
+    import os
+
+    from ..provision import daemon
+    from ..provision.second_server import configured, local_server
+
+    state = Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR)
+    return not local_server().incus_dir.exists() and configured(state) is None
 
 
 def destroy(client: IncusClient, name: str) -> Removed:

@@ -72,8 +72,9 @@ class ClassInfo:
         return params | ({"snapshot": snapshot} if snapshot else {})
 
     def learner_params(self) -> dict[str, dict[str, str]]:
-        """What differs per learner: the certificate their snapshot-server token made."""
-        return {learner: {"trust_name": name} for learner, name in self.trust_names.items()}
+        """What differs per learner: the name of the certificate their snapshot-server token made,
+        as `trust_name` (the contract), and as `learner`, the key labs/snapshot_server.py reads today."""
+        return {learner: {"trust_name": name, "learner": name} for learner, name in self.trust_names.items()}
 
     def baseline(self, learner: str) -> Baseline | None:
         held = self.baselines.get(learner)

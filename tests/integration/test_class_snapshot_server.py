@@ -217,7 +217,7 @@ def test_destroy_removes_tokens_never_used(tmp_path: Path, klass: Klass):
     assert server_inventory(small) == {"projects": [], "certificates": [], "tokens": []}
 
 
-@pytest.mark.parametrize("lang, words", [("en", "cannot reach it"), ("fr", "ne peut pas le joindre")])
+@pytest.mark.parametrize("lang, words", [("en", "none is set up"), ("fr", "aucun n’est installé")])
 def test_without_the_snapshot_server_nothing_is_made(tmp_path: Path, lang: str, words: str):
     _require_daemon()
     name = unique("k2")
@@ -230,3 +230,26 @@ def test_without_the_snapshot_server_nothing_is_made(tmp_path: Path, lang: str, 
         assert inventory(name)["projects"] == [] and not (tmp_path / name).exists()
     finally:
         klass.run("destroy", name, "--yes")
+
+
+def test_destroy_waits_for_a_server_that_is_down_and_goes_on_without_one_that_is_gone(tmp_path: Path):
+    _require_daemon()
+    server = SnapshotServer(Path("/var/lib") / unique("k2-snapsrv"), free_port())
+    klass = Klass(unique("k2"), tmp_path, server, subprocess.CompletedProcess([], 0), 0.0)
+    stop = [sys.executable, "-m", "labkit", "setup", "--snapshot-server", "--snapshot-server-dir", str(server.incus_dir), "--stop"]
+    try:
+        assert setup_server(server.incus_dir, server.port).returncode == 0
+        assert klass.run("create", klass.name, "--lab", "snapshot-server", "--learners", "1").returncode == 0
+        env = {k: v for k, v in os.environ.items() if k != "INCUS_SOCKET"} | {"INCUS_DIR": str(server.incus_dir)}
+        subprocess.run(["incus", "admin", "shutdown"], env=env, check=True, capture_output=True, timeout=120)
+        down = klass.run("destroy", klass.name, "--yes")
+        assert down.returncode == 2 and "not running" in down.stderr and "Traceback" not in down.stderr
+        assert inventory(klass.name)["projects"] == [klass.name, f"{klass.name}-learner01"]  # kept whole
+        subprocess.run(stop, capture_output=True, cwd=ROOT, timeout=180, check=True)
+        gone = klass.run("destroy", klass.name, "--yes")
+        assert gone.returncode == 0, gone.stderr
+        assert "Nothing was removed on the snapshot server" in gone.stderr
+        assert inventory(klass.name)["projects"] == []
+    finally:
+        klass.run("destroy", klass.name, "--yes")
+        subprocess.run(stop, capture_output=True, cwd=ROOT, timeout=180)

@@ -34,6 +34,7 @@ GENERIC = {
         # the chapter parameter of that name (both chapters have one).
         "labkit/entry.py": "the --snapshot option's value, read without click",
         "labkit/grading/session.py": "the --snapshot option merged into the chapter's params and checked",
+        "labkit/classroom/status.py": "the --snapshot option merged into the chapter's params of a class view",
         # Output and file formats others read.
         "labkit/grading/render.py": "a field of `labkit check --json`",
         "labkit/grading/journal.py": "a field of the journal's format, and of Incus events' context",
