@@ -99,12 +99,30 @@ def prepare_home(account: Account, *, bundle: Path, remote: str, address: str, p
     access = home / ACCESS
     certs.private_folder(access)
     certs.private_folder(access / "servercerts")
-    for name in ("client.crt", "client.key", f"servercerts/{remote}.crt"):
-        certs.write_private(access / name, (bundle / name).read_text(encoding="ascii"))
-    certs.write_private(access / "config.yml", certs.config_yml(remote, address, project))
+    from ..classroom.second_server import REMOTE_FILE
+
+    for name in ("client.crt", "client.key", f"servercerts/{remote}.crt", REMOTE_FILE):
+        if name != REMOTE_FILE or (bundle / name).exists():  # the line only for a lab with a snapshot server
+            certs.write_private(access / name, (bundle / name).read_text(encoding="ascii"))
+    if not config_current(access / "config.yml", remote, address, project):
+        # Only then: a remote the learner added (the snapshot server's) stays across restarts.
+        certs.write_private(access / "config.yml", certs.config_yml(remote, address, project))
     for path in [access, access / "servercerts", *access.rglob("*")]:
         os.chown(path, entry.pw_uid, entry.pw_gid)
     return access
+
+
+def config_current(path: Path, remote: str, address: str, project: str) -> bool:
+    """Whether the learner's config.yml still sends them to the class server, in their project."""
+    from ..incus import client_config
+
+    try:
+        data = client_config.parse(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    entry = (data.get("remotes") or {}).get(remote) or {}
+    return (data.get("default-remote") == remote and entry.get("addr") == certs.url(address)
+            and entry.get("project") == project)
 
 
 def class_users(cls: str) -> list[pwd.struct_passwd]:

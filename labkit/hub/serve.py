@@ -102,7 +102,7 @@ def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Call
     for learner, account in accounts.learners.items():
         if learner in info.learners:
             accts.prepare_home(account, bundle=folder / "learners" / learner, remote=cls, address=address,
-                               project=info.learners[learner], lang=accounts.lang)
+                               project=info.learners[learner], lang=accounts.lang, lab=info.lab)
     state.write_accounts(accounts)
     ensure_runtime(say=say)
     ensure_proxy(state.root / "apt.log")
@@ -124,10 +124,14 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
     ports = stored_ports(state, f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}")
     endpoint = client.endpoint
     env = {"INCUS_CONF": str(endpoint.remote.conf)} if endpoint.remote else {"INCUS_SOCKET": str(endpoint.socket)}
+    # The dashboard grades a lab on the snapshot server with the same access as the instructor's command.
+    env |= {key: os.environ[key] for key in ("LABKIT_SNAPSHOT_SERVER_DIR", "LABKIT_STATE_DIR") if os.environ.get(key)}
+    from ..classroom.status import ClassInfo
     from .runtime import RUNTIME
 
+    lab = ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or []).lab
     state.config.write_text(render_config(state=state, cls=cls, ports=ports, runtime_bin=RUNTIME / "bin", lang=lang,
-                                          dashboard_env=env, ssl_cert=ssl_cert, ssl_key=ssl_key), encoding="utf-8")
+                                          dashboard_env=env, ssl_cert=ssl_cert, ssl_key=ssl_key, lab=lab), encoding="utf-8")
     accounts = state.read_accounts()
     accounts.url = public
     state.write_accounts(accounts)

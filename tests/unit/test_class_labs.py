@@ -126,3 +126,19 @@ def test_credentials_carry_each_learners_snapshot_server_line(tmp_path):
     page = sheet_html(Cards("demo", accounts, tmp_path), "fr")
     assert "eyJ&lt;x&gt;==" in page and "Serveur d’instantanés" in page
     assert "snapshot_server" not in as_json(Cards("demo", accounts))[0]  # a class of the first lab: logins only
+
+
+def test_a_learners_config_is_rewritten_only_when_it_no_longer_leads_to_their_project(tmp_path):
+    from labkit.hub.accounts import config_current
+    from labkit.incus.certs import config_yml
+
+    path = tmp_path / "config.yml"
+    assert not config_current(path, "demo", "127.0.0.1:8443", "demo-alice")  # none yet
+    added = config_yml("demo", "127.0.0.1:8443", "demo-alice").replace("aliases: {}", (
+        "  incus-snapshot:\n    addr: https://127.0.0.1:8444\n    auth_type: tls\n    project: demo-alice\n"
+        "    protocol: incus\n    public: false\naliases: {}"))
+    path.write_text(added)
+    assert config_current(path, "demo", "127.0.0.1:8443", "demo-alice")  # kept: the snapshot server's remote stays
+    assert not config_current(path, "demo", "127.0.0.1:9443", "demo-alice")  # the class server moved
+    path.write_text(added.replace("default-remote: demo", "default-remote: incus-snapshot"))
+    assert not config_current(path, "demo", "127.0.0.1:8443", "demo-alice")
