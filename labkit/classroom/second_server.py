@@ -6,7 +6,7 @@ somewhere to put the copy), marked `user.labkit.class=NAME` like every project o
 a trust token restricted to that project.  The token is delivered in the learner's access folder
 (snapshot-server.txt: the exact `incus remote add` line); when the learner uses it, the server
 trusts their certificate under the token's name, which the class records in the learner's
-project on the main server (TRUST_KEY) and hands the chapter as its `trust_name` param.
+project on the main server (TRUST_KEY) and hands the chapter as its `learner` param.
 `destroy` removes the projects, the certificates and the tokens still pending.
 """
 from __future__ import annotations

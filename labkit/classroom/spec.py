@@ -24,7 +24,7 @@ LISTEN_KEY, LISTEN_OWNER_KEY = "user.labkit.listen", "user.labkit.listen.owner"
 # The lab (chapter id) the class does, on the class project; a class made before there were two is the first.
 LAB_KEY = "user.labkit.lab"
 # On a learner's project, for a chapter that needs the snapshot server: the name of the certificate
-# their token makes there (the chapter's `trust_name` param). Project config: the learner cannot write it.
+# their token makes there (the chapter's `learner` param). Project config: the learner cannot write it.
 TRUST_KEY = "user.labkit.snapshot-server.trust"
 CLASS_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{0,28}[A-Za-z0-9])?$")
 LEARNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,30}[A-Za-z0-9])?$")

@@ -48,7 +48,7 @@ class ClassInfo:
     # held in the learner's project config, which the learner can read but not write.
     baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
     lab: str = DEFAULT_LAB
-    # learner -> the name of their certificate on the snapshot server (the chapter's `trust_name`).
+    # learner -> the name of their certificate on the snapshot server (the chapter's `learner` param).
     trust_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,9 +72,9 @@ class ClassInfo:
         return params | ({"snapshot": snapshot} if snapshot else {})
 
     def learner_params(self) -> dict[str, dict[str, str]]:
-        """What differs per learner: the name of the certificate their snapshot-server token made,
-        as `trust_name` (the contract), and as `learner`, the key labs/snapshot_server.py reads today."""
-        return {learner: {"trust_name": name, "learner": name} for learner, name in self.trust_names.items()}
+        """What differs per learner: the name of the certificate their snapshot-server token made
+        (the chapter's `learner` param, the name it looks for in the trust store)."""
+        return {learner: {"learner": name} for learner, name in self.trust_names.items()}
 
     def baseline(self, learner: str) -> Baseline | None:
         held = self.baselines.get(learner)

@@ -41,7 +41,7 @@ def test_the_per_learner_look_grades_as_the_chapter_hook_does(tmp_path, monkeypa
     assert counts["snapshots"] >= len(SCENARIOS) - 1  # one request per learner with an instance
     assert outcome(plain) == outcome(hooked)
     assert {ls.learner for ls in plain.learners} == set(SCENARIOS)
-    assert all(p["container"] == "ubuntu-test" and "trust_name" not in p for p in seen.values())
+    assert all(p["container"] == "ubuntu-test" and "learner" not in p for p in seen.values())
 
 
 def test_each_learner_gets_the_trust_name_the_class_recorded(tmp_path, monkeypatch):
@@ -60,8 +60,8 @@ def test_each_learner_gets_the_trust_name_the_class_recorded(tmp_path, monkeypat
     seen: dict[str, dict[str, str]] = {}
     without_hook(monkeypatch, seen)
     class_status(client=fake_client(recorded), name="demo", folder=tmp_path)
-    assert seen["demo-alice"]["trust_name"] == "labkit:demo:alice"
-    assert "trust_name" not in seen["demo-bob"]  # nothing recorded: the chapter's own default applies
+    assert seen["demo-alice"]["learner"] == "labkit:demo:alice"
+    assert "learner" not in seen["demo-bob"]  # nothing recorded: the chapter's own default applies
 
 
 def test_a_slow_learner_is_unobserved_in_the_per_learner_look_too(tmp_path, monkeypatch):
