@@ -80,9 +80,9 @@ def test_solved_run_in_french(lab_server: JupyterLab, learner: tuple[SnapshotSer
     nb.menu("Run", "Run All Cells")
     # Until the summary is shown, or a cell failed (JupyterLab then drops the cells queued after it).
     nb.page.wait_for_function(
-        """() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .labkit-summary,'
-             + ' .jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
-             .length > 0""", timeout=RUN_TIMEOUT_MS)
+        """() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .labkit-summary, '
+             + '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output'
+             + '[data-mime-type="application/vnd.jupyter.error"]').length > 0""", timeout=RUN_TIMEOUT_MS)
     nb.wait_idle()
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     nb.panel.screenshot(path=str(ARTEFACTS / "snapshot-server-solved-fr.png"))
