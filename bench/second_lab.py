@@ -95,6 +95,18 @@ def load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min; {os.cpu_count()} cores)"
 
 
+def timed_copy(args: list[str], env: dict[str, str], modes: list[str]) -> float:
+    """One timed `incus copy`: the guide's pull mode when the main daemon listens on the network,
+    else `--mode push`.  Asked before each copy: on a shared machine another user may change it."""
+    listens = incus("config", "get", "core.https_address").strip()
+    modes.append("pull" if listens else "push")
+    return stopwatch(lambda: incus(*args, *([] if listens else ["--mode", "push"]), env=env))
+
+
+def mode_note(modes: list[str]) -> str:
+    return "   " + ", ".join(f"{modes.count(m)}× {m} mode" for m in sorted(set(modes)))
+
+
 def check_passes(session: Session, step: str) -> None:
     """The learner's check right after each step: the journal sees every step pass (the copy's
     evidence is consumed by the refresh, and counts then only if a check saw it)."""
@@ -127,10 +139,7 @@ def main() -> None:
             incus("launch", args.image, name)
             wait_until_booted(name)
             started = second_server.ensure_running(server, main=None)  # main=None: the main daemon's address untouched
-            listens = incus("config", "get", "core.https_address").strip()
-            mode = [] if listens else ["--mode", "push"]
-            print(f"instance {name}; snapshot server {server.address} in {server.incus_dir}; "
-                  f"copies in {'pull mode' if listens else 'push mode (the main daemon does not listen)'}", flush=True)
+            print(f"instance {name}; snapshot server {server.address} in {server.incus_dir}", flush=True)
             session = Session(lab=LAB, container=name, journal=journal)
 
             incus("remote", "add", REMOTE, server.address, "--token", started.token, "--accept-certificate", env=env)
@@ -138,13 +147,13 @@ def main() -> None:
             incus("snapshot", "create", name, SNAPSHOT, env=env)
             check_passes(session, "snapshot")
 
-            copies = []
+            copies, modes = [], []
             for n in range(args.copies):
                 if n:
                     incus("delete", f"{REMOTE}:{name}", env=env)
-                copy = ["copy", f"{name}/{SNAPSHOT}", f"{REMOTE}:{name}", *mode]
-                copies.append(stopwatch(lambda: incus(*copy, env=env)))
-            print(summary(f"(a) incus copy {name}/{SNAPSHOT} {REMOTE}:{name}", copies, "s"), flush=True)
+                copies.append(timed_copy(["copy", f"{name}/{SNAPSHOT}", f"{REMOTE}:{name}"], env, modes))
+            print(summary(f"(a) incus copy {name}/{SNAPSHOT} {REMOTE}:{name}", copies, "s") + mode_note(modes),
+                  flush=True)
             check_passes(session, "copy")
             incus("config", "set", f"{REMOTE}:{name}", "boot.autostart=false", env=env)
             check_passes(session, "autostart")
@@ -155,13 +164,13 @@ def main() -> None:
             for step in ("schedule", "pattern", "expiry"):
                 check_passes(session, step)
 
-            refreshes = []
+            refreshes, modes = [], []
             for n in range(args.refreshes):
                 time.sleep(1.1)  # the pattern names snapshots to the second
                 incus("snapshot", "create", name, env=env)
-                refresh = ["copy", "--refresh", name, f"{REMOTE}:{name}", *mode]
-                refreshes.append(stopwatch(lambda: incus(*refresh, env=env)))
-            print(summary(f"(b) incus copy --refresh {name} {REMOTE}:{name}", refreshes, "s"), flush=True)
+                refreshes.append(timed_copy(["copy", "--refresh", name, f"{REMOTE}:{name}"], env, modes))
+            print(summary(f"(b) incus copy --refresh {name} {REMOTE}:{name}", refreshes, "s") + mode_note(modes),
+                  flush=True)
             incus("config", "set", f"{REMOTE}:{name}", "boot.autostart=false", env=env)
             check_passes(session, "refresh")
 
