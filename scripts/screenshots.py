@@ -46,7 +46,7 @@ def rename(page, name: str) -> None:
 
 def shoot(lab: JupyterLab, context, lang: str) -> list[Path]:
     with instance("lk-shot") as name, tempfile.TemporaryDirectory() as state:
-        path = prepare(lab, lang, f"screenshots-{name}", container=name, autosolve=False,
+        path = prepare(lab, lang, f"screenshots-{name}", notebook="snapshots", container=name, autosolve=False,
                        journal=str(Path(state) / "journal.json"))
         ids = {i: cell_index(lab.root / path, i) for i in ("snapshot-command", "snapshot-check", "touch-check")}
         page = context.new_page()

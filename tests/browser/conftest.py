@@ -86,8 +86,11 @@ def free_port() -> int:
 class JupyterLab:
     """A JupyterLab server of our own on loopback, serving a copy of notebooks/."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None):
         self.workdir = workdir
+        # Variables its kernels need too (a kernel inherits the server's environment), e.g. the
+        # second lab's LABKIT_SNAPSHOT_SERVER_DIR and the learner's INCUS_CONF.
+        self.extra_env = dict(env or {})
         self.root = workdir / "notebooks"
         self.token = secrets.token_urlsafe(24)
         self.port = 0
@@ -106,7 +109,8 @@ class JupyterLab:
         dirs = {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_DATA_DIR": "data", "JUPYTER_RUNTIME_DIR": "runtime",
                 "JUPYTERLAB_SETTINGS_DIR": "settings", "JUPYTERLAB_WORKSPACES_DIR": "workspaces",
                 "IPYTHONDIR": "ipython", "XDG_STATE_HOME": "state"}
-        return {**os.environ, **{k: str(self.workdir / v) for k, v in dirs.items()}, "PYTHONUNBUFFERED": "1"}
+        return {**os.environ, **{k: str(self.workdir / v) for k, v in dirs.items()}, "PYTHONUNBUFFERED": "1",
+                **self.extra_env}
 
     def start(self, timeout: float = 60) -> JupyterLab:
         shutil.copytree(ROOT / "notebooks", self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -180,12 +184,13 @@ class JupyterLab:
 
 
 # -- notebooks prepared for a run -------------------------------------------------
-def prepare(lab: JupyterLab, lang: str, name: str, **parameters: Any) -> str:
-    """papermill --prepare-only: inject the parameters, run nothing; return the path in JupyterLab."""
+def prepare(lab: JupyterLab, lang: str, name: str, *, notebook: str, **parameters: Any) -> str:
+    """papermill --prepare-only on notebooks/<lang>/<notebook>.ipynb (a chapter's `notebook`):
+    inject the parameters, run nothing; return the path in JupyterLab of the copy named `name`."""
     import papermill
 
     target = f"{lang}/{name}.ipynb"
-    papermill.execute_notebook(str(lab.root / lang / "snapshots.ipynb"), str(lab.root / target),
+    papermill.execute_notebook(str(lab.root / lang / f"{notebook}.ipynb"), str(lab.root / target),
                                parameters=parameters, prepare_only=True, kernel_name="python3",
                                progress_bar=False, log_output=False)
     return target
@@ -379,12 +384,17 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]
     require(incus=False)
     server = JupyterLab(tmp_path_factory.mktemp("jupyterlab"))
     with server:
-        argv0 = server.kernel_argv()[0]
-        here = os.path.dirname(os.path.abspath(sys.executable))
-        assert argv0 in ("python", "python3") or os.path.dirname(os.path.abspath(argv0)) == here, (
-            f"the python3 kernel runs {argv0}, not the Python of {here}: "
-            f"run `{sys.executable} -m ipykernel install --sys-prefix --name python3`")
+        assert_kernel_is_ours(server)
         yield server
+
+
+def assert_kernel_is_ours(server: JupyterLab) -> None:
+    """The server's python3 kernel must run this interpreter, where labkit is installed."""
+    argv0 = server.kernel_argv()[0]
+    here = os.path.dirname(os.path.abspath(sys.executable))
+    assert argv0 in ("python", "python3") or os.path.dirname(os.path.abspath(argv0)) == here, (
+        f"the python3 kernel runs {argv0}, not the Python of {here}: "
+        f"run `{sys.executable} -m ipykernel install --sys-prefix --name python3`")
 
 
 @pytest.fixture

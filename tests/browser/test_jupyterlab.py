@@ -58,8 +58,8 @@ def open_notebook(browser: Any, lab: JupyterLab, path: str, workspace: str) -> N
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_solved_run_from_the_run_menu(jupyterlab: JupyterLab, browser: Any, fresh_instance: str,
                                       tmp_path: Path, lang: str) -> None:
-    path = prepare(jupyterlab, lang, f"solved-{fresh_instance}", container=fresh_instance, autosolve=True,
-                   journal=str(tmp_path / "journal.json"))
+    path = prepare(jupyterlab, lang, f"solved-{fresh_instance}", notebook=CHAPTER.notebook, container=fresh_instance,
+                   autosolve=True, journal=str(tmp_path / "journal.json"))
     nb = open_notebook(browser, jupyterlab, path, fresh_instance)
     nb.menu("Run", "Run All Cells")
     nb.page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .labkit-summary,"
@@ -184,8 +184,8 @@ def cell_index(path: Path, cell_id: str) -> int:
 
 def test_learner_run_in_french(jupyterlab: JupyterLab, browser: Any, fresh_instance: str, tmp_path: Path) -> None:
     lang = "fr"
-    path = prepare(jupyterlab, lang, f"learner-{fresh_instance}", container=fresh_instance, autosolve=False,
-                   journal=str(tmp_path / "journal.json"))
+    path = prepare(jupyterlab, lang, f"learner-{fresh_instance}", notebook=CHAPTER.notebook, container=fresh_instance,
+                   autosolve=False, journal=str(tmp_path / "journal.json"))
     command_at = cell_index(jupyterlab.root / path, "snapshot-command")
     check_at = cell_index(jupyterlab.root / path, "snapshot-check")
     nb = open_notebook(browser, jupyterlab, path, fresh_instance)
