@@ -64,7 +64,7 @@ class Session:
         # lean_reads: GET and HEAD without httpx (unix_http.py), for the `labkit check` command.
         self.client = client or IncusClient(self.endpoint, lean_reads=lean_reads)
         self.project = self.client.project
-        self.access = access or Access(self.client, _snapshot_server_opener(self.project), _client_config())
+        self.access = access or Access(self.client, _snapshot_server_opener(self.project, lean_reads), _client_config())
         path = Path(journal) if journal else journal_mod.default_path(self.chapter.id, self.project, self.container)
         self.journal = Journal.of_params(path, self.chapter.id, self.project, self.params)
 
@@ -119,10 +119,10 @@ class Session:
         self.client.close()
 
 
-def _snapshot_server_opener(project: str):
+def _snapshot_server_opener(project: str, lean_reads: bool = False):
     def open_it() -> IncusClient:
         from ..provision.second_server import admin_client
-        return admin_client(project)
+        return admin_client(project, lean_reads=lean_reads)
     return open_it
 
 

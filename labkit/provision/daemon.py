@@ -10,8 +10,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
-
 from ..errors import SetupError
 from ..i18n import M
 from ..incus.client import ADMIN_GROUP, SYSTEM_SOCKET
@@ -30,10 +28,10 @@ def systemd_is_init() -> bool:
 def daemon_answers(socket: Path = SYSTEM_SOCKET, timeout: float = 2.0) -> bool:
     if not socket.exists():
         return False
+    from ..incus import unix_http
     try:
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket)), timeout=timeout) as http:
-            return http.get("http://incus/1.0").status_code == 200
-    except (httpx.HTTPError, OSError):
+        return unix_http.request(socket, "GET", "/1.0", timeout=timeout).status_code == 200
+    except (unix_http.ProtocolError, OSError):
         return False
 
 

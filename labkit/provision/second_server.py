@@ -306,7 +306,7 @@ def local_server() -> SnapshotServer:
 
 
 # -- labkit's own way to the snapshot server, for grading ------------------------------
-def admin_client(project: str) -> IncusClient:
+def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
     """labkit's admin client on the snapshot server, in `project`.
 
     The one `labkit setup --snapshot-server` started on this machine (its socket under its
@@ -322,7 +322,7 @@ def admin_client(project: str) -> IncusClient:
     named = configured(Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR))
     if local.incus_dir.exists() or named is None:
         if daemon.daemon_answers(local.socket):
-            return IncusClient(Endpoint(local.socket, project))
+            return IncusClient(Endpoint(local.socket, project), lean_reads=lean_reads)
         if local.incus_dir.exists():
             raise SnapshotServerMissing(M("snapsrv.snapshot_server_down", "The snapshot server in {folder} is not running. Start it again with “sudo labkit setup --snapshot-server”.", folder=str(local.incus_dir)))
         raise SnapshotServerMissing(M("access.no_snapshot_server", "This lab needs the snapshot server, and none is set up. Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))

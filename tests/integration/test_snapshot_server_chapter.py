@@ -14,6 +14,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -101,6 +102,14 @@ class Learner:
         self.passed |= {r.step for r in results if r.passed}
         return {r.step: r for r in results}
 
+    def command_check(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`labkit --lab snapshot-server check …` as the learner runs it (their client folder, one journal)."""
+        env = {**os.environ, "INCUS_CONF": str(self.conf), "LABKIT_SNAPSHOT_SERVER_DIR": str(self.srv.incus_dir)}
+        env.pop("INCUS_SOCKET", None)
+        return subprocess.run([sys.executable, "-X", "importtime", "-m", "labkit", "--lab", "snapshot-server", "--container",
+                               self.name, "--journal", str(self.conf / "journal.json"), "check", *args],
+                              env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
     def close(self) -> None:
         self.listener.stop()
         self.access.close()
@@ -142,6 +151,8 @@ def test_following_the_chapter_in_order_gives_the_full_score(learner: Learner) -
                 assert learner.grade()[step].status is Status.FAILED
         after = learner.grade()
         assert after[step].status is Status.PASSED, (step, after[step])
+        by_command = learner.command_check(step)
+        assert by_command.returncode == 0, (step, by_command.stdout, by_command.stderr[-1500:])
         assert after[step].message.render("fr") != after[step].message.render("en")
     final = learner.grade()
     assert all(r.passed for r in final.values()), {s: r.diagnosis for s, r in final.items()}
@@ -149,6 +160,15 @@ def test_following_the_chapter_in_order_gives_the_full_score(learner: Learner) -
     # The snapshot copy was seen by the listener as the main daemon's instance-migrated of NAME/SNAP.
     assert any(e.action == "instance-migrated" and e.context.get("snapshot") == f"{learner.name}/ubuntu-test-1"
                for e in learner.events)
+    # The command a learner types, checked after each step with one journal (as a learner would: a step
+    # whose evidence a later step consumes counts once seen), gives the same full score on a pipe, and the
+    # fast path's promise holds for this lab too: no httpx, click or rich (bench/second_lab.py times it).
+    done = learner.command_check("--json")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert json.loads(done.stdout)["score"] == {"earned": 13, "possible": 13}
+    heavy = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()
+             if line.startswith("import time:")} & {"httpx", "httpcore", "click", "rich", "yaml", "certifi"}
+    assert not heavy, heavy
     # Back to the start: everything but the remote (its trust stays) fails again.
     CHAPTER.reset(learner.access, learner.params)
     learner.passed.clear()
