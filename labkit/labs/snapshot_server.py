@@ -254,6 +254,10 @@ def check_schedule(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     value = ctx.observation.primary.key("snapshots.schedule")
+    if value and schedule_never_fires(value):
+        return failed(M("snapsrv.schedule.never", "snapshots.schedule=“{value}” never takes a snapshot.", value=value, **_p(ctx)),
+                      M("snapsrv.schedule.never.hint", "Incus accepts “@never” and dates that do not exist (such as 31 February), but nothing is ever taken. Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"” (every day at 20:50).", **_p(ctx)),
+                      "schedule_never")
     if value:
         return passed(M("snapsrv.schedule.ok", "“{container}” takes snapshots on its own: snapshots.schedule=“{value}”.", value=value, **_p(ctx)))
     if _on_copy(ctx, "snapshots.schedule"):
@@ -263,6 +267,28 @@ def check_schedule(ctx: Context) -> Verdict:
     return failed(M("snapsrv.schedule.missing", "“{container}” has no snapshots.schedule.", **_p(ctx)),
                   M("snapsrv.schedule.missing.hint", "Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"” (minute, hour, day of month, month, day of week: every day at 20:50). Incus refuses an invalid schedule: “Error parsing schedule: end of range (61) above maximum (59)” means a number is out of range, “Schedule must be of the form…” means five fields are needed.", **_p(ctx)),
                   "no_schedule")
+
+
+# The most days each month can have (29 February comes every four years, but comes).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def schedule_never_fires(schedule: str) -> bool:
+    """Whether a snapshots.schedule Incus accepted can never fire: every part is “@never” or a cron
+    line whose days of the month (plain numbers, any day of the week) exist in none of its months."""
+    return all(_never(part.strip()) for part in schedule.split(", "))  # Incus splits it at “, ”
+
+
+def _never(part: str) -> bool:
+    if part == "@never":
+        return True
+    fields = part.split()
+    if len(fields) != 5 or fields[4] != "*":
+        return False
+    days, months = fields[2].split(","), fields[3].split(",")
+    if not all(d.isdigit() for d in days) or not all(m.isdigit() and 1 <= int(m) <= 12 for m in months):
+        return False
+    return all(int(d) > _MONTH_DAYS[int(m) - 1] for d in days for m in months)
 
 
 def pattern_problem(pattern: str) -> str | None:

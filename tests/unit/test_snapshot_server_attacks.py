@@ -214,3 +214,24 @@ def test_a_refreshed_snapshot_is_told_by_its_time_alone() -> None:
     assert "." not in newest["created_at"]
     assert run(raw, set(ORDER) - {"refresh"})["refresh"].passed
     assert instance_of(raw, "c2-prim")["created_at"] < newest["created_at"]
+
+
+# -- snapshots.schedule that Incus accepts but that never fires -------------------------
+@pytest.mark.parametrize("schedule, never", [
+    ("@never", True), ("@never, @never", True), ("0 0 31 2 *", True), ("0 0 30,31 2 *", True), ("0 0 30,31 2,4 *", False),
+    ("50 20 * * *", False), ("@daily", False), ("@daily, @never", False), ("0 0 29 2 *", False),
+    ("0 0 31 2 1", False), ("0 0 31 */2 *", False), ("@startup", False),
+])
+def test_schedules_that_never_fire(schedule: str, never: bool) -> None:
+    from labkit.labs.snapshot_server import schedule_never_fires
+
+    assert schedule_never_fires(schedule) is never
+
+
+def test_a_schedule_of_never_does_not_pass() -> None:
+    raw = load("schedule_set")  # changed: “incus config set C snapshots.schedule=@never” (Incus accepts it, exit 0)
+    for part in ("config", "expanded_config"):
+        raw["primary"][part]["snapshots.schedule"] = "@never"
+    result = run(raw, set(ORDER) - {"schedule"})["schedule"]
+    assert result.status is Status.FAILED and result.diagnosis == "schedule_never"
+    assert "50 20 * * *" in result.hint.render("fr")
