@@ -308,9 +308,12 @@ def pattern_problem(pattern: str) -> str | None:
     found = {e for layout in layouts for e in _GO_ELEMENT.findall(layout)}
     if not found:
         return "pattern_bad_date_layout"
-    if found & _YEAR and (found & _YEAR_DAY or (found & _MONTH and found & _DAY)):
-        return None
-    return "pattern_partial_date"
+    if not (found & _YEAR and (found & _YEAR_DAY or (found & _MONTH and found & _DAY))):
+        return "pattern_partial_date"
+    # Incus refuses a snapshot name with a space or a slash; _2 and __2 pad with spaces.
+    if any(c in text for text in (outside, *layouts) for c in " /") or found & {"_2", "__2"}:
+        return "pattern_bad_characters"
+    return None
 
 
 def check_pattern(ctx: Context) -> Verdict:
@@ -330,6 +333,9 @@ def check_pattern(ctx: Context) -> Verdict:
     if problem == "pattern_without_date":
         return failed(M("snapsrv.pattern.no_date", "snapshots.pattern=“{value}” puts no date in the snapshots' names.", value=value, **_p(ctx)),
                       PATTERN_HINT.bind(**_p(ctx)), problem)
+    if problem == "pattern_bad_characters":
+        return failed(M("snapsrv.pattern.characters", "snapshots.pattern=“{value}” makes names with a space or a slash, which Incus refuses: “incus snapshot create {container}” would fail (“Cannot contain space or / characters”).", value=value, **_p(ctx)),
+                      PATTERN_HINT.bind(**_p(ctx)), problem)
     if problem == "pattern_partial_date":
         return failed(M("snapsrv.pattern.partial", "snapshots.pattern=“{value}” puts only part of a date in the snapshots' names: it needs the year, the month and the day.", value=value, **_p(ctx)),
                       PATTERN_HINT.bind(**_p(ctx)), problem)
@@ -348,6 +354,11 @@ def check_expiry(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     value = ctx.observation.primary.key("snapshots.expiry")
+    if value and not any(int(n) for n in re.findall(r"\d+", value)):
+        # Incus accepts “0d”: each new snapshot then expires as it is made, and is soon deleted.
+        return failed(M("snapsrv.expiry.zero", "snapshots.expiry={value} makes every new snapshot expire the moment it is taken.", value=value, **_p(ctx)),
+                      M("snapsrv.expiry.zero.hint", "Give snapshots time to live: “incus config set {container} snapshots.expiry=1d”.", **_p(ctx)),
+                      "expiry_zero")
     if value:
         return passed(M("snapsrv.expiry.ok", "New snapshots of “{container}” expire: snapshots.expiry={value}.", value=value, **_p(ctx)))
     if _on_copy(ctx, "snapshots.expiry"):

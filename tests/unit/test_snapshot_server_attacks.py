@@ -72,7 +72,8 @@ def test_a_snapshot_taken_on_the_copy_in_the_same_second_is_not_brought_by_a_ref
     ("ubuntu-test-{{ creation_date|date:'YYYY-2006' }}", "pattern_partial_date"),
     # Real dates in other Go layouts.
     ("ubuntu-test-{{ creation_date|date:'06-01-02' }}", None),
-    ("ubuntu-test-{{ creation_date|date:'Jan_2_2006' }}", None),
+    ("ubuntu-test-{{ creation_date|date:'Jan-02-2006' }}", None),
+    ("ubuntu-test-{{ creation_date|date:'Jan_2_2006' }}", "pattern_bad_characters"),  # _2: space-padded day
     ("ubuntu-test-{{ creation_date|date:'2006.002' }}", None),
 ])
 def test_patterns_that_only_look_dated(pattern: str, problem: str | None) -> None:
@@ -235,3 +236,32 @@ def test_a_schedule_of_never_does_not_pass() -> None:
     result = run(raw, set(ORDER) - {"schedule"})["schedule"]
     assert result.status is Status.FAILED and result.diagnosis == "schedule_never"
     assert "50 20 * * *" in result.hint.render("fr")
+
+
+def _with_primary_key(name: str, key: str, value: str) -> dict:
+    raw = load(name)
+    for part in ("config", "expanded_config"):
+        raw["primary"][part][key] = value
+    return raw
+
+
+@pytest.mark.parametrize("pattern", [
+    # Checked on the real main daemon: “incus snapshot create C” then fails with
+    # “Invalid instance snapshot name: Cannot contain space or / characters”.
+    "r2-{{ creation_date|date:'2006-01-02 15:04:05' }}",
+    "r2/{{ creation_date|date:'2006-01-02' }}",
+    "r2-{{ creation_date|date:'2006-01-_2' }}",  # “ 2” on the 2nd of the month
+])
+def test_a_dated_pattern_that_makes_names_incus_refuses_does_not_pass(pattern: str) -> None:
+    raw = _with_primary_key("pattern_set", "snapshots.pattern", pattern)  # changed: the learner's pattern
+    result = run(raw, set(ORDER) - {"pattern"})["pattern"]
+    assert result.diagnosis == "pattern_bad_characters", result
+    assert "Cannot contain space or / characters" in result.message.render("fr")
+
+
+@pytest.mark.parametrize("expiry, zero", [("0d", True), ("0H", True), ("0d 0H", True), ("1d", False), ("1d 0H", False)])
+def test_an_expiry_of_zero_does_not_pass(expiry: str, zero: bool) -> None:
+    # Incus accepts “0d” (exit 0) and gives each new snapshot an expires_at before its created_at.
+    raw = _with_primary_key("expiry_set", "snapshots.expiry", expiry)  # changed: the learner's expiry
+    result = run(raw, set(ORDER) - {"expiry"})["expiry"]
+    assert (result.diagnosis == "expiry_zero") is zero and result.passed is not zero
