@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import socket as socketlib
-import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,9 +38,6 @@ KEYS = ("boot.autostart", "snapshots.schedule", "snapshots.pattern", "snapshots.
         "volatile.uuid", "volatile.base_image", "volatile.apply_template")
 # What the chapter sets on the primary, and what a reset takes away again.
 CHAPTER_KEYS = ("boot.autostart", "snapshots.schedule", "snapshots.pattern", "snapshots.expiry")
-# The learner's config.yml and client.crt are a few hundred bytes; a bigger file, a FIFO or a
-# device is not read (a symlink to /dev/zero would fill memory, a FIFO would block the check).
-CLIENT_FILE_LIMIT = 1 << 20
 # Remote host names resolved to find the snapshot server behind a name: each lookup may wait
 # for DNS, and the learner may list any number of remotes.
 MAX_LOOKUPS = 3
@@ -239,39 +235,22 @@ def read_client(conf: Path | None) -> tuple[dict[str, Any] | None, str | None, s
 
     error = None
     try:
-        data = client_config.parse(read_small(conf / "config.yml"))
-        entries = data.get("remotes") or {}
-        if not isinstance(entries, dict):
-            raise ValueError("remotes: not a mapping")
-        # Only a string is an address: str() of a YAML alias tree could grow without end.
-        remotes = {str(k): {"addr": _addr(v)} for k, v in entries.items()}
+        data = client_config.parse(client_config.read(conf / "config.yml"))
+        remotes = {str(k): {"addr": _addr(v)} for k, v in (data.get("remotes") or {}).items()}
     except FileNotFoundError:
         remotes = {}
     except (OSError, ValueError) as exc:
         remotes, error = {}, (str(exc).splitlines() or [type(exc).__name__])[0][:200]
     try:
-        crt = fingerprint(read_small(conf / "client.crt"))
+        crt = fingerprint(client_config.read(conf / "client.crt"))
     except (OSError, ValueError):
         crt = None
     return remotes, crt, error
 
 
-def _addr(entry: Any) -> str:
-    addr = entry.get("addr") if isinstance(entry, dict) else None
+def _addr(entry: dict[str, Any] | None) -> str:
+    addr = (entry or {}).get("addr")
     return addr if isinstance(addr, str) else ""
-
-
-def read_small(path: Path, limit: int = CLIENT_FILE_LIMIT) -> str:
-    """A small regular file's text; OSError for anything else (FIFO, device, a file over `limit`)."""
-    # O_NONBLOCK: opening a FIFO must not wait for a writer.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(f"{path} is larger than {limit} bytes")
-    return data.decode("utf-8")
 
 
 def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None, first: str | None = None) -> list[str]:

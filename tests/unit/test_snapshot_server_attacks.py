@@ -26,7 +26,8 @@ import pytest
 
 from labkit.grading.engine import Status
 from labkit.labs.snapshot_server import pattern_problem
-from labkit.labs.snapshot_server_observe import CLIENT_FILE_LIMIT, MAX_LOOKUPS, read_client
+from labkit.incus.client_config import LIMIT as CLIENT_FILE_LIMIT
+from labkit.labs.snapshot_server_observe import MAX_LOOKUPS, read_client
 
 from .test_snapshot_server_checks import ORDER, instance_of, load, migrated, run
 
