@@ -225,7 +225,7 @@ def test_a_refreshed_snapshot_is_told_by_its_time_alone() -> None:
     ("0 0 31 2 1", False), ("0 0 31 */2 *", False), ("@startup", False),
 ])
 def test_schedules_that_never_fire(schedule: str, never: bool) -> None:
-    from labkit.labs.snapshot_server import schedule_never_fires
+    from labkit.labs.snapshot_server_keys import schedule_never_fires
 
     assert schedule_never_fires(schedule) is never
 
@@ -260,7 +260,7 @@ def test_a_dated_pattern_that_makes_names_incus_refuses_does_not_pass(pattern: s
     assert "Cannot contain space or / characters" in result.message.render("fr")
 
 
-@pytest.mark.parametrize("expiry, zero", [("0d", True), ("0H", True), ("0d 0H", True), ("1d", False), ("1d 0H", False)])
+@pytest.mark.parametrize("expiry, zero", [("0d", True), ("0H", True), ("0d 0H", True), ("1d", False), ("1d 0H", False), ("d", False)])
 def test_an_expiry_of_zero_does_not_pass(expiry: str, zero: bool) -> None:
     # Incus accepts “0d” (exit 0) and gives each new snapshot an expires_at before its created_at.
     raw = _with_primary_key("expiry_set", "snapshots.expiry", expiry)  # changed: the learner's expiry
