@@ -193,7 +193,7 @@ def read_remote(conf: Path, name: str | None = None) -> Remote | None:
     if not path.is_file():
         return None
     try:
-        data = client_config.parse(path.read_text(encoding="utf-8"))
+        data = client_config.parse(client_config.read(path))
     except (OSError, ValueError) as exc:
         raise IncusUnavailable(M("certs.config_unreadable", "The Incus client configuration {path} cannot be read ({detail}). Fix it, or point INCUS_CONF at the access folder your instructor gave you.", path=str(path), detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     name = name or data.get("default-remote")

@@ -10,7 +10,10 @@ reads the whole file instead, so the result is always what PyYAML gives.
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Any
 
 _LINE = re.compile(r"^(?P<indent>(?:    |  )?)(?P<key>[A-Za-z][A-Za-z0-9_-]*):(?: (?P<value>\S+))?$")
@@ -22,8 +25,29 @@ _WORDS: dict[str, Any] = {**dict.fromkeys("yes Yes YES true True TRUE on On ON".
                           **dict.fromkeys("null Null NULL".split(), None)}
 
 
+# A config.yml is a few hundred bytes: anything bigger is not read (nor is a FIFO or a device).
+LIMIT = 1 << 20
+
+
+def read(path: Path, limit: int = LIMIT) -> str:
+    """A small regular file's text (config.yml, client.crt), which the learner may have replaced by
+    anything: OSError for a FIFO or a device (a symlink to /dev/zero) or a file over `limit`,
+    ValueError when it is not UTF-8."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{path} is larger than {limit} bytes")
+    return data.decode("utf-8")
+
+
 def parse(text: str) -> dict[str, Any]:
-    """The file as PyYAML's safe_load gives it (a mapping); ValueError when it is not valid."""
+    """The file as PyYAML's safe_load gives it (a mapping); ValueError when it is not valid, or when
+    `remotes` is not a mapping of remotes or `default-remote` is a list or a mapping (incus refuses
+    those too; read as they are, they made every labkit command end in a traceback)."""
     data = _parse_simple(text)
     if data is not None:
         return data
@@ -35,6 +59,15 @@ def parse(text: str) -> dict[str, Any]:
         raise ValueError(str(exc) or type(exc).__name__) from exc
     if not isinstance(data, dict):
         raise ValueError("not a mapping")
+    remotes = data.get("remotes")
+    # Each remote's fields (addr, project, protocol, public…) are plain values: a list there could be
+    # an alias tree that str() writes out without end.
+    if remotes is not None and (not isinstance(remotes, dict) or not all(
+            v is None or (isinstance(v, dict) and not any(isinstance(x, (dict, list)) for x in v.values()))
+            for v in remotes.values())):
+        raise ValueError("remotes: not a mapping of remotes")
+    if isinstance(data.get("default-remote"), (dict, list)):
+        raise ValueError("default-remote: not a name")
     return data
 
 

@@ -2,27 +2,29 @@
 refresh the copy.
 
 Evidence rules (docs/second-lab-facts.md): only what a learner cannot write counts — the
-snapshot server's trust store, volatile.* keys (a refresh gives the copy the primary's
-volatile.uuid; a fresh copy has volatile.apply_template=copy), snapshot lists and their
-times, and lifecycle events a listener saw.  The learner's config.yml only names remotes.
+snapshot server's trust store, snapshot lists and their times (a snapshot that came by
+migration has whole seconds), instances' created_at, and lifecycle events a listener saw.
+Incus lets a client write the volatile.* keys it knows (`incus config set C volatile.uuid=…`
+works, with the certificate the learner has on the snapshot server too): they name
+near-misses, they never prove a step.  The learner's config.yml only names remotes.
 The observation is `snapshot_server_observe.ServerObservation`; checks are pure.
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from ..grading.engine import Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
 from ..i18n import M, Message
+from .snapshot_server_keys import expiry_is_zero, pattern_problem, schedule_never_fires
 
 # The name `labkit setup --snapshot-server` gives the learner's token (snapshot_server.LEARNER_NAME):
 # the certificate made from it carries it in the server's trust store.
 LEARNER_NAME = "learner"
 FALSE = ("false", "0", "no", "off")
-_BLOCK = re.compile(r"\{\{(.*?)\}\}", re.S)
 # Incus' template for a dated name (pongo2): a parameter of the messages, so that no catalogue holds braces.
 DATE_BLOCK = "{{ creation_date|date:'2006-01-02_15-04-05' }}"
-_DATED = re.compile(r"^\s*creation_date\s*\|\s*date\s*:\s*(['\"])(.+)\1\s*$", re.S)
+# Names listed in a message: a learner may make thousands of snapshots.
+SHOWN = 5
 
 
 def _p(ctx: Context, **more: str) -> dict[str, str]:
@@ -49,9 +51,15 @@ def _gone(ctx: Context) -> Verdict | None:
 
 
 def _refreshed(ctx: Context) -> bool:
-    """volatile.uuid is Incus' own: equal on both only after `incus copy --refresh` from the primary."""
+    """The copy bears the primary's volatile.uuid, as `incus copy --refresh` from it leaves it.  A client
+    can write that key too: a sign that names near-misses and taken evidence, never a proof."""
     obs = ctx.observation
     return bool(obs.copy and obs.primary and obs.copy.uuid and obs.copy.uuid == obs.primary.uuid)
+
+
+def _names(items) -> str:
+    names = [s.name for s in items]
+    return ", ".join(names[:SHOWN]) + (", …" if len(names) > SHOWN else "")
 
 
 def _hms(value: datetime | None) -> str:
@@ -66,6 +74,10 @@ def check_remote(ctx: Context) -> Verdict:
     by_token = next((c for c in obs.trusted if c.type == "client" and c.name == learner), None)
     trust = M("snapsrv.evidence.trusted", "The snapshot server trusts the certificate {fingerprint}… (“{name}”).",
               fingerprint=(mine or by_token).fingerprint[:12], name=(mine or by_token).name) if (mine or by_token) else None
+    if obs.client_error is not None:  # there, but not readable: not a class view, the remotes are unknown
+        return failed(M("snapsrv.remote.config_unreadable", "labkit cannot read your Incus client configuration, so it cannot see your remote “{remote}” ({error}).", error=obs.client_error, **_p(ctx)),
+                      M("snapsrv.remote.config_unreadable.hint", "The file config.yml in your Incus client folder (INCUS_CONF, or ~/.config/incus) is written by incus itself: it must be a small text file. Put back the one incus wrote, or remove it and add the remote again: “incus remote add {remote} ADDRESS --token TOKEN --accept-certificate”.", **_p(ctx)),
+                      "client_config_unreadable", trust)
     if obs.remotes is None:  # no client config to read (a class view): the server's word only
         if trust is not None:
             return passed(M("snapsrv.remote.ok_server", "The snapshot server trusts your certificate.", **_p(ctx)), trust)
@@ -111,7 +123,7 @@ def check_snapshot(ctx: Context) -> Verdict:
     if "snapshot" in ctx.history.passed and primary.key("snapshots.expiry"):
         return consumed(M("snapsrv.snapshot.expired", "The snapshot “{snapshot}” is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
     if primary.snapshots:
-        found = ", ".join(s.name for s in primary.snapshots)
+        found = _names(primary.snapshots)
         return failed(M("snapsrv.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: {found}.", found=found, **_p(ctx)),
                       M("snapsrv.snapshot.wrong_name.hint", "The chapter copies the snapshot “{snapshot}”: create it with “incus snapshot create {container} {snapshot}” (or rename yours with “incus snapshot rename {container} {first} {snapshot}”).", first=primary.snapshots[0].name, **_p(ctx)),
                       "wrong_snapshot_name")
@@ -159,18 +171,25 @@ def check_copy(ctx: Context) -> Verdict:
                       M("snapsrv.evidence.migrated", "Incus reported at {time} the copy of {container}/{snapshot}.", time=_hms(event.time), **_p(ctx)))
     if _refreshed(ctx):
         return consumed(M("snapsrv.copy.refreshed", "The copy has been refreshed since: the refresh replaced what showed how it was first made.", **_p(ctx)))
-    shared = [s.name for s in copy.snapshots if _same_snapshot(primary.snapshot(s.name), s)]
+    shared = [s for s in copy.snapshots if _same_snapshot(primary.snapshot(s.name), s)]
     if shared:
-        return _whole(ctx, M("snapsrv.evidence.copied_snapshots", "The copy holds snapshots of {container}: {found}.", found=", ".join(shared), **_p(ctx)))
+        return _whole(ctx, M("snapsrv.evidence.copied_snapshots", "The copy holds snapshots of {container}: {found}.", found=_names(shared), **_p(ctx)))
     if copy.key("volatile.apply_template") != "copy":
         return consumed(M("snapsrv.copy.started", "The copy was started since (volatile.apply_template is gone), so how it was made can no longer be seen.", **_p(ctx)))
-    return passed(M("snapsrv.copy.ok", "“{container}” on the snapshot server is a copy of your snapshot “{snapshot}”.", **_p(ctx)),
-                  M("snapsrv.evidence.copy", "Copy created at {time} UTC from the image {image}… (volatile.apply_template=copy), without snapshots.", time=_hms(copy.created_at), image=base[:12], **_p(ctx)))
+    if "copy" in ctx.history.passed:
+        return consumed(M("snapsrv.copy.unseen", "No report of the copy by the main server is in the journal any more.", **_p(ctx)))
+    # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
+    # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
+    return failed(M("snapsrv.copy.not_seen", "labkit did not see “{container}” on the snapshot server being copied from your instance: the main server reported no copy after it was created, and its keys alone do not prove it.", **_p(ctx)),
+                  M("snapsrv.copy.not_seen.hint", "labkit knows a copy by the main server's report of it, which the event recorder keeps (“labkit setup” starts it). With the recorder running, delete the copy (“incus delete {remote}:{container}”) and copy again: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
+                  "copy_not_seen")
 
 
 def _same_snapshot(source, copied) -> bool:
-    # On the copy, created_at is cut to whole seconds.
-    return source is not None and source.created_at is not None and copied.created_at is not None \
+    """`copied` came from `source` by migration: Incus cut its time to whole seconds on the way;
+    a snapshot taken on the copy by hand, even in the same second, keeps its fraction."""
+    return source is not None and source.created_at is not None and copied is not None \
+        and copied.created_at is not None and copied.whole_second \
         and int(source.created_at.timestamp()) == int(copied.created_at.timestamp())
 
 
@@ -229,6 +248,10 @@ def check_schedule(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     value = ctx.observation.primary.key("snapshots.schedule")
+    if value and schedule_never_fires(value):
+        return failed(M("snapsrv.schedule.never", "snapshots.schedule=“{value}” never takes a snapshot.", value=value, **_p(ctx)),
+                      M("snapsrv.schedule.never.hint", "Incus accepts “@never” and dates that do not exist (such as 31 February), but nothing is ever taken. Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"” (every day at 20:50).", **_p(ctx)),
+                      "schedule_never")
     if value:
         return passed(M("snapsrv.schedule.ok", "“{container}” takes snapshots on its own: snapshots.schedule=“{value}”.", value=value, **_p(ctx)))
     if _on_copy(ctx, "snapshots.schedule"):
@@ -238,22 +261,6 @@ def check_schedule(ctx: Context) -> Verdict:
     return failed(M("snapsrv.schedule.missing", "“{container}” has no snapshots.schedule.", **_p(ctx)),
                   M("snapsrv.schedule.missing.hint", "Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"” (minute, hour, day of month, month, day of week: every day at 20:50). Incus refuses an invalid schedule: “Error parsing schedule: end of range (61) above maximum (59)” means a number is out of range, “Schedule must be of the form…” means five fields are needed.", **_p(ctx)),
                   "no_schedule")
-
-
-def pattern_problem(pattern: str) -> str | None:
-    """What is wrong with a snapshots.pattern, as a diagnosis; None when it names snapshots by date.
-    Incus checks none of it when the key is set, only when a snapshot is made."""
-    outside = _BLOCK.sub("", pattern)
-    if "{{" in outside or "}}" in outside or "{%" in pattern:
-        return "pattern_malformed"
-    blocks = _BLOCK.findall(pattern)
-    if not any("creation_date" in b for b in blocks):
-        return "pattern_without_date"
-    layouts = [m.group(2) for m in (_DATED.match(b) for b in blocks) if m]
-    if not layouts:
-        return "pattern_malformed"
-    # Go layouts are written with the reference date 2006-01-02 15:04:05, not with %Y or YYYY.
-    return None if any("2006" in layout for layout in layouts) else "pattern_bad_date_layout"
 
 
 def check_pattern(ctx: Context) -> Verdict:
@@ -273,6 +280,12 @@ def check_pattern(ctx: Context) -> Verdict:
     if problem == "pattern_without_date":
         return failed(M("snapsrv.pattern.no_date", "snapshots.pattern=“{value}” puts no date in the snapshots' names.", value=value, **_p(ctx)),
                       PATTERN_HINT.bind(**_p(ctx)), problem)
+    if problem == "pattern_bad_characters":
+        return failed(M("snapsrv.pattern.characters", "snapshots.pattern=“{value}” makes names with a space or a slash, which Incus refuses: “incus snapshot create {container}” would fail (“Cannot contain space or / characters”).", value=value, **_p(ctx)),
+                      PATTERN_HINT.bind(**_p(ctx)), problem)
+    if problem == "pattern_partial_date":
+        return failed(M("snapsrv.pattern.partial", "snapshots.pattern=“{value}” puts only part of a date in the snapshots' names: it needs the year, the month and the day.", value=value, **_p(ctx)),
+                      PATTERN_HINT.bind(**_p(ctx)), problem)
     if problem == "pattern_bad_date_layout":
         return failed(M("snapsrv.pattern.layout", "snapshots.pattern=“{value}” writes its date layout literally: every snapshot would get the same name.", value=value, **_p(ctx)),
                       M("snapsrv.pattern.layout.hint", "The date filter takes a Go layout, written with the reference date: 2006 for the year, 01 the month, 02 the day, 15-04-05 the time. For example “incus config set {container} snapshots.pattern=\"{container}-{block}\"”.", block=DATE_BLOCK, **_p(ctx)),
@@ -288,6 +301,11 @@ def check_expiry(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     value = ctx.observation.primary.key("snapshots.expiry")
+    if value and expiry_is_zero(value):
+        # Incus accepts “0d”: each new snapshot then expires as it is made, and is soon deleted.
+        return failed(M("snapsrv.expiry.zero", "snapshots.expiry={value} makes every new snapshot expire the moment it is taken.", value=value, **_p(ctx)),
+                      M("snapsrv.expiry.zero.hint", "Give snapshots time to live: “incus config set {container} snapshots.expiry=1d”.", **_p(ctx)),
+                      "expiry_zero")
     if value:
         return passed(M("snapsrv.expiry.ok", "New snapshots of “{container}” expire: snapshots.expiry={value}.", value=value, **_p(ctx)))
     if _on_copy(ctx, "snapshots.expiry"):
@@ -309,7 +327,8 @@ def check_refresh(ctx: Context) -> Verdict:
         return _first(ctx, "copy")
     made = copy.created_at
     newer = [s for s in primary.snapshots if made and s.created_at and s.created_at > made]
-    on_copy = [s for s in newer if copy.snapshot(s.name) is not None]
+    # Brought by a refresh, not taken on the copy by hand under the same name.
+    on_copy = [s for s in newer if _same_snapshot(s, copy.snapshot(s.name))]
     if _refreshed(ctx):
         if on_copy:
             if copy.key("boot.autostart").lower() not in FALSE:
@@ -318,11 +337,16 @@ def check_refresh(ctx: Context) -> Verdict:
                               "autostart_lost_on_refresh")
             snap = on_copy[-1]
             return passed(M("snapsrv.refresh.ok", "The copy was refreshed: it holds “{found}”, a snapshot newer than the copy itself.", found=snap.name, **_p(ctx)),
-                          M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…): only a refresh from it does that.", uuid=(copy.uuid or "?")[:8]),
-                          M("snapsrv.evidence.refresh_snapshot", "Snapshot {found} taken at {time} UTC, after the copy was made ({made} UTC).", found=snap.name, time=_hms(snap.created_at), made=_hms(made)))
+                          M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…), as a refresh from it leaves it.", uuid=(copy.uuid or "?")[:8]),
+                          M("snapsrv.evidence.refresh_snapshot", "Snapshot {found} taken at {time} UTC, after the copy was made ({made} UTC), and brought to the copy by Incus (its time there is cut to the second).", found=snap.name, time=_hms(snap.created_at), made=_hms(made)))
         if "refresh" in ctx.history.passed and primary.key("snapshots.expiry"):
             # The snapshot that proved it was seen; snapshots.expiry deletes it on both servers later.
             return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
+        by_hand = [s for s in newer if copy.snapshot(s.name) is not None]
+        if by_hand:
+            return failed(M("snapsrv.refresh.snapshot_on_copy", "The copy's snapshot “{found}” was taken on the snapshot server itself, not brought from “{container}” by a refresh.", found=by_hand[-1].name, **_p(ctx)),
+                          M("snapsrv.refresh.snapshot_on_copy.hint", "A refresh brings the main instance's new snapshots to the copy. Delete that one (“incus snapshot delete {remote}:{container} {found}”), then run “incus copy --refresh {container} {remote}:{container}” and “incus config set {remote}:{container} boot.autostart=false” again.", found=by_hand[-1].name, **_p(ctx)),
+                          "snapshot_made_on_copy")
         if newer:
             return failed(M("snapsrv.refresh.before_snapshot", "The copy was refreshed before the snapshot “{found}” was taken, so it does not have it.", found=newer[-1].name, **_p(ctx)),
                           REFRESH_HINT.bind(**_p(ctx)), "refreshed_before_snapshot")

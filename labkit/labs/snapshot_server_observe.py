@@ -16,6 +16,7 @@ import os
 import socket as socketlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,9 @@ KEYS = ("boot.autostart", "snapshots.schedule", "snapshots.pattern", "snapshots.
         "volatile.uuid", "volatile.base_image", "volatile.apply_template")
 # What the chapter sets on the primary, and what a reset takes away again.
 CHAPTER_KEYS = ("boot.autostart", "snapshots.schedule", "snapshots.pattern", "snapshots.expiry")
+# Remote host names resolved to find the snapshot server behind a name: each lookup may wait
+# for DNS, and the learner may list any number of remotes.
+MAX_LOOKUPS = 3
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,18 @@ class Snap:
     name: str
     created_at: datetime | None
     expires_at: datetime | None
+    # A snapshot that came by migration (a copy or a refresh) has its time cut to whole seconds;
+    # one taken on the server itself has nanoseconds (docs/second-lab-facts.md (e)).
+    whole_second: bool = False
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Snap:
         expires = parse_incus_time(data.get("expires_at"))
+        created = str(data.get("created_at") or "")
         # 0001-01-01: no expiry.
-        return cls(data["name"], parse_incus_time(data.get("created_at")),
-                   expires if expires is not None and expires.year > 1 else None)
+        return cls(data["name"], parse_incus_time(created),
+                   expires if expires is not None and expires.year > 1 else None,
+                   bool(created) and "." not in created)
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,13 @@ class Machine:
         return self.config.get("volatile.uuid")
 
     def snapshot(self, name: str) -> Snap | None:
-        return next((s for s in self.snapshots if s.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Snap]:
+        # Checks look up each snapshot of one server on the other: by name, not by scanning
+        # (a learner may make thousands).
+        return {s.name: s for s in self.snapshots}
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,8 @@ class ServerObservation:
     remotes: tuple[ClientRemote, ...] | None
     # SHA-256 of the learner's client.crt, when readable.
     client_fingerprint: str | None
+    # Why the learner's config.yml could not be read (it exists): then their remotes are unknown.
+    client_error: str | None = None
     taken_at: datetime | None = None
     unobserved: Message | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -162,7 +179,8 @@ def build(raw: dict[str, Any], params: dict[str, str], taken_at: datetime | None
         instance=Instance.from_api(primary_data) if primary_data else None,
         primary=primary, copy=copy, others=tuple(others), trusted=trusted,
         server_addresses=tuple(raw.get("server_addresses") or ()), remotes=remotes,
-        client_fingerprint=raw.get("client_fingerprint"), taken_at=taken or datetime.now(timezone.utc),
+        client_fingerprint=raw.get("client_fingerprint"), client_error=raw.get("client_error"),
+        taken_at=taken or datetime.now(timezone.utc),
         raw={k: v for k, v in raw.items() if k != "taken_at"})
 
 
@@ -183,15 +201,17 @@ def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
         listed = pool.submit(server.request, "GET", "/1.0/instances", params={"recursion": 1})
         copy_snaps = pool.submit(_snapshots, server, container)
         certs = pool.submit(server.request, "GET", "/1.0/certificates", params={"recursion": 1}, project=False)
-        remotes, fingerprint = read_client(access.client_config)
+        remotes, fingerprint, error = read_client(access.client_config)
         raw = {
             "primary": primary.result(), "primary_snapshots": primary_snaps.result(),
             "server_instances": listed.result() or [], "copy_snapshots": copy_snaps.result(),
             # The PEM itself is not needed: its fingerprint names it.
             "certificates": [{k: v for k, v in c.items() if k != "certificate"} for c in certs.result() or []],
-            "server_addresses": _addresses(info.result(), remotes),
+            "server_addresses": _addresses(info.result(), remotes, first=params.get("remote")),
             "client_remotes": remotes, "client_fingerprint": fingerprint,
         }
+        if error is not None:
+            raw["client_error"] = error
     return raw
 
 
@@ -204,39 +224,53 @@ def _snapshots(client: IncusClient, name: str) -> list[dict[str, Any]]:
         raise
 
 
-def read_client(conf: Path | None) -> tuple[dict[str, Any] | None, str | None]:
-    """The learner's remotes ({name: {addr}}) and their client certificate's fingerprint."""
+def read_client(conf: Path | None) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """The learner's remotes ({name: {addr}}), their client certificate's fingerprint, and why
+    config.yml could not be read.  No folder (a class view): (None, None, None).  A config.yml
+    that exists but cannot be read is not a class view: its remotes are {} and the error is said."""
     if conf is None:
-        return None, None
+        return None, None, None
     from ..incus import client_config
     from ..incus.certs import fingerprint
 
+    error = None
     try:
-        data = client_config.parse((conf / "config.yml").read_text(encoding="utf-8"))
-        remotes = {str(k): {"addr": str((v or {}).get("addr", ""))} for k, v in (data.get("remotes") or {}).items()}
+        data = client_config.parse(client_config.read(conf / "config.yml"))
+        remotes = {str(k): {"addr": _addr(v)} for k, v in (data.get("remotes") or {}).items()}
     except FileNotFoundError:
         remotes = {}
-    except (OSError, ValueError):
-        remotes = None
+    except (OSError, ValueError) as exc:
+        remotes, error = {}, (str(exc).splitlines() or [type(exc).__name__])[0][:200]
     try:
-        crt = fingerprint((conf / "client.crt").read_text(encoding="ascii"))
+        crt = fingerprint(client_config.read(conf / "client.crt"))
     except (OSError, ValueError):
         crt = None
-    return remotes, crt
+    return remotes, crt, error
 
 
-def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None) -> list[str]:
+def _addr(entry: dict[str, Any] | None) -> str:
+    addr = (entry or {}).get("addr")
+    return addr if isinstance(addr, str) else ""
+
+
+def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None, first: str | None = None) -> list[str]:
     """The server's addresses, plus each learner remote's host:port that resolves to one of them
-    (a remote added as localhost:8444 is the same server as 127.0.0.1:8444)."""
+    (a remote added as localhost:8444 is the same server as 127.0.0.1:8444).  At most
+    MAX_LOOKUPS names are resolved, the remote named `first` (the chapter's) first."""
     own = [str(a) for a in (info.get("environment") or {}).get("addresses") or []]
     ips = {split_address(a) for a in own}
     found = list(own)
-    for entry in (remotes or {}).values():
+    lookups = 0
+    ordered = sorted((remotes or {}).items(), key=lambda item: item[0] != first)
+    for _, entry in ordered:
         host, port = split_address(entry.get("addr", ""))
         # Only a name on one of the server's ports is worth resolving: a DNS lookup of every remote
         # (images.linuxcontainers.org is in every config.yml) could stall a check on a machine without DNS.
         if not entry.get("addr", "").startswith("https://") or (host, port) in ips or port not in {p for _, p in ips}:
             continue
+        if f"{host}:{port}" in found or lookups >= MAX_LOOKUPS:
+            continue
+        lookups += 1
         try:
             resolved = {(i[4][0].lower(), port) for i in socketlib.getaddrinfo(host, port, type=socketlib.SOCK_STREAM)}
         except (OSError, UnicodeError):

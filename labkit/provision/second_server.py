@@ -253,7 +253,7 @@ def client_remote(address: str, conf: Path | None = None) -> str | None:
 
     conf = conf or Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
     try:
-        data = client_config.parse((conf / "config.yml").read_text(encoding="utf-8"))
+        data = client_config.parse(client_config.read(conf / "config.yml"))
     except (OSError, ValueError):
         return None
     want = address.removeprefix("https://").rstrip("/")
@@ -315,7 +315,7 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
     remote as such: its address is the learner's to choose."""
     from ..errors import SnapshotServerMissing
     from ..incus.certs import read_remote
-    from ..incus.client_config import parse
+    from ..incus.client_config import parse, read
     from ..incus.client_config import split_address
 
     local = local_server()
@@ -329,7 +329,7 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
     url = named["url"]
     conf = Path(named.get("conf") or os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
     try:
-        data = parse((conf / "config.yml").read_text(encoding="utf-8"))
+        data = parse(read(conf / "config.yml"))
     except (OSError, ValueError):
         data = {}
     wanted = split_address(url)

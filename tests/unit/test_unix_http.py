@@ -6,6 +6,7 @@ cases reuse the bodies of tests/unit/test_incus_client.py.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -130,3 +131,25 @@ def test_lean_reads_can_be_sent_from_several_threads_at_once(tmp_path: Path) -> 
         for t in threads:
             t.join()
         assert results == ["ubuntu-test"] * 8
+
+
+@pytest.mark.parametrize("text", [
+    "remotes: [a, b]\n", "remotes:\n  local: 5\n", "default-remote: [x]\n", "remotes:\n  r: {addr: [a]}\n",
+])
+def test_a_config_of_a_shape_incus_refuses_is_a_value_error(text: str) -> None:
+    # Before: certs.read_remote (every command) ended in AttributeError or TypeError on these.
+    with pytest.raises(ValueError):
+        parse(text)
+
+
+def test_a_fifo_a_device_or_a_huge_config_is_not_read(tmp_path: Path) -> None:
+    from labkit.incus.client_config import LIMIT, read
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    (tmp_path / "huge").write_bytes(b"#" * (LIMIT + 1))
+    for name in ("fifo", "zero", "huge"):  # a FIFO would block, /dev/zero fill memory
+        with pytest.raises(OSError):
+            read(tmp_path / name)
+    (tmp_path / "ok").write_text("remotes: {}\n")
+    assert read(tmp_path / "ok") == "remotes: {}\n"
