@@ -178,13 +178,8 @@ def check_copy(ctx: Context) -> Verdict:
         return consumed(M("snapsrv.copy.started", "The copy was started since (volatile.apply_template is gone), so how it was made can no longer be seen.", **_p(ctx)))
     if "copy" in ctx.history.passed:
         return consumed(M("snapsrv.copy.unseen", "No report of the copy by the main server is in the journal any more.", **_p(ctx)))
-    if obs.copy_restricted:
-        # In a class's restricted project Incus refuses a client's volatile.* writes: these keys are its own.
-        return passed(M("snapsrv.copy.ok_keys", "“{container}” on the snapshot server is a copy of your instance that carries no snapshots.", **_p(ctx)),
-                      M("snapsrv.evidence.copy_keys", "On the snapshot server, in your restricted project, Incus marked it as a copy (volatile.apply_template=copy) of your image, with no snapshots of its own.", **_p(ctx)))
     # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
-    # client can write where its project is not restricted: `incus create --empty` and
-    # `incus config set … volatile.apply_template=copy`.
+    # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
     return failed(M("snapsrv.copy.not_seen", "labkit did not see “{container}” on the snapshot server being copied from your instance: the main server reported no copy after it was created, and its keys alone do not prove it.", **_p(ctx)),
                   M("snapsrv.copy.not_seen.hint", "labkit knows a copy by the main server's report of it, which the event recorder keeps (“labkit setup” starts it). With the recorder running, delete the copy (“incus delete {remote}:{container}”) and copy again: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
                   "copy_not_seen")

@@ -133,9 +133,6 @@ class ServerObservation:
     client_fingerprint: str | None
     # Why the learner's config.yml could not be read (it exists): then their remotes are unknown.
     client_error: str | None = None
-    # The learner's project on the snapshot server is a restricted one (a class's): there Incus refuses
-    # a client's writes of volatile.* keys, so the copy's own keys are evidence (design.md, class limits).
-    copy_restricted: bool = False
     taken_at: datetime | None = None
     unobserved: Message | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -183,7 +180,6 @@ def build(raw: dict[str, Any], params: dict[str, str], taken_at: datetime | None
         primary=primary, copy=copy, others=tuple(others), trusted=trusted,
         server_addresses=tuple(raw.get("server_addresses") or ()), remotes=remotes,
         client_fingerprint=raw.get("client_fingerprint"), client_error=raw.get("client_error"),
-        copy_restricted=str(((raw.get("server_project") or {}).get("config") or {}).get("restricted")) == "true",
         taken_at=taken or datetime.now(timezone.utc),
         raw={k: v for k, v in raw.items() if k != "taken_at"})
 
@@ -195,18 +191,16 @@ def observe(access: Access, params: dict[str, str]) -> ServerObservation:
 
 
 def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
-    """Seven requests, sent together (two on the main server, five on the snapshot server); the learner's
-    config.yml read meanwhile."""
+    """Six requests, three on each server, sent together; the learner's config.yml read meanwhile."""
     container = params["container"]
     main, server = access.main, access.snapshot_server()
-    with ThreadPoolExecutor(max_workers=7, thread_name_prefix="labkit-observe2") as pool:
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="labkit-observe2") as pool:
         primary = pool.submit(main.instance_or_none, container)
         primary_snaps = pool.submit(_snapshots, main, container)
         info = pool.submit(server.server)
         listed = pool.submit(server.request, "GET", "/1.0/instances", params={"recursion": 1})
         copy_snaps = pool.submit(_snapshots, server, container)
         certs = pool.submit(server.request, "GET", "/1.0/certificates", params={"recursion": 1}, project=False)
-        project = pool.submit(server.request, "GET", f"/1.0/projects/{quote(server.project, safe='')}", project=False)
         remotes, fingerprint, error = read_client(access.client_config)
         raw = {
             "primary": primary.result(), "primary_snapshots": primary_snaps.result(),
@@ -215,7 +209,6 @@ def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
             "certificates": [{k: v for k, v in c.items() if k != "certificate"} for c in certs.result() or []],
             "server_addresses": _addresses(info.result(), remotes, first=params.get("remote")),
             "client_remotes": remotes, "client_fingerprint": fingerprint,
-            "server_project": {"name": server.project, "config": {"restricted": ((project.result() or {}).get("config") or {}).get("restricted", "false")}},
         }
         if error is not None:
             raw["client_error"] = error

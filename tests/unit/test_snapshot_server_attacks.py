@@ -48,22 +48,6 @@ def test_an_instance_only_copy_unseen_by_the_recorder_is_not_a_snapshot_copy() -
     assert run("copied", set(ORDER), events=())["copy"].passed  # seen passing earlier: kept
 
 
-def test_in_a_restricted_project_the_copys_own_keys_are_evidence() -> None:
-    # A class's project on the snapshot server is restricted: Incus refuses a learner's volatile.* writes
-    # there (tests/integration/test_class_snapshot_server.py), so `class status` without --watch trusts them.
-    raw = load("copied")  # changed: the learner's project on the snapshot server is a restricted one
-    raw["server_project"] = {"name": "learner-p", "config": {"restricted": "true"}}
-    result = run(raw, {"remote", "snapshot"}, events=())["copy"]
-    assert result.passed and "volatile.apply_template=copy" in result.evidence[0].render("en")
-    # Not for a copy that carries the primary's snapshots (a whole copy), nor for one made from an image.
-    whole = load("copy_whole")
-    whole["server_project"] = raw["server_project"]
-    assert run(whole, {"remote", "snapshot"}, events=())["copy"].diagnosis == "whole_instance_copied"
-    forged = load("forged_copy")  # in a restricted project these writes are refused: only its name is changed here
-    forged["server_project"] = {"name": "learner-p", "config": {"restricted": "false"}}
-    assert run(forged, {"remote", "snapshot"})["copy"].diagnosis == "copy_not_seen"
-
-
 def test_a_written_uuid_and_a_snapshot_taken_on_the_copy_are_not_a_refresh() -> None:
     result = run("forged_refresh", set(ORDER) - {"refresh"})["refresh"]
     assert result.status is Status.FAILED and result.diagnosis == "snapshot_made_on_copy", result
