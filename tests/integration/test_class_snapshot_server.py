@@ -157,7 +157,19 @@ def test_learner_a_copies_a_snapshot_and_the_instructor_tells_a_from_b(klass: Kl
     line = (klass.bundle("learner01") / REMOTE_FILE).read_text().split()
     klass.as_learner("learner01", *line[1:])
     klass.as_learner("learner01", "snapshot", "create", "ubuntu-test", "ubuntu-test-1")
-    klass.as_learner("learner01", "copy", "ubuntu-test/ubuntu-test-1", "incus-snapshot:ubuntu-test")
+    # The instructor watches while the copy is made: the main server's report of it (instance-migrated of
+    # ubuntu-test/ubuntu-test-1) is the copy's evidence, since a learner can write the copy's volatile.* keys
+    # even in their restricted project (shown below).
+    watch = subprocess.Popen([sys.executable, "-m", "labkit", "class", "--dir", str(klass.root), "status", klass.name,
+                              "--watch", "--json", "--seconds", "120"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, cwd=ROOT, env=klass.env)
+    try:
+        time.sleep(4)  # its first refresh, then its event listener
+        klass.as_learner("learner01", "copy", "ubuntu-test/ubuntu-test-1", "incus-snapshot:ubuntu-test")
+        time.sleep(2)
+    finally:
+        watch.terminate()
+        watch.wait(timeout=30)
     trusted = next(c for c in klass.there("/1.0/certificates") if c["name"] == f"labkit:{klass.name}:learner01")
     assert trusted["restricted"] is True and trusted["projects"] == [klass.project("learner01")]
     begin = time.monotonic()
@@ -165,6 +177,10 @@ def test_learner_a_copies_a_snapshot_and_the_instructor_tells_a_from_b(klass: Kl
     print(f"\nclass status, 2 learners, lab 2 (as a command): {time.monotonic() - begin:.2f} s")
     assert {s: seen["learner01"][s] for s in ("remote", "snapshot", "copy")} == dict.fromkeys(("remote", "snapshot", "copy"), "passed")
     assert seen["learner02"]["remote"] == "failed" and seen["learner02"]["copy"] == "failed"
+    # Why the copy's keys alone are not evidence, even in a class: Incus takes these writes from the learner's
+    # certificate, restricted to their restricted project (verified on Incus 6.0.4).
+    done = klass.as_learner("learner01", "config", "set", "incus-snapshot:ubuntu-test", "volatile.apply_template=copy", check=False)
+    assert done.returncode == 0, done.stderr
     # B's token is still pending: A's certificate does not make B's remote step pass.
     assert server_inventory(klass)["tokens"] == [f"labkit:{klass.name}:learner02"]
 
