@@ -38,7 +38,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.grading.session import Session  # noqa: E402
+from labkit.grading.session import Session
+from labkit.incus.events import Listener  # noqa: E402
 from labkit.incus.instances import wait_until_booted  # noqa: E402
 from labkit.labs import chapter_named  # noqa: E402
 from labkit.provision import second_server  # noqa: E402
@@ -151,7 +152,7 @@ def main() -> None:
         # The learner's environment, for their incus commands, `labkit check`, and Session here.
         os.environ.update(INCUS_CONF=str(conf), LABKIT_SNAPSHOT_SERVER_DIR=str(server.incus_dir))
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        session = None
+        session = listener = None
         try:
             print(f"load average at start: {load()}", flush=True)
             incus("launch", args.image, name)
@@ -159,6 +160,9 @@ def main() -> None:
             started = second_server.ensure_running(server, main=None)  # main=None: the main daemon's address untouched
             print(f"instance {name}; snapshot server {server.address} in {server.incus_dir}", flush=True)
             session = Session(lab=LAB, container=name, journal=journal)
+            # What the notebook's Lab (or `labkit watch`, or the recorder) does: the copy's evidence is
+            # the main server's instance-migrated event.
+            listener = Listener(session.endpoint, name, lambda entry: session.record_events([entry])).start()
 
             incus("remote", "add", REMOTE, server.address, "--token", started.token, "--accept-certificate", env=env)
             check_passes(session, "remote")
@@ -173,6 +177,7 @@ def main() -> None:
             copies = [ms for ms in copies if ms is not None]
             print(summary(f"(a) incus copy {name}/{SNAPSHOT} {REMOTE}:{name}", copies, "s") + mode_note(modes),
                   flush=True)
+            time.sleep(0.5)  # the listener's last event
             check_passes(session, "copy")
             incus("config", "set", f"{REMOTE}:{name}", "boot.autostart=false", env=env)
             check_passes(session, "autostart")
@@ -210,6 +215,8 @@ def main() -> None:
             print(f"score at that state: {report.score.earned}/{report.score.possible}")
             print(f"load average at the end: {load()}")
         finally:
+            if listener is not None:
+                listener.stop()
             if session is not None:
                 session.close()
             subprocess.run(["incus", "delete", "--force", name], capture_output=True)
