@@ -20,12 +20,13 @@ from ..errors import SetupError, SnapshotServerMissing, UsageError
 from ..i18n import M, Message
 from ..incus import certs
 from ..incus.client import IncusClient
+from ..provision.second_server import LEARNER_REMOTE_FILE
 from .spec import CLASS_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY, ClassSpec
 
 # The remote's name the chapters teach (docs/second-lab-facts.md), in the line the learner runs.
 REMOTE = "incus-snapshot"
 # In the learner's access folder: the one line that adds the snapshot server with their token.
-REMOTE_FILE = "snapshot-server.txt"
+REMOTE_FILE = LEARNER_REMOTE_FILE  # where labkit looks for it on the learner's side too
 README = M("class.bundle.snapshot_server", "This lab also uses the snapshot server, where your project “{project}” is waiting too. Add it once, with this folder as INCUS_CONF: run the command in snapshot-server.txt (“incus remote add incus-snapshot … --token … --accept-certificate”). Its token works once, and only for your project.")
 
 

@@ -108,7 +108,8 @@ def prepare_home(account: Account, *, bundle: Path, remote: str, address: str, p
         # Only then: a remote the learner added (the snapshot server's) stays across restarts.
         certs.write_private(access / "config.yml", certs.config_yml(remote, address, project))
     for path in [access, access / "servercerts", *access.rglob("*")]:
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+        # Never through a link the learner planted in their own folder: root would chown its target.
+        os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
     return access
 
 
@@ -117,7 +118,8 @@ def config_current(path: Path, remote: str, address: str, project: str) -> bool:
     from ..incus import client_config
 
     try:
-        data = client_config.parse(path.read_text(encoding="utf-8"))
+        # Bounded, no FIFO or device: the learner owns this file and root reads it.
+        data = client_config.parse(client_config.read(path))
     except (OSError, ValueError, UnicodeDecodeError):
         return False
     entry = (data.get("remotes") or {}).get(remote) or {}

@@ -13,6 +13,7 @@ heavy modules (ssl, httpx, hashlib, subprocess) are imported by the functions th
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,11 @@ def generate(folder: Path, common_name: str, days: int = CERT_DAYS) -> ClientCer
 def write_private(path: Path, text: str) -> None:
     """Write a file only its owner may read, atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Root writes into folders a learner owns (the hub's access folders): never through a link they
+    # planted at the temporary name, never into a file that was already there.
+    with suppress(FileNotFoundError):
+        os.unlink(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
     os.chmod(tmp, 0o600)

@@ -46,7 +46,7 @@ def _gone(ctx: Context) -> Verdict | None:
     if ctx.observation.primary is not None:
         return None
     return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.", **_p(ctx)),
-                  M("snapsrv.instance_gone.hint", "Create it again with “labkit setup”, then start the chapter over with “labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
+                  M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then start the chapter over with “labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
                   "instance_deleted")
 
 
@@ -181,7 +181,7 @@ def check_copy(ctx: Context) -> Verdict:
     # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
     # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
     return failed(M("snapsrv.copy.not_seen", "labkit did not see “{container}” on the snapshot server being copied from your instance: the main server reported no copy after it was created, and its keys alone do not prove it.", **_p(ctx)),
-                  M("snapsrv.copy.not_seen.hint", "labkit knows a copy by the main server's report of it, which the event recorder keeps (“labkit setup” starts it). With the recorder running, delete the copy (“incus delete {remote}:{container}”) and copy again: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
+                  M("snapsrv.copy.not_seen.hint", "labkit knows a copy by the main server's report of it, which the event recorder keeps (“labkit --lab snapshot-server setup” starts it for this lab; or keep “labkit --lab snapshot-server watch” running, or work in the notebook). With one of them running, delete the copy (“incus delete {remote}:{container}”) and copy again: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
                   "copy_not_seen")
 
 

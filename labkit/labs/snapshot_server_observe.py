@@ -289,7 +289,7 @@ def reset(access: Access, params: dict[str, str]) -> None:
     container, main, server = params["container"], access.main, access.snapshot_server()
     data = main.instance_or_none(container)
     if data is None:
-        raise InstanceNotFound(M("snapsrv.reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit setup”.", container=container))
+        raise InstanceNotFound(M("snapsrv.reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit --lab snapshot-server setup”.", container=container))
     if server.instance_or_none(container) is not None:
         instances.delete(server, container)
     for snap in main.snapshots(container):

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..grading import render
 from ..grading.engine import Result, Score, Status
-from ..errors import LabkitError
+from ..errors import LabkitError, UsageError
 from ..i18n import M, Message, normalise_language
 from ..grading.session import Report, Session
 from ..labs import DEFAULT_LAB
@@ -94,6 +94,8 @@ class Lab:
                                    journal=Path(journal) if journal else None, params=params)
             self.session.journal.ensure_baseline(self.session.observe().instance)
         except LabkitError as exc:
+            if getattr(self, "session", None) is not None:
+                self.session.close()  # a setup cell run again must not leave a client behind each time
             _display(self._error_box(exc))
             raise
         self.listener = None
@@ -144,11 +146,16 @@ class Lab:
         """Run the step's solution commands (instructors' autosolve runs and tests).
 
         Each command must succeed: a failure raises, so papermill stops on it."""
+        import shlex
+
         chosen = self.session.chapter.step(self.session.steps([step])[0])
         for template in chosen.commands:
-            command = template.format(**self.session.params)
+            try:
+                command = template.format(**self.session.params)
+            except KeyError as missing:
+                raise UsageError(M("lab.solve.missing", "The solution of “{step}” needs the setting “{name}”: pass it to Lab(…, {name}=…).", step=step, name=missing.args[0])) from None
             print(f"$ {command}")
-            args = command.split()
+            args = shlex.split(command)
             if self.session.project != "default":
                 args[1:1] = ["--project", self.session.project]
             done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True)

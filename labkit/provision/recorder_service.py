@@ -70,7 +70,9 @@ def _recorder_pid(pid_path: Path, config: Path) -> int | None:
     except (OSError, ValueError):
         return None
     args = [a.decode(errors="replace") for a in cmdline]
-    return pid if "labkit.grading.recorder" in args and str(config) in args else None
+    # labkit.recorder: the module's name before the package had layers, still running after an upgrade
+    # until `labkit setup` replaces it (it holds the PID lock: not recognising it would block the new one).
+    return pid if {"labkit.grading.recorder", "labkit.recorder"} & set(args) and str(config) in args else None
 
 
 def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path,

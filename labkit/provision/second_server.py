@@ -306,6 +306,30 @@ def local_server() -> SnapshotServer:
 
 
 # -- labkit's own way to the snapshot server, for grading ------------------------------
+# In a class, the learner's access folder holds the `incus remote add` line for the snapshot server.
+LEARNER_REMOTE_FILE = "snapshot-server.txt"
+
+
+def learner_client(project: str) -> IncusClient | None:
+    """The learner's own remote to the class's snapshot server: the one whose address is the one in
+    their access folder's snapshot-server.txt (written by `labkit class create`), if they added it."""
+    from ..incus.certs import read_remote
+    from ..incus.client_config import parse, read, split_address
+
+    conf = Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
+    try:
+        words = read(conf / LEARNER_REMOTE_FILE).split()
+        wanted = split_address(words[words.index("add") + 2])
+        remotes = parse(read(conf / "config.yml")).get("remotes") or {}
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    for name, entry in remotes.items():
+        if isinstance(entry, dict) and str(entry.get("addr", "")).startswith("https://") and split_address(str(entry["addr"])) == wanted:
+            remote = read_remote(conf, str(name))
+            if remote is not None:
+                return IncusClient(Endpoint(conf / "config.yml", project, remote=remote))
+    return None
+
 def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
     """labkit's admin client on the snapshot server, in `project`.
 
@@ -321,9 +345,18 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
     local = local_server()
     named = configured(Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR))
     if local.incus_dir.exists() or named is None:
-        if daemon.daemon_answers(local.socket):
+        mine = os.access(local.socket, os.R_OK | os.W_OK)
+        if mine and daemon.daemon_answers(local.socket):
             return IncusClient(Endpoint(local.socket, project), lean_reads=lean_reads)
-        if local.incus_dir.exists():
+        if not mine:
+            # A class learner (a hub account, their own laptop) has no way in but their own restricted
+            # remote: it reads only their project there, and what it reads is still the server's word.
+            own = learner_client(project)
+            if own is not None:
+                return own
+            if local.socket.exists() or (Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus") / LEARNER_REMOTE_FILE).exists():
+                raise SnapshotServerMissing(M("snapsrv.snapshot_server_learner", "labkit reaches the snapshot server with your own access, and your Incus client has no remote for it yet: add it first with the command in {file} (step “{remote}”).", file=LEARNER_REMOTE_FILE, remote=REMOTE_NAME))
+        if local.incus_dir.exists() and (mine or not local.socket.exists()):
             raise SnapshotServerMissing(M("snapsrv.snapshot_server_down", "The snapshot server in {folder} is not running. Start it again with “sudo labkit setup --snapshot-server”.", folder=str(local.incus_dir)))
         raise SnapshotServerMissing(M("access.no_snapshot_server", "This lab needs the snapshot server, and none is set up. Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))
     url = named["url"]

@@ -185,6 +185,25 @@ def test_learner_a_copies_a_snapshot_and_the_instructor_tells_a_from_b(klass: Kl
     assert server_inventory(klass)["tokens"] == [f"labkit:{klass.name}:learner02"]
 
 
+def test_a_learner_checks_the_lab_with_their_own_access(klass: Klass, tmp_path: Path):
+    """A hub account or a learner's laptop cannot open the snapshot server's socket: labkit then reads it
+    through the learner's own restricted remote (the one at the address in their snapshot-server.txt)."""
+    def own_check(learner: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("INCUS_DIR", "INCUS_SOCKET")}
+        env |= {"INCUS_CONF": str(klass.bundle(learner)), "LABKIT_SNAPSHOT_SERVER_DIR": str(tmp_path / "no-socket-here"),
+                "LABKIT_STATE_DIR": str(tmp_path / "state")}
+        return subprocess.run([sys.executable, "-m", "labkit", "--lab", "snapshot-server", "--journal",
+                               str(tmp_path / f"{learner}.json"), "check", "--json"], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    mine = own_check("learner01")  # A added the remote in the test above
+    assert mine.returncode == 1, mine.stderr
+    steps = {s["id"]: s["status"] for s in json.loads(mine.stdout)["steps"]}
+    assert steps["remote"] == steps["snapshot"] == "passed", steps
+    # B has not added it yet: one clear paragraph naming the file, exit 2, no traceback.
+    theirs = own_check("learner02")
+    assert theirs.returncode == 2 and "snapshot-server.txt" in theirs.stderr and "Traceback" not in theirs.stderr, theirs.stderr
+
+
 def test_neither_certificate_reaches_the_other_project(klass: Klass):
     line = (klass.bundle("learner02") / REMOTE_FILE).read_text().split()
     klass.as_learner("learner02", *line[1:])
