@@ -102,13 +102,46 @@ class Learner:
         self.passed |= {r.step for r in results if r.passed}
         return {r.step: r for r in results}
 
-    def command_check(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`labkit --lab snapshot-server check …` as the learner runs it (their client folder, one journal)."""
+    def _command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "labkit", "--lab", "snapshot-server", "--container", self.name,
+                "--journal", str(self.conf / "journal.json"), *args]
+
+    def _env(self) -> dict[str, str]:
         env = {**os.environ, "INCUS_CONF": str(self.conf), "LABKIT_SNAPSHOT_SERVER_DIR": str(self.srv.incus_dir)}
         env.pop("INCUS_SOCKET", None)
-        return subprocess.run([sys.executable, "-X", "importtime", "-m", "labkit", "--lab", "snapshot-server", "--container",
-                               self.name, "--journal", str(self.conf / "journal.json"), "check", *args],
-                              env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+        return env
+
+    def command_check(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`labkit --lab snapshot-server check …` as the learner runs it (their client folder, one journal)."""
+        command = self._command("check", *args)
+        return subprocess.run([command[0], "-X", "importtime", *command[1:]], env=self._env(),
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+    def wait_journaled(self, action: str, seconds: float = 20) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                events = json.loads((self.conf / "journal.json").read_text()).get("events", [])
+            except (OSError, ValueError):
+                events = []
+            if any(e.get("action") == action for e in events):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"labkit watch journaled no {action} in {seconds} s")
+
+    def watch(self) -> subprocess.Popen:
+        """`labkit --lab snapshot-server watch`, what a terminal learner keeps running (the copy's evidence is
+        the main server's instance-migrated event); stopped by the caller, by its PID."""
+        proc = subprocess.Popen(self._command("watch"), env=self._env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if (self.conf / "journal.json").exists():
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.5)  # the listener's websocket
+        return proc
 
     def close(self) -> None:
         self.listener.stop()
@@ -140,6 +173,15 @@ def learner(server: SnapshotServer, image: str, tmp_path: Path, monkeypatch: pyt
 
 
 def test_following_the_chapter_in_order_gives_the_full_score(learner: Learner) -> None:
+    watcher = learner.watch()
+    try:
+        follow_the_chapter(learner)
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=30)
+
+
+def follow_the_chapter(learner: Learner) -> None:
     for step in ORDER:
         commands = CHAPTER.step(step).commands
         before = learner.grade()[step]
@@ -151,6 +193,8 @@ def test_following_the_chapter_in_order_gives_the_full_score(learner: Learner) -
                 assert learner.grade()[step].status is Status.FAILED
         after = learner.grade()
         assert after[step].status is Status.PASSED, (step, after[step])
+        if step == "copy":
+            learner.wait_journaled("instance-migrated")  # `labkit watch` is another process: its write may lag
         by_command = learner.command_check(step)
         assert by_command.returncode == 0, (step, by_command.stdout, by_command.stderr[-1500:])
         assert after[step].message.render("fr") != after[step].message.render("en")
