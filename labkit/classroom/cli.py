@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from ..cli.errors import confirm, handles_errors
+from ..cli.signals import interrupt_on
 from ..errors import UsageError
 from ..i18n import M, Message, Number, normalise_language
 from ..terminal import terminal
@@ -142,7 +143,7 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
         sys.stdout.flush()
 
     if watch:  # a polite `kill` ends the watch like Ctrl+C, after the refresh being written
-        signal.signal(signal.SIGTERM, _interrupt)
+        interrupt_on(signal.SIGTERM)
     with _client() as client:
         if not watch:
             show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, lab=opts.lab))
@@ -161,8 +162,6 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
             return  # Ctrl+C (or a kill) is how a watch ends
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 @class_group.command("report")

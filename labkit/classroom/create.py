@@ -23,6 +23,8 @@ from ..incus import certs
 from ..incus import instances
 
 from ..provision import quotas
+from ..provision.image import default_image
+from ..provision.storage import default_pool, ensure_root_disk
 from . import second_server
 from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID, baseline_config
 from .spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
@@ -36,7 +38,6 @@ from ..incus.client import IncusClient
 GOLDEN = "golden"
 WORKERS = 8
 _COPYING = threading.Lock()
-REMOTE_IMAGE = "images:ubuntu/24.04"
 Progress = Callable[[Message], None]
 
 
@@ -89,7 +90,7 @@ def plan(*, client: IncusClient, spec: ClassSpec, state: ServerState | None = No
     if spec.class_project not in state.projects:
         todo.append(M("class.plan.class_project", "Create the project “{project}”, which holds the golden instance.", project=spec.class_project))
     if (spec.class_project, GOLDEN) not in state.instances:
-        todo.append(M("class.plan.golden", "Build the golden instance “{golden}” from {image}, boot it once and stop it.", golden=GOLDEN, image=spec.image or _default_image(client)))
+        todo.append(M("class.plan.golden", "Build the golden instance “{golden}” from {image}, boot it once and stop it.", golden=GOLDEN, image=spec.image or default_image(client)))
     if spec.listen and state.config.get("core.https_address") != spec.listen:
         todo.append(M("class.plan.listen", "Listen for learners on {address} (core.https_address).", address=spec.listen))
     limits = spec.limits
@@ -130,7 +131,7 @@ def create(*, client: IncusClient, spec: ClassSpec, lang: str, progress: Progres
 
 def _create(client: IncusClient, spec: ClassSpec, state: ServerState, second: tuple[IncusClient, Any] | None,
             lang: str, say: Progress, start: float) -> Created:
-    pool = spec.pool or _default_pool(client)
+    pool = spec.pool or default_pool(client)
     quotas.ensure_counted(client, pool)  # before any copy: root sizes must hold from the start
     _ensure_class_project(client, spec, state, pool)
     _ensure_golden(client, spec, state, say)
@@ -174,23 +175,6 @@ def _disk_full(text: str) -> bool:
     return "no space left on device" in text or "disk quota exceeded" in text or "enospc" in text
 
 
-def _default_pool(client: IncusClient) -> str:
-    profile = client.request("GET", "/1.0/profiles/default", params={"project": "default"}, project=False) or {}
-    root = (profile.get("devices") or {}).get("root") or {}
-    if root.get("pool"):
-        return str(root["pool"])
-    pools = client.request("GET", "/1.0/storage-pools", project=False) or []
-    if not pools:
-        raise SetupError(M("class.create.no_pool", "This Incus server has no storage pool. Run “labkit setup” first, or pass --pool."))
-    return pools[0].rsplit("/", 1)[-1]
-
-
-def _default_image(client: IncusClient) -> str:
-    aliases = client.request("GET", "/1.0/images/aliases", params={"project": "default", "recursion": 1}, project=False) or []
-    local = sorted(a["name"] for a in aliases if a["name"].startswith("labkit/"))
-    return local[0] if local else REMOTE_IMAGE
-
-
 def image_source(image: str) -> dict[str, Any]:
     if image.startswith("images:"):
         return {"type": "image", "mode": "pull", "server": "https://images.linuxcontainers.org",
@@ -218,18 +202,6 @@ def update_project(client: IncusClient, name: str, changes: dict[str, str]) -> N
                    json={"config": config | changes, "description": current.get("description", "")})
 
 
-def _ensure_profile(client: IncusClient, project: str, pool: str, config: dict[str, str], size: str | None) -> None:
-    """The project's default profile: a root disk (copies fail without one) and the per-instance limits."""
-    profile = client.request("GET", "/1.0/profiles/default", params={"project": project}) or {}
-    root = {"type": "disk", "path": "/", "pool": pool} | ({"size": size} if size else {})
-    devices, current = dict(profile.get("devices") or {}), dict(profile.get("config") or {})
-    if devices.get("root") == root and all(current.get(k) == v for k, v in config.items()):
-        return
-    devices["root"] = root
-    client.request("PUT", "/1.0/profiles/default", params={"project": project},
-                   json={"config": current | config, "description": profile.get("description", ""), "devices": devices})
-
-
 def _ensure_class_project(client: IncusClient, spec: ClassSpec, state: ServerState, pool: str) -> None:
     known = [n for n in ((state.projects.get(spec.class_project) or {}).get("config") or {}).get(LEARNERS_KEY, "").split(",") if n]
     config = {CLASS_KEY: spec.name, ROLE_KEY: "class", LAB_KEY: spec.lab, CONTAINER_KEY: spec.container, LIMITS_KEY: spec.limits.to_text(),
@@ -237,14 +209,14 @@ def _ensure_class_project(client: IncusClient, spec: ClassSpec, state: ServerSta
     if spec.image:
         config[IMAGE_KEY] = spec.image
     _ensure_project(client, state, spec.class_project, config, f"labkit class {spec.name}")
-    _ensure_profile(client, spec.class_project, pool, {}, None)
+    ensure_root_disk(client, pool, project=spec.class_project, exact=True)
 
 
 def _ensure_golden(client: IncusClient, spec: ClassSpec, state: ServerState, say: Progress) -> None:
     project, started = spec.class_project, time.monotonic()
     if (project, GOLDEN) in state.instances:
         return
-    image = spec.image or _default_image(client)
+    image = spec.image or default_image(client)
     params = {"project": project} | ({"target": spec.targets[0]} if spec.targets else {})
     try:
         client.request("POST", "/1.0/instances", params=params, timeout=600,
@@ -309,7 +281,8 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
                                              **limits.project_config()}, f"labkit class {spec.name}: {learner}")
     # Isolated idmap: each learner's containers map to host ids of their own, so that even a
     # container escape does not reach another learner's files.
-    _ensure_profile(client, project, pool, {"security.idmap.isolated": "true", **limits.profile_config()}, limits.root_size)
+    ensure_root_disk(client, pool, project=project, size=limits.root_size,
+                     config={"security.idmap.isolated": "true", **limits.profile_config()}, exact=True)
     fresh = (project, container) not in state.instances
     if fresh:
         params = {"project": project} | ({"target": spec.targets[index % len(spec.targets)]} if spec.targets else {})

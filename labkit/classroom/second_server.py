@@ -124,15 +124,16 @@ def plan(spec: ClassSpec) -> list[Message]:
 def ensure_learner(client: IncusClient, spec: ClassSpec, side: ServerSide, learner: str) -> str | None:
     """The learner's project there, and their token: returns the `incus remote add` line, or None
     when their certificate is already trusted (a token works once: a re-run issues none)."""
-    from .create import _ensure_profile, _ensure_project
+    from ..provision.storage import ensure_root_disk
+    from .create import _ensure_project
 
     project, limits, trust = spec.project(learner), spec.limits, spec.certificate_name(learner)
     _ensure_project(client, side, project, {
         CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner, TRUST_KEY: trust,
         "features.images": "true", "features.profiles": "true", "restricted.containers.privilege": "isolated",
         **limits.project_config()}, f"labkit class {spec.name}: {learner}")
-    _ensure_profile(client, project, side.pool, {"security.idmap.isolated": "true", **limits.profile_config()},
-                    limits.root_size)
+    ensure_root_disk(client, side.pool, project=project, size=limits.root_size,
+                     config={"security.idmap.isolated": "true", **limits.profile_config()}, exact=True)
     if side.trusted(trust) is not None:
         return None
     token = side.pending(trust)

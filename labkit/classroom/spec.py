@@ -5,7 +5,6 @@ classes on the server (classroom.py).
 """
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from ..errors import InvalidName, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..labs import DEFAULT_LAB, chapter_named
+from ..paths import state_dir
 
 CLASS_KEY, ROLE_KEY, LEARNER_KEY = "user.labkit.class", "user.labkit.role", "user.labkit.learner"
 CERT_KEY, CONTAINER_KEY, LIMITS_KEY = "user.labkit.certificate", "user.labkit.container", "user.labkit.limits"
@@ -155,8 +155,7 @@ class ClassSpec:
 
 
 def default_folder(name: str, environ: dict[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    return Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "labkit" / "classes" / name
+    return state_dir(environ) / "classes" / name
 
 
 def spec_for(client: IncusClient, name: str, *, learners: tuple[str, ...] | None, folder: Path,
@@ -178,6 +177,6 @@ def spec_for(client: IncusClient, name: str, *, learners: tuple[str, ...] | None
         learners = tuple(listed or sorted(c[LEARNER_KEY] for c in mine if c.get(ROLE_KEY) == "learner"))
         if not learners:
             raise UsageError(M("class.create.no_learners", "Say who the learners are: --learners N (learner01, learner02…) or --roster FILE (one name per line)."))
-    return ClassSpec(name, learners, folder, container or head.get(CONTAINER_KEY, chapter.defaults.get("container", "ubuntu-test")),
+    return ClassSpec(name, learners, folder, container or head.get(CONTAINER_KEY, chapter.defaults["container"]),
                      image or head.get(IMAGE_KEY), pool, Limits.from_text(head.get(LIMITS_KEY), **limits), listen, targets,
                      chapter.id)

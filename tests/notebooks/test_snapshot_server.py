@@ -22,11 +22,10 @@ import nbformat
 import pytest
 
 from labkit.grading import render
-from labkit.provision.setup import wait_until_booted
 from labkit.provision.second_server import REMOTE_NAME, SnapshotServer
-from tests.integration.conftest import delete_instance, incus, labkit, test_image, unique
+from tests.integration.conftest import incus, labkit, unique
 from tests.integration.test_snapshot_server import free_port, second, setup_server, token_of
-from tests.notebooks.test_papermill import ARTEFACTS, ROOT, kernel, statuses, summary_score  # noqa: F401 (kernel: a fixture)
+from tests.notebooks.test_papermill import ARTEFACTS, ROOT, fresh_instance, kernel, statuses, summary_score  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -36,17 +35,6 @@ POINTS = {"remote": 2, "snapshot": 1, "copy": 3, "autostart": 1, "schedule": 1, 
 STEPS = list(POINTS)
 PREFIX = "nb2"  # names on the shared daemon
 DATED = r"-\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}"  # what the pattern's Go layout 2006-01-02_15-04-05 gives
-
-
-@pytest.fixture
-def fresh_instance(kernel: str) -> Iterator[str]:
-    name = unique(f"{PREFIX}-nb")
-    try:
-        incus("launch", test_image(), name)
-        wait_until_booted(name)
-        yield name
-    finally:
-        delete_instance(name)
 
 
 @pytest.fixture
