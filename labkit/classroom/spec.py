@@ -121,7 +121,7 @@ class ClassSpec:
     name: str
     learners: tuple[str, ...]
     folder: Path  # on the instructor's machine: access bundles and the instructor's journals
-    container: str = "ubuntu-test"
+    container: str = ""  # empty: the lab's own (its chapter's default)
     image: str | None = None
     pool: str | None = None
     limits: Limits = field(default_factory=Limits)
@@ -133,7 +133,9 @@ class ClassSpec:
         # At most 30 + 1 + 32 characters: a project name stays under 64.
         validate_class_name(self.name)
         validate_learners(list(self.learners))
-        chapter_named(self.lab)
+        chapter = chapter_named(self.lab)
+        if not self.container:
+            object.__setattr__(self, "container", chapter.defaults["container"])
 
     @property
     def needs_snapshot_server(self) -> bool:

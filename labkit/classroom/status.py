@@ -22,6 +22,7 @@ from typing import Any, Callable
 from ..provision import quotas
 from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
 from .members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
+from .operations import RunningTasks
 from .observe import Unobserved, chapter_look, learner_access, observe_learners, requests_pool
 from .spec import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 from ..grading.engine import Baseline, Chapter, History, Result, Score, Status, grade
@@ -279,12 +280,18 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
     show(status)
     projects = {project: learner for learner, project in status.info.learners.items()}
     inbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
-    socket = connect(client.endpoint, all_projects=True)
+    tasks = RunningTasks(projects)
+    socket = connect(client.endpoint, all_projects=True, types="lifecycle,operation")
 
     def listen() -> None:
         try:
             for raw in socket:
                 event = json.loads(raw)
+                if event.get("type") == "operation":
+                    ended = tasks.update(event)
+                    if ended:
+                        inbox.put((ended, {}))  # its files may be looked at again
+                    continue
                 learner = projects.get(event.get("project", ""))
                 if (event.get("metadata") or {}).get("action") in QUIET:
                     continue  # our own file checks emit these: refreshing on them would loop
@@ -325,6 +332,13 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
                 only, busy = busy, set()
             else:  # every few seconds, everyone (a file made inside “incus shell” sends no event)
                 only = None
+            held = tasks.busy()  # a task running: its files wait (operations.py says why)
+            if held and only is None:
+                only, full_at = set(status.info.learners) - held, time.monotonic()
+            elif held:
+                only -= held  # the task's end is an event: they are looked at then
+            if only is not None and not only:
+                continue
             try:
                 status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
                                       previous=status if only is not None else None, only=only, fine_cache=fine_cache)

@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,31 +46,60 @@ BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
 
 
 @dataclass(frozen=True)
-class Config:
-    """Written by recorder_service.py next to the PID file; the process reads nothing else."""
+class Watch:
+    """One lab on the instance: its chapter's params and the journal its events go into."""
 
-    socket: str
-    project: str
     lab: str
     # The chapter's params, as the session has them (the instance is params["container"]).
     params: dict[str, str]
     journal: str
 
-    @classmethod
-    def read(cls, path: Path) -> Config:
-        config = cls(**json.loads(path.read_text(encoding="utf-8")))
-        if not isinstance(config.params, dict) or "container" not in config.params:
-            raise ValueError("the params name no container")
-        return config
-
-    @property
-    def container(self) -> str:
-        return self.params["container"]
-
     @property
     def file(self) -> str | None:
         """The file the chapter asks the learner to create, if it has one."""
         return self.params.get("file") or None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Written by recorder_service.py next to the PID file; the process reads nothing else.
+
+    One recorder per instance, however many labs use it: a learner who set up the first lab and
+    then the second on the same `ubuntu-test` keeps both journals fed (before, the lab set up
+    last took the recorder over and the other journal went quiet)."""
+
+    socket: str
+    project: str
+    container: str
+    watches: tuple[Watch, ...]
+
+    @classmethod
+    def read(cls, path: Path) -> Config:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            if "watches" not in data:  # written by a labkit of one lab per recorder
+                data = {"socket": data["socket"], "project": data["project"], "container": data["params"]["container"],
+                        "watches": [{"lab": data["lab"], "params": data["params"], "journal": data["journal"]}]}
+            watches = tuple(Watch(str(w["lab"]), dict(w["params"]), str(w["journal"])) for w in data["watches"])
+            config = cls(str(data["socket"]), str(data["project"]), str(data["container"]), watches)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a recorder configuration ({exc!r})") from None
+        if not watches or any(w.params.get("container") != config.container for w in watches):
+            raise ValueError("the params name another container, or none")
+        return config
+
+    def with_watch(self, watch: Watch) -> Config:
+        """This configuration with `watch` added, or in place of the same lab's."""
+        kept = tuple(w for w in self.watches if w.lab != watch.lab)
+        return Config(self.socket, self.project, self.container, tuple(sorted((*kept, watch), key=lambda w: w.lab)))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files the labs ask the learner to create, each once."""
+        return tuple(sorted({w.file for w in self.watches if w.file}))
 
 
 @dataclass
@@ -107,15 +137,22 @@ class Stopped(BaseException):
 class Recorder:
     def __init__(self, config: Config, state_path: Path, log=sys.stderr):
         self.config, self.state_path, self.log = config, state_path, log
-        self.journal = Journal.of_params(Path(config.journal), config.lab, config.project, config.params)
+        self.journals = [(w, Journal.of_params(Path(w.journal), w.lab, config.project, w.params)) for w in config.watches]
         self.state = State(os.getpid(), _now().isoformat())
         self._ws: ClientConnection | None = None
         self.instance_deleted = False
-        self._last_seen: tuple[bool, str | None] | None = None
+        self._last_seen: dict[str, tuple[bool, str | None]] = {}
+        # Tasks (restore, stop, snapshot…) running on the instance, and those that ended: Incus waits
+        # for the instance's file helper to be gone before such a task goes on, and a file request
+        # in that moment starts a new one the task then waits 10-15 s for (classroom/operations.py).
+        self._tasks: set[str] = set()
+        self._ended: deque[str] = deque(maxlen=256)
+        self._look_wanted = False
 
     # -- the loop ---------------------------------------------------------
     def run(self) -> int:
-        self._say(f"recording {self.config.project}/{self.config.container} into {self.config.journal}")
+        into = ", ".join(w.journal for w in self.config.watches)
+        self._say(f"recording {self.config.project}/{self.config.container} into {into}")
         self._save_state()
         try:
             return self._loop()
@@ -142,6 +179,7 @@ class Recorder:
                     self.state.connected = True
                     self._save_state()
                     self._say("listening")
+                    self._tasks.clear()  # an end we missed while away must not hold the looks back
                     self._look()
                     for raw in self._ws:
                         self._handle(json.loads(raw))
@@ -172,8 +210,12 @@ class Recorder:
     def _handle(self, event: dict[str, Any]) -> None:
         if event.get("type") == "operation":
             meta = event.get("metadata") or {}
-            if meta.get("class") == "websocket" and meta.get("status") in FINISHED and self._about_us(meta):
+            if not self._about_us(meta):
+                return
+            if meta.get("class") == "websocket" and meta.get("status") in FINISHED:
                 self._look()  # an exec or a shell has just ended
+            elif meta.get("class") == "task" and meta.get("id"):
+                self._follow_task(meta["id"], meta.get("status") in FINISHED)
             return
         entry = journal_entry(event, self.config.container, self.config.project)
         if entry is not None:
@@ -193,13 +235,27 @@ class Recorder:
         return len(parts) >= 4 and parts[2] == "instances" and parts[3] == self.config.container
 
     # -- the file ---------------------------------------------------------
+    def _follow_task(self, task: str, ended: bool) -> None:
+        if ended:
+            self._ended.append(task)
+            self._tasks.discard(task)
+            if not self._tasks and self._look_wanted:
+                self._look()  # what was asked for during the task
+        elif task not in self._ended:  # a task's “Pending” event may come after its end
+            self._tasks.add(task)
+
     def _look(self) -> None:
-        """One HEAD on the chapter's file; recorded when its presence or mtime changed."""
-        if self.config.file is None:
+        """One HEAD on each lab's file; recorded when its presence or mtime changed.  Not while a
+        task runs on the instance: then once it has ended."""
+        self._look_wanted = bool(self._tasks)
+        if self._look_wanted:
             return
+        for path in self.config.files:
+            self._look_at(path)
+
+    def _look_at(self, path: str) -> None:
         try:
-            answer = self._request("HEAD", f"/1.0/instances/{quote(self.config.container)}/files",
-                                   {"path": self.config.file})
+            answer = self._request("HEAD", f"/1.0/instances/{quote(self.config.container)}/files", {"path": path})
         except OSError:
             return
         status, headers = answer
@@ -207,11 +263,12 @@ class Recorder:
             return
         modified = parse_modified(headers.get("X-Incus-Modified")) if status == 200 else None
         seen = (status == 200, modified.isoformat() if modified else None)
-        if seen == self._last_seen:
+        if seen == self._last_seen.get(path):
             return
-        self._last_seen = seen
+        self._last_seen[path] = seen
         self._record({"action": FILE_SEEN, "time": _now().isoformat(),
-                      "context": {"path": self.config.file, "present": seen[0], "modified": seen[1]}}, "sightings")
+                      "context": {"path": path, "present": seen[0], "modified": seen[1]}}, "sightings",
+                     labs={w.lab for w in self.config.watches if w.file == path})
 
     def _instance_exists(self) -> bool:
         status, _ = self._request("GET", f"/1.0/instances/{quote(self.config.container)}", {})
@@ -229,15 +286,21 @@ class Recorder:
             conn.close()
 
     # -- journal and state ------------------------------------------------
-    def _record(self, entry: dict[str, Any], counter: str) -> None:
-        # Journal.update re-reads the file: after a reset the entry goes into the new attempt.
-        if self.journal.record_events([entry]):
+    def _record(self, entry: dict[str, Any], counter: str, labs: set[str] | None = None) -> None:
+        """Into the journal of every lab on this instance (of `labs` only, when given)."""
+        recorded = False
+        for watch, journal in self.journals:
+            if labs is not None and watch.lab not in labs:
+                continue
+            # Journal.update re-reads the file: after a reset the entry goes into the new attempt.
+            recorded = journal.record_events([entry]) or recorded
+            for warning in journal.warnings:
+                self._say(f"journal {watch.lab}: {warning.render('en')}")
+            journal.warnings.clear()
+        if recorded:
             setattr(self.state, counter, getattr(self.state, counter) + 1)
             self.state.last_event_at = entry["time"]
             self._save_state()
-        for warning in self.journal.warnings:
-            self._say(f"journal: {warning.render('en')}")
-        self.journal.warnings.clear()
 
     def _disconnected(self, why: str) -> None:
         if self.state.connected:

@@ -57,8 +57,9 @@ def journal_entry(event: dict[str, Any], container: str, project: str) -> dict[s
     return {"action": action, "time": when.isoformat(), "context": context}
 
 
-def connect(endpoint: Endpoint, all_projects: bool = False, timeout: float = 5.0) -> ClientConnection:
-    query = "type=lifecycle" + ("&all-projects=true" if all_projects else f"&project={endpoint.project}")
+def connect(endpoint: Endpoint, all_projects: bool = False, timeout: float = 5.0,
+            types: str = "lifecycle") -> ClientConnection:
+    query = f"type={types}" + ("&all-projects=true" if all_projects else f"&project={endpoint.project}")
     try:
         if endpoint.remote is not None:
             from websockets.sync.client import connect as tls_connect

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..incus.client import Endpoint
-from ..grading.recorder import Config, files_for
+from ..grading.recorder import Config, Watch, files_for
 from ..paths import state_dir
 
 UNIT = "labkit-recorder"
@@ -101,16 +101,25 @@ def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal
 
 
 def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path) -> tuple[Path, bool]:
-    """The recorder's configuration file, and whether it changed."""
+    """The recorder's configuration file with this lab's watch in it, and whether it changed.
+
+    The other labs already watching the same instance (through the same socket and project) stay."""
     config = config_path(endpoint.project, params["container"])
     config.parent.mkdir(parents=True, exist_ok=True)
-    wanted = Config(str(endpoint.socket), endpoint.project, lab, dict(params), str(journal.absolute()))
+    watch = Watch(lab, dict(params), str(journal.absolute()))
     try:
-        changed = Config.read(config) != wanted
-    except (OSError, ValueError, TypeError):
-        changed = True
+        current: Config | None = Config.read(config)
+    except (OSError, ValueError, TypeError, KeyError):
+        current = None
+    if current is not None and (current.socket, current.project) == (str(endpoint.socket), endpoint.project):
+        wanted = current.with_watch(watch)
+    else:
+        wanted = Config(str(endpoint.socket), endpoint.project, params["container"], (watch,))
+    changed = wanted != current
     if changed:
-        config.write_text(json.dumps(asdict(wanted)), encoding="utf-8")
+        tmp = config.with_name(config.name + ".tmp")
+        tmp.write_text(wanted.to_json(), encoding="utf-8")
+        os.replace(tmp, config)  # the recorder (or a systemd restart) never reads half a file
     return config, changed
 
 

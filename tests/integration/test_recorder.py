@@ -203,3 +203,24 @@ def test_the_notebook_listener_and_the_recorder_count_each_event_once(instance: 
     finally:
         lab.close()
         recorder_service.stop("default", instance)
+
+
+def test_the_second_labs_setup_on_the_same_instance_keeps_the_first_labs_journal_fed(instance: str, state: Path) -> None:
+    """Set up lab 1, then lab 2 on the same instance: one recorder, and a snapshot lands in both journals."""
+    journals = {lab: state / "labkit" / "journals" / f"{lab}--default--{instance}.json" for lab in ("snapshots", "snapshot-server")}
+    with IncusClient(find_endpoint()) as client:
+        start_recorder(client, instance)
+        start_recorder(client, instance, lab="snapshot-server")
+    try:
+        status = recorder_service.status("default", instance)
+        assert status.running and status.connected
+        incus("snapshot", "create", instance, "both")
+        for lab, journal in journals.items():
+            wait_for(lambda: any(e["context"].get("name") == "both" for e in events(journal)), what=f"the snapshot in {lab}'s journal")
+        # The first lab's file is looked at for the first lab only.
+        assert not [e for e in events(journals["snapshot-server"]) if e["action"] == "labkit-file-seen"]
+        with IncusClient(find_endpoint()) as client:
+            start_recorder(client, instance)  # lab 1's setup again: nothing changes, the same process
+        assert recorder_service.status("default", instance).pid == status.pid
+    finally:
+        recorder_service.stop("default", instance)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from labkit.provision import recorder_service
-from labkit.grading.recorder import Config, Recorder, files_for
+from labkit.grading.recorder import Config, Recorder, Watch, files_for
+from labkit.incus.client import Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,17 +52,62 @@ def test_the_systemd_template_runs_the_recorder_on_the_instances_configuration(t
 
 def test_a_configuration_round_trips(tmp_path: Path) -> None:
     params = {"container": "c1", "snapshot": "s1", "file": "/root/f"}
-    config = Config("/var/lib/incus/unix.socket", "default", "snapshots", params, "/j.json")
+    config = Config("/var/lib/incus/unix.socket", "default", "c1", (Watch("snapshots", params, "/j.json"),))
     path = tmp_path / "c.json"
-    path.write_text(json.dumps(config.__dict__))
+    path.write_text(config.to_json())
     assert Config.read(path) == config
-    assert (config.container, config.file) == ("c1", "/root/f")
+    assert (config.container, config.files) == ("c1", ("/root/f",))
+
+
+def test_a_configuration_of_one_lab_per_recorder_is_read_as_one_watch(tmp_path: Path) -> None:
+    """Written by the labkit before recorders were shared by labs: still running after an upgrade."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"socket": "/s", "project": "default", "lab": "snapshots",
+                                "params": {"container": "c1", "file": "/root/f"}, "journal": "/j.json"}))
+    config = Config.read(path)
+    assert config == Config("/s", "default", "c1", (Watch("snapshots", {"container": "c1", "file": "/root/f"}, "/j.json"),))
+
+
+def test_a_second_lab_on_the_same_instance_joins_the_recorder_instead_of_taking_it_over(tmp_path: Path, monkeypatch) -> None:
+    """`labkit setup` of the first lab, then of the second on the same ubuntu-test: both journals are fed."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    endpoint = Endpoint(Path("/var/lib/incus/unix.socket"), "default")
+    first = {"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "file": "/root/this_file.txt"}
+    second = {"container": "ubuntu-test", "snapshot": "s", "remote": "incus-snapshot"}
+    path, changed = recorder_service.write_config(endpoint, "snapshots", first, tmp_path / "a.json")
+    assert changed
+    assert recorder_service.write_config(endpoint, "snapshots", first, tmp_path / "a.json") == (path, False)
+    _, changed = recorder_service.write_config(endpoint, "snapshot-server", second, tmp_path / "b.json")
+    assert changed
+    config = Config.read(path)
+    assert [(w.lab, w.journal) for w in config.watches] == [("snapshot-server", str(tmp_path / "b.json")),
+                                                            ("snapshots", str(tmp_path / "a.json"))]
+    # The same lab again with other params (another snapshot name) replaces its own watch only.
+    recorder_service.write_config(endpoint, "snapshots", {**first, "snapshot": "other"}, tmp_path / "a.json")
+    assert [w.params["snapshot"] for w in Config.read(path).watches] == ["s", "other"]
+    # Another daemon's socket: a recorder of its own, the old watches do not follow.
+    recorder_service.write_config(Endpoint(Path("/elsewhere.socket"), "default"), "snapshots", first, tmp_path / "a.json")
+    assert [w.lab for w in Config.read(path).watches] == ["snapshots"]
+
+
+def test_an_event_goes_into_every_labs_journal_and_a_file_sighting_only_into_its_labs(tmp_path: Path) -> None:
+    first = Watch("snapshots", {"container": "c1", "file": "/root/f"}, str(tmp_path / "a.json"))
+    second = Watch("snapshot-server", {"container": "c1"}, str(tmp_path / "b.json"))
+    recorder = Recorder(Config("/nonexistent.socket", "default", "c1", (first, second)), tmp_path / "state.json")
+    recorder._request = lambda *args: (200, {"X-Incus-Modified": "Wed, 02 Dec 2026 10:00:00 GMT"})  # type: ignore[method-assign]
+    recorder._handle({"type": "lifecycle", "timestamp": "2026-12-02T10:00:00Z", "project": "default",
+                      "metadata": {"action": "instance-snapshot-created", "source": "/1.0/instances/c1/snapshots/x",
+                                   "context": {}}})
+    a, b = (json.loads(Path(w.journal).read_text())["events"] for w in (first, second))
+    assert [e["action"] for e in a] == ["instance-snapshot-created", "labkit-file-seen"]
+    assert [e["action"] for e in b] == ["instance-snapshot-created"]
+    assert (recorder.state.events, recorder.state.sightings) == (1, 1)
 
 
 def test_a_chapter_without_a_file_is_recorded_without_looking_for_one(tmp_path: Path) -> None:
     """The recorder takes any chapter's params: no `file`, no HEAD request (a chapter of two servers)."""
-    config = Config("/nonexistent.socket", "default", "other-lab", {"container": "c1"}, str(tmp_path / "j.json"))
-    assert config.file is None
+    config = Config("/nonexistent.socket", "default", "c1", (Watch("other-lab", {"container": "c1"}, str(tmp_path / "j.json")),))
+    assert config.files == ()
     recorder = Recorder(config, tmp_path / "state.json")
     recorder._request = lambda *args: pytest.fail("asked Incus for a file")  # type: ignore[method-assign]
     recorder._look()
@@ -69,13 +115,37 @@ def test_a_chapter_without_a_file_is_recorded_without_looking_for_one(tmp_path: 
 
 
 def test_a_configuration_from_before_the_params_is_refused_not_half_read(tmp_path: Path) -> None:
-    """A recorder started by an older labkit left the old layout: setup rewrites it (TypeError → changed)."""
+    """A recorder started by an older labkit left the old layout: setup rewrites it (ValueError → changed)."""
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"socket": "/s", "project": "default", "container": "c1", "snapshot": "s1",
                                 "lab": "snapshots", "file": "/root/f", "journal": "/j.json"}))
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):
         Config.read(path)
     path.write_text(json.dumps({"socket": "/s", "project": "default", "lab": "snapshots", "params": {},
                                 "journal": "/j"}))
     with pytest.raises(ValueError):
         Config.read(path)
+
+
+def _task(op_id: str, status: str, klass: str = "task") -> dict:
+    return {"type": "operation", "project": "default",
+            "metadata": {"id": op_id, "class": klass, "status": status,
+                         "resources": {"instances": ["/1.0/instances/c1"]}}}
+
+
+def test_no_file_is_looked_at_while_a_task_runs_on_the_instance_but_once_it_has_ended(tmp_path: Path) -> None:
+    """A HEAD during a restore starts a file helper the restore then waits 10-15 s for (Incus 6.0.4)."""
+    watch = Watch("snapshots", {"container": "c1", "file": "/root/f"}, str(tmp_path / "a.json"))
+    recorder = Recorder(Config("/nonexistent.socket", "default", "c1", (watch,)), tmp_path / "state.json")
+    asked: list[str] = []
+    recorder._request = lambda method, path, params: asked.append(params["path"]) or (404, {})  # type: ignore[method-assign]
+    recorder._handle(_task("r1", "Running"))
+    recorder._handle({"type": "lifecycle", "timestamp": "2026-12-02T10:00:00Z", "project": "default",
+                      "metadata": {"action": "instance-stopped", "source": "/1.0/instances/c1", "context": {}}})
+    assert asked == []  # the restore stopped the instance: looking now would hold it up
+    recorder._handle(_task("r1", "Pending"))
+    recorder._handle(_task("r1", "Success"))
+    assert asked == ["/root/f"]
+    recorder._handle(_task("r1", "Pending"))  # late: the task is over, nothing is held back
+    recorder._handle(_task("x1", "Success", klass="websocket"))
+    assert asked == ["/root/f", "/root/f"]
