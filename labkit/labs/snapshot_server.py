@@ -8,62 +8,23 @@ Incus lets a client write the volatile.* keys it knows (`incus config set C vola
 works, with the certificate the learner has on the snapshot server too): they name
 near-misses, they never prove a step.  The learner's config.yml only names remotes.
 The observation is `snapshot_server_observe.ServerObservation`; checks are pure.
+
+The checks of the remote, the snapshot and the keys are here, with the chapter's steps; those of
+the copy and its refresh in snapshot_server_copy.py, what all checks share in
+snapshot_server_evidence.py, the titles, nudges, solutions and hints in snapshot_server_texts.py.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from ..grading.engine import Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
-from ..i18n import M, Message
+from ..grading.engine import Chapter, Context, Step, Verdict, consumed, failed, passed
+from ..i18n import M
+from .snapshot_server_copy import check_copy, check_refresh
+from .snapshot_server_evidence import FALSE, _first, _gone, _hms, _names, _p, _refreshed
 from .snapshot_server_keys import expiry_is_zero, pattern_problem, schedule_never_fires
+from .snapshot_server_texts import DATE_BLOCK, NUDGES, PATTERN_HINT, RESET_QUESTION, SOLUTIONS, TITLES
 
 # The name `labkit setup --snapshot-server` gives the learner's token (snapshot_server.LEARNER_NAME):
 # the certificate made from it carries it in the server's trust store.
 LEARNER_NAME = "learner"
-FALSE = ("false", "0", "no", "off")
-# Incus' template for a dated name (pongo2): a parameter of the messages, so that no catalogue holds braces.
-DATE_BLOCK = "{{ creation_date|date:'2006-01-02_15-04-05' }}"
-# Names listed in a message: a learner may make thousands of snapshots.
-SHOWN = 5
-
-
-def _p(ctx: Context, **more: str) -> dict[str, str]:
-    return {"container": ctx.params["container"], "snapshot": ctx.params["snapshot"],
-            "remote": ctx.params["remote"], **more}
-
-
-def _not_done(ctx: Context, step_id: str) -> bool:
-    result = ctx.earlier.get(step_id)
-    return result is not None and result.status is Status.FAILED
-
-
-def _first(ctx: Context, step_id: str) -> Verdict:
-    return failed(M("snapsrv.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[step_id]),
-                  NUDGES[step_id].bind(**_p(ctx)), f"order:{step_id}")
-
-
-def _gone(ctx: Context) -> Verdict | None:
-    if ctx.observation.primary is not None:
-        return None
-    return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.", **_p(ctx)),
-                  M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then start the chapter over with “labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
-                  "instance_deleted")
-
-
-def _refreshed(ctx: Context) -> bool:
-    """The copy bears the primary's volatile.uuid, as `incus copy --refresh` from it leaves it.  A client
-    can write that key too: a sign that names near-misses and taken evidence, never a proof."""
-    obs = ctx.observation
-    return bool(obs.copy and obs.primary and obs.copy.uuid and obs.copy.uuid == obs.primary.uuid)
-
-
-def _names(items) -> str:
-    names = [s.name for s in items]
-    return ", ".join(names[:SHOWN]) + (", …" if len(names) > SHOWN else "")
-
-
-def _hms(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%H:%M:%S") if value else "?"
 
 
 # -- 1. remote ---------------------------------------------------------------
@@ -132,88 +93,7 @@ def check_snapshot(ctx: Context) -> Verdict:
                   "no_snapshot")
 
 
-# -- 3. copy -------------------------------------------------------------------
-def _copy_event(ctx: Context) -> Event | None:
-    """The main server's `instance-migrated` that made the copy: the first one after the copy's creation.
-    Its source ends in “/<snapshot>” (context “snapshot”) for a copy of a snapshot, not for a whole copy."""
-    made = ctx.observation.copy.created_at
-    if made is None:
-        return None
-    moves = sorted((e for e in ctx.history.events if e.action == "instance-migrated"), key=lambda e: e.time)
-    # The event comes when the transfer ends, after the copy's created_at (when it began): an
-    # earlier one is about a copy deleted since, even a second before (both servers share a clock
-    # on a lab machine; a real second server's clock must be in step with the main one's).
-    return next((e for e in moves if e.time >= made), None)
-
-
-def check_copy(ctx: Context) -> Verdict:
-    if (gone := _gone(ctx)) is not None:
-        return gone
-    obs = ctx.observation
-    copy, primary = obs.copy, obs.primary
-    if copy is None:
-        return _no_copy(ctx)
-    base = primary.key("volatile.base_image")
-    if copy.key("volatile.apply_template") == "create" or (base and copy.key("volatile.base_image") != base):
-        return failed(M("snapsrv.copy.not_a_copy", "The instance “{container}” on the snapshot server is not a copy of your “{container}”: it was created from an image, or copied from another instance.", **_p(ctx)),
-                      M("snapsrv.copy.not_a_copy.hint", "Delete it (“incus delete {remote}:{container}”) and copy your snapshot: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
-                      "not_a_copy")
-    event = _copy_event(ctx)
-    if event is not None:
-        source = str(event.context.get("snapshot") or "")
-        if not source:
-            return _whole(ctx, M("snapsrv.evidence.migrated_whole", "Incus reported at {time} the copy of the whole instance {container}.", time=_hms(event.time), **_p(ctx)))
-        if source != f"{ctx.params['container']}/{ctx.params['snapshot']}":
-            return failed(M("snapsrv.copy.other_snapshot", "The copy was made from the snapshot “{found}”, not from “{snapshot}”.", found=source.split("/", 1)[-1], **_p(ctx)),
-                          M("snapsrv.copy.other_snapshot.hint", "Delete the copy (“incus delete {remote}:{container}”) and copy “{snapshot}”: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
-                          "copied_other_snapshot")
-        return passed(M("snapsrv.copy.ok", "“{container}” on the snapshot server is a copy of your snapshot “{snapshot}”.", **_p(ctx)),
-                      M("snapsrv.evidence.migrated", "Incus reported at {time} the copy of {container}/{snapshot}.", time=_hms(event.time), **_p(ctx)))
-    if _refreshed(ctx):
-        return consumed(M("snapsrv.copy.refreshed", "The copy has been refreshed since: the refresh replaced what showed how it was first made.", **_p(ctx)))
-    shared = [s for s in copy.snapshots if _same_snapshot(primary.snapshot(s.name), s)]
-    if shared:
-        return _whole(ctx, M("snapsrv.evidence.copied_snapshots", "The copy holds snapshots of {container}: {found}.", found=_names(shared), **_p(ctx)))
-    if copy.key("volatile.apply_template") != "copy":
-        return consumed(M("snapsrv.copy.started", "The copy was started since (volatile.apply_template is gone), so how it was made can no longer be seen.", **_p(ctx)))
-    if "copy" in ctx.history.passed:
-        return consumed(M("snapsrv.copy.unseen", "No report of the copy by the main server is in the journal any more.", **_p(ctx)))
-    # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
-    # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
-    return failed(M("snapsrv.copy.not_seen", "labkit did not see “{container}” on the snapshot server being copied from your instance: the main server reported no copy after it was created, and its keys alone do not prove it.", **_p(ctx)),
-                  M("snapsrv.copy.not_seen.hint", "labkit knows a copy by the main server's report of it, which the event recorder keeps (“labkit --lab snapshot-server setup” starts it for this lab; or keep “labkit --lab snapshot-server watch” running, or work in the notebook). With one of them running, delete the copy (“incus delete {remote}:{container}”) and copy again: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
-                  "copy_not_seen")
-
-
-def _same_snapshot(source, copied) -> bool:
-    """`copied` came from `source` by migration: Incus cut its time to whole seconds on the way;
-    a snapshot taken on the copy by hand, even in the same second, keeps its fraction."""
-    return source is not None and source.created_at is not None and copied is not None \
-        and copied.created_at is not None and copied.whole_second \
-        and int(source.created_at.timestamp()) == int(copied.created_at.timestamp())
-
-
-def _whole(ctx: Context, evidence: Message) -> Verdict:
-    return failed(M("snapsrv.copy.whole", "The whole instance “{container}” was copied, not its snapshot “{snapshot}”.", **_p(ctx)),
-                  M("snapsrv.copy.whole.hint", "The chapter copies one snapshot: delete the copy (“incus delete {remote}:{container}”), then run “incus copy {container}/{snapshot} {remote}:{container}” (the name after the slash is the snapshot's).", **_p(ctx)),
-                  "whole_instance_copied", evidence)
-
-
-def _no_copy(ctx: Context) -> Verdict:
-    obs = ctx.observation
-    base = obs.primary.key("volatile.base_image")
-    other = next((o for o in obs.others if base and o.key("volatile.base_image") == base), None)
-    if other is not None:
-        return failed(M("snapsrv.copy.other_name", "The snapshot server has a copy named “{found}”, not “{container}”.", found=other.name, **_p(ctx)),
-                      M("snapsrv.copy.other_name.hint", "The copy keeps the instance's name. Rename it: “incus move {remote}:{found} {remote}:{container}”.", found=other.name, **_p(ctx)),
-                      "copy_other_name")
-    if _not_done(ctx, "snapshot"):
-        return _first(ctx, "snapshot")
-    if _not_done(ctx, "remote"):
-        return _first(ctx, "remote")
-    return failed(M("snapsrv.copy.missing", "There is no instance “{container}” on the snapshot server yet.", **_p(ctx)),
-                  M("snapsrv.copy.missing.hint", "Run “incus copy {container}/{snapshot} {remote}:{container}”. If incus answers “The source server isn't listening on the network”, ask for “labkit setup --snapshot-server” again, or add “--mode push”.", **_p(ctx)),
-                  "no_copy")
+# -- 3. copy: in snapshot_server_copy.py, with 8. refresh --------------------------
 
 
 # -- 4. autostart --------------------------------------------------------------
@@ -294,9 +174,6 @@ def check_pattern(ctx: Context) -> Verdict:
                   PATTERN_HINT.bind(**_p(ctx)), problem)
 
 
-PATTERN_HINT = M("snapsrv.pattern.hint", "Run “incus config set {container} snapshots.pattern=\"{container}-{block}\"”: each block {empty} is closed, creation_date is the snapshot's date, and the date filter's layout uses Go's reference date.", block=DATE_BLOCK, empty="{{ … }}")
-
-
 def check_expiry(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
@@ -317,88 +194,6 @@ def check_expiry(ctx: Context) -> Verdict:
                   "no_expiry")
 
 
-# -- 8. refresh ------------------------------------------------------------------
-def check_refresh(ctx: Context) -> Verdict:
-    if (gone := _gone(ctx)) is not None:
-        return gone
-    obs = ctx.observation
-    copy, primary = obs.copy, obs.primary
-    if copy is None:
-        return _first(ctx, "copy")
-    made = copy.created_at
-    newer = [s for s in primary.snapshots if made and s.created_at and s.created_at > made]
-    # Brought by a refresh, not taken on the copy by hand under the same name.
-    on_copy = [s for s in newer if _same_snapshot(s, copy.snapshot(s.name))]
-    if _refreshed(ctx):
-        if on_copy:
-            if copy.key("boot.autostart").lower() not in FALSE:
-                return failed(M("snapsrv.refresh.autostart_lost", "The copy was refreshed, and the refresh gave it your main instance's configuration: boot.autostart is no longer false on it.", **_p(ctx)),
-                              M("snapsrv.refresh.autostart_lost.hint", "Every “incus copy --refresh” copies the configuration over the copy's. Set it again: “incus config set {remote}:{container} boot.autostart=false”.", **_p(ctx)),
-                              "autostart_lost_on_refresh")
-            snap = on_copy[-1]
-            return passed(M("snapsrv.refresh.ok", "The copy was refreshed: it holds “{found}”, a snapshot newer than the copy itself.", found=snap.name, **_p(ctx)),
-                          M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…), as a refresh from it leaves it.", uuid=(copy.uuid or "?")[:8]),
-                          M("snapsrv.evidence.refresh_snapshot", "Snapshot {found} taken at {time} UTC, after the copy was made ({made} UTC), and brought to the copy by Incus (its time there is cut to the second).", found=snap.name, time=_hms(snap.created_at), made=_hms(made)))
-        if "refresh" in ctx.history.passed and primary.key("snapshots.expiry"):
-            # The snapshot that proved it was seen; snapshots.expiry deletes it on both servers later.
-            return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
-        by_hand = [s for s in newer if copy.snapshot(s.name) is not None]
-        if by_hand:
-            return failed(M("snapsrv.refresh.snapshot_on_copy", "The copy's snapshot “{found}” was taken on the snapshot server itself, not brought from “{container}” by a refresh.", found=by_hand[-1].name, **_p(ctx)),
-                          M("snapsrv.refresh.snapshot_on_copy.hint", "A refresh brings the main instance's new snapshots to the copy. Delete that one (“incus snapshot delete {remote}:{container} {found}”), then run “incus copy --refresh {container} {remote}:{container}” and “incus config set {remote}:{container} boot.autostart=false” again.", found=by_hand[-1].name, **_p(ctx)),
-                          "snapshot_made_on_copy")
-        if newer:
-            return failed(M("snapsrv.refresh.before_snapshot", "The copy was refreshed before the snapshot “{found}” was taken, so it does not have it.", found=newer[-1].name, **_p(ctx)),
-                          REFRESH_HINT.bind(**_p(ctx)), "refreshed_before_snapshot")
-        return failed(M("snapsrv.refresh.nothing_new", "The copy was refreshed, but “{container}” has no snapshot newer than the copy: the refresh brought nothing new.", **_p(ctx)),
-                      NEW_SNAPSHOT_HINT.bind(**_p(ctx)), "no_new_snapshot")
-    if newer:
-        return failed(M("snapsrv.refresh.not_refreshed", "“{container}” has a newer snapshot (“{found}”), but the copy was not refreshed.", found=newer[-1].name, **_p(ctx)),
-                      REFRESH_HINT.bind(**_p(ctx)), "not_refreshed")
-    later = [s for s in primary.snapshots if s.name != ctx.params["snapshot"] and s not in newer]
-    first = primary.snapshot(ctx.params["snapshot"])
-    later = [s for s in later if first is None or (s.created_at and first.created_at and s.created_at > first.created_at)]
-    if later:
-        return failed(M("snapsrv.refresh.recopied", "The copy on the snapshot server was made at {made} UTC, after the snapshot “{found}”: it was copied again, not refreshed.", made=_hms(made), found=later[-1].name, **_p(ctx)),
-                      M("snapsrv.refresh.recopied.hint", "A refresh updates the existing copy: take a new snapshot (“incus snapshot create {container}”), then run “incus copy --refresh {container} {remote}:{container}”, and “incus config set {remote}:{container} boot.autostart=false” again.", **_p(ctx)),
-                      "recopied_instead_of_refresh")
-    return failed(M("snapsrv.refresh.no_new_snapshot", "“{container}” has no snapshot newer than the copy yet.", **_p(ctx)),
-                  NEW_SNAPSHOT_HINT.bind(**_p(ctx)), "no_new_snapshot")
-
-
-REFRESH_HINT = M("snapsrv.refresh.hint", "Run “incus copy --refresh {container} {remote}:{container}” (the whole instance: “--refresh can only be used with instances”), then “incus config set {remote}:{container} boot.autostart=false” again. A copy without --refresh fails with “UNIQUE constraint failed”: the copy exists already.")
-NEW_SNAPSHOT_HINT = M("snapsrv.refresh.new_snapshot.hint", "Take a snapshot named by your pattern: “incus snapshot create {container}” (no name), then “incus copy --refresh {container} {remote}:{container}” and “incus config set {remote}:{container} boot.autostart=false” again.")
-
-TITLES = {
-    "remote": M("snapsrv.title.remote", "Add the snapshot server as a remote"),
-    "snapshot": M("snapsrv.title.snapshot", "Take a snapshot"),
-    "copy": M("snapsrv.title.copy", "Copy the snapshot to the snapshot server"),
-    "autostart": M("snapsrv.title.autostart", "Keep the copy from starting at boot"),
-    "schedule": M("snapsrv.title.schedule", "Schedule snapshots"),
-    "pattern": M("snapsrv.title.pattern", "Name snapshots by their date"),
-    "expiry": M("snapsrv.title.expiry", "Let snapshots expire"),
-    "refresh": M("snapsrv.title.refresh", "Refresh the copy"),
-}
-NUDGES = {
-    "remote": M("snapsrv.nudge.remote", "Remote servers are managed with “incus remote”; the trust token comes from the snapshot server (“labkit setup --snapshot-server” prints the whole command)."),
-    "snapshot": M("snapsrv.nudge.snapshot", "Snapshots have their own family of commands: look at “incus snapshot --help”."),
-    "copy": M("snapsrv.nudge.copy", "“incus copy” takes a source and a target: the source can be a snapshot (INSTANCE/SNAPSHOT), the target can be on a remote (REMOTE:NAME)."),
-    "autostart": M("snapsrv.nudge.autostart", "Whether an instance starts with its server is the key boot.autostart; “incus config set” works on a remote's instances too."),
-    "schedule": M("snapsrv.nudge.schedule", "Automatic snapshots are the instance's key snapshots.schedule, written like a cron line."),
-    "pattern": M("snapsrv.nudge.pattern", "The names of automatic snapshots come from the key snapshots.pattern, a template that can use creation_date."),
-    "expiry": M("snapsrv.nudge.expiry", "How long snapshots live is the key snapshots.expiry."),
-    "refresh": M("snapsrv.nudge.refresh", "Take a new snapshot, then bring the copy up to date with “incus copy --refresh”: look at “incus copy --help”."),
-}
-SOLUTIONS = {
-    "remote": M("snapsrv.solution.remote", "Run the line “labkit setup --snapshot-server” printed: “incus remote add {remote} ADDRESS --token TOKEN --accept-certificate”."),
-    "snapshot": M("snapsrv.solution.snapshot", "Run “incus snapshot create {container} {snapshot}”."),
-    "copy": M("snapsrv.solution.copy", "Run “incus copy {container}/{snapshot} {remote}:{container}”."),
-    "autostart": M("snapsrv.solution.autostart", "Run “incus config set {remote}:{container} boot.autostart=false”."),
-    "schedule": M("snapsrv.solution.schedule", "Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"”."),
-    "pattern": M("snapsrv.solution.pattern", "Run “incus config set {container} snapshots.pattern=\"{container}-{block}\"”.", block=DATE_BLOCK),
-    "expiry": M("snapsrv.solution.expiry", "Run “incus config set {container} snapshots.expiry=1d”."),
-    "refresh": M("snapsrv.solution.refresh", "Run “incus snapshot create {container}”, then “incus copy --refresh {container} {remote}:{container}”, then “incus config set {remote}:{container} boot.autostart=false”."),
-}
 # What the notebook's solution cells and the integration tests run, per step ({address} and
 # {token}: what `labkit setup --snapshot-server` printed).
 COMMANDS = {
@@ -415,7 +210,6 @@ COMMANDS = {
 POINTS = {"remote": 2, "snapshot": 1, "copy": 3, "autostart": 1, "schedule": 1, "pattern": 1, "expiry": 1, "refresh": 3}
 CHECKS = {"remote": check_remote, "snapshot": check_snapshot, "copy": check_copy, "autostart": check_autostart,
           "schedule": check_schedule, "pattern": check_pattern, "expiry": check_expiry, "refresh": check_refresh}
-RESET_QUESTION = M("snapsrv.reset.confirm", "This deletes the copy {container} on the snapshot server, every snapshot of {container}, and its keys boot.autostart, snapshots.schedule, snapshots.pattern and snapshots.expiry, and starts a new attempt. Your remote {remote} stays. Continue?")
 
 
 def _observe(access, params):

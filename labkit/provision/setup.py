@@ -179,7 +179,8 @@ def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list
 
 def _local_debian_image(client: IncusClient, log: Path, notes: list[Message]) -> str:
     from .aptsources import find_debian_mirror, own_codename
-    from .image import LOCAL_ALIAS_PREFIX, build_debian_image, default_cache_dir, import_image
+    from .image import LOCAL_ALIAS_PREFIX, import_image
+    from .image_build import build_debian_image, default_cache_dir
 
     suite = own_codename()
     alias = f"{LOCAL_ALIAS_PREFIX}debian-{suite}"

@@ -15,8 +15,8 @@ import pytest
 
 from labkit.errors import SetupError
 from labkit.incus.client import IncusClient, find_endpoint
-from labkit.provision.image import (find_image, host_arch, image_fingerprint, import_image, incus_architecture,
-                                   local_images)
+from labkit.provision.image import find_image, image_fingerprint, import_image, local_images
+from labkit.provision.image_build import host_arch, incus_architecture
 
 from .conftest import incus, unique
 

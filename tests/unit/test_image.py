@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from labkit.errors import SetupError
-from labkit.provision.image import (
-    build_debian_image,
-    find_image,
-    image_fingerprint,
-    image_metadata,
-    import_image,
-    incus_architecture,
-    metadata_yaml,
-)
+from labkit.provision.image import find_image, image_fingerprint, import_image
+from labkit.provision.image_build import build_debian_image, image_metadata, incus_architecture, metadata_yaml
 
 MIRROR = "http://mirror.example.invalid/debian"
 

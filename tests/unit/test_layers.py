@@ -47,7 +47,7 @@ GENERIC = {
     "stop": {"labkit/incus/instances.py": "an Incus state action (PUT /1.0/instances/NAME/state)",
              "labkit/classroom/create.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
     # The second lab's ids (snapshot-server) that are Incus words too.
-    "copy": {"labkit/provision/image.py": "an Incus image template trigger (“when”: create, copy)",
+    "copy": {"labkit/provision/image_build.py": "an Incus image template trigger (“when”: create, copy)",
              "labkit/classroom/create.py": "an Incus instance source type (“source”: {“type”: “copy”})"},
     "remote": {"labkit/provision/doctor.py": "the id of doctor's check of the client's Incus remote",
                "labkit/provision/second_server.py": "a key of the snapshot server's configuration file"},

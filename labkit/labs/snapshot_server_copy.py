@@ -1,0 +1,144 @@
+"""The checks of the copy on the snapshot server (“snapshot server” chapter, snapshot_server.py): how
+it was made — from the snapshot, by migration (copy) — and how it was brought up to date (refresh).
+
+Both tell a snapshot that came by migration from one taken on the copy by hand (_same_snapshot).
+"""
+from __future__ import annotations
+
+from ..grading.engine import Context, Event, Verdict, consumed, failed, passed
+from ..i18n import M, Message
+from .snapshot_server_evidence import FALSE, _first, _gone, _hms, _names, _not_done, _p, _refreshed
+from .snapshot_server_texts import NEW_SNAPSHOT_HINT, REFRESH_HINT
+
+
+# -- 3. copy -------------------------------------------------------------------
+def _copy_event(ctx: Context) -> Event | None:
+    """The main server's `instance-migrated` that made the copy: the first one after the copy's creation.
+    Its source ends in “/<snapshot>” (context “snapshot”) for a copy of a snapshot, not for a whole copy."""
+    made = ctx.observation.copy.created_at
+    if made is None:
+        return None
+    moves = sorted((e for e in ctx.history.events if e.action == "instance-migrated"), key=lambda e: e.time)
+    # The event comes when the transfer ends, after the copy's created_at (when it began): an
+    # earlier one is about a copy deleted since, even a second before (both servers share a clock
+    # on a lab machine; a real second server's clock must be in step with the main one's).
+    return next((e for e in moves if e.time >= made), None)
+
+
+def check_copy(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    obs = ctx.observation
+    copy, primary = obs.copy, obs.primary
+    if copy is None:
+        return _no_copy(ctx)
+    base = primary.key("volatile.base_image")
+    if copy.key("volatile.apply_template") == "create" or (base and copy.key("volatile.base_image") != base):
+        return failed(M("snapsrv.copy.not_a_copy", "The instance “{container}” on the snapshot server is not a copy of your “{container}”: it was created from an image, or copied from another instance.", **_p(ctx)),
+                      M("snapsrv.copy.not_a_copy.hint", "Delete it (“incus delete {remote}:{container}”) and copy your snapshot: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
+                      "not_a_copy")
+    event = _copy_event(ctx)
+    if event is not None:
+        source = str(event.context.get("snapshot") or "")
+        if not source:
+            return _whole(ctx, M("snapsrv.evidence.migrated_whole", "Incus reported at {time} the copy of the whole instance {container}.", time=_hms(event.time), **_p(ctx)))
+        if source != f"{ctx.params['container']}/{ctx.params['snapshot']}":
+            return failed(M("snapsrv.copy.other_snapshot", "The copy was made from the snapshot “{found}”, not from “{snapshot}”.", found=source.split("/", 1)[-1], **_p(ctx)),
+                          M("snapsrv.copy.other_snapshot.hint", "Delete the copy (“incus delete {remote}:{container}”) and copy “{snapshot}”: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
+                          "copied_other_snapshot")
+        return passed(M("snapsrv.copy.ok", "“{container}” on the snapshot server is a copy of your snapshot “{snapshot}”.", **_p(ctx)),
+                      M("snapsrv.evidence.migrated", "Incus reported at {time} the copy of {container}/{snapshot}.", time=_hms(event.time), **_p(ctx)))
+    if _refreshed(ctx):
+        return consumed(M("snapsrv.copy.refreshed", "The copy has been refreshed since: the refresh replaced what showed how it was first made.", **_p(ctx)))
+    shared = [s for s in copy.snapshots if _same_snapshot(primary.snapshot(s.name), s)]
+    if shared:
+        return _whole(ctx, M("snapsrv.evidence.copied_snapshots", "The copy holds snapshots of {container}: {found}.", found=_names(shared), **_p(ctx)))
+    if copy.key("volatile.apply_template") != "copy":
+        return consumed(M("snapsrv.copy.started", "The copy was started since (volatile.apply_template is gone), so how it was made can no longer be seen.", **_p(ctx)))
+    if "copy" in ctx.history.passed:
+        return consumed(M("snapsrv.copy.unseen", "No report of the copy by the main server is in the journal any more.", **_p(ctx)))
+    # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
+    # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
+    return failed(M("snapsrv.copy.not_seen", "labkit did not see “{container}” on the snapshot server being copied from your instance: the main server reported no copy after it was created, and its keys alone do not prove it.", **_p(ctx)),
+                  M("snapsrv.copy.not_seen.hint", "labkit knows a copy by the main server's report of it, which the event recorder keeps (“labkit --lab snapshot-server setup” starts it for this lab; or keep “labkit --lab snapshot-server watch” running, or work in the notebook). With one of them running, delete the copy (“incus delete {remote}:{container}”) and copy again: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
+                  "copy_not_seen")
+
+
+def _same_snapshot(source, copied) -> bool:
+    """`copied` came from `source` by migration: Incus cut its time to whole seconds on the way;
+    a snapshot taken on the copy by hand, even in the same second, keeps its fraction."""
+    return source is not None and source.created_at is not None and copied is not None \
+        and copied.created_at is not None and copied.whole_second \
+        and int(source.created_at.timestamp()) == int(copied.created_at.timestamp())
+
+
+def _whole(ctx: Context, evidence: Message) -> Verdict:
+    return failed(M("snapsrv.copy.whole", "The whole instance “{container}” was copied, not its snapshot “{snapshot}”.", **_p(ctx)),
+                  M("snapsrv.copy.whole.hint", "The chapter copies one snapshot: delete the copy (“incus delete {remote}:{container}”), then run “incus copy {container}/{snapshot} {remote}:{container}” (the name after the slash is the snapshot's).", **_p(ctx)),
+                  "whole_instance_copied", evidence)
+
+
+def _no_copy(ctx: Context) -> Verdict:
+    obs = ctx.observation
+    base = obs.primary.key("volatile.base_image")
+    other = next((o for o in obs.others if base and o.key("volatile.base_image") == base), None)
+    if other is not None:
+        return failed(M("snapsrv.copy.other_name", "The snapshot server has a copy named “{found}”, not “{container}”.", found=other.name, **_p(ctx)),
+                      M("snapsrv.copy.other_name.hint", "The copy keeps the instance's name. Rename it: “incus move {remote}:{found} {remote}:{container}”.", found=other.name, **_p(ctx)),
+                      "copy_other_name")
+    if _not_done(ctx, "snapshot"):
+        return _first(ctx, "snapshot")
+    if _not_done(ctx, "remote"):
+        return _first(ctx, "remote")
+    return failed(M("snapsrv.copy.missing", "There is no instance “{container}” on the snapshot server yet.", **_p(ctx)),
+                  M("snapsrv.copy.missing.hint", "Run “incus copy {container}/{snapshot} {remote}:{container}”. If incus answers “The source server isn't listening on the network”, ask for “labkit setup --snapshot-server” again, or add “--mode push”.", **_p(ctx)),
+                  "no_copy")
+
+
+# -- 8. refresh ------------------------------------------------------------------
+def check_refresh(ctx: Context) -> Verdict:
+    if (gone := _gone(ctx)) is not None:
+        return gone
+    obs = ctx.observation
+    copy, primary = obs.copy, obs.primary
+    if copy is None:
+        return _first(ctx, "copy")
+    made = copy.created_at
+    newer = [s for s in primary.snapshots if made and s.created_at and s.created_at > made]
+    # Brought by a refresh, not taken on the copy by hand under the same name.
+    on_copy = [s for s in newer if _same_snapshot(s, copy.snapshot(s.name))]
+    if _refreshed(ctx):
+        if on_copy:
+            if copy.key("boot.autostart").lower() not in FALSE:
+                return failed(M("snapsrv.refresh.autostart_lost", "The copy was refreshed, and the refresh gave it your main instance's configuration: boot.autostart is no longer false on it.", **_p(ctx)),
+                              M("snapsrv.refresh.autostart_lost.hint", "Every “incus copy --refresh” copies the configuration over the copy's. Set it again: “incus config set {remote}:{container} boot.autostart=false”.", **_p(ctx)),
+                              "autostart_lost_on_refresh")
+            snap = on_copy[-1]
+            return passed(M("snapsrv.refresh.ok", "The copy was refreshed: it holds “{found}”, a snapshot newer than the copy itself.", found=snap.name, **_p(ctx)),
+                          M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…), as a refresh from it leaves it.", uuid=(copy.uuid or "?")[:8]),
+                          M("snapsrv.evidence.refresh_snapshot", "Snapshot {found} taken at {time} UTC, after the copy was made ({made} UTC), and brought to the copy by Incus (its time there is cut to the second).", found=snap.name, time=_hms(snap.created_at), made=_hms(made)))
+        if "refresh" in ctx.history.passed and primary.key("snapshots.expiry"):
+            # The snapshot that proved it was seen; snapshots.expiry deletes it on both servers later.
+            return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
+        by_hand = [s for s in newer if copy.snapshot(s.name) is not None]
+        if by_hand:
+            return failed(M("snapsrv.refresh.snapshot_on_copy", "The copy's snapshot “{found}” was taken on the snapshot server itself, not brought from “{container}” by a refresh.", found=by_hand[-1].name, **_p(ctx)),
+                          M("snapsrv.refresh.snapshot_on_copy.hint", "A refresh brings the main instance's new snapshots to the copy. Delete that one (“incus snapshot delete {remote}:{container} {found}”), then run “incus copy --refresh {container} {remote}:{container}” and “incus config set {remote}:{container} boot.autostart=false” again.", found=by_hand[-1].name, **_p(ctx)),
+                          "snapshot_made_on_copy")
+        if newer:
+            return failed(M("snapsrv.refresh.before_snapshot", "The copy was refreshed before the snapshot “{found}” was taken, so it does not have it.", found=newer[-1].name, **_p(ctx)),
+                          REFRESH_HINT.bind(**_p(ctx)), "refreshed_before_snapshot")
+        return failed(M("snapsrv.refresh.nothing_new", "The copy was refreshed, but “{container}” has no snapshot newer than the copy: the refresh brought nothing new.", **_p(ctx)),
+                      NEW_SNAPSHOT_HINT.bind(**_p(ctx)), "no_new_snapshot")
+    if newer:
+        return failed(M("snapsrv.refresh.not_refreshed", "“{container}” has a newer snapshot (“{found}”), but the copy was not refreshed.", found=newer[-1].name, **_p(ctx)),
+                      REFRESH_HINT.bind(**_p(ctx)), "not_refreshed")
+    later = [s for s in primary.snapshots if s.name != ctx.params["snapshot"] and s not in newer]
+    first = primary.snapshot(ctx.params["snapshot"])
+    later = [s for s in later if first is None or (s.created_at and first.created_at and s.created_at > first.created_at)]
+    if later:
+        return failed(M("snapsrv.refresh.recopied", "The copy on the snapshot server was made at {made} UTC, after the snapshot “{found}”: it was copied again, not refreshed.", made=_hms(made), found=later[-1].name, **_p(ctx)),
+                      M("snapsrv.refresh.recopied.hint", "A refresh updates the existing copy: take a new snapshot (“incus snapshot create {container}”), then run “incus copy --refresh {container} {remote}:{container}”, and “incus config set {remote}:{container} boot.autostart=false” again.", **_p(ctx)),
+                      "recopied_instead_of_refresh")
+    return failed(M("snapsrv.refresh.no_new_snapshot", "“{container}” has no snapshot newer than the copy yet.", **_p(ctx)),
+                  NEW_SNAPSHOT_HINT.bind(**_p(ctx)), "no_new_snapshot")

@@ -1,0 +1,58 @@
+"""What the checks of the “snapshot server” chapter share (snapshot_server.py and
+snapshot_server_copy.py): their messages' parameters, the order rule (“do X first”), the main
+instance's disappearance, the sign of a refresh, and how times and names are shown.
+
+The evidence rules these apply are in snapshot_server.py's docstring.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..grading.engine import Context, Status, Verdict, failed
+from ..i18n import M
+from .snapshot_server_texts import NUDGES, TITLES
+
+# What Incus reads as false in boot.autostart (the autostart and the refresh checks both look).
+FALSE = ("false", "0", "no", "off")
+# Names listed in a message: a learner may make thousands of snapshots.
+SHOWN = 5
+
+
+def _p(ctx: Context, **more: str) -> dict[str, str]:
+    return {"container": ctx.params["container"], "snapshot": ctx.params["snapshot"],
+            "remote": ctx.params["remote"], **more}
+
+
+def _not_done(ctx: Context, step_id: str) -> bool:
+    result = ctx.earlier.get(step_id)
+    return result is not None and result.status is Status.FAILED
+
+
+def _first(ctx: Context, step_id: str) -> Verdict:
+    return failed(M("snapsrv.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[step_id]),
+                  NUDGES[step_id].bind(**_p(ctx)), f"order:{step_id}")
+
+
+def _gone(ctx: Context) -> Verdict | None:
+    if ctx.observation.primary is not None:
+        return None
+    return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.", **_p(ctx)),
+                  M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then start the chapter over with “labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
+                  "instance_deleted")
+
+
+def _refreshed(ctx: Context) -> bool:
+    """The copy bears the primary's volatile.uuid, as `incus copy --refresh` from it leaves it.  A client
+    can write that key too: a sign that names near-misses and taken evidence, never a proof."""
+    obs = ctx.observation
+    return bool(obs.copy and obs.primary and obs.copy.uuid and obs.copy.uuid == obs.primary.uuid)
+
+
+def _names(items) -> str:
+    names = [s.name for s in items]
+    return ", ".join(names[:SHOWN]) + (", …" if len(names) > SHOWN else "")
+
+
+def _hms(value: datetime | None) -> str:
+    return value.astimezone(timezone.utc).strftime("%H:%M:%S") if value else "?"
+
