@@ -13,19 +13,13 @@ from typing import Any
 
 from ..errors import InvalidName, UsageError
 from ..i18n import M, Message
+# The user.labkit.* keys live in labkit/keys.py (the chapters read one too); imported from here as before.
+from ..keys import (CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LAB_KEY, LEARNER_KEY, LEARNERS_KEY,  # noqa: F401
+                    LIMITS_KEY, LISTEN_KEY, LISTEN_OWNER_KEY, ROLE_KEY, TRUST_KEY)
 from ..incus.client import IncusClient
 from ..labs import DEFAULT_LAB, chapter_named
 from ..paths import state_dir
 
-CLASS_KEY, ROLE_KEY, LEARNER_KEY = "user.labkit.class", "user.labkit.role", "user.labkit.learner"
-CERT_KEY, CONTAINER_KEY, LIMITS_KEY = "user.labkit.certificate", "user.labkit.container", "user.labkit.limits"
-IMAGE_KEY, LEARNERS_KEY = "user.labkit.image", "user.labkit.learners"
-LISTEN_KEY, LISTEN_OWNER_KEY = "user.labkit.listen", "user.labkit.listen.owner"
-# The lab (chapter id) the class does, on the class project; a class made before there were two is the first.
-LAB_KEY = "user.labkit.lab"
-# On a learner's project, for a chapter that needs the snapshot server: the name of the certificate
-# their token makes there (the chapter's `learner` param). Project config: the learner cannot write it.
-TRUST_KEY = "user.labkit.snapshot-server.trust"
 CLASS_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{0,28}[A-Za-z0-9])?$")
 LEARNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,30}[A-Za-z0-9])?$")
 SIZE = re.compile(r"^(\d+)\s*(B|kB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")

@@ -236,7 +236,7 @@ def observe_chapter(access: Any, params: dict[str, str]) -> Observation:
 
 def reset_chapter(access: Any, params: dict[str, str]) -> None:
     """Back to the chapter's start: instance running, no lab snapshot, no file."""
-    from ..classroom.spec import CLASS_KEY
+    from ..keys import CLASS_KEY
     from ..errors import InstanceNotFound
     from ..i18n import M
     from ..incus import instances

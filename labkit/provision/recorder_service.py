@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..incus.client import Endpoint
-from ..grading.recorder import Config, Watch, files_for
+from ..grading.recorder_config import Config, Watch, files_for
 from ..paths import state_dir
 
 UNIT = "labkit-recorder"

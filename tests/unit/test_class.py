@@ -96,6 +96,15 @@ def test_spec_names_projects_within_incus_limits(tmp_path):
         ClassSpec("demo", ("b" * 33,), tmp_path)
 
 
+
+def test_a_class_container_is_its_labs_own_unless_named(tmp_path):
+    from labkit.labs import CHAPTERS
+
+    for lab, chapter in CHAPTERS.items():
+        assert ClassSpec("demo", ("alice",), tmp_path, lab=lab).container == chapter.defaults["container"]
+    assert ClassSpec("demo", ("alice",), tmp_path, container="web").container == "web"
+
+
 # -- planning against a server's state ---------------------------------------------
 def state(projects=(), instances=(), certificates=()) -> ServerState:
     return ServerState({p["name"]: p for p in projects}, dict(instances), list(certificates), {}, "")

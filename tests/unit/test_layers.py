@@ -114,3 +114,36 @@ def test_the_engine_loads_no_network_client() -> None:
     assert Path(answer["file"]).parent == PACKAGE and "labkit.grading.engine" in answer["modules"]
     network = [m for m in answer["modules"] if m.split(".")[0] in ("httpx", "websockets", "httpcore")]
     assert not network, f"labkit.grading.engine loads {network}"
+
+
+# Lower layers never reach up: Incus access knows no grading or chapter, grading no class, and a
+# chapter no class, hub, CLI or notebook (they take a chapter as a parameter, not the other way).
+ABOVE = {"incus": ("grading", "labs", "provision", "classroom", "notebooks", "cli", "hub"),
+         "grading": ("classroom", "notebooks", "cli", "hub"),
+         "labs": ("classroom", "notebooks", "cli", "hub")}
+
+
+def imports_of(path: Path) -> set[str]:
+    """The labkit modules a file imports (relative imports resolved), at any depth of the file."""
+    package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = list(package[:len(package) - node.level + 1]) if node.level else []
+            found.add(".".join(base + ([node.module] if node.module else [])))
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return {name for name in found if name.split(".")[0] == "labkit"}
+
+
+def test_no_layer_imports_one_above_it() -> None:
+    wrong = [f"{path.relative_to(ROOT)} imports {name}"
+             for layer, above in ABOVE.items() for path in sorted((PACKAGE / layer).rglob("*.py"))
+             for name in sorted(imports_of(path)) if name.split(".")[1:2] and name.split(".")[1] in above]
+    assert not wrong, "A lower layer reaches up:\n  " + "\n  ".join(wrong)
+
+
+def test_the_layer_scan_sees_a_relative_import() -> None:
+    # Guards the guard: the class status module does import the chapters, relatively.
+    assert "labkit.labs" in imports_of(PACKAGE / "classroom" / "status.py")
+    assert "labkit.classroom.spec" in imports_of(PACKAGE / "classroom" / "status.py")

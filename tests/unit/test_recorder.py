@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from labkit.provision import recorder_service
-from labkit.grading.recorder import Config, Recorder, Watch, files_for
+from labkit.grading.recorder import Recorder
+from labkit.grading.recorder_config import Config, Watch, files_for
 from labkit.incus.client import Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
