@@ -224,6 +224,12 @@ def _reset(access, params):
     reset(access, params)
 
 
+def _observe_class(main, params, projects, instances, cache):
+    from .snapshot_server_class import observe_class  # a class view's I/O: loaded by class views only
+
+    return observe_class(main, params, projects, instances, cache)
+
+
 CHAPTER = Chapter(
     id="snapshot-server",
     title=M("snapsrv.title", "The snapshot server"),
@@ -231,5 +237,5 @@ CHAPTER = Chapter(
                      SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
     defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "remote": "incus-snapshot", "learner": LEARNER_NAME},
     observe=_observe, reset=_reset, reset_question=RESET_QUESTION,
-    notebook="snapshot-server", needs=("snapshot-server",),
+    notebook="snapshot-server", needs=("snapshot-server",), observe_class=_observe_class,
 )

@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -183,6 +183,40 @@ def test_learner_a_copies_a_snapshot_and_the_instructor_tells_a_from_b(klass: Kl
     assert done.returncode == 0, done.stderr
     # B's token is still pending: A's certificate does not make B's remote step pass.
     assert server_inventory(klass)["tokens"] == [f"labkit:{klass.name}:learner02"]
+
+
+def test_the_class_wide_look_sees_what_each_learners_own_look_sees_with_fewer_requests(klass: Klass, monkeypatch):
+    """The class view asks the snapshot server once for all learners (the chapter's observe_class);
+    the checks must not be able to tell its observation from the one a learner's own look makes."""
+    from labkit.classroom.observe import learner_access
+    from labkit.incus.client import IncusClient, find_endpoint
+    from labkit.labs import chapter_named
+
+    chapter = chapter_named("snapshot-server")
+    params = dict(chapter.defaults)
+    projects = {learner: klass.project(learner) for learner in ("learner01", "learner02")}
+    asked: list[str] = []
+    real_raw = IncusClient.raw
+
+    def counted(self, method, path, **kwargs):
+        if self.endpoint.socket == klass.server.socket:
+            asked.append(path)
+        return real_raw(self, method, path, **kwargs)
+
+    with IncusClient(find_endpoint()) as main, klass.server.client() as server:
+        monkeypatch.setattr(IncusClient, "raw", counted)
+        accesses = {learner: learner_access(main, project, lambda: server) for learner, project in projects.items()}
+        alone = {learner: chapter.observe(access, params) for learner, access in accesses.items()}
+        asked_alone, asked[:] = len(asked), []
+        for instances in (main.all_instances(recursion=1), None):  # a full view, and a partial refresh
+            look = chapter.observe_class(main, params, projects, instances, {})
+            for learner, access in accesses.items():
+                together = look(learner, access, None)
+                assert replace(together, taken_at=None) == replace(alone[learner], taken_at=None), learner
+    assert alone["learner01"].copy is not None and alone["learner02"].copy is None  # both cases are compared
+    # Alone: 4 requests to the snapshot server per learner (5 without a copy). Together: 3 for the class,
+    # and the snapshots of each copy there is.
+    assert asked_alone >= 8 and len(asked) == 2 * (3 + 1), (asked_alone, asked)
 
 
 def test_a_learner_checks_the_lab_with_their_own_access(klass: Klass, tmp_path: Path):
