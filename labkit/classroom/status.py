@@ -161,8 +161,9 @@ def unobserved_results(chapter: Chapter, reason: Message) -> list[Result]:
 def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str | None = None,
                  journals: dict[str, Journal] | None = None, lab: str | None = None,
                  previous: ClassStatus | None = None, only: set[str] | None = None,
-                 fine_cache: dict[tuple, Any] | None = None) -> ClassStatus:
+                 fine_cache: dict[tuple, Any] | None = None, hold: set[str] | frozenset[str] = frozenset()) -> ClassStatus:
     """Grade the whole class with its lab; with `previous` and `only`, look again at those learners alone.
+    Learners in `hold` keep their row of `previous` (a task runs in their project: operations.py).
 
     `lab`, when given, must be the class's own (a class does one lab)."""
     start = time.monotonic()
@@ -188,14 +189,15 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
             if i.get("project") in info.learners.values()} - {""}))
         members = learner_members(info, instances)
         down = unreachable_members(client, info, instances, members)
-    wanted = [n for n in info.learners if (only is None or previous is None or n in only) and members.get(n) not in down]
+    kept = {ls.learner: ls for ls in previous.learners} if previous else {}
+    wanted = [n for n in info.learners if (only is None or previous is None or n in only) and members.get(n) not in down
+              and not (n in hold and n in kept)]
     for learner in wanted:
         journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
     histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
     with SnapshotServerOnce(chapter) as server:
         accesses = {learner: learner_access(client, info.learners[learner], server.opener) for learner in wanted}
         seen = observe_learners(look, accesses, histories)
-    kept = {ls.learner: ls for ls in previous.learners} if previous else {}
     learners = []
     for learner in info.learners:
         if members.get(learner) in down:  # nothing journaled: what was seen before stays
@@ -332,16 +334,17 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
                 only, busy = busy, set()
             else:  # every few seconds, everyone (a file made inside “incus shell” sends no event)
                 only = None
-            held = tasks.busy()  # a task running: its files wait (operations.py says why)
-            if held and only is None:
-                only, full_at = set(status.info.learners) - held, time.monotonic()
-            elif held:
+            held = tasks.busy()  # a task running in their project: not looked at (operations.py says why)
+            if only is not None:
                 only -= held  # the task's end is an event: they are looked at then
-            if only is not None and not only:
-                continue
+                if not only:
+                    continue
             try:
+                # The full refresh still lists the whole class (warnings, members, instances): only the
+                # held learners keep their previous row.
                 status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
-                                      previous=status if only is not None else None, only=only, fine_cache=fine_cache)
+                                      previous=status if only is not None or held else None, only=only,
+                                      fine_cache=fine_cache, hold=held)
             except LabkitError:
                 continue  # a refresh that failed (an instance stuck mid-stop): the next event or tick tries again
             if only is None:

@@ -43,6 +43,10 @@ from ..incus.timestamps import parse_modified
 # learner creates it), a stop (just before a restore), a file pushed.
 LOOK_AFTER = ("instance-shutdown", "instance-stopped", "instance-file-pushed", "instance-snapshot-created")
 FINISHED = ("Success", "Failure", "Cancelled")
+# As in classroom/operations.py (not imported: the recorder stays small): how long a task holds the
+# looks back at most, and the tasks that never stop the file helper.
+HOLD_SECONDS = 30.0
+NOT_HOLDING = ("Executing command",)
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
 
 
@@ -77,7 +81,7 @@ class Recorder:
         # Tasks (restore, stop, snapshot…) running on the instance, and those that ended: Incus waits
         # for the instance's file helper to be gone before such a task goes on, and a file request
         # in that moment starts a new one the task then waits 10-15 s for (classroom/operations.py).
-        self._tasks: set[str] = set()
+        self._tasks: dict[str, float] = {}  # id → when first seen; bounded like the class watcher's
         self._ended: deque[str] = deque(maxlen=256)
         self._look_wanted = False
 
@@ -146,7 +150,7 @@ class Recorder:
                 return
             if meta.get("class") == "websocket" and meta.get("status") in FINISHED:
                 self._look()  # an exec or a shell has just ended
-            elif meta.get("class") == "task" and meta.get("id"):
+            elif meta.get("class") == "task" and meta.get("id") and meta.get("description") not in NOT_HOLDING:
                 self._follow_task(meta["id"], meta.get("status") in FINISHED)
             return
         entry = journal_entry(event, self.config.container, self.config.project)
@@ -170,15 +174,18 @@ class Recorder:
     def _follow_task(self, task: str, ended: bool) -> None:
         if ended:
             self._ended.append(task)
-            self._tasks.discard(task)
-            if not self._tasks and self._look_wanted:
-                self._look()  # what was asked for during the task
+            self._tasks.pop(task, None)
+            if self._look_wanted:
+                self._look()  # what was asked for during the task (if no other one still runs)
         elif task not in self._ended:  # a task's “Pending” event may come after its end
-            self._tasks.add(task)
+            self._tasks.setdefault(task, time.monotonic())
 
     def _look(self) -> None:
         """One HEAD on each lab's file; recorded when its presence or mtime changed.  Not while a
-        task runs on the instance: then once it has ended."""
+        task runs on the instance (for HOLD_SECONDS at most): then once it has ended.  So a restore
+        of a *running* instance is not looked at in between: its stop is seen after the restore."""
+        now = time.monotonic()
+        self._tasks = {task: since for task, since in self._tasks.items() if now - since < HOLD_SECONDS}
         self._look_wanted = bool(self._tasks)
         if self._look_wanted:
             return

@@ -8,11 +8,13 @@ detached process of its own.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -107,19 +109,23 @@ def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: 
     config = config_path(endpoint.project, params["container"])
     config.parent.mkdir(parents=True, exist_ok=True)
     watch = Watch(lab, dict(params), str(journal.absolute()))
-    try:
-        current: Config | None = Config.read(config)
-    except (OSError, ValueError, TypeError, KeyError):
-        current = None
-    if current is not None and (current.socket, current.project) == (str(endpoint.socket), endpoint.project):
-        wanted = current.with_watch(watch)
-    else:
-        wanted = Config(str(endpoint.socket), endpoint.project, params["container"], (watch,))
-    changed = wanted != current
-    if changed:
-        tmp = config.with_name(config.name + ".tmp")
-        tmp.write_text(wanted.to_json(), encoding="utf-8")
-        os.replace(tmp, config)  # the recorder (or a systemd restart) never reads half a file
+    # Read, add, replace under a lock: two setups at once (both labs) must not lose a watch.
+    with open(config.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current: Config | None = Config.read(config)
+        except (OSError, ValueError, TypeError, KeyError):
+            current = None
+        if current is not None and (current.socket, current.project) == (str(endpoint.socket), endpoint.project):
+            wanted = current.with_watch(watch)
+        else:
+            wanted = Config(str(endpoint.socket), endpoint.project, params["container"], (watch,))
+        changed = wanted != current
+        if changed:
+            fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=config.name, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(wanted.to_json())
+            os.replace(tmp, config)  # the recorder (or a systemd restart) never reads half a file
     return config, changed
 
 

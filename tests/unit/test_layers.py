@@ -130,7 +130,10 @@ def imports_of(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             base = list(package[:len(package) - node.level + 1]) if node.level else []
-            found.add(".".join(base + ([node.module] if node.module else [])))
+            module = ".".join(base + ([node.module] if node.module else []))
+            found.add(module)
+            # `from .. import classroom` imports a module by its alias name.
+            found |= {f"{module}.{alias.name}" for alias in node.names}
         elif isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
     return {name for name in found if name.split(".")[0] == "labkit"}
@@ -147,3 +150,4 @@ def test_the_layer_scan_sees_a_relative_import() -> None:
     # Guards the guard: the class status module does import the chapters, relatively.
     assert "labkit.labs" in imports_of(PACKAGE / "classroom" / "status.py")
     assert "labkit.classroom.spec" in imports_of(PACKAGE / "classroom" / "status.py")
+    assert "labkit.provision.quotas" in imports_of(PACKAGE / "classroom" / "status.py")  # from ..provision import quotas

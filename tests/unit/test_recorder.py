@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -149,4 +150,27 @@ def test_no_file_is_looked_at_while_a_task_runs_on_the_instance_but_once_it_has_
     assert asked == ["/root/f"]
     recorder._handle(_task("r1", "Pending"))  # late: the task is over, nothing is held back
     recorder._handle(_task("x1", "Success", klass="websocket"))
+    assert asked == ["/root/f", "/root/f"]
+
+
+def test_a_command_in_the_instance_or_a_task_that_never_ends_does_not_stop_the_looks(tmp_path: Path, monkeypatch) -> None:
+    """A background exec (`sleep infinity`) is a task that never stops the file helper; any task
+    holds the looks back for HOLD_SECONDS at most (a lost end event, an endless task)."""
+    from labkit.grading import recorder as recorder_module
+
+    watch = Watch("snapshots", {"container": "c1", "file": "/root/f"}, str(tmp_path / "a.json"))
+    recorder = Recorder(Config("/nonexistent.socket", "default", "c1", (watch,)), tmp_path / "state.json")
+    asked: list[str] = []
+    recorder._request = lambda method, path, params: asked.append(params["path"]) or (404, {})  # type: ignore[method-assign]
+    exec_task = _task("e1", "Running")
+    exec_task["metadata"]["description"] = "Executing command"
+    recorder._handle(exec_task)
+    recorder._look()
+    assert asked == ["/root/f"]
+    recorder._handle(_task("s1", "Running"))
+    recorder._look()
+    assert asked == ["/root/f"]
+    clock = [time.monotonic() + recorder_module.HOLD_SECONDS + 1]
+    monkeypatch.setattr(recorder_module.time, "monotonic", lambda: clock[0])
+    recorder._look()
     assert asked == ["/root/f", "/root/f"]
