@@ -153,7 +153,10 @@ def test_untrusted_boxes_survive_the_sanitiser_and_read_in_light_and_dark(jupyte
     served = jupyterlab.api("GET", "api/contents/gallery.ipynb").json()["content"]["cells"]
     assert all(c["metadata"].get("trusted") is False for c in served if c["cell_type"] == "code")  # untrusted
     nb = NotebookPage(browser.new_page(), jupyterlab).open("gallery.ipynb", "gallery")
-    assert nb.page.locator(".jp-OutputArea-output.jp-RenderedHTMLCommon").count() >= 14
+    # Wait for them: JupyterLab renders a long notebook's outputs progressively (13 of 14 were there
+    # at the first count once, in CI under load).
+    nb.page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output.jp-RenderedHTMLCommon').length >= 14",
+                              timeout=60_000)
     assert nb.page.locator("script").filter(has_text="labkit").count() == 0
     try:
         for theme in ("light", "dark"):
