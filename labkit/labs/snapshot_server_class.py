@@ -27,7 +27,7 @@ def _requests() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="labkit-class-server")
+            _POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="labkit-class-server")
         return _POOL
 
 
@@ -51,7 +51,6 @@ def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str,
                                                   params={"recursion": 1, "all-projects": "true"}, project=False)
                 shared["certificates"] = pool.submit(server.request, "GET", "/1.0/certificates",
                                                      params={"recursion": 1}, project=False)
-                shared["projects"] = pool.submit(server.request, "GET", "/1.0/projects", project=False)
         return shared
 
     def look(learner: str, access: Any, history: Any) -> ServerObservation:
@@ -59,10 +58,6 @@ def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str,
         wide = server_wide(server)
         primary = listed.get((project, container)) if instances is not None else view.instance_or_none(container)
         primary_snapshots = _snapshots(view, container) if primary is not None else []
-        if f"/1.0/projects/{project}" not in (wide["projects"].result() or []):
-            # Alone, the look fails on the missing project (“unobserved”), it does not see “no copy”:
-            # the same request gives the same error here.
-            server.request("GET", "/1.0/instances", params={"recursion": 1})
         # The listing names each instance's project; the learner's alone are theirs.
         theirs = [item for item in wide["instances"].result() or [] if item.get("project") == project]
         copy_snapshots = _snapshots(server, container) if any(i.get("name") == container for i in theirs) else []
