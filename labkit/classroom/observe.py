@@ -9,7 +9,6 @@ gets an observation that says why (`unobserved`); the others are graded as usual
 from __future__ import annotations
 
 import copy
-import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,29 +19,19 @@ from ..grading.access import Access
 from ..grading.engine import Chapter, History
 from ..i18n import M, Message
 from ..incus.client import IncusClient
+from ..pools import named_pool
 
 # One learner's look is bounded: a request that hangs (a wedged instance) makes that learner
 # “could not be observed”, never the whole class late or failed.
 REQUEST_SECONDS = 4.0
 LEARNER_SECONDS = 6.0
-_POOLS: dict[str, ThreadPoolExecutor] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(name: str, workers: int) -> ThreadPoolExecutor:
-    with _POOLS_LOCK:
-        if name not in _POOLS:
-            _POOLS[name] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"labkit-{name}")
-        return _POOLS[name]
-
-
 # Two pools, made on first use: learners wait on requests, requests never wait, so neither starves.
 def learners_pool() -> ThreadPoolExecutor:
-    return _pool("class", 32)
+    return named_pool("class", 32)
 
 
 def requests_pool() -> ThreadPoolExecutor:
-    return _pool("class-io", 16)
+    return named_pool("class-io", 16)
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ..incus.client import IncusClient
+from ..pools import named_pool
 from .snapshot_server_observe import ServerObservation, _addresses, _snapshots, build, read_client
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
 
 
 def _requests() -> ThreadPoolExecutor:
     """The class-wide requests, sent together: made once, on the first class view (never at import)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="labkit-class-server")
-        return _POOL
+    return named_pool("class-server", 3)
 
 
 def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str, str],

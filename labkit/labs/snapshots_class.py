@@ -18,20 +18,15 @@ from ..errors import IncusRequestFailed
 from ..grading.engine import History
 from ..i18n import M
 from ..incus.client import IncusClient
+from ..pools import named_pool
 from .snapshots_observe import Observation, build_observation, fine_file_time, look_elsewhere, same_second
 
 RETRIES = 30  # × 0.1 s: longer than a clean stop takes
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
 
 
 def _requests() -> ThreadPoolExecutor:
     """The learners' own requests: made once, on the first class view (never at import)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="labkit-class-io")
-        return _POOL
+    return named_pool("class-look-io", 16)
 
 
 def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str, str],

@@ -16,6 +16,7 @@ from .baseline import BASELINE_GENERATION, BASELINE_UUID
 from ..errors import LabkitError
 from ..i18n import Message
 from ..incus.client import FileInfo, IncusClient, parse_incus_time
+from ..pools import named_pool
 
 
 @dataclass(frozen=True)
@@ -145,15 +146,9 @@ def build_observation(container: str, snapshot: str, file_path: str, instance: d
                        file_elsewhere=elsewhere, taken_at=taken_at, file_modified_fine=fine)
 
 
-_POOL: ThreadPoolExecutor | None = None
-
-
 def _pool() -> ThreadPoolExecutor:
     # One small pool for the process: creating threads at every check costs more than it saves.
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=5, thread_name_prefix="labkit-observe")
-    return _POOL
+    return named_pool("observe", 5)
 
 
 def observe(client: IncusClient, container: str, snapshot: str, file_path: str,
