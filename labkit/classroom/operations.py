@@ -8,9 +8,9 @@ watcher's looks every few seconds kept it alive: a learner's `incus snapshot res
 long as the instructor watched.  So the watcher does not look at a learner while a task runs in
 their project, and looks when it ends.
 
-A hold is bounded (HOLD_SECONDS): a task that never ends (a learner's `sleep infinity` sent as a
-background exec, an end event lost) must not freeze their row; after that, looking again costs the
-task at most one helper's 15 s.  Commands run inside the instance (“Executing command”, also the
+A hold is bounded (HOLD_SECONDS) from the moment it began: a task that never ends (an end event
+lost), or a learner starting a new task every few seconds, must not freeze their row; after that,
+looking again costs a task at most one helper's 15 s.  Commands run inside the instance (“Executing command”, also the
 watcher's own short execs) never stop the helper and hold nobody.
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ class RunningTasks:
     def __init__(self, projects: dict[str, str], clock=time.monotonic):
         self._projects = projects  # project → learner
         self._running: dict[str, dict[str, float]] = {}  # learner → task id → when it was first seen
+        self._held_since: dict[str, float] = {}  # learner → when their tasks began to run without a break
         # Incus sends a task's “Pending” event after its “Running” one, sometimes after its end:
         # an ended task is remembered so that a late event does not hold the learner again.
         self._ended: deque[str] = deque(maxlen=1024)
@@ -48,15 +49,25 @@ class RunningTasks:
             tasks = self._running.setdefault(learner, {})
             if meta.get("status") in FINISHED:
                 self._ended.append(meta["id"])
-                return learner if tasks.pop(meta["id"], None) is not None else None
+                ended = tasks.pop(meta["id"], None) is not None
+                if not tasks:
+                    self._held_since.pop(learner, None)  # a break: the next task holds afresh
+                return learner if ended else None
             if meta["id"] not in self._ended:
-                tasks.setdefault(meta["id"], self._clock())
+                now = self._clock()
+                if not tasks:
+                    self._held_since.setdefault(learner, now)
+                tasks.setdefault(meta["id"], now)
         return None
 
     def busy(self) -> set[str]:
-        """The learners to leave alone now: a task of theirs started less than HOLD_SECONDS ago."""
+        """The learners to leave alone now: tasks of theirs have run, without a break, for less
+        than HOLD_SECONDS."""
         now = self._clock()
         with self._lock:
             for learner, tasks in self._running.items():  # past their hold, tasks are forgotten
                 self._running[learner] = {task: since for task, since in tasks.items() if now - since < HOLD_SECONDS}
-            return {learner for learner, tasks in self._running.items() if tasks}
+                if not self._running[learner]:
+                    self._held_since.pop(learner, None)
+            return {learner for learner, tasks in self._running.items()
+                    if tasks and now - self._held_since.get(learner, now) < HOLD_SECONDS}

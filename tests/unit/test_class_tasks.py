@@ -63,6 +63,23 @@ def test_a_task_that_never_ends_holds_for_a_while_only() -> None:
     assert tasks.busy() == set()
 
 
+def test_a_learner_starting_task_after_task_is_held_for_a_while_only() -> None:
+    """New tasks one after the other, each shorter than the hold: the row is looked at again after
+    HOLD_SECONDS of holding, not never; after a break, a new task holds afresh."""
+    now = [100.0]
+    tasks = RunningTasks({"c-alice": "alice"}, clock=lambda: now[0])
+    for n in range(int(HOLD_SECONDS // 5) + 2):
+        tasks.update(op("c-alice", f"s{n}", "Running", description="Snapshotting instance"))
+        tasks.update(op("c-alice", f"s{n - 1}", "Success", description="Snapshotting instance"))
+        held = tasks.busy()
+        assert held == ({"alice"} if n * 5 < HOLD_SECONDS else set()), (n, held)
+        now[0] += 5
+    tasks.update(op("c-alice", f"s{n}", "Success", description="Snapshotting instance"))
+    assert tasks.busy() == set()
+    tasks.update(op("c-alice", "late", "Running", description="Stopping instance"))
+    assert tasks.busy() == {"alice"}
+
+
 def test_commands_in_the_instance_other_projects_and_lifecycle_events_hold_nobody() -> None:
     tasks = RunningTasks({"c-alice": "alice"})
     tasks.update(op("c-alice", "1", "Running", klass="websocket", description="Executing command"))
