@@ -14,3 +14,5 @@ LAB_KEY = "user.labkit.lab"
 # On a learner's project, for a chapter that needs the snapshot server: the name of the certificate
 # their token makes there (the chapter's `learner` param). Project config: the learner cannot write it.
 TRUST_KEY = "user.labkit.snapshot-server.trust"
+# On the class project: the workspace limits chosen at `class create --workspace` (over the defaults).
+WORKSPACE_KEY = "user.labkit.workspace"

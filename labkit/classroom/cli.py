@@ -73,13 +73,19 @@ def class_group(ctx: click.Context, root: Path | None) -> None:
 @click.option("--limit-disk", default=None, help="Disk per learner project (default 6GiB).")
 @click.option("--limit-memory", default=None, help="Memory per learner project (default 2GiB).")
 @click.option("--limit-processes", type=int, default=None, help="Processes per learner project (default 2000).")
+@click.option("--workspace", "workspace", default=None, metavar="KEY=VALUE,...",
+              help="Limits of each learner's workspace when the class is served, e.g. memory=768MiB,idle=45 "
+                   "(keys: cpu, memory, processes, disk, idle minutes; the others from the machine's and the class's size).")
 @click.option("--dry-run", is_flag=True, help="Print what would be done, change nothing.")
 @click.pass_obj
 @handles_errors
 def create_command(opts: ClassOptions, name: str, count: int | None, roster: Path | None, lab: str | None, image: str | None,
                    pool: str | None, listen: str | None, targets: tuple[str, ...], limit_instances: int | None,
-                   limit_disk: str | None, limit_memory: str | None, limit_processes: int | None, dry_run: bool) -> None:
+                   limit_disk: str | None, limit_memory: str | None, limit_processes: int | None, workspace: str | None,
+                   dry_run: bool) -> None:
     """Create a class (or complete a half-created one): a restricted project per learner."""
+    from ..hub.workspace_limits import WorkspaceLimits
+    from ..keys import WORKSPACE_KEY
     from . import create as classroom
 
     if count is not None and roster is not None:
@@ -96,11 +102,18 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
                 opts.say(line, err=False)
             opts.say(M("class.cli.dry_run", "Nothing was changed (--dry-run)."))
             return
+        stored = (client.request("GET", f"/1.0/projects/{name}", project=False) if name in classroom.read_state(client).projects
+                  else None) or {}
+        chosen = workspace if workspace is not None else (stored.get("config") or {}).get(WORKSPACE_KEY)
+        limits = WorkspaceLimits.default_for(len(spec.learners)).with_text(chosen)  # refused before anything is made
         opts.say(M("class.cli.creating", "Preparing the class “{name}” (learners: {count})…", name=name, count=len(spec.learners)))
         done = classroom.create(client=client, spec=spec, lang=opts.lang, progress=opts.tick)
+        if workspace is not None:
+            classroom.update_project(client, spec.class_project, {WORKSPACE_KEY: workspace})
     opts.say(M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.", name=name, count=len(done.ready), seconds=Number(done.seconds), folder=str(spec.folder / "learners")), err=False)
     opts.say(M("class.cli.address", "Learners connect to {address}.", address=done.address) if done.address else
              M("class.cli.no_address", "The server does not listen on the network yet: learners can connect once you run this command again with --listen ADDR:PORT."), err=False)
+    opts.say(limits.describe(), err=False)
     if spec.needs_snapshot_server:
         _say_remote_lines(opts, spec, done.remote_lines)
 
@@ -202,11 +215,12 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
     with _client() as client:
         if not yes:
             learners = [p for p in classroom.read_state(client).class_projects(name) if p["config"].get(classroom.ROLE_KEY) == "learner"]
-            question = M("class.cli.destroy_confirm", "This removes the class “{name}”: {count} learner projects with their instances and snapshots, their certificates, the golden instance, and the access folders in {folder}. Continue?", name=name, count=len(learners), folder=str(folder))
-            confirm(teardown.confirmation(name, question), M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
+            question = M("class.cli.destroy_confirm", "This removes the class “{name}”: {count} learner projects with their instances and snapshots, their certificates, the golden instance, the learners' workspaces with their notebooks, and the access folders in {folder}. Continue?", name=name, count=len(learners), folder=str(folder))
+            confirm(question, M("class.cli.destroy_needs_yes", "Nothing was removed. Confirm, or pass --yes."), opts.lang)
         started = time.monotonic()
         teardown.remove_hub(name, folder, progress=opts.tick)  # the hub first: no learner server outlives its project
         done = classroom.destroy(client=client, name=name, folder=folder, progress=opts.tick)
+        teardown.remove_unused_images(client, progress=opts.tick)
     opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} certificates removed in {seconds} s.", name=name, projects=len(done.projects), certificates=done.certificates, seconds=Number(time.monotonic() - started)), err=False)
     if done.listener_off:
         opts.say(M("class.cli.listener_off", "The HTTPS listener this class had turned on is off again."), err=False)
@@ -250,8 +264,8 @@ def credentials_command(opts: ClassOptions, name: str, as_json: bool, html_path:
     cards = credentials.read(opts.folder(name), name)
     lang = card_lang or cards.lang
     if html_path is not None:
-        html_path.write_text(credentials.sheet_html(cards, lang), encoding="utf-8")
-        opts.say(M("class.cli.written", "Written: {path}", path=str(html_path)), err=False)
+        written = credentials.write_sheet(html_path, credentials.sheet_html(cards, lang))
+        opts.say(M("class.cli.written_private", "Written, readable by you alone: {path}. It holds every password of the class: hand the cards out, then delete it.", path=str(written)), err=False)
     if as_json:
         click.echo(json.dumps(credentials.as_json(cards), ensure_ascii=False, indent=2))
     elif html_path is None:

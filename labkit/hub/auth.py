@@ -1,8 +1,8 @@
 """The hub's authenticator: each login's own password, from the class's accounts file.
 
-A learner types their roster name (`learner01`); the hub user is their Unix account
-(`lk-demo-learner01`), so the local process spawner runs their server as that account.
-The instructor is `instructor`, hub admin, with no server of their own.
+A learner types their roster name (`learner01`); the hub user is that name in lower case,
+whose server runs in their workspace container (spawner.py).  The instructor is
+`instructor`, hub admin, with no server of their own.
 """
 from __future__ import annotations
 
@@ -46,10 +46,3 @@ def arrival_url(handler) -> str:  # noqa: ANN001
     if user is not None and user.name == INSTRUCTOR:
         return handler.hub.base_url.replace("/hub/", "/services/labkit/")
     return handler.hub.base_url + "spawn"
-
-
-def access_folder(spawner) -> str:  # noqa: ANN001
-    """INCUS_CONF of a learner's server: the private copy of their access folder in their home."""
-    import pwd
-
-    return pwd.getpwnam(spawner.user.name).pw_dir + "/incus"

@@ -5,7 +5,9 @@ learner with the URL, login and password, in the class language, cut along the d
 """
 from __future__ import annotations
 
+import errno
 import html
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +96,17 @@ def sheet_html(cards: Cards, lang: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1>"
             f'<div class="cards">{"".join(items)}</div></body></html>\n')
+
+
+def write_sheet(path: Path, text: str) -> Path:
+    """Write the sheet for its owner alone (0600), only as a new file: never through a link or over a
+    file that is already there, which somebody else may have put in the way (a shared /tmp)."""
+    try:  # O_EXCL refuses any existing name, a link (dangling or not) included
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ELOOP):
+            raise UsageError(M("hub.credentials.exists", "{path} already exists: labkit writes the passwords only into a new file. Choose another name, or remove that file first.", path=str(path))) from None
+        raise UsageError(M("hub.credentials.unwritable", "{path} cannot be written: {detail}", path=str(path), detail=exc.strerror or str(exc))) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path.resolve()

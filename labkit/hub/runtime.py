@@ -1,10 +1,10 @@
-"""The virtual environment learners' JupyterLab runs from.
+"""The virtual environment learners' JupyterLab runs from, inside their workspaces.
 
-A learner's account must be able to execute the single-user server, its kernel and
-`labkit`: a virtual environment under /root (or made from an interpreter living there,
-as pyenv's) is out of their reach.  So `serve` builds one from the system's Python in
-/opt/labkit/hub-runtime (world-readable, root-owned), once; later runs only reinstall
-labkit itself when its source changed.
+`serve` builds it from the system's Python in /opt/labkit/hub-runtime (world-readable,
+root-owned) and attaches it read-only to every workspace at the same path: the workspace
+image has the same Debian release, hence the same /usr/bin/python3 the venv points to.
+Built once; later runs install the packages again only when their list changed, and labkit
+itself when its source changed.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from ..errors import SetupError
@@ -23,12 +22,16 @@ RUNTIME = Path("/opt/labkit/hub-runtime")
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 SOURCE = Path(__file__).resolve().parents[2]
 # What a learner's server needs besides labkit (whose own dependencies come with it).
-PACKAGES = ("jupyterhub>=6.1", "jupyterlab>=4.2", "ipykernel>=6.29")
+PACKAGES = ("jupyterhub>=6.1", "jupyterlab>=4.2", "jupyterlab-language-pack-fr-FR>=4.2", "ipykernel>=6.29")
 QUIET_LAB = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
+def packages_stamp() -> str:
+    return hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()
+
+
 def source_stamp(source: Path = SOURCE) -> str:
-    digest = hashlib.sha256(" ".join(PACKAGES).encode())
+    digest = hashlib.sha256(b"")
     for path in sorted([source / "pyproject.toml", *(source / "labkit").rglob("*.py"), *(source / "labkit").rglob("*.mo")]):
         digest.update(str(path.relative_to(source)).encode() + path.read_bytes())
     return digest.hexdigest()
@@ -38,7 +41,7 @@ def ensure_runtime(root: Path = RUNTIME, say=lambda message: None) -> Path:
     """The runtime's bin folder, built or brought up to date; everyone may read and run it."""
     root.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(root.parent, 0o755)
-    stamp_file, wanted = root / ".labkit-stamp", source_stamp()
+    stamp_file, wanted = root / ".labkit-stamp", f"{packages_stamp()} {source_stamp()}"
     with open(root.parent / ".hub-runtime.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two classes served at once build it once
         current = stamp_file.read_text().strip() if stamp_file.exists() else ""
@@ -48,10 +51,11 @@ def ensure_runtime(root: Path = RUNTIME, say=lambda message: None) -> Path:
         python = root / "bin" / "python"
         if not python.exists():
             say(M("hub.runtime.building", "Building the learners' Python environment in {path} (once; about a minute)…", path=str(root)))
-            interpreter = SYSTEM_PYTHON if SYSTEM_PYTHON.exists() else Path(sys.executable)
-            _run([str(interpreter), "-m", "venv", str(root)], log)
+            # The system's interpreter: the workspaces have the same one at the same path.
+            _run([str(SYSTEM_PYTHON), "-m", "venv", str(root)], log)
+        if current.split(" ")[0] != packages_stamp() or not (root / "bin" / "jupyterhub-singleuser").exists():
             _run([str(python), "-m", "pip", "install", "--quiet", *PACKAGES, str(SOURCE)], log)
-        else:  # labkit itself changed: reinstall it alone (not editable: learners cannot read this checkout)
+        else:  # labkit itself changed: reinstall it alone (not editable: the workspaces cannot see this checkout)
             _run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(SOURCE)], log)
         # No news or update toasts in the learners' JupyterLab: nothing for them to decide there.
         settings = root / "share" / "jupyter" / "lab" / "settings"

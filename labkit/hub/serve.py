@@ -1,9 +1,10 @@
 """`labkit class serve`: JupyterHub in front of an existing class, in the foreground.
 
-Prepares what the hub needs (accounts and homes, the learners' loopback API, the runtime,
-the proxy package, the configuration), runs `jupyterhub` as a child, and on SIGINT or
-SIGTERM stops it: the hub then stops the proxy, the dashboard and every learner's server.
-Running it again resumes with the same database, passwords and homes.
+Prepares what the hub needs (the logins, the runtime, the proxy package, the learners' API,
+the workspace image, one started workspace container per learner, the configuration), runs
+`jupyterhub` as a child, and on SIGINT or SIGTERM stops it: the hub then stops the proxy, the
+dashboard and every learner's server, whose workspace stops with it.  Running it again resumes
+with the same database, passwords and workspaces (their files are kept).
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,10 +24,14 @@ import httpx
 from ..errors import LabkitError, SetupError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
+from ..keys import WORKSPACE_KEY
 from . import access
 from . import accounts as accts
+from . import workspaces
 from .config import HubPorts, render_config
 from .state import HubState
+from .workspace_image import ensure_workspace_image
+from .workspace_limits import WorkspaceLimits
 
 PROXY_PACKAGE = "node-configurable-http-proxy"
 NODE_PATH = "/usr/share/nodejs"  # a Node.js build that does not search Debian's modules by itself
@@ -36,12 +40,6 @@ READY_SECONDS = 90
 
 class HubError(LabkitError):
     """The hub could not start, or stopped on its own."""
-
-
-@dataclass
-class Served:
-    url: str
-    pid: int
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -86,27 +84,59 @@ def stored_ports(state: HubState, bind_url: str) -> HubPorts:
 
 
 def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Callable[[Message], None]) -> HubState:
-    """Everything but the hub process: accounts, homes, learners' API, runtime."""
-    from ..classroom.status import ClassInfo
+    """Everything but the hub process and the workspaces: logins, runtime, proxy."""
     from .runtime import ensure_runtime
 
     if os.geteuid() != 0:
-        raise HubError(M("hub.serve.needs_root", "Serving a class needs root: labkit creates one Unix account per learner and runs their JupyterLab as that account. Run the command again with sudo."))
-    info = ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
+        raise HubError(M("hub.serve.needs_root", "Serving a class needs root: labkit runs each learner's JupyterLab in an Incus container of their own, from a runtime it installs in /opt/labkit. Run the command again with sudo."))
+    info = class_info(client, cls)
     missing = [n for n in info.learners if not (folder / "learners" / n / "client.key").exists()]
     if missing:
         raise UsageError(M("hub.serve.no_bundles", "The access folders of {learners} are not in {folder}: serve the class with the same --dir it was created with, or run “labkit class create {name}” again to write them.", learners=", ".join(missing), folder=str(folder / "learners"), name=cls))
     state = HubState(folder).ensure()
-    accounts = accts.ensure_accounts(state, cls, tuple(info.learners), lang)  # the first serve sets the language
-    address = access.ensure_learner_api(client, cls)
-    for learner, account in accounts.learners.items():
-        if learner in info.learners:
-            accts.prepare_home(account, bundle=folder / "learners" / learner, remote=cls, address=address,
-                               project=info.learners[learner], lang=accounts.lang, lab=info.lab)
-    state.write_accounts(accounts)
+    accts.ensure_accounts(state, tuple(info.learners), lang)  # the first serve sets the language
     ensure_runtime(say=say)
     ensure_proxy(state.root / "apt.log")
     return state
+
+
+def class_info(client: IncusClient, cls: str):  # noqa: ANN201 - classroom.status.ClassInfo
+    from ..classroom.status import ClassInfo
+
+    return ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
+
+
+def workspace_limits(client: IncusClient, cls: str, learners: int) -> WorkspaceLimits:
+    """The class's choice (`class create --workspace`) over the defaults for its size."""
+    project = client.request("GET", f"/1.0/projects/{cls}", project=False) or {}
+    return WorkspaceLimits.default_for(learners).with_text((project.get("config") or {}).get(WORKSPACE_KEY))
+
+
+def start_workspaces(*, client: IncusClient, state: HubState, cls: str, hub_port: int, say: Callable[[Message], None]) -> None:
+    """Every learner's workspace made, wired to this run's ports and started, ahead of the logins."""
+    info, accounts = class_info(client, cls), state.read_accounts()
+    address = access.ensure_learner_api(client, cls)
+    image = ensure_workspace_image(client, state.root / "image.log", say)
+    limits = workspace_limits(client, cls, len(info.learners))
+    pool = ((client.request("GET", "/1.0/profiles/default", params={"project": cls}) or {}).get("devices") or {}).get("root", {}).get("pool")
+    wiring = workspaces.Wiring(api=address, hub_port=hub_port, snapshot_server=snapshot_server_address(info.lab))
+    files = {learner: accts.workspace_files(bundle=state.folder / "learners" / learner, remote=cls, project=project,
+                                            lang=accounts.lang, lab=info.lab)
+             for learner, project in info.learners.items()}
+    workspaces.ensure_all(client, cls, files, image=image, config=limits.instance_config(),
+                          root={"type": "disk", "path": "/", "pool": pool, "size": limits.disk}, wiring=wiring, say=say)
+
+
+def snapshot_server_address(lab: str) -> str | None:
+    """Where a class of a lab with a snapshot server reaches it (learners' workspaces get a way there)."""
+    from ..labs import chapter_named
+
+    if "snapshot-server" not in chapter_named(lab).needs:
+        return None
+    from ..classroom.second_server import ServerSide, open_admin
+
+    with open_admin() as second:
+        return access.loopback_address(ServerSide.read(second, for_create=True).address)
 
 
 def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: str, say: Callable[[Message], None],
@@ -126,16 +156,16 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
     env = {"INCUS_CONF": str(endpoint.remote.conf)} if endpoint.remote else {"INCUS_SOCKET": str(endpoint.socket)}
     # The dashboard grades a lab on the snapshot server with the same access as the instructor's command.
     env |= {key: os.environ[key] for key in ("LABKIT_SNAPSHOT_SERVER_DIR", "LABKIT_STATE_DIR") if os.environ.get(key)}
-    from ..classroom.status import ClassInfo
-    from .runtime import RUNTIME
-
-    lab = ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or []).lab
-    state.config.write_text(render_config(state=state, cls=cls, ports=ports, runtime_bin=RUNTIME / "bin", lang=lang,
-                                          dashboard_env=env, ssl_cert=ssl_cert, ssl_key=ssl_key, lab=lab), encoding="utf-8")
+    info = class_info(client, cls)
     accounts = state.read_accounts()
+    limits = workspace_limits(client, cls, len(info.learners))
+    state.config.write_text(render_config(state=state, cls=cls, ports=ports, lang=accounts.lang, dashboard_env=env,
+                                          ssl_cert=ssl_cert, ssl_key=ssl_key, lab=info.lab, idle_minutes=limits.idle),
+                            encoding="utf-8")
+    start_workspaces(client=client, state=state, cls=cls, hub_port=ports.hub, say=say)
     accounts.url = public
     state.write_accounts(accounts)
-    hub_env = {**os.environ, "NODE_PATH": os.pathsep.join(filter(None, [os.environ.get("NODE_PATH"), NODE_PATH]))}
+    hub_env = {**os.environ, **env, "NODE_PATH": os.pathsep.join(filter(None, [os.environ.get("NODE_PATH"), NODE_PATH]))}
     with state.log.open("a", encoding="utf-8") as log:
         hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(state.config)], cwd=state.root,
                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=hub_env,

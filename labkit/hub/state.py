@@ -20,9 +20,9 @@ PASSWORD_WORDS = 4
 @dataclass(frozen=True)
 class Account:
     learner: str  # the roster's name, what the learner types as login
-    login: str  # the Unix account (and hub user) it maps to
+    login: str  # the hub user it maps to
     password: str
-    home: str
+    workspace: str  # the learner's workspace container, in the class project
 
 
 @dataclass
@@ -40,8 +40,8 @@ class Accounts:
 
     @classmethod
     def from_json(cls, data: dict) -> Accounts:
-        return cls(data[INSTRUCTOR]["password"], {k: Account(**v) for k, v in data.get("learners", {}).items()},
-                   data.get("lang", "en"), data.get("url", ""))
+        learners = {k: Account(k, v["login"], v["password"], v.get("workspace", "")) for k, v in data.get("learners", {}).items()}
+        return cls(data[INSTRUCTOR]["password"], learners, data.get("lang", "en"), data.get("url", ""))
 
 
 def new_password() -> str:

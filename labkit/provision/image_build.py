@@ -17,6 +17,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,20 @@ _TEMPLATES = {
 }
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """What an image holds beyond debootstrap's minbase: the lab's image needs only an init; the
+    hub's workspace image (hub/workspace_image.py) adds Python, locales and the incus client."""
+
+    include: tuple[str, ...] = ("systemd-sysv",)  # Incus starts /sbin/init
+    extra_suites: tuple[str, ...] = ()  # e.g. bookworm-backports, for a package only there
+    variant: str = "minbase"  # named in the image's properties
+    finish: Callable[[Path, Path], None] | None = None  # (chroot, log): last steps before the tarball
+
+
+LAB_RECIPE = Recipe()
+
+
 def incus_architecture(dpkg_arch: str) -> str:
     try:
         return INCUS_ARCHITECTURES[dpkg_arch]
@@ -55,7 +70,7 @@ def incus_architecture(dpkg_arch: str) -> str:
         )) from None
 
 
-def image_metadata(arch: str, suite: str, created: int) -> dict[str, Any]:
+def image_metadata(arch: str, suite: str, created: int, variant: str = "minbase") -> dict[str, Any]:
     """The content of `metadata.yaml` for a Debian `suite` image of dpkg `arch`."""
     return {
         "architecture": incus_architecture(arch),
@@ -64,8 +79,8 @@ def image_metadata(arch: str, suite: str, created: int) -> dict[str, Any]:
             "os": "Debian",
             "release": suite,
             "architecture": arch,
-            "description": f"Debian {suite} {arch} (labkit, minbase)",
-            "variant": "minbase",
+            "description": f"Debian {suite} {arch} (labkit, {variant})",
+            "variant": variant,
         },
         "templates": {
             "/etc/hostname": {"when": ["create", "copy"], "template": "hostname.tpl"},
@@ -108,6 +123,7 @@ def build_debian_image(
     arch: str | None = None,
     runner: Runner = run_logged,
     now: Callable[[], float] = time.time,
+    recipe: Recipe = LAB_RECIPE,
 ) -> tuple[Path, Path]:
     """Return `(metadata.tar, rootfs.tar.gz)`, building them only when not cached.
 
@@ -128,7 +144,7 @@ def build_debian_image(
             _remove_tree(stale, log)  # left by a build that was killed
         work = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".build-"))
         try:
-            _build(mirror, suite, arch, work, log, runner, int(now()))
+            _build(mirror, suite, arch, work, log, runner, int(now()), recipe)
             # Final names last, metadata after rootfs: both present means complete.
             os.replace(work / ROOTFS_TAR, rootfs)
             os.replace(work / METADATA_TAR, meta)
@@ -146,9 +162,12 @@ def _complete(meta: Path, rootfs: Path) -> bool:
     return all(p.is_file() and p.stat().st_size > 0 for p in (meta, rootfs))
 
 
-def _build(mirror: str, suite: str, arch: str, work: Path, log: Path, runner: Runner, created: int) -> None:
+def _build(mirror: str, suite: str, arch: str, work: Path, log: Path, runner: Runner, created: int,
+           recipe: Recipe = LAB_RECIPE) -> None:
     chroot = work / "rootfs"
-    argv = ["debootstrap", "--variant=minbase", "--include=systemd-sysv", suite, str(chroot), mirror]
+    argv = ["debootstrap", "--variant=minbase", f"--include={','.join(recipe.include)}",
+            *([f"--extra-suites={','.join(recipe.extra_suites)}"] if recipe.extra_suites else []),
+            suite, str(chroot), mirror]
     code = runner(argv, log)
     if code != 0:
         # debootstrap writes its details inside the chroot, which is about to go.
@@ -157,6 +176,8 @@ def _build(mirror: str, suite: str, arch: str, work: Path, log: Path, runner: Ru
             with log.open("a", encoding="utf-8") as out:
                 out.write(f"--- {inner} ---\n{inner.read_text(encoding='utf-8', errors='replace')}\n")
         raise _command_failed("debootstrap", code, log)
+    if recipe.finish is not None:
+        recipe.finish(chroot, log)
     _tidy_rootfs(chroot)
     _unmount_below(chroot, log)  # never tar (or later delete) a host /proc or /dev
     tar = ["tar", "--numeric-owner", "--one-file-system", "--exclude=./dev/*",
@@ -164,7 +185,7 @@ def _build(mirror: str, suite: str, arch: str, work: Path, log: Path, runner: Ru
     code = runner(tar, log)
     if code != 0:
         raise _command_failed("tar", code, log)
-    _write_metadata_tar(work / METADATA_TAR, image_metadata(arch, suite, created))
+    _write_metadata_tar(work / METADATA_TAR, image_metadata(arch, suite, created, recipe.variant))
 
 
 def _command_failed(command: str, code: int, log: Path) -> SetupError:

@@ -3,8 +3,8 @@ and scripts/hub_screenshots.py.
 
 The class gets a unique name, its own folder, a free loopback port; `serve` runs as a
 child in its own process group, stopped by its PID; `class destroy --yes` removes the
-projects, the Unix accounts and their homes even when a test failed.  Without root,
-Incus or chromium the tests skip, except in CI (CI=true), where they fail.
+projects and the learners' workspaces even when a test failed.  Without root, Incus or
+chromium the tests skip, except in CI (CI=true), where they fail.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def require_hub() -> None:
     missing = missing_requirements(incus=True)
     if os.geteuid() != 0:
-        missing.append("the hub tests create Unix accounts: run them as root")
+        missing.append("the hub tests serve a class (workspace containers, a runtime in /opt/labkit): run them as root")
     fail_or_skip(missing)
 
 
@@ -110,11 +110,12 @@ class ServedClass:
 
 
 @contextmanager
-def served_class(tmp: Path, learners: int = 3, prefix: str = "lkh") -> Iterator[ServedClass]:
+def served_class(tmp: Path, learners: int = 3, prefix: str = "lkh", workspace: str | None = None) -> Iterator[ServedClass]:
     require_hub()
     cls = ServedClass(unique(prefix), tmp, free_port())
     try:
-        done = labkit("create", cls.name, "--learners", str(learners), folder=tmp, timeout=900)
+        done = labkit("create", cls.name, "--learners", str(learners), *(["--workspace", workspace] if workspace else []),
+                      folder=tmp, timeout=900)
         assert done.returncode == 0, done.stderr
         yield cls.serve()
     finally:
@@ -141,6 +142,42 @@ def wait_notebook(page: Any, timeout: float = 180) -> NotebookPage:
     nb = NotebookPage(page, None)
     nb.wait_idle(timeout=timeout)
     return nb
+
+
+def in_workspace(cls: ServedClass, learner: str, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A command in a learner's workspace, as the learner, with their JupyterLab's environment."""
+    env = ["--env", "HOME=/home/learner", "--env", "INCUS_CONF=/home/learner/.config/incus",
+           "--env", "PATH=/opt/labkit/hub-runtime/bin:/usr/bin:/bin"]
+    return subprocess.run(["incus", "exec", f"ws-{learner}", "--project", cls.name, "--user", "1000", "--group", "1000",
+                           "--cwd", "/home/learner", *env, "--", "sh", "-c", command],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+
+
+def terminal(page: Any, command: str, until: str, timeout: float = 60) -> str:
+    """Type `command` in a new terminal of the learner's JupyterLab (opened through its terminal API and
+    websocket from their logged-in page, as the Terminal tab does) and return what it printed, once
+    `until` appeared in it: write the command so that its echo does not hold `until` (`echo "==""END"`)."""
+    return page.evaluate("""async ([command, until, timeout]) => {
+        const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
+        const xsrf = decodeURIComponent((document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '');
+        const made = await fetch(config.baseUrl + 'api/terminals', {method: 'POST', headers: {'X-XSRFToken': xsrf}});
+        if (!made.ok) throw new Error('terminal not created: ' + made.status);
+        const {name} = await made.json();
+        const url = location.origin.replace(/^http/, 'ws') + config.baseUrl + 'terminals/websocket/' + name;
+        return await new Promise((resolve, reject) => {
+            const ws = new WebSocket(url);
+            let seen = '';
+            const timer = setTimeout(() => { ws.close(); reject(new Error('terminal said only: ' + seen)); }, timeout * 1000);
+            ws.onopen = () => ws.send(JSON.stringify(['stdin', command + '\n']));
+            ws.onmessage = (event) => {
+                const [kind, text] = JSON.parse(event.data);
+                if (kind !== 'stdout') return;
+                seen += text;
+                if (seen.includes(until)) { clearTimeout(timer); ws.close(); resolve(seen); }
+            };
+            ws.onerror = () => reject(new Error('terminal websocket refused'));
+        });
+    }""", [command, until, timeout])
 
 
 def hub_api(cls: ServedClass, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:

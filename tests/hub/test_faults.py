@@ -1,10 +1,12 @@
 """Bad input and faults of `labkit class serve`: one paragraph in the user's language, exit 2,
-never a traceback, nothing lost (a killed learner server or a hub killed with -9 resumes)."""
+never a traceback, nothing lost (a killed learner server, a hub killed with -9, a workspace stopped
+by the idle culler: each comes back with the learner's files)."""
 from __future__ import annotations
 
+import json
 import os
-import pwd
 import signal
+import subprocess
 import socket
 import time
 from pathlib import Path
@@ -13,14 +15,15 @@ from typing import Iterator
 import httpx
 import pytest
 
-from .conftest import ServedClass, labkit, require_hub, served_class
+from .conftest import ServedClass, in_workspace, labkit, require_hub, served_class
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedClass]:
-    with served_class(tmp_path_factory.mktemp("hub-faults"), learners=1, prefix="lkf") as cls:
+    # Stopped after a minute without activity: the idle culler's test below waits for it.
+    with served_class(tmp_path_factory.mktemp("hub-faults"), learners=1, prefix="lkf", workspace="idle=1") as cls:
         yield cls
 
 
@@ -66,20 +69,40 @@ def test_port_taken(hub: ServedClass) -> None:
         hub.serve()
 
 
+def mark_notebook(hub: ServedClass) -> None:
+    done = in_workspace(hub, "learner01", "sed -i 's/Incus container snapshots/Incus container snapshots (mine)/' ~/snapshots.ipynb")
+    assert done.returncode == 0, done.stderr
+
+
+def notebook_is_mine(hub: ServedClass) -> bool:
+    return "(mine)" in in_workspace(hub, "learner01", "cat ~/snapshots.ipynb").stdout
+
+
+def servers_of(hub: ServedClass) -> list[int]:
+    """The PIDs of learner01's single-user server, found by the workspace's cgroup."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"jupyterhub-singleuser" in (proc / "cmdline").read_bytes() and \
+                    "lxc.payload.ws-learner01" in (proc / "cgroup").read_text():
+                found.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def test_a_killed_learner_server_restarts_with_its_notebook(hub: ServedClass) -> None:
     client = login(hub, "learner01")
     wait_lab(client, "hub/spawn")
-    account = next(u for u in pwd.getpwall() if u.pw_gecos == f"labkit {hub.name} learner01")
-    notebook = Path(account.pw_dir, "snapshots.ipynb")
-    notebook.write_text(notebook.read_text().replace("Incus container snapshots", "Incus container snapshots (mine)"))
-    servers = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == account.pw_uid]
+    mark_notebook(hub)
+    servers = servers_of(hub)
     assert servers
     for pid in servers:
         os.kill(pid, signal.SIGKILL)
     time.sleep(2)
     page = wait_lab(client, "hub/spawn")  # what the hub page's “Start My Server” does
     assert "/user/" in str(page.url)
-    assert "(mine)" in notebook.read_text()
+    assert notebook_is_mine(hub)
 
 
 def test_a_hub_killed_with_kill_9_resumes(hub: ServedClass) -> None:
@@ -93,3 +116,23 @@ def test_a_hub_killed_with_kill_9_resumes(hub: ServedClass) -> None:
     assert hub.credentials()["learner01"]["password"] == password
     client = login(hub, "learner01")
     wait_lab(client, "hub/spawn")
+
+
+def workspace_status(hub: ServedClass) -> str:
+    listed = subprocess.run(["incus", "list", "ws-learner01", "--project", hub.name, "--format", "json"],
+                            capture_output=True, text=True, check=True)
+    return json.loads(listed.stdout)[0]["status"]
+
+
+def test_an_idle_workspace_is_stopped_and_comes_back_with_its_files(hub: ServedClass) -> None:
+    client = login(hub, "learner01")
+    wait_lab(client, "hub/spawn")
+    mark_notebook(hub)
+    client.close()  # the learner leaves: no more activity
+    deadline = time.monotonic() + 300
+    while workspace_status(hub) != "Stopped" and time.monotonic() < deadline:
+        time.sleep(5)
+    assert workspace_status(hub) == "Stopped", "the idle culler did not stop the workspace within 5 min"
+    client = login(hub, "learner01")
+    wait_lab(client, "hub/spawn")
+    assert workspace_status(hub) == "Running" and notebook_is_mine(hub)

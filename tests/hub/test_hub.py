@@ -1,27 +1,35 @@
-"""`labkit class serve` in Debian's chromium: three learners at once, each in their own
-account and container, kept apart; the instructor's live dashboard; destroy leaves nothing.
+"""`labkit class serve` in Debian's chromium: three learners at once, each in their own workspace
+container and project, kept apart; the instructor's live dashboard; what a determined learner
+tries from their own terminal (the resources of the room, a link planted for a resume, the hub's
+ports, the credentials sheet); destroy leaves nothing.
 
-One class of 3 for the whole module (creating and serving it is the slow part); the tests
-run in order and the last one destroys it.
+One class of 3 for the whole module (creating and serving it is the slow part); the tests run in
+order and the last one destroys it.
 """
 from __future__ import annotations
 
 import json
-import pwd
-import shutil
+import os
+import stat
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import nbformat
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, NotebookPage
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
-from .conftest import ServedClass, served_class, submit_login, wait_notebook
+from .conftest import ServedClass, in_workspace, labkit, served_class, submit_login, terminal, wait_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "en" / "snapshots.ipynb"
+LEARNERS = ("learner01", "learner02", "learner03")
+# Small enough that the attacks below reach each limit quickly, large enough for JupyterLab.
+LIMITS = "memory=1GiB,processes=300,disk=1500MiB"
 
 
 def cell_index(cell_id: str) -> int:
@@ -30,7 +38,7 @@ def cell_index(cell_id: str) -> int:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedClass]:
-    with served_class(tmp_path_factory.mktemp("hub-class")) as cls:
+    with served_class(tmp_path_factory.mktemp("hub-class"), workspace=LIMITS) as cls:
         yield cls
 
 
@@ -49,7 +57,7 @@ def pages(hub: ServedClass, browser: Any) -> dict[str, Any]:
     """learner01..03 and the instructor, each in a browser context of their own, logged in at once."""
     creds = hub.credentials()
     pages = {}
-    for who in ("learner01", "learner02", "learner03", "instructor"):
+    for who in (*LEARNERS, "instructor"):
         context = browser.new_context(viewport=VIEWPORT, locale="en-GB")
         context.set_default_timeout(60_000)
         pages[who] = context.new_page()
@@ -58,18 +66,17 @@ def pages(hub: ServedClass, browser: Any) -> dict[str, Any]:
     return pages
 
 
-def login_of(learner: str, hub: ServedClass) -> str:
-    return next(u.pw_name for u in pwd.getpwall() if u.pw_gecos == f"labkit {hub.name} {learner}")
+def workspaces_of(hub: ServedClass) -> dict[str, dict[str, Any]]:
+    listed = subprocess.run(["incus", "list", "--project", hub.name, "--format", "json"], capture_output=True, text=True, check=True)
+    return {i["name"]: i for i in json.loads(listed.stdout) if i["name"].startswith("ws-")}
 
 
 def test_three_learners_take_their_snapshot_at_once(hub: ServedClass, pages: dict[str, Any]) -> None:
     command_at, check_at = cell_index("snapshot-command"), cell_index("snapshot-check")
-    notebooks = {who: wait_notebook(pages[who]) for who in ("learner01", "learner02", "learner03")}
+    notebooks = {who: wait_notebook(pages[who]) for who in LEARNERS}
     dashboard = pages["instructor"]
     dashboard.wait_for_url("**/services/labkit/")
     dashboard.wait_for_function("() => document.querySelectorAll('#grid tr[data-learner]').length === 3", timeout=60_000)
-    assert snapshot_states(dashboard) == {"learner01": "todo", "learner02": "todo", "learner03": "todo"} or \
-        set(snapshot_states(dashboard).values()) <= {"failed", "todo"}
     dashboard.evaluate("() => { window.notReloaded = true; }")
 
     for who, nb in notebooks.items():
@@ -93,24 +100,49 @@ def test_three_learners_take_their_snapshot_at_once(hub: ServedClass, pages: dic
         """() => [...document.querySelectorAll('#grid td[data-step="snapshot"]')].filter(
                  td => td.dataset.status === 'passed').length === 3""", timeout=60_000)
     assert dashboard.evaluate("() => window.notReloaded === true")
-    assert snapshot_states(dashboard) == {"learner01": "passed", "learner02": "passed", "learner03": "passed"}
     status = dashboard.evaluate("""async () => (await fetch('status.json', {headers: {
         'X-XSRFToken': document.querySelector('meta[name=xsrf]').content}})).json()""")
-    assert [row["learner"] for row in status["learners"]] == ["learner01", "learner02", "learner03"]
+    assert [row["learner"] for row in status["learners"]] == list(LEARNERS)
 
 
-def snapshot_states(page: Any) -> dict[str, str]:
-    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#grid tr[data-learner]')].map(
-        tr => [tr.dataset.learner, tr.querySelector('td[data-step="snapshot"]').dataset.status]))""")
+def section(said: str, name: str, following: str) -> str:
+    """What a terminal printed between two markers (echoed as "=NA""ME", so the command's echo holds neither)."""
+    return said.split(name)[-1].split(following)[0]
+
+
+def test_a_learners_terminal_is_in_their_workspace_and_their_project_only(hub: ServedClass, pages: dict[str, Any]) -> None:
+    said = terminal(pages["learner01"], 'echo "=I""D"; id; hostname; echo "=M""INE"; incus list --format csv -c n; '
+                    'echo "=DEF""AULT"; incus list --project default 2>&1; '
+                    f'echo "=OT""HER"; incus list --project {hub.name}-learner02 2>&1; echo "==""END"', "==END")
+    who = section(said, "=ID", "=MINE")
+    assert "uid=1000(learner)" in who and "incus-admin" not in who and "ws-learner01" in who, who  # inside their workspace
+    assert section(said, "=MINE", "=DEFAULT").split() == ["ubuntu-test"], said  # their instance, through their certificate
+    for other in (section(said, "=DEFAULT", "=OTHER"), section(said, "=OTHER", "==END")):
+        assert "Error" in other and "ubuntu-test" not in other, other
+    # Every learner's JupyterLab on this machine runs inside their workspace: its cgroup says so.
+    servers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and b"jupyterhub-singleuser" in _cmdline(p)]
+    assert len(servers) >= 3, "fewer single-user servers than learners logged in"
+    for proc in servers:
+        groups = (proc / "cgroup").read_text()
+        assert any(f"lxc.payload.ws-{who}" in groups for who in LEARNERS), (proc, groups)
+    # No account of a learner on the host; their notebooks live in their workspaces.
+    assert not [line for line in Path("/etc/passwd").read_text().splitlines() if hub.name in line]
+    for who in LEARNERS:
+        assert in_workspace(hub, who, "test -f ~/snapshots.ipynb").returncode == 0
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_a_learner_cannot_open_another_learners_server(hub: ServedClass, pages: dict[str, Any]) -> None:
     page = pages["learner02"]
-    other = login_of("learner01", hub)
-    response = page.goto(f"{hub.url}user/{other}/lab/tree/snapshots.ipynb")
+    response = page.goto(f"{hub.url}user/learner01/lab/tree/snapshots.ipynb")
     assert response.status == 403, (response.status, page.url)
-    assert f"/user/{login_of('learner02', hub)}/" not in page.url
-    api = page.goto(f"{hub.url}user/{other}/api/contents/snapshots.ipynb")
+    api = page.goto(f"{hub.url}user/learner01/api/contents/snapshots.ipynb")
     assert api.status in (403, 404) and "cells" not in page.content()
 
 
@@ -120,57 +152,120 @@ def test_a_learner_cannot_open_the_dashboard(hub: ServedClass, pages: dict[str, 
     pages["learner01"].go_back()
 
 
-def test_a_learners_terminal_cannot_read_another_learners_key(hub: ServedClass, pages: dict[str, Any]) -> None:
-    page = pages["learner01"]
-    page.goto(f"{hub.url}user/{login_of('learner01', hub)}/lab/tree/snapshots.ipynb")
-    wait_notebook(page)
-    home2 = Path(pwd.getpwnam(login_of("learner02", hub)).pw_dir)
-    mine = Path(pwd.getpwnam(login_of("learner01", hub)).pw_dir)
-    command = (f"cat {home2}/incus/client.key > ~/attempt.txt 2>&1; "
-               "echo \"exit=$? uid=$(id -un) groups=$(id -Gn)\" >> ~/attempt.txt\n")
-    # A terminal of learner 1's own JupyterLab, opened and typed into from their logged-in page, through
-    # JupyterLab's terminal API and websocket (what its Terminal tab uses). Driving the tab itself raced
-    # with JupyterLab bringing the notebook back to the front while restoring its workspace.
-    page.evaluate("""async (command) => {
-        const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
-        const xsrf = decodeURIComponent((document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '');
-        const made = await fetch(config.baseUrl + 'api/terminals', {method: 'POST', headers: {'X-XSRFToken': xsrf}});
-        if (!made.ok) throw new Error('terminal not created: ' + made.status);
-        const {name} = await made.json();
-        const url = location.origin.replace(/^http/, 'ws') + config.baseUrl + 'terminals/websocket/' + name;
-        await new Promise((resolve, reject) => {
-            const ws = new WebSocket(url);
-            ws.onopen = () => { ws.send(JSON.stringify(['stdin', command])); setTimeout(() => { ws.close(); resolve(); }, 3000); };
-            ws.onerror = () => reject(new Error('terminal websocket refused'));
-        });
-    }""", command)
-    attempt = mine / "attempt.txt"
-    page.wait_for_function("() => true")
-    for _ in range(100):
-        if attempt.exists() and "exit=" in attempt.read_text():
-            break
-        page.wait_for_timeout(200)
-    text = attempt.read_text()
-    assert "Permission denied" in text and "exit=1" in text, text
-    assert f"uid={login_of('learner01', hub)}" in text and "incus-admin" not in text, text
-    assert "PRIVATE KEY" not in text
-    # Their own key is theirs alone, and the daemon's admin socket is closed to them.
-    assert oct(mine.joinpath("incus", "client.key").stat().st_mode & 0o777) == "0o600"
-    denied = subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser", "-u", login_of("learner01", hub), "--", "incus", "list", "--project", "default"],
-                            capture_output=True, text=True, env={"HOME": str(mine), "PATH": "/usr/bin:/bin"})
-    assert denied.returncode != 0 and "permission" in denied.stderr.lower(), denied.stderr
+def test_one_learners_storm_stays_in_their_workspace(hub: ServedClass, pages: dict[str, Any]) -> None:
+    """2 GiB allocated, a process storm, a disk fill: each stops at learner02's limits, while learner03's
+    check and the dashboard answer within a second."""
+    storm = ('python3 -c "b = b\'x\' * (2 * 1024**3); print(len(b))"; echo "memory=$?"; '
+             'for i in $(seq 1 400); do sleep 5 & done 2>/tmp/fork.err; wait; '
+             'echo "forks=$(grep -c unavailable /tmp/fork.err)"; '
+             'dd if=/dev/zero of=$HOME/fill bs=1M count=3000 2>/tmp/dd.err; echo "disk=$?"; tail -1 /tmp/dd.err')
+    started = time.monotonic()
+    said: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: said.update(out=in_workspace(hub, "learner02", storm, timeout=300)))
+    thread.start()
+    checks, views = [], []
+    while thread.is_alive() and time.monotonic() - started < 300:
+        t0 = time.monotonic()
+        done = in_workspace(hub, "learner03", "labkit check snapshot --json")
+        checks.append(time.monotonic() - t0)
+        assert json.loads(done.stdout)["steps"][0]["status"] == "passed", done.stdout + done.stderr
+        t0 = time.monotonic()
+        pages["instructor"].evaluate("""async () => (await fetch('status.json', {headers: {
+            'X-XSRFToken': document.querySelector('meta[name=xsrf]').content}})).json()""")
+        views.append(time.monotonic() - t0)
+    thread.join()
+    out = said["out"].stdout + said["out"].stderr
+    assert "memory=137" in out or "MemoryError" in out, out  # killed (or refused) inside learner02's workspace
+    forks = int(out.split("forks=")[1].split()[0])
+    assert forks > 0, out  # the storm stopped at the workspace's process limit
+    assert "disk=0" not in out, out  # the fill stopped at the workspace's size
+    size = int(in_workspace(hub, "learner02", "stat -c %s $HOME/fill").stdout.strip() or 0)
+    assert size < 1500 * 2**20, size
+    in_workspace(hub, "learner02", "rm -f $HOME/fill")
+    assert checks and max(checks) < 1.0, checks
+    assert views and max(views) < 1.0, views
+    # learner02's own JupyterLab survived its storm, and the others never noticed.
+    assert workspaces_of(hub)["ws-learner02"]["status"] == "Running"
+
+
+def test_a_resume_follows_no_link_a_learner_planted(hub: ServedClass, pages: dict[str, Any], tmp_path: Path) -> None:
+    sentinel = tmp_path / "root-only"
+    sentinel.mkdir()
+    (sentinel / "tool").write_text("#!/bin/sh\necho root's\n")
+    os.chmod(sentinel / "tool", 0o755)
+    before = {p.name: p.stat() for p in sentinel.iterdir()} | {".": sentinel.stat()}
+    planted = terminal(pages["learner01"], f"mv ~/.config/incus ~/.config/incus.orig; ln -s {sentinel} ~/.config/incus; "
+                       f"ln -s /etc ~/etc-link; ls -la ~/.config; echo \"==\"\"LINKED\"", "==LINKED")
+    assert "incus ->" in planted, planted
+    hub.stop()
+    hub.serve()  # the instructor resumes the class, as the README says
+    after = {p.name: p.stat() for p in sentinel.iterdir()} | {".": sentinel.stat()}
+    for name, was in before.items():
+        now = after[name]
+        assert (now.st_uid, now.st_gid, stat.S_IMODE(now.st_mode), now.st_mtime) == \
+            (was.st_uid, was.st_gid, stat.S_IMODE(was.st_mode), was.st_mtime), name
+    assert (sentinel / "tool").read_text() == "#!/bin/sh\necho root's\n"
+    # The learner's files came through the restart; their own link only ever meant their own workspace.
+    assert in_workspace(hub, "learner01", "readlink ~/.config/incus; test -f ~/snapshots.ipynb").returncode == 0
+    in_workspace(hub, "learner01", "rm ~/.config/incus ~/etc-link; mv ~/.config/incus.orig ~/.config/incus")
+
+
+def test_no_learner_can_reach_or_squat_the_hubs_ports(hub: ServedClass, browser: Any) -> None:
+    ports = json.loads((hub.folder / "hub" / "ports.json").read_text())
+    probe = ("import socket,sys\nfor port in sys.argv[1:]:\n    s = socket.socket()\n    s.settimeout(2)\n"
+             "    print(port, s.connect_ex(('127.0.0.1', int(port))))\n")
+    said = in_workspace(hub, "learner02", f"python3 -c \"{probe}\" {ports['dashboard']} {ports['proxy_api']} {hub.port}")
+    assert said.returncode == 0 and all(line.split()[1] != "0" for line in said.stdout.splitlines()), said.stdout
+    # A learner's listener on the dashboard's port exists only in their own workspace.
+    squat = subprocess.Popen(["incus", "exec", "ws-learner02", "--project", hub.name, "--user", "1000", "--",
+                              "python3", "-c", f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1', {ports['dashboard']})); "
+                              "s.listen(); time.sleep(300)"], stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        hub.stop()
+        hub.serve()
+        creds = hub.credentials()
+        context = browser.new_context(viewport=VIEWPORT, locale="en-GB")
+        page = context.new_page()
+        submit_login(page, hub.url, "instructor", creds["instructor"]["password"])
+        page.wait_for_url("**/services/labkit/", timeout=60_000)
+        page.wait_for_function("() => document.querySelectorAll('#grid tr[data-learner]').length === 3", timeout=60_000)
+        context.close()
+    finally:
+        squat.kill()
+        squat.wait()
+
+
+def test_the_credentials_sheet_is_private_and_never_written_through_a_link(hub: ServedClass, tmp_path: Path) -> None:
+    sheet = tmp_path / "cards.html"
+    done = labkit("credentials", hub.name, "--html", str(sheet), folder=hub.root)
+    assert done.returncode == 0 and str(sheet) in done.stdout + done.stderr, done.stderr
+    assert stat.S_IMODE(sheet.stat().st_mode) == 0o600
+    target = tmp_path / "root-only.conf"
+    target.write_text("root's\n")
+    (tmp_path / "planted.html").symlink_to(target)
+    for path in (tmp_path / "planted.html", sheet):
+        done = labkit("credentials", hub.name, "--html", str(path), folder=hub.root)
+        assert done.returncode == 2 and "already exists" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert target.read_text() == "root's\n"
 
 
 def test_destroy_leaves_nothing(hub: ServedClass, pages: dict[str, Any]) -> None:
-    homes = [Path(pwd.getpwnam(login_of(n, hub)).pw_dir) for n in ("learner01", "learner02", "learner03")]
     hub_pid = hub.hub_pid()
+    lab_ports = [int(d["lab"]["listen"].rpartition(":")[2]) for d in
+                 (i["expanded_devices"] for i in workspaces_of(hub).values())]
+    image = {i["config"].get("volatile.base_image") for i in workspaces_of(hub).values()}
     done = hub.destroy()
     assert done.returncode == 0, done.stderr
-    assert "Unix accounts" in done.stderr, done.stderr
-    assert not [u for u in pwd.getpwall() if u.pw_gecos.startswith(f"labkit {hub.name} ")]
-    assert not any(h.exists() for h in homes) and not Path("/home/labkit", hub.name).exists()
     assert not Path(f"/proc/{hub_pid}").exists()
     assert hub.process is None or hub.process.wait(timeout=30) == 0
     projects = subprocess.run(["incus", "project", "list", "--format", "json"], capture_output=True, text=True, check=True)
     assert not [p for p in json.loads(projects.stdout) if p["name"].startswith(hub.name)]
     assert not hub.folder.exists()
+    everyone = subprocess.run(["incus", "list", "--all-projects", "--format", "json"], capture_output=True, text=True, check=True)
+    if not [i for i in json.loads(everyone.stdout) if i["config"].get("volatile.base_image") in image]:
+        images = subprocess.run(["incus", "image", "list", "--format", "json"], capture_output=True, text=True, check=True)
+        assert not [i for i in json.loads(images.stdout) if i["fingerprint"] in image]
+    for port in lab_ports:  # nothing listens where the workspaces' JupyterLabs were
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)

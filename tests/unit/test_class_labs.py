@@ -119,26 +119,10 @@ def test_credentials_carry_each_learners_snapshot_server_line(tmp_path):
     line = "incus remote add incus-snapshot 127.0.0.1:8444 --token eyJ<x>== --accept-certificate"
     (tmp_path / "learners" / "alice").mkdir(parents=True)
     (tmp_path / "learners" / "alice" / REMOTE_FILE).write_text(line + "\n")
-    accounts = Accounts("ipw", {n: Account(n, f"lk-{n}", "pw", "/h") for n in ("alice", "bob")}, "fr", "http://h:8000/")
+    accounts = Accounts("ipw", {n: Account(n, n, "pw", f"ws-{n}") for n in ("alice", "bob")}, "fr", "http://h:8000/")
     rows = {r["learner"]: r for r in as_json(Cards("demo", accounts, tmp_path))}
     assert rows["alice"]["snapshot_server"] == line and "snapshot_server" not in rows["bob"]
     assert line in as_text(Cards("demo", accounts, tmp_path), "fr")
     page = sheet_html(Cards("demo", accounts, tmp_path), "fr")
     assert "eyJ&lt;x&gt;==" in page and "Serveur d’instantanés" in page
     assert "snapshot_server" not in as_json(Cards("demo", accounts))[0]  # a class of the first lab: logins only
-
-
-def test_a_learners_config_is_rewritten_only_when_it_no_longer_leads_to_their_project(tmp_path):
-    from labkit.hub.accounts import config_current
-    from labkit.incus.certs import config_yml
-
-    path = tmp_path / "config.yml"
-    assert not config_current(path, "demo", "127.0.0.1:8443", "demo-alice")  # none yet
-    added = config_yml("demo", "127.0.0.1:8443", "demo-alice").replace("aliases: {}", (
-        "  incus-snapshot:\n    addr: https://127.0.0.1:8444\n    auth_type: tls\n    project: demo-alice\n"
-        "    protocol: incus\n    public: false\naliases: {}"))
-    path.write_text(added)
-    assert config_current(path, "demo", "127.0.0.1:8443", "demo-alice")  # kept: the snapshot server's remote stays
-    assert not config_current(path, "demo", "127.0.0.1:9443", "demo-alice")  # the class server moved
-    path.write_text(added.replace("default-remote: demo", "default-remote: incus-snapshot"))
-    assert not config_current(path, "demo", "127.0.0.1:8443", "demo-alice")

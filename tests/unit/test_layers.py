@@ -43,9 +43,11 @@ GENERIC = {
         # Incus's own key.
         "labkit/incus/events.py": "the `snapshot` key of an Incus lifecycle event's context",
     },
-    "start": {"labkit/classroom/create.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
+    "start": {"labkit/classroom/create.py": "an Incus state action (PUT /1.0/instances/NAME/state)",
+              "labkit/hub/workspaces.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
     "stop": {"labkit/incus/instances.py": "an Incus state action (PUT /1.0/instances/NAME/state)",
-             "labkit/classroom/create.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
+             "labkit/classroom/create.py": "an Incus state action (PUT /1.0/instances/NAME/state)",
+             "labkit/hub/workspaces.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
     # The second lab's ids (snapshot-server) that are Incus words too.
     "copy": {"labkit/provision/image_build.py": "an Incus image template trigger (“when”: create, copy)",
              "labkit/classroom/create.py": "an Incus instance source type (“source”: {“type”: “copy”})"},
