@@ -1,23 +1,27 @@
-"""How `labkit class serve` scales: 1, 10 and 30 learners (prints numbers; not a test).
+"""How `labkit class serve` scales with workspaces: 1, 10 and 30 learners (prints numbers; not a test).
 
-For each size: a fresh class (created, not timed), then
-- serve → every learner's server ready: from starting `labkit class serve` until every
-  learner's JupyterLab answers, each spawned through the hub's REST API with that
-  learner's own token (made by the instructor's admin token);
-- resident memory per learner server (the sum over the processes of that account, idle);
-- first graded check: each learner's `labkit check prerequisites snapshot --json` run as
-  their account with their INCUS_CONF, all at once, from the moment all servers are ready;
-- the dashboard's refresh for the class: one `class_status()` as the dashboard does it,
-  and a GET of /services/labkit/status.json through the proxy.
+For each size, a fresh class (created, not timed), then:
+- serve: from starting `labkit class serve` to its "served" line (workspaces made and started,
+  the hub answering), and the part of it spent making and starting the workspaces;
+- logins: every learner logs in at once (httpx, as a browser posts the form) until their
+  notebook's page answers; the time until all can work, and each login's median and max;
+- first check: each learner's `labkit check prerequisites snapshot --json` in their workspace,
+  all at once, timed inside the workspace;
+- idle memory per workspace (Incus' figure for the container: JupyterLab, its processes, the
+  page cache of its files), median and max;
+- the room at work: every learner follows the chapter at once from inside their workspace (its
+  commands as a script, `labkit check` after each step), each ends 12/12; p50/p95 of the check
+  times, and the dashboard's status.json times meanwhile.
 The class is destroyed afterwards.  Run as root:  .venv/bin/python bench/hub.py [1 10 30]
 """
 from __future__ import annotations
 
+import json
 import os
-import pwd
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,102 +31,110 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.hub.conftest import ServedClass, labkit  # noqa: E402
 from tests.browser.conftest import free_port  # noqa: E402
+from tests.hub.conftest import ServedClass, in_workspace, labkit  # noqa: E402
 from tests.integration.conftest import unique  # noqa: E402
 
-RUNTIME_LABKIT = "/opt/labkit/hub-runtime/bin/labkit"
+TIMED = 's=$(date +%s%N); {cmd}; e=$(date +%s%N); echo "TIME {step} $(( (e-s)/1000000 ))"'
+CHAPTER = [
+    ("prerequisites", ":"),
+    ("snapshot", "incus snapshot create ubuntu-test ubuntu-test-1"),
+    ("touch", "incus exec ubuntu-test -- touch /root/this_file.txt"),
+    ("stop", "incus stop ubuntu-test"),
+    ("restore", "incus snapshot restore ubuntu-test ubuntu-test-1"),
+    ("start", "incus start ubuntu-test"),
+    ("verify", "incus exec ubuntu-test -- ls /root"),
+    ("cleanup", "incus snapshot delete ubuntu-test ubuntu-test-1"),
+]
 
 
-def instructor_session(cls: ServedClass, password: str) -> str:
-    """An API token of the instructor (hub admin), asked for as a browser would."""
-    client = httpx.Client(base_url=cls.url, follow_redirects=True, timeout=120)
+def login(cls: ServedClass, who: str, password: str) -> float:
+    client = httpx.Client(base_url=cls.url, follow_redirects=True, timeout=180)
+    t0 = time.monotonic()
     client.get("hub/login")
-    client.post("hub/login?next=", data={"username": "instructor", "password": password,
-                                          "_xsrf": client.cookies.get("_xsrf")})
-    answer = client.post("hub/api/users/instructor/tokens", json={"note": "bench"},
-                         headers={"X-XSRFToken": client.cookies.get("_xsrf", path="/hub/")})
-    answer.raise_for_status()
-    return answer.json()["token"]
+    client.post("hub/login?next=", data={"username": who, "password": password, "_xsrf": client.cookies.get("_xsrf")})
+    while time.monotonic() - t0 < 300:
+        page = client.get("hub/spawn")
+        if page.status_code == 200 and "/lab" in str(page.url):
+            return time.monotonic() - t0
+        time.sleep(0.3)
+    raise AssertionError(f"{who}: no JupyterLab after 300 s")
 
 
-def api(cls: ServedClass, token: str, method: str, path: str, **kwargs) -> httpx.Response:
-    return httpx.request(method, f"{cls.url}hub/api/{path}", headers={"Authorization": f"token {token}"},
-                         timeout=180, **kwargs)
+def memory_mb(cls: ServedClass) -> list[float]:
+    listed = subprocess.run(["incus", "list", "--project", cls.name, "--format", "json"], capture_output=True, text=True, check=True)
+    return [i["state"]["memory"]["usage"] / 2**20 for i in json.loads(listed.stdout) if i["name"].startswith("ws-")]
 
 
-def rss_mb(uid: int) -> float:
-    total = 0
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and proc.stat().st_uid == uid:
-                for line in (proc / "status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
+def follow_chapter(cls: ServedClass, learner: str) -> tuple[list[int], dict]:
+    script = "; ".join(f"{cmd} >/dev/null && " + TIMED.format(cmd=f"labkit check {step} >/dev/null", step=step)
+                       for step, cmd in CHAPTER) + "; labkit check --json"
+    done = in_workspace(cls, learner, script, timeout=900)
+    times = [int(line.split()[2]) for line in done.stdout.splitlines() if line.startswith("TIME ")]
+    report = json.loads(done.stdout[done.stdout.index("{"):])
+    return times, report["score"]
 
 
-def measure(count: int, root: Path) -> dict[str, float]:
+def measure(count: int, root: Path) -> None:
     cls = ServedClass(unique("lkb"), root, free_port())
     done = labkit("create", cls.name, "--learners", str(count), folder=root, timeout=1800)
     assert done.returncode == 0, done.stderr
     try:
-        started = time.monotonic()
+        t0 = time.monotonic()
         cls.serve()
-        hub_ready = time.monotonic() - started
+        served = time.monotonic() - t0
+        made = next((line for line in cls.output if "workspaces running" in line), "").strip()
         creds = cls.credentials()
-        admin = instructor_session(cls, creds["instructor"]["password"])
-        logins = {u.pw_gecos.split()[-1]: u for u in pwd.getpwall() if u.pw_gecos.startswith(f"labkit {cls.name} ")}
-        # The hub knows a user once they logged in: the admin adds them first, as if they had.
-        api(cls, admin, "POST", "users", json={"usernames": [u.pw_name for u in logins.values()]})
-        tokens = {n: api(cls, admin, "POST", f"users/{u.pw_name}/tokens", json={"note": "bench"}).json()["token"]
-                  for n, u in logins.items()}
-        for learner, user in logins.items():
-            api(cls, tokens[learner], "POST", f"users/{user.pw_name}/server")
-        pending = set(logins)
-        while pending:
-            for learner in list(pending):
-                model = api(cls, tokens[learner], "GET", f"users/{logins[learner].pw_name}").json()
-                if (model.get("servers") or {}).get("", {}).get("ready"):
-                    pending.discard(learner)
-            time.sleep(0.5)
-        all_ready = time.monotonic() - started
-        time.sleep(3)  # settle before sampling memory
-        rss = [rss_mb(u.pw_uid) for u in logins.values()]
-
-        def first_check(learner: str) -> float:
-            user = logins[learner]
-            t0 = time.monotonic()
-            subprocess.run(["runuser", "-u", user.pw_name, "--", "env", f"HOME={user.pw_dir}",
-                            f"INCUS_CONF={user.pw_dir}/incus", RUNTIME_LABKIT, "check", "prerequisites", "snapshot",
-                            "--json"], capture_output=True, check=False)
-            return time.monotonic() - t0
-
+        learners = [n for n in creds if n != "instructor"]
         t0 = time.monotonic()
         with ThreadPoolExecutor(max_workers=count) as pool:
-            checks = list(pool.map(first_check, logins))
-        checks_all = time.monotonic() - t0
+            logins = list(pool.map(lambda n: login(cls, n, creds[n]["password"]), learners))
+        all_in = time.monotonic() - t0
 
-        from labkit.classroom.status import class_status
-        from labkit.incus.client import IncusClient, find_endpoint
+        def first(learner: str) -> int:
+            out = in_workspace(cls, learner, TIMED.format(cmd="labkit check prerequisites snapshot --json >/dev/null",
+                                                          step="first")).stdout
+            return int(out.split()[-1])
 
-        with IncusClient(find_endpoint()) as client:
-            t0 = time.monotonic()
-            class_status(client=client, name=cls.name, folder=cls.folder)
-            refresh = time.monotonic() - t0
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            firsts = list(pool.map(first, learners))
+        time.sleep(5)
+        memory = memory_mb(cls)
+        print(f"{count} learners: serve {served:.1f} s ({made}); all logged in with JupyterLab answering "
+              f"{all_in:.1f} s after serve was ready (login median {statistics.median(logins):.1f} s, max {max(logins):.1f} s; "
+              f"goal < 60 s from serve for 30, < 5 s a login once served); first check median "
+              f"{statistics.median(firsts)} ms, max {max(firsts)} ms; idle memory per workspace median "
+              f"{statistics.median(memory):.0f} MB, max {max(memory):.0f} MB (goal ≤ 200 MB)", flush=True)
+
+        views: list[float] = []
+        stop = threading.Event()
         session = httpx.Client(base_url=cls.url, follow_redirects=True, timeout=120)
         session.get("hub/login")
         session.post("hub/login?next=", data={"username": "instructor", "password": creds["instructor"]["password"],
                                                "_xsrf": session.cookies.get("_xsrf")})
+
+        def watch() -> None:
+            while not stop.is_set():
+                t = time.monotonic()
+                session.get("services/labkit/status.json").raise_for_status()
+                views.append(time.monotonic() - t)
+                time.sleep(1)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
         t0 = time.monotonic()
-        assert session.get("services/labkit/status.json").status_code == 200
-        status_get = time.monotonic() - t0
-        return {"learners": count, "hub ready s": hub_ready, "all servers ready s": all_ready,
-                "rss per server MB (median)": statistics.median(rss), "rss max MB": max(rss),
-                "first check per learner s (median)": statistics.median(checks), "all first checks s": checks_all,
-                "class_status s": refresh, "GET status.json s": status_get}
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            results = list(pool.map(lambda n: follow_chapter(cls, n), learners))
+        room = time.monotonic() - t0
+        stop.set()
+        watcher.join()
+        checks = sorted(t for times, _ in results for t in times)
+        full = sum(1 for _, score in results if score["earned"] == score["possible"])
+        p95 = checks[int(0.95 * (len(checks) - 1))]
+        print(f"{count} learners at work: chapter done by all in {room:.1f} s; full score {full}/{count}; "
+              f"check p50 {statistics.median(checks):.0f} ms, p95 {p95} ms over {len(checks)} checks; "
+              f"dashboard status.json median {statistics.median(views) * 1000:.0f} ms, max {max(views) * 1000:.0f} ms "
+              f"over {len(views)} refreshes", flush=True)
     finally:
         cls.stop()
         cls.destroy()
@@ -130,14 +142,13 @@ def measure(count: int, root: Path) -> dict[str, float]:
 
 def main() -> None:
     if os.geteuid() != 0:
-        sys.exit("bench/hub.py creates Unix accounts: run it as root")
+        sys.exit("bench/hub.py serves classes (workspace containers): run it as root")
     sizes = [int(a) for a in sys.argv[1:]] or [1, 10, 30]
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="labkit-bench-hub-") as tmp:
         for count in sizes:
-            row = measure(count, Path(tmp))
-            print("  ".join(f"{k}: {v:.2f}" if isinstance(v, float) else f"{k}: {v}" for k, v in row.items()), flush=True)
+            measure(count, Path(tmp))
 
 
 if __name__ == "__main__":

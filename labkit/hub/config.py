@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..labs import DEFAULT_LAB
 from .accounts import notebook_file
+from .pages import TEMPLATES, page_words
 from .state import INSTRUCTOR, HubState
 from .workspace_image import HOME
 
@@ -41,6 +42,10 @@ c.ClassAuthenticator.accounts_file = {accounts!r}
 c.Authenticator.admin_users = {{{instructor!r}}}
 c.Authenticator.allow_all = True
 c.JupyterHub.default_url = arrival_url
+
+# The hub's own pages (login, home, starting, errors) in the class language.
+c.JupyterHub.template_paths = [{templates!r}]
+c.JupyterHub.template_vars = {{"labkit": {words!r}}}
 
 # Each learner's JupyterLab runs inside their own workspace container (labkit.hub.spawner),
 # never as a process of theirs on this machine.
@@ -102,6 +107,6 @@ def render_config(*, state: HubState, cls: str, ports: HubPorts, lang: str, dash
         proxy_api=f"http://127.0.0.1:{ports.proxy_api}", proxy_pid=str(state.root / "proxy.pid"), tls=tls,
         db_url=f"sqlite:///{state.root / 'jupyterhub.sqlite'}", cookie=str(state.root / "jupyterhub_cookie_secret"),
         accounts=str(state.accounts_file), instructor=INSTRUCTOR, lang_env=LOCALES.get(lang, "C.UTF-8"), home=HOME,
-        default_url=f"/lab/tree/{notebook_file(lab)}", idle=idle_minutes,
+        default_url=f"/lab/tree/{notebook_file(lab)}", idle=idle_minutes, templates=str(TEMPLATES), words=page_words(lang),
         culler_cmd=[sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_minutes * 60}", "--cull-every=60"],
         dashboard_url=f"http://127.0.0.1:{ports.dashboard}", dashboard_cmd=dashboard_cmd, dashboard_env=dashboard_env)

@@ -81,7 +81,7 @@ def ensure_workspace_image(client: IncusClient, log: Path, say: Callable[[Messag
     alias = alias_for(suite, arch)
     if alias in local_images(client, "default"):
         return alias
-    say(M("hub.workspace.building_image", "Building the learners' workspace image {alias} with debootstrap (once; about two minutes)…", alias=alias))
+    say(M("hub.workspace.building_image", "Building the learners' workspace image {alias} with debootstrap (once; about three minutes)…", alias=alias))
     mirror = find_debian_mirror()
     meta, rootfs = build_debian_image(mirror, suite, CACHE_ROOT / f"workspace-{suite}-{arch}-{recipe_digest(suite, arch)}",
                                       log, arch=arch, recipe=recipe(suite, mirror))

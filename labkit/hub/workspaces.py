@@ -123,12 +123,14 @@ def give_files(client: IncusClient, project: str, name: str, files: Files) -> No
 
 
 def create(client: IncusClient, project: str, name: str, *, image: str, config: dict[str, str], root: dict[str, str],
-           wiring: Wiring, files: Files) -> None:
+           wiring: Wiring, files: Files, target: str | None = None) -> None:
     """A new workspace, started, with its files; a half-made one (killed serve) is made again."""
     body = {"name": name, "type": "container", "source": {"type": "image", "alias": image},
             "config": config | {"user.labkit.workspace": "incomplete"},
             "devices": devices(wiring, free_port()) | {"root": root}}
-    client.request("POST", "/1.0/instances", params={"project": project}, json=body, timeout=300)
+    # On a cluster, on the member the hub talks to: its proxy reaches the workspace's loopback port there.
+    params = {"project": project} | ({"target": target} if target else {})
+    client.request("POST", "/1.0/instances", params=params, json=body, timeout=300)
     instances.change_state(client, name, "start", project)
     give_files(client, project, name, files)
     patch(client, project, name, {"config": {"user.labkit.workspace": "ready"}})
@@ -170,6 +172,8 @@ def ensure_running(client: IncusClient, project: str, name: str) -> int:
 def ensure_all(client: IncusClient, project: str, wanted: dict[str, Files], *, image: str, config: dict[str, str],
                root: dict[str, str], wiring: Wiring, say: Callable[[Message], None]) -> dict[str, int]:
     """Every learner's workspace made (the missing ones), wired and started: learner -> host port."""
+    environment = client.server().get("environment") or {}
+    target = environment.get("server_name") if environment.get("server_clustered") else None
     present = {i["name"]: i for i in client.request("GET", "/1.0/instances", params={"project": project, "recursion": 1}) or []}
     started = time.monotonic()
 
@@ -180,7 +184,8 @@ def ensure_all(client: IncusClient, project: str, wanted: dict[str, Files], *, i
             instances.delete(client, name, project)  # a serve killed while making it: made again, whole
             instance = None
         if instance is None:
-            create(client, project, name, image=image, config=config, root=root, wiring=wiring, files=wanted[learner])
+            create(client, project, name, image=image, config=config, root=root, wiring=wiring, files=wanted[learner],
+                   target=target)
         else:
             rewire(client, project, instance, wiring, config, root)
         return ensure_running(client, project, name)

@@ -168,7 +168,7 @@ def terminal(page: Any, command: str, until: str, timeout: float = 60) -> str:
             const ws = new WebSocket(url);
             let seen = '';
             const timer = setTimeout(() => { ws.close(); reject(new Error('terminal said only: ' + seen)); }, timeout * 1000);
-            ws.onopen = () => ws.send(JSON.stringify(['stdin', command + '\n']));
+            ws.onopen = () => ws.send(JSON.stringify(['stdin', command + String.fromCharCode(13)]));
             ws.onmessage = (event) => {
                 const [kind, text] = JSON.parse(event.data);
                 if (kind !== 'stdout') return;

@@ -120,7 +120,7 @@ def test_a_learners_terminal_is_in_their_workspace_and_their_project_only(hub: S
     for other in (section(said, "=DEFAULT", "=OTHER"), section(said, "=OTHER", "==END")):
         assert "Error" in other and "ubuntu-test" not in other, other
     # Every learner's JupyterLab on this machine runs inside their workspace: its cgroup says so.
-    servers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and b"jupyterhub-singleuser" in _cmdline(p)]
+    servers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server(_cmdline(p))]
     assert len(servers) >= 3, "fewer single-user servers than learners logged in"
     for proc in servers:
         groups = (proc / "cgroup").read_text()
@@ -129,6 +129,13 @@ def test_a_learners_terminal_is_in_their_workspace_and_their_project_only(hub: S
     assert not [line for line in Path("/etc/passwd").read_text().splitlines() if hub.name in line]
     for who in LEARNERS:
         assert in_workspace(hub, who, "test -f ~/snapshots.ipynb").returncode == 0
+
+
+def _is_server(cmdline: bytes) -> bool:
+    """A single-user server's process: the runtime's Python running jupyterhub-singleuser (not a
+    command that merely names it)."""
+    argv = cmdline.split(b"\0")
+    return len(argv) > 1 and argv[0].endswith(b"/python") and argv[1].endswith(b"/jupyterhub-singleuser")
 
 
 def _cmdline(proc: Path) -> bytes:
