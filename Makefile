@@ -62,9 +62,11 @@ notebooks: venv
 	$(BIN)/pybabel update -D notebooks -i translations/notebooks.pot -d translations -l fr --no-wrap --ignore-obsolete
 	$(BIN)/python -m labkit notebooks build
 
-## Regenerate the README's screenshots (docs/screenshots/*.png) in Debian's chromium, on a fresh instance.
+## Regenerate the README's and the guides' screenshots (docs/screenshots/*.png) in Debian's chromium, in both
+## languages: the notebook's result boxes on a fresh instance, then a served class (needs root).
 screenshots: venv
 	$(BIN)/python scripts/screenshots.py
+	$(BIN)/python scripts/hub_screenshots.py
 
 bench: venv
 	$(BIN)/python bench/checks.py

@@ -30,7 +30,7 @@ WORDS = {
     "starting": M("hub.page.starting", "Your workspace is starting."),
     "redirected": M("hub.page.redirected", "Your notebook opens by itself as soon as it is ready."),
     "event_log": M("hub.page.event_log", "What the hub did"),
-    "stop": M("hub.page.stop", "Stop"),
+    "stop_server": M("hub.page.stop", "Stop"),
     "not_running": M("hub.page.not_running", "Your workspace is stopped"),
     "not_running_failed": M("hub.page.not_running_failed", "Your workspace did not start"),
     "not_running_message": M("hub.page.not_running_message", "It stops after a while without activity; your files are kept. Open your lab to start it again."),

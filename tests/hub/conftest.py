@@ -47,6 +47,7 @@ class ServedClass:
     name: str
     root: Path  # --dir
     port: int
+    lang: str = "en"  # the class language, given at create and serve
     process: subprocess.Popen | None = None
     lines: queue.Queue = field(default_factory=queue.Queue)
     output: list[str] = field(default_factory=list)
@@ -68,7 +69,7 @@ class ServedClass:
         """Start `labkit class serve` and wait for the line that gives its URL."""
         self.lines, self.output = queue.Queue(), []  # what an earlier serve said is not this one's
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "labkit", "--lang", "en", "class", "--dir", str(self.root), "serve", self.name,
+            [sys.executable, "-m", "labkit", "--lang", self.lang, "class", "--dir", str(self.root), "serve", self.name,
              "--listen", f"127.0.0.1:{self.port}"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, cwd=ROOT, start_new_session=True)
         threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
@@ -80,7 +81,7 @@ class ServedClass:
                 continue
             if line is None:
                 raise AssertionError(f"serve ended before it was ready:\n{''.join(self.output)}")
-            if "is served at" in line:
+            if "is served at" in line or "est servie" in line:
                 return self
         raise AssertionError(f"serve not ready in {timeout} s:\n{''.join(self.output)}")
 
@@ -110,12 +111,13 @@ class ServedClass:
 
 
 @contextmanager
-def served_class(tmp: Path, learners: int = 3, prefix: str = "lkh", workspace: str | None = None) -> Iterator[ServedClass]:
+def served_class(tmp: Path, learners: int = 3, prefix: str = "lkh", workspace: str | None = None,
+                 lang: str = "en") -> Iterator[ServedClass]:
     require_hub()
-    cls = ServedClass(unique(prefix), tmp, free_port())
+    cls = ServedClass(unique(prefix), tmp, free_port(), lang)
     try:
         done = labkit("create", cls.name, "--learners", str(learners), *(["--workspace", workspace] if workspace else []),
-                      folder=tmp, timeout=900)
+                      folder=tmp, lang=lang, timeout=900)
         assert done.returncode == 0, done.stderr
         yield cls.serve()
     finally:

@@ -84,7 +84,7 @@ def servers_of(hub: ServedClass) -> list[int]:
     for proc in Path("/proc").iterdir():
         try:
             if b"jupyterhub-singleuser" in (proc / "cmdline").read_bytes() and \
-                    "lxc.payload.ws-learner01" in (proc / "cgroup").read_text():
+                    f"lxc.payload.{hub.name}_ws-learner01" in (proc / "cgroup").read_text():
                 found.append(int(proc.name))
         except (OSError, ValueError):
             continue
