@@ -60,7 +60,7 @@ def check_copy(ctx: Context) -> Verdict:
     # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
     # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
     return failed(M("snapsrv.copy.not_seen", "labkit did not see your instance being copied to “{container}” on the snapshot server: the main server reported no copy after it was created, and its keys alone do not prove it.", **_p(ctx)),
-                  M("snapsrv.copy.not_seen.hint", "labkit sees a copy through the event recorder (“labkit --lab snapshot-server setup” starts it), “labkit --lab snapshot-server watch” or the notebook. With one of them running, delete the copy (“incus delete {remote}:{container}”) and copy again.", **_p(ctx)),
+                  M("snapsrv.copy.not_seen.hint", "labkit sees a copy through the event recorder (“labkit --lab snapshot-server setup” starts it), “labkit --lab snapshot-server watch” or the notebook. With one of them running, copy again: “incus delete {remote}:{container}”, then “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
                   "copy_not_seen")
 
 

@@ -82,6 +82,11 @@ def compiled_problems(po_path: Path, mo_path: Path) -> list[Message]:
     return []
 
 
+# A translator's comment that lifts the agreement rule from a message the code never uses for one
+# (it has a singular message of its own).
+NEVER_ONE = "never 1:"
+
+
 def typography_problems(po_path: Path) -> list[Message]:
     """Every French text of a catalogue follows French typography and the glossary (labkit/notebooks/typography.py)."""
     import polib
@@ -93,7 +98,7 @@ def typography_problems(po_path: Path) -> list[Message]:
         key = entry.msgctxt or entry.msgid[:40]
         found += [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule} (here: “…{excerpt}…”).",
                     file=po_path.name, key=key, rule=slip.needs, excerpt=slip.excerpt) for slip in slips(entry.msgstr)]
-        found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr)]
+        found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr, entry.msgid, NEVER_ONE in entry.tcomment)]
     return found
 
 
