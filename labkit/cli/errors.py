@@ -39,5 +39,7 @@ def confirm(question: Message, refusal: Message, lang: str) -> None:
     """Ask before destroying anything; with no terminal to ask on (CI, a pipe), refuse.
 
     Every destructive command offers --yes, which its refusal message names."""
-    if not sys.stdin.isatty() or not click.confirm(question.render(lang), default=False):
+    from .localized import ask, stdin_is_terminal
+
+    if not stdin_is_terminal() or not ask(question, lang):
         raise UsageError(refusal)

@@ -1,6 +1,7 @@
 """Checks on the gettext catalogues: French must be complete, current and really translated."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..i18n import M, Message
@@ -24,9 +25,17 @@ def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[st
             problems.append(M("catalogue.fuzzy", "{file}: the French translation of “{key}” is marked fuzzy (its English changed): review it.", file=name, key=key))
         elif found.msgstr == entry.msgid and key not in identical_ok and any(ch.isalpha() for ch in PLACEHOLDER.sub("", entry.msgid)):
             problems.append(M("catalogue.untranslated", "{file}: the French text of “{key}” is a copy of the English.", file=name, key=key))
-        elif sorted(PLACEHOLDER.findall(found.msgstr)) != sorted(PLACEHOLDER.findall(entry.msgid)):
+        elif _fields(found.msgstr) != _fields(entry.msgid):
             problems.append(M("catalogue.placeholders", "{file}: the French text of “{key}” does not use the same {{placeholders}} as the English.", file=name, key=key))
     return problems
+
+
+# A placeholder's name, with or without a conversion: click's own {name!r} may become « {name} ».
+FIELD = re.compile(r"(?<!\{)\{([a-z_]+)(?:![rsa])?\}(?!\})")
+
+
+def _fields(text: str) -> list[str]:
+    return sorted(FIELD.findall(text))
 
 
 def key_conflicts(pot_path: Path) -> list[Message]:
@@ -43,7 +52,8 @@ def key_conflicts(pot_path: Path) -> list[Message]:
 
 
 # Words that are the same in both languages; every other copy of the English is a miss.
-SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution", "class.status.score", "class.report.score"})
+SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution", "class.status.score", "class.report.score",
+                            "cli.usage.options", "click.options"})
 
 
 def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
