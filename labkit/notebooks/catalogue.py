@@ -119,20 +119,30 @@ def _off_glossary(where: str, word: str, term: str) -> Message:
 
 
 def readme_problems(readme: Path) -> list[Message]:
-    """The README's French passages follow French typography, and no French paragraph goes unmarked."""
+    """The README's French passages follow French typography, and no French paragraph goes unmarked.
+
+    The same holds for any English document with French passages (docs/trainers-guide.md)."""
     if not readme.exists():
         return []
     found: list[Message] = []
     for passage in readme_passages(readme.read_text(encoding="utf-8")):
-        if not passage.marked:
-            found.append(_unmarked(readme.name, passage))
-            continue
-        found += [M("readme.typography", "{file}, line {line}: the French text needs {rule} (here: “…{excerpt}…”).",
-                    file=readme.name, line=line_of(passage, slip.offset), rule=slip.needs, excerpt=slip.excerpt)
-                  for slip in slips(passage.text)]
-        found += [_off_glossary(f"{readme.name}:{line_of(passage, offset)}", word, term)
-                  for word, term, offset in term_slips(passage.text)]
+        found += _passage_problems(readme.name, passage) if passage.marked else [_unmarked(readme.name, passage)]
     return found
+
+
+def french_document_problems(document: Path) -> list[Message]:
+    """A document written in French (docs/guide-formateur.md) is one French passage, code aside."""
+    if not document.exists():
+        return []
+    return _passage_problems(document.name, Passage(1, document.read_text(encoding="utf-8"), True))
+
+
+def _passage_problems(name: str, passage: Passage) -> list[Message]:
+    found = [M("readme.typography", "{file}, line {line}: the French text needs {rule} (here: “…{excerpt}…”).",
+               file=name, line=line_of(passage, slip.offset), rule=slip.needs, excerpt=slip.excerpt)
+             for slip in slips(passage.text)]
+    return found + [_off_glossary(f"{name}:{line_of(passage, offset)}", word, term)
+                    for word, term, offset in term_slips(passage.text)]
 
 
 def _unmarked(name: str, passage: Passage) -> Message:
@@ -141,10 +151,17 @@ def _unmarked(name: str, passage: Passage) -> Message:
              file=name, line=passage.line)
 
 
+# Documents beside the README: English ones may hold marked French passages; French ones are French throughout.
+ENGLISH_DOCUMENTS = (Path("docs/trainers-guide.md"),)
+FRENCH_DOCUMENTS = (Path("docs/guide-formateur.md"),)
+
+
 def runtime_problems(root: Path) -> list[Message]:
     pot = root / "translations" / "labkit.pot"
     po = root / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"
     mo = root / "labkit" / "locale" / "fr" / "LC_MESSAGES" / "labkit.mo"
     return (extraction_problems(root / "labkit", pot) + key_conflicts(pot)
             + catalogue_problems(pot, po, SAME_IN_FRENCH) + compiled_problems(po, mo)
-            + typography_problems(po) + readme_problems(root / "README.md"))
+            + typography_problems(po) + readme_problems(root / "README.md")
+            + sum((readme_problems(root / path) for path in ENGLISH_DOCUMENTS), [])
+            + sum((french_document_problems(root / path) for path in FRENCH_DOCUMENTS), []))

@@ -9,7 +9,7 @@ from pathlib import Path
 import polib
 import pytest
 
-from labkit.notebooks.catalogue import PLACEHOLDER, readme_problems, runtime_problems, typography_problems
+from labkit.notebooks.catalogue import PLACEHOLDER, french_document_problems, readme_problems, runtime_problems, typography_problems
 from labkit.grading.render import html_text
 from labkit.notebooks.typography import AGREEMENT, FRENCH_END, FRENCH_START, LOG, REFRESH, TIME, readme_passages, slips, term_slips
 
@@ -28,6 +28,7 @@ def repo(tmp_path: Path) -> Path:
     for folder in ("labkit", "notebooks", "translations"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("*.png"))
     return tmp_path
 
 
@@ -300,3 +301,36 @@ def test_the_shortened_copy_hint_fits_a_glance() -> None:
     english = next(e.msgid for e in polib.pofile(str(ROOT / "translations/labkit.pot")) if e.msgctxt == "snapsrv.copy.not_seen.hint")
     hint = M("snapsrv.copy.not_seen.hint", english, remote="incus-snapshot", container="ubuntu-test", snapshot="ubuntu-test-1")
     assert all(len(hint.render(lang)) <= 320 for lang in ("en", "fr")), [len(hint.render(lang)) for lang in ("en", "fr")]
+
+
+# -- the trainer's guides ---------------------------------------------------------------------
+GUIDE = Path("docs/guide-formateur.md")
+
+
+def test_both_guides_are_linked_from_the_readme_and_pass() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/trainers-guide.md)" in readme and "(docs/guide-formateur.md)" in readme
+    assert french_document_problems(ROOT / GUIDE) == [] and readme_problems(ROOT / "docs/trainers-guide.md") == []
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ("dans un terminal, `labkit hint copy`.", "dans un terminal{NB}: labkit hint copy.", "readme.typography"),
+    ("actualisée toutes les quelques secondes", "mise à jour toutes les quelques secondes par copie", "catalogue.term"),
+    ("les journaux de progression disparaissent", "les journaux disparaissent", "catalogue.term"),
+    ("Son identifiant ne change pas.", "Son identifiant ne change pas avant 20:50.", "catalogue.term"),
+    ("Chaque apprenant reçoit son propre projet", "1 apprenants reçoit son propre projet", "catalogue.term"),
+])
+def test_a_slip_in_the_french_guide_fails_the_check_with_its_line(repo: Path, old: str, new: str, key: str) -> None:
+    guide = repo / GUIDE
+    text = guide.read_text(encoding="utf-8")
+    assert old in text
+    guide.write_text(text.replace(old, new.replace("{NB}", " ")), encoding="utf-8")
+    line = text[:text.index(old)].count("\n") + 1
+    found = [m for m in runtime_problems(repo) if m.key == key]
+    assert found and all(str(line) in str(m.params.get("line", m.params.get("where"))) for m in found)
+
+
+def test_french_in_the_english_guide_must_be_marked(repo: Path) -> None:
+    guide = repo / "docs/trainers-guide.md"
+    guide.write_text(guide.read_text(encoding="utf-8") + "\nVous lancez « labkit class create » pour une classe.\n", encoding="utf-8")
+    assert "readme.unmarked_french" in [m.key for m in runtime_problems(repo)]
