@@ -65,6 +65,8 @@ def test_every_help_text_and_command_is_a_message() -> None:
         for param in command.params:
             if isinstance(param, click.Option) and not param.hidden:
                 yield f"{path} {param.opts[0]}", getattr(param, "_help", param.help)
+            elif isinstance(param, click.Argument):  # its metavar is the usage line's word: NOM, ÉTAPE
+                yield f"{path} {param.name}", getattr(param, "_metavar", param.metavar)
         for name, sub in getattr(command, "commands", {}).items():
             yield from walk(sub, f"{path} {name}")
 
