@@ -142,7 +142,7 @@ COUNT = r"(?:\b1|\{(?:count|total|failed|ready|removed|n|number|[a-z_]*[a-rt-z]s
 INVARIABLE = ("fois", "temps", "processus", "cours", "accès", "succès", "mois", "pas", "prix", "choix", "corps",
               "puis", "depuis", "dans", "sous", "sans", "plus", "moins", "très", "après", "près", "dès", "lors",
               "alors", "vers", "jamais", "toujours", "parfois", "ailleurs", "tous", "les", "des", "ces", "mes",
-              "tes", "ses", "nos", "vos", "leurs", "aux", "deux", "trois", "six", "dix", "mais", "ms")
+              "tes", "ses", "nos", "vos", "leurs", "aux", "deux", "trois", "six", "dix", "mais", "ms", "vous", "nous")
 PLURAL = re.compile(COUNT + r"[ \t\u00a0\u202f]+(?!(?:" + "|".join(INVARIABLE) + r")\b)([a-zà-ÿ]+[sx])\b")
 # A time of day written 20:50 (or 21:00:00) in prose; in code it stays as the program wants it.
 CLOCK = re.compile(r"(?<![\w.:/-])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\w:/-]|\.\w)")
