@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import click
 
+from ..grading.render import colon
 from ..i18n import M, Message, default_language, normalise_language
 
 LANGUAGE: ContextVar[str] = ContextVar("labkit_cli_language", default="en")
@@ -88,8 +89,6 @@ COMMAND_METAVAR = M("cli.usage.command", "COMMAND [ARGS]...")
 
 class Formatter(click.HelpFormatter):
     def write_heading(self, heading: str) -> None:
-        from ..grading.render import colon
-
         self.write(f"{'':>{self.current_indent}}{heading}{colon(language()).rstrip()}\n")
 
 
@@ -245,8 +244,6 @@ def _words(message: Message, lang: str) -> list[str]:
 
 def ask(question: Message, lang: str) -> bool:
     """A yes/no question, “no” by default (Enter), answered in the user's language or in English."""
-    from ..grading.render import colon
-
     yes, no = _words(YES, lang), _words(NO, lang)
     text = f"{question.render(lang)} {CHOICES.render(lang)}{colon(lang)}"
     while True:
