@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from ..cli.errors import confirm, handles_errors
+from ..cli.localized import Group, argument, option
 from ..cli.signals import interrupt_on
 from ..errors import UsageError
 from ..i18n import M, Message, Number, normalise_language
@@ -48,42 +49,39 @@ def _client():
     return IncusClient(find_endpoint())
 
 
-@click.group("class")
-@click.option("--dir", "root", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Where classes keep access folders and journals (default: $XDG_STATE_HOME/labkit/classes).")
+@click.group("class", cls=Group, help=M("class.help.class", "Training sessions: one isolated lab per learner on a shared Incus server."))
+@option("--dir", "root", type=click.Path(path_type=Path, file_okay=False), default=None,
+        help=M("class.help.class.dir", "Where classes keep access folders and journals (default: $XDG_STATE_HOME/labkit/classes)."))
 @click.pass_context
 def class_group(ctx: click.Context, root: Path | None) -> None:
-    """Training sessions: one isolated lab per learner on a shared Incus server."""
     parent = ctx.obj
     given = ctx.parent is not None and ctx.parent.get_parameter_source("lab") is click.core.ParameterSource.COMMANDLINE
     ctx.obj = ClassOptions(getattr(parent, "lang", None) or normalise_language(None), getattr(parent, "container", None),
                            getattr(parent, "snapshot", None), root, getattr(parent, "lab", None) if given else None)
 
 
-@class_group.command("create")
-@click.argument("name")
-@click.option("--learners", "count", type=int, default=None, help="Number of learners (learner01, learner02…).")
-@click.option("--roster", type=click.Path(path_type=Path, dir_okay=False), default=None, help="File with one learner name per line.")
-@click.option("--lab", default=None, help="The lab the class does (default: the first lab, or what the class recorded).")
-@click.option("--image", default=None, help="Image of the golden instance (default: the local labkit/ image, else images:ubuntu/24.04).")
-@click.option("--pool", default=None, help="Storage pool (default: the default profile's).")
-@click.option("--listen", default=None, help="Turn on the HTTPS listener on ADDR:PORT (core.https_address). Never done by default.")
-@click.option("--target", "targets", multiple=True, help="Cluster member to place instances on; repeat to spread learners.")
-@click.option("--limit-instances", type=int, default=None, help="Instances per learner project (default 2).")
-@click.option("--limit-disk", default=None, help="Disk per learner project (default 6GiB).")
-@click.option("--limit-memory", default=None, help="Memory per learner project (default 2GiB).")
-@click.option("--limit-processes", type=int, default=None, help="Processes per learner project (default 2000).")
-@click.option("--workspace", "workspace", default=None, metavar="KEY=VALUE,...",
-              help="Limits of each learner's workspace when the class is served, e.g. memory=768MiB,idle=45 "
-                   "(keys: cpu, memory, processes, disk, idle minutes; the others from the machine's and the class's size).")
-@click.option("--dry-run", is_flag=True, help="Print what would be done, change nothing.")
+@class_group.command("create", help=M("class.help.create", "Create a class (or complete a half-created one): a restricted project per learner."))
+@argument("name", metavar=M("class.metavar.name", "NAME"))
+@option("--learners", "count", type=int, default=None, help=M("class.help.create.learners", "Number of learners (learner01, learner02…)."))
+@option("--roster", type=click.Path(path_type=Path, dir_okay=False), default=None, help=M("class.help.create.roster", "File with one learner name per line."))
+@option("--lab", default=None, help=M("class.help.create.lab", "The lab the class does (default: the first lab, or what the class recorded)."))
+@option("--image", default=None, help=M("class.help.create.image", "Image of the golden instance (default: the local labkit/ image, else images:ubuntu/24.04)."))
+@option("--pool", default=None, help=M("class.help.create.pool", "Storage pool (default: the default profile's)."))
+@option("--listen", default=None, help=M("class.help.create.listen", "Turn on the HTTPS listener on ADDR:PORT (core.https_address). Never done by default."))
+@option("--target", "targets", multiple=True, help=M("class.help.create.target", "Cluster member to place instances on; repeat to spread learners."))
+@option("--limit-instances", type=int, default=None, help=M("class.help.create.limit_instances", "Instances per learner project (default 2)."))
+@option("--limit-disk", default=None, help=M("class.help.create.limit_disk", "Disk per learner project (default 6GiB)."))
+@option("--limit-memory", default=None, help=M("class.help.create.limit_memory", "Memory per learner project (default 2GiB)."))
+@option("--limit-processes", type=int, default=None, help=M("class.help.create.limit_processes", "Processes per learner project (default 2000)."))
+@option("--workspace", "workspace", default=None, metavar=M("class.metavar.workspace", "KEY=VALUE,..."),
+        help=M("class.help.create.workspace", "Limits of each learner's workspace when the class is served, e.g. memory=768MiB,idle=45 (keys: cpu, memory, processes, disk, idle minutes; the others from the machine's and the class's size)."))
+@option("--dry-run", is_flag=True, help=M("class.help.create.dry_run", "Print what would be done, change nothing."))
 @click.pass_obj
 @handles_errors
 def create_command(opts: ClassOptions, name: str, count: int | None, roster: Path | None, lab: str | None, image: str | None,
                    pool: str | None, listen: str | None, targets: tuple[str, ...], limit_instances: int | None,
                    limit_disk: str | None, limit_memory: str | None, limit_processes: int | None, workspace: str | None,
                    dry_run: bool) -> None:
-    """Create a class (or complete a half-created one): a restricted project per learner."""
     from ..hub.workspace_limits import WorkspaceLimits
     from ..keys import WORKSPACE_KEY
     from . import create as classroom
@@ -128,15 +126,14 @@ def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) ->
         click.echo(f"  {learner}: {line}" if line else "  " + terminal(M("class.cli.snapshot_server_trusted", "{learner}: already added (their certificate is trusted there).", learner=learner), opts.lang))
 
 
-@class_group.command("status")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per refresh with --watch).")
-@click.option("--watch", is_flag=True, help="Refresh on every lifecycle event of the class.")
-@click.option("--seconds", type=float, default=None, hidden=True, help="With --watch: stop after this many seconds.")
+@class_group.command("status", help=M("class.help.status", "One table, learners × steps, graded with the same checks as `labkit check`."))
+@argument("name", metavar=M("class.metavar.name", "NAME"))
+@option("--json", "as_json", is_flag=True, help=M("class.help.status.json", "Print JSON (one object per refresh with --watch)."))
+@option("--watch", is_flag=True, help=M("class.help.status.watch", "Refresh on every lifecycle event of the class."))
+@option("--seconds", type=float, default=None, hidden=True, help=M("class.help.status.seconds", "With --watch: stop after this many seconds."))
 @click.pass_obj
 @handles_errors
 def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, seconds: float | None) -> None:
-    """One table, learners × steps, graded with the same checks as `labkit check`."""
     from . import report as views
     from . import status as cs
     from ..grading.render import dumps
@@ -177,14 +174,13 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
 
 
 
-@class_group.command("report")
-@click.argument("name")
-@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write a self-contained HTML page.")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write a CSV for the LMS.")
+@class_group.command("report", help=M("class.help.report", "The class's grid, score, time per step and most common mistakes, as HTML and/or CSV."))
+@argument("name", metavar=M("class.metavar.name", "NAME"))
+@option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help=M("class.help.report.html", "Write a self-contained HTML page."))
+@option("--csv", "csv_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help=M("class.help.report.csv", "Write a CSV for the LMS."))
 @click.pass_obj
 @handles_errors
 def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_path: Path | None) -> None:
-    """The class's grid, score, time per step and most common mistakes, as HTML and/or CSV."""
     from .report import report_csv, report_html
     from .status import class_status
 
@@ -200,13 +196,12 @@ def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_pa
             opts.say(M("class.cli.written", "Written: {path}", path=str(path)), err=False)
 
 
-@class_group.command("destroy")
-@click.argument("name")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@class_group.command("destroy", help=M("class.help.destroy", "Remove the class: projects, instances, certificates, golden instance, access folders."))
+@argument("name", metavar=M("class.metavar.name", "NAME"))
+@option("--yes", is_flag=True, help=M("class.help.destroy.yes", "Do not ask for confirmation."))
 @click.pass_obj
 @handles_errors
 def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
-    """Remove the class: projects, instances, certificates, golden instance, access folders."""
     from . import create as classroom
 
     from ..hub import teardown
@@ -230,15 +225,14 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
         opts.say(M("class.cli.nothing_there", "Nothing was removed on the snapshot server: {reason}", reason=done.second_missing))
 
 
-@class_group.command("serve")
-@click.argument("name")
-@click.option("--listen", default="127.0.0.1:8000", show_default=True, help="Where the hub answers browsers (ADDR:PORT).")
-@click.option("--ssl-cert", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None, help="Serve HTTPS with this certificate (PEM).")
-@click.option("--ssl-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None, help="The certificate's private key (PEM).")
+@class_group.command("serve", help=M("class.help.serve", "Run JupyterHub in front of the class: one login and one JupyterLab per learner, a dashboard for you."))
+@argument("name", metavar=M("class.metavar.name", "NAME"))
+@option("--listen", default="127.0.0.1:8000", show_default=True, help=M("class.help.serve.listen", "Where the hub answers browsers (ADDR:PORT)."))
+@option("--ssl-cert", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None, help=M("class.help.serve.ssl_cert", "Serve HTTPS with this certificate (PEM)."))
+@option("--ssl-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None, help=M("class.help.serve.ssl_key", "The certificate's private key (PEM)."))
 @click.pass_obj
 @handles_errors
 def serve_command(opts: ClassOptions, name: str, listen: str, ssl_cert: Path | None, ssl_key: Path | None) -> None:
-    """Run JupyterHub in front of the class: one login and one JupyterLab per learner, a dashboard for you."""
     from ..hub import serve
 
     if bool(ssl_cert) != bool(ssl_key):
@@ -250,15 +244,14 @@ def serve_command(opts: ClassOptions, name: str, listen: str, ssl_cert: Path | N
                            say=lambda m: opts.say(m, err=False), ssl_cert=ssl_cert, ssl_key=ssl_key))
 
 
-@class_group.command("credentials")
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {learner, login, password, url}.")
-@click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write a printable sheet, one card per learner.")
-@click.option("--lang", "card_lang", type=click.Choice(["fr", "en"]), default=None, help="Language of the sheet (default: the class's).")
+@class_group.command("credentials", help=M("class.help.credentials", "The logins and passwords of the class's hub (learners and instructor)."))
+@argument("name", metavar=M("class.metavar.name", "NAME"))
+@option("--json", "as_json", is_flag=True, help=M("class.help.credentials.json", "Print a JSON list of {learner, login, password, url}."))
+@option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False), default=None, help=M("class.help.credentials.html", "Write a printable sheet, one card per learner."))
+@option("--lang", "card_lang", type=click.Choice(["fr", "en"]), default=None, help=M("class.help.credentials.lang", "Language of the sheet (default: the class's)."))
 @click.pass_obj
 @handles_errors
 def credentials_command(opts: ClassOptions, name: str, as_json: bool, html_path: Path | None, card_lang: str | None) -> None:
-    """The logins and passwords of the class's hub (learners and instructor)."""
     from ..hub import credentials
 
     cards = credentials.read(opts.folder(name), name)

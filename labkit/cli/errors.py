@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import click
 
+from . import localized
 from ..errors import LabkitError, UsageError
 from ..i18n import M, Message
 from ..grading.render import colon
@@ -39,5 +40,5 @@ def confirm(question: Message, refusal: Message, lang: str) -> None:
     """Ask before destroying anything; with no terminal to ask on (CI, a pipe), refuse.
 
     Every destructive command offers --yes, which its refusal message names."""
-    if not sys.stdin.isatty() or not click.confirm(question.render(lang), default=False):
+    if not localized.stdin_is_terminal() or not localized.ask(question, lang):
         raise UsageError(refusal)

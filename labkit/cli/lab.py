@@ -12,23 +12,23 @@ from pathlib import Path
 import click
 
 from .errors import handles_errors
+from .localized import Command, option
 from .signals import interrupt_on
-from ..i18n import Message
+from ..i18n import M, Message
 from ..labs import CHAPTERS, chapter_named
 
 
-@click.command("lab")
-@click.option("--lab", "lab", type=click.Choice(list(CHAPTERS)), default=None,
-              help="Whose notebook to open (default: the one given to “labkit --lab”, else the first lab).")
-@click.option("--listen", default=None, metavar="ADDR:PORT",
-              help="Where JupyterLab listens (default: 127.0.0.1:8888, or the next free port).")
-@click.option("--no-browser", is_flag=True, help="Do not open a browser, only print the URL.")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-              help="Repository root (where notebooks/ is).")
+@click.command("lab", cls=Command, help=M("cli.help.lab", "Open a lab's notebook in JupyterLab, in your language, and print its URL."))
+@option("--lab", "lab", type=click.Choice(list(CHAPTERS)), default=None,
+        help=M("cli.help.lab.lab", "Whose notebook to open (default: the one given to “labkit --lab”, else the first lab)."))
+@option("--listen", default=None, metavar=M("cli.metavar.address_port", "ADDR:PORT"),
+        help=M("cli.help.lab.listen", "Where JupyterLab listens (default: 127.0.0.1:8888, or the next free port)."))
+@option("--no-browser", is_flag=True, help=M("cli.help.lab.no_browser", "Do not open a browser, only print the URL."))
+@option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
+        help=M("cli.help.lab.root", "Repository root (where notebooks/ is)."))
 @click.pass_obj
 @handles_errors
 def lab_command(opts: object, lab: str | None, listen: str | None, no_browser: bool, root: Path) -> None:
-    """Open a lab's notebook in JupyterLab, in your language, and print its URL."""
     from ..notebooks.server import DEFAULT_LISTEN, require_jupyterlab, run_lab
 
     lang = getattr(opts, "lang")

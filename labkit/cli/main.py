@@ -16,6 +16,7 @@ from ..grading import render
 from ..classroom.cli import class_group
 from .lab import lab_command
 from .errors import confirm, handles_errors
+from .localized import Root, argument, option, use_language
 from .signals import interrupt_on
 from ..errors import IncusUnavailable, UsageError
 from ..i18n import M, Message, normalise_language
@@ -44,27 +45,25 @@ class Options:
         click.echo(terminal(message, self.lang), err=err)
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
-@click.option("--lang", type=click.Choice(["fr", "en"]), default=None, help="Language of messages (default: from LANG).")
-@click.option("--lab", type=click.Choice(list(CHAPTERS)), default=DEFAULT_LAB, show_default=True, help="Which lab (chapter) to grade.")
-@click.option("--container", default=None, help="Lab instance (default: the lab's own).")
-@click.option("--snapshot", default=None, help="Snapshot name (default: the lab's own).")
-@click.option("--project", default=None, help="Incus project (default: the client's).")
-@click.option("--journal", type=click.Path(path_type=Path), default=None, help="Journal file (default: in the XDG state folder).")
+@click.group(cls=Root, context_settings=CONTEXT_SETTINGS, help=M("cli.help.main", "labkit — the Incus snapshots labs, graded against your real containers."))
+@option("--lang", type=click.Choice(["fr", "en"]), default=None, is_eager=True, callback=use_language, help=M("cli.help.main.lang", "Language of messages (default: from LANG)."))
+@option("--lab", type=click.Choice(list(CHAPTERS)), default=DEFAULT_LAB, show_default=True, help=M("cli.help.main.lab", "Which lab (chapter) to grade."))
+@option("--container", default=None, help=M("cli.help.main.container", "Lab instance (default: the lab's own)."))
+@option("--snapshot", default=None, help=M("cli.help.main.snapshot", "Snapshot name (default: the lab's own)."))
+@option("--project", default=None, help=M("cli.help.main.project", "Incus project (default: the client's)."))
+@option("--journal", type=click.Path(path_type=Path), default=None, help=M("cli.help.main.journal", "Journal file (default: in the XDG state folder)."))
 @click.pass_context
 def main(ctx: click.Context, lang: str | None, lab: str, container: str | None, snapshot: str | None, project: str | None, journal: Path | None) -> None:
-    """labkit — the Incus snapshots labs, graded against your real containers."""
     ctx.obj = Options(normalise_language(lang), container, snapshot, project, journal, lab)
 
 
-@main.command()
-@click.argument("steps", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--verbose", "-v", is_flag=True, help="Every step in full, also those waiting on an earlier one.")
+@main.command(help=M("cli.help.check", "Grade the given steps (all of them when none is given)."))
+@argument("steps", nargs=-1, metavar=M("cli.metavar.steps", "[STEP]..."))
+@option("--json", "as_json", is_flag=True, help=M("cli.help.check.json", "Print one JSON object."))
+@option("--verbose", "-v", is_flag=True, help=M("cli.help.check.verbose", "Every step in full, also those waiting on an earlier one."))
 @click.pass_obj
 @handles_errors
 def check(opts: Options, steps: tuple[str, ...], as_json: bool, verbose: bool) -> None:
-    """Grade the given steps (all of them when none is given)."""
     # The console script runs the plain forms of this command without click (entry.py).
     from .check import run_check
 
@@ -72,12 +71,11 @@ def check(opts: Options, steps: tuple[str, ...], as_json: bool, verbose: bool) -
                        journal=opts.journal, steps=steps, as_json=as_json, verbose=verbose))
 
 
-@main.command()
-@click.argument("step")
+@main.command(help=M("cli.help.hint", "A nudge first; the exact command when asked again."))
+@argument("step", metavar=M("cli.metavar.step", "STEP"))
 @click.pass_obj
 @handles_errors
 def hint(opts: Options, step: str) -> None:
-    """A nudge first; the exact command when asked again."""
     session = opts.session()
     level, message = session.hint(step)
     click.echo(terminal(message, opts.lang))
@@ -85,12 +83,11 @@ def hint(opts: Options, step: str) -> None:
         opts.say(warning, err=True)
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
+@main.command(help=M("cli.help.report", "Score table of this attempt: status, time, attempts and hints per step."))
+@option("--json", "as_json", is_flag=True, help=M("cli.help.report.json", "Print one JSON object."))
 @click.pass_obj
 @handles_errors
 def report(opts: Options, as_json: bool) -> None:
-    """Score table of this attempt: status, time, attempts and hints per step."""
     from ..grading.progress import attempt_report, report_table
 
     session = opts.session()
@@ -101,12 +98,11 @@ def report(opts: Options, as_json: bool) -> None:
         click.echo(report_table(session.chapter, data, opts.lang))
 
 
-@main.command()
-@click.option("--seconds", type=float, default=None, help="Stop after this many seconds (default: until interrupted).")
+@main.command(help=M("cli.help.watch", "Record lifecycle events into the journal until interrupted (for terminal users)."))
+@option("--seconds", type=float, default=None, help=M("cli.help.watch.seconds", "Stop after this many seconds (default: until interrupted)."))
 @click.pass_obj
 @handles_errors
 def watch(opts: Options, seconds: float | None) -> None:
-    """Record lifecycle events into the journal until interrupted (for terminal users)."""
     from ..incus.events import Listener
 
     session = opts.session()
@@ -128,12 +124,11 @@ def watch(opts: Options, seconds: float | None) -> None:
     opts.say(M("cli.watch.stopped", "Stopped watching. Your journal now holds {count} events.", count=len(session.journal.attempt_view().events)), err=True)
 
 
-@main.command()
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@main.command(help=M("cli.help.reset", "Put the instance back to the chapter's start and archive the journal."))
+@option("--yes", is_flag=True, help=M("cli.help.reset.yes", "Do not ask for confirmation."))
 @click.pass_obj
 @handles_errors
 def reset(opts: Options, yes: bool) -> None:
-    """Put the instance back to the chapter's start and archive the journal."""
     session = opts.session()
     if not yes:
         confirm(session.reset_question(), M("cli.reset.needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."), opts.lang)
@@ -143,12 +138,11 @@ def reset(opts: Options, yes: bool) -> None:
         opts.say(M("cli.reset.archived", "Your previous attempt is kept in {archive}.", archive=str(archived)))
 
 
-@main.command(hidden=True)
-@click.option("--stop", "stop_it", is_flag=True, help="Stop this instance's recorder (and disable its unit).")
+@main.command(hidden=True, help=M("cli.help.record", "Run the event recorder in the foreground (`labkit setup` starts it in the background)."))
+@option("--stop", "stop_it", is_flag=True, help=M("cli.help.record.stop", "Stop this instance's recorder (and disable its unit)."))
 @click.pass_obj
 @handles_errors
 def record(opts: Options, stop_it: bool) -> None:
-    """Run the event recorder in the foreground (`labkit setup` starts it in the background)."""
     import os
 
     from ..provision import recorder_service
@@ -169,26 +163,25 @@ def record(opts: Options, stop_it: bool) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "labkit.grading.recorder", "--config", str(config)])
 
 
-@main.command()
-@click.option("--image", default=None, help="Image for the lab instance (default: images:ubuntu/24.04 if reachable, else a local Debian image).")
-@click.option("--recreate", is_flag=True, help="Delete and rebuild the lab instance.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--test-tools", is_flag=True, help="Also install what `make test` needs (chromium, fonts; as root).")
-@click.option("--no-recorder", is_flag=True, help="Do not start the background event recorder.")
-@click.option("--snapshot-server", is_flag=True, help="Only bring up the lab's snapshot server (a second Incus daemon on loopback).")
-@click.option("--snapshot-server-port", type=int, default=8444, show_default=True, help="Its HTTPS port on 127.0.0.1.")
-@click.option("--snapshot-server-dir", type=click.Path(path_type=Path, file_okay=False), envvar="LABKIT_SNAPSHOT_SERVER_DIR",
-              default=Path("/var/lib/labkit-snapshot-server"), show_default=True, help="Its INCUS_DIR.")
-@click.option("--snapshot-server-url", default=None, help="Use this existing Incus server (https://HOST:PORT) instead.")
-@click.option("--snapshot-server-remote", default="incus-snapshot", show_default=True, help="The remote name learners give it.")
-@click.option("--stop", "stop_it", is_flag=True, help="With --snapshot-server: stop it and remove its folder.")
-@click.option("--no-main-listen", is_flag=True, hidden=True, help="Tests: leave the main daemon's core.https_address alone.")
+@main.command(help=M("cli.help.setup", "Install and start Incus if needed, prepare storage, image and the lab instance."))
+@option("--image", default=None, help=M("cli.help.setup.image", "Image for the lab instance (default: images:ubuntu/24.04 if reachable, else a local Debian image)."))
+@option("--recreate", is_flag=True, help=M("cli.help.setup.recreate", "Delete and rebuild the lab instance."))
+@option("--yes", is_flag=True, help=M("cli.help.setup.yes", "Do not ask for confirmation."))
+@option("--test-tools", is_flag=True, help=M("cli.help.setup.test_tools", "Also install what `make test` needs (chromium, fonts; as root)."))
+@option("--no-recorder", is_flag=True, help=M("cli.help.setup.no_recorder", "Do not start the background event recorder."))
+@option("--snapshot-server", is_flag=True, help=M("cli.help.setup.snapshot_server", "Only bring up the lab's snapshot server (a second Incus daemon on loopback)."))
+@option("--snapshot-server-port", type=int, default=8444, show_default=True, help=M("cli.help.setup.snapshot_server_port", "Its HTTPS port on 127.0.0.1."))
+@option("--snapshot-server-dir", type=click.Path(path_type=Path, file_okay=False), envvar="LABKIT_SNAPSHOT_SERVER_DIR",
+        default=Path("/var/lib/labkit-snapshot-server"), show_default=True, help=M("cli.help.setup.snapshot_server_dir", "Its INCUS_DIR."))
+@option("--snapshot-server-url", default=None, help=M("cli.help.setup.snapshot_server_url", "Use this existing Incus server (https://HOST:PORT) instead."))
+@option("--snapshot-server-remote", default="incus-snapshot", show_default=True, help=M("cli.help.setup.snapshot_server_remote", "The remote name learners give it."))
+@option("--stop", "stop_it", is_flag=True, help=M("cli.help.setup.stop", "With --snapshot-server: stop it and remove its folder."))
+@option("--no-main-listen", is_flag=True, hidden=True, help=M("cli.help.setup.no_main_listen", "Tests: leave the main daemon's core.https_address alone."))
 @click.pass_obj
 @handles_errors
 def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tools: bool, no_recorder: bool,
           snapshot_server: bool, snapshot_server_port: int, snapshot_server_dir: Path, snapshot_server_url: str | None,
           snapshot_server_remote: str, stop_it: bool, no_main_listen: bool) -> None:
-    """Install and start Incus if needed, prepare storage, image and the lab instance."""
     from ..provision.setup import run_setup
 
     if snapshot_server or snapshot_server_url:
@@ -218,12 +211,11 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
             opts.say(M("setup.needs_snapshot_server", "This lab also needs the snapshot server: run “sudo labkit setup --snapshot-server” (or, on a training server, use the token your trainer gives you)."))
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True)
+@main.command(help=M("cli.help.doctor", "Read-only diagnosis of the lab environment."))
+@option("--json", "as_json", is_flag=True, help=M("cli.help.doctor.json", "Print one JSON object."))
 @click.pass_obj
 @handles_errors
 def doctor(opts: Options, as_json: bool) -> None:
-    """Read-only diagnosis of the lab environment."""
     from ..provision.doctor import diagnose, doctor_json, doctor_text
 
     checks = diagnose(container=opts.container or opts.default_container(), project=opts.project)
@@ -232,9 +224,9 @@ def doctor(opts: Options, as_json: bool) -> None:
     sys.exit(0 if ok else 2)
 
 
-@main.group()
+@main.group(help=M("cli.help.notebooks", "Build the French and English notebooks from their one source, or check them."))
 def notebooks() -> None:
-    """Build the French and English notebooks from their one source, or check them."""
+    pass
 
 
 def _repository(root: Path) -> Path:
@@ -243,24 +235,22 @@ def _repository(root: Path) -> Path:
     return root
 
 
-@notebooks.command("build")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+@notebooks.command("build", help=M("cli.help.notebooks.build", "Write notebooks/en and notebooks/fr from the source and the French catalogue."))
+@option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help=M("cli.help.notebooks.build.root", "Repository root."))
 @click.pass_obj
 @handles_errors
 def notebooks_build(opts: Options, root: Path) -> None:
-    """Write notebooks/en and notebooks/fr from the source and the French catalogue."""
     from ..notebooks.build import build
 
     for path in build(_repository(root)):
         opts.say(M("cli.notebooks.written", "Written: {path}", path=str(path)))
 
 
-@notebooks.command("check")
-@click.option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help="Repository root.")
+@notebooks.command("check", help=M("cli.help.notebooks.check", "Fail when notebooks or catalogues have drifted from their source."))
+@option("--root", type=click.Path(path_type=Path, file_okay=False), default=Path("."), help=M("cli.help.notebooks.check.root", "Repository root."))
 @click.pass_obj
 @handles_errors
 def notebooks_check(opts: Options, root: Path) -> None:
-    """Fail when notebooks or catalogues have drifted from their source."""
     from ..notebooks.catalogue import runtime_problems
     from ..notebooks.check import problems
 

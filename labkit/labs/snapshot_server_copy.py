@@ -49,18 +49,18 @@ def check_copy(ctx: Context) -> Verdict:
         return passed(M("snapsrv.copy.ok", "“{container}” on the snapshot server is a copy of your snapshot “{snapshot}”.", **_p(ctx)),
                       M("snapsrv.evidence.migrated", "Incus reported at {time} the copy of {container}/{snapshot}.", time=_hms(event.time), **_p(ctx)))
     if _refreshed(ctx):
-        return consumed(M("snapsrv.copy.refreshed", "The copy has been refreshed since: the refresh replaced what showed how it was first made.", **_p(ctx)))
+        return consumed(M("snapsrv.copy.refreshed", "The copy has been refreshed since it was made: the refresh replaced what showed how it was first made.", **_p(ctx)))
     shared = [s for s in copy.snapshots if _same_snapshot(primary.snapshot(s.name), s)]
     if shared:
         return _whole(ctx, M("snapsrv.evidence.copied_snapshots", "The copy holds snapshots of {container}: {found}.", found=_names(shared), **_p(ctx)))
     if copy.key("volatile.apply_template") != "copy":
-        return consumed(M("snapsrv.copy.started", "The copy was started since (volatile.apply_template is gone), so how it was made can no longer be seen.", **_p(ctx)))
+        return consumed(M("snapsrv.copy.started", "The copy has been started since it was made (volatile.apply_template is gone), so how it was made can no longer be seen.", **_p(ctx)))
     if "copy" in ctx.history.passed:
         return consumed(M("snapsrv.copy.unseen", "No report of the copy by the main server is in the journal any more.", **_p(ctx)))
     # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
     # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
-    return failed(M("snapsrv.copy.not_seen", "labkit did not see “{container}” on the snapshot server being copied from your instance: the main server reported no copy after it was created, and its keys alone do not prove it.", **_p(ctx)),
-                  M("snapsrv.copy.not_seen.hint", "labkit knows a copy by the main server's report of it, which the event recorder keeps (“labkit --lab snapshot-server setup” starts it for this lab; or keep “labkit --lab snapshot-server watch” running, or work in the notebook). With one of them running, delete the copy (“incus delete {remote}:{container}”) and copy again: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
+    return failed(M("snapsrv.copy.not_seen", "labkit did not see your instance being copied to “{container}” on the snapshot server: the main server reported no copy after it was created, and its keys alone do not prove it.", **_p(ctx)),
+                  M("snapsrv.copy.not_seen.hint", "labkit sees a copy through the event recorder (“labkit --lab snapshot-server setup” starts it), “labkit --lab snapshot-server watch” or the notebook. With one of them running, copy again: “incus delete {remote}:{container}”, then “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
                   "copy_not_seen")
 
 

@@ -99,7 +99,12 @@ def markdown_blocks(text: str) -> list[str]:
 
 
 def _has_words(text: str) -> bool:
-    return any(ch.isalpha() for ch in CODE_SPAN.sub("", text))
+    """Text a reader reads: letters, or punctuation French spaces differently (« `fichier` : »)."""
+    return any(ch.isalpha() or ch in ":;?!" for ch in CODE_SPAN.sub("", text))
+
+
+# Inside a fenced block, only what a person reads is text: comments, and a systemd unit's Description=.
+DESCRIPTION = re.compile(r"^(\s*Description=)(.*)$")
 
 
 def render_cell(cell_id: str, cell_type: str, source: str, translate: Translate) -> str:
@@ -112,11 +117,21 @@ def render_cell(cell_id: str, cell_type: str, source: str, translate: Translate)
         return translate(f"{cell_id}:{count}", text)
 
     if cell_type == "markdown":
-        return "\n\n".join(unit(b) if not b.lstrip().startswith(FENCE) and _has_words(b) else b
-                           for b in markdown_blocks(source))
+        return "\n\n".join(_render_code(b, unit) if b.lstrip().startswith(FENCE) else unit(b) if _has_words(b) else b
+                             for b in markdown_blocks(source))
+    return _render_code(source, unit)
+
+
+def _render_code(source: str, unit: Callable[[str], str]) -> str:
+    """Code with its comment blocks and Description= values passed through `unit`."""
     lines, out, i = source.split("\n"), [], 0
     while i < len(lines):
         match = COMMENT.match(lines[i])
+        described = DESCRIPTION.match(lines[i])
+        if described is not None and _has_words(described.group(2)):
+            out.append(described.group(1) + unit(described.group(2)))
+            i += 1
+            continue
         if match is None:
             out.append(lines[i])
             i += 1

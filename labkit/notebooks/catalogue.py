@@ -1,6 +1,7 @@
 """Checks on the gettext catalogues: French must be complete, current and really translated."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..i18n import M, Message
@@ -24,9 +25,17 @@ def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[st
             problems.append(M("catalogue.fuzzy", "{file}: the French translation of “{key}” is marked fuzzy (its English changed): review it.", file=name, key=key))
         elif found.msgstr == entry.msgid and key not in identical_ok and any(ch.isalpha() for ch in PLACEHOLDER.sub("", entry.msgid)):
             problems.append(M("catalogue.untranslated", "{file}: the French text of “{key}” is a copy of the English.", file=name, key=key))
-        elif sorted(PLACEHOLDER.findall(found.msgstr)) != sorted(PLACEHOLDER.findall(entry.msgid)):
+        elif _fields(found.msgstr) != _fields(entry.msgid):
             problems.append(M("catalogue.placeholders", "{file}: the French text of “{key}” does not use the same {{placeholders}} as the English.", file=name, key=key))
     return problems
+
+
+# A placeholder's name, with or without a conversion: click's own {name!r} may become « {name} ».
+FIELD = re.compile(r"(?<!\{)\{([a-z_]+)(?:![rsa])?\}(?!\})")
+
+
+def _fields(text: str) -> list[str]:
+    return sorted(FIELD.findall(text))
 
 
 def key_conflicts(pot_path: Path) -> list[Message]:
@@ -43,7 +52,8 @@ def key_conflicts(pot_path: Path) -> list[Message]:
 
 
 # Words that are the same in both languages; every other copy of the English is a miss.
-SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution", "class.status.score", "class.report.score"})
+SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution", "class.status.score", "class.report.score",
+                            "cli.usage.options", "click.options"})
 
 
 def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
@@ -82,6 +92,11 @@ def compiled_problems(po_path: Path, mo_path: Path) -> list[Message]:
     return []
 
 
+# A translator's comment that lifts the agreement rule from a message the code never uses for one
+# (it has a singular message of its own).
+NEVER_ONE = "never 1:"
+
+
 def typography_problems(po_path: Path) -> list[Message]:
     """Every French text of a catalogue follows French typography and the glossary (labkit/notebooks/typography.py)."""
     import polib
@@ -93,7 +108,7 @@ def typography_problems(po_path: Path) -> list[Message]:
         key = entry.msgctxt or entry.msgid[:40]
         found += [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule} (here: “…{excerpt}…”).",
                     file=po_path.name, key=key, rule=slip.needs, excerpt=slip.excerpt) for slip in slips(entry.msgstr)]
-        found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr)]
+        found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr, entry.msgid, NEVER_ONE in entry.tcomment)]
     return found
 
 
@@ -104,20 +119,30 @@ def _off_glossary(where: str, word: str, term: str) -> Message:
 
 
 def readme_problems(readme: Path) -> list[Message]:
-    """The README's French passages follow French typography, and no French paragraph goes unmarked."""
+    """The README's French passages follow French typography, and no French paragraph goes unmarked.
+
+    The same holds for any English document with French passages (docs/trainers-guide.md)."""
     if not readme.exists():
         return []
     found: list[Message] = []
     for passage in readme_passages(readme.read_text(encoding="utf-8")):
-        if not passage.marked:
-            found.append(_unmarked(readme.name, passage))
-            continue
-        found += [M("readme.typography", "{file}, line {line}: the French text needs {rule} (here: “…{excerpt}…”).",
-                    file=readme.name, line=line_of(passage, slip.offset), rule=slip.needs, excerpt=slip.excerpt)
-                  for slip in slips(passage.text)]
-        found += [_off_glossary(f"{readme.name}:{line_of(passage, offset)}", word, term)
-                  for word, term, offset in term_slips(passage.text)]
+        found += _passage_problems(readme.name, passage) if passage.marked else [_unmarked(readme.name, passage)]
     return found
+
+
+def french_document_problems(document: Path) -> list[Message]:
+    """A document written in French (docs/guide-formateur.md) is one French passage, code aside."""
+    if not document.exists():
+        return []
+    return _passage_problems(document.name, Passage(1, document.read_text(encoding="utf-8"), True))
+
+
+def _passage_problems(name: str, passage: Passage) -> list[Message]:
+    found = [M("readme.typography", "{file}, line {line}: the French text needs {rule} (here: “…{excerpt}…”).",
+               file=name, line=line_of(passage, slip.offset), rule=slip.needs, excerpt=slip.excerpt)
+             for slip in slips(passage.text)]
+    return found + [_off_glossary(f"{name}:{line_of(passage, offset)}", word, term)
+                    for word, term, offset in term_slips(passage.text)]
 
 
 def _unmarked(name: str, passage: Passage) -> Message:
@@ -126,10 +151,17 @@ def _unmarked(name: str, passage: Passage) -> Message:
              file=name, line=passage.line)
 
 
+# Documents beside the README: English ones may hold marked French passages; French ones are French throughout.
+ENGLISH_DOCUMENTS = (Path("docs/trainers-guide.md"),)
+FRENCH_DOCUMENTS = (Path("docs/guide-formateur.md"),)
+
+
 def runtime_problems(root: Path) -> list[Message]:
     pot = root / "translations" / "labkit.pot"
     po = root / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"
     mo = root / "labkit" / "locale" / "fr" / "LC_MESSAGES" / "labkit.mo"
     return (extraction_problems(root / "labkit", pot) + key_conflicts(pot)
             + catalogue_problems(pot, po, SAME_IN_FRENCH) + compiled_problems(po, mo)
-            + typography_problems(po) + readme_problems(root / "README.md"))
+            + typography_problems(po) + readme_problems(root / "README.md")
+            + sum((readme_problems(root / path) for path in ENGLISH_DOCUMENTS), [])
+            + sum((french_document_problems(root / path) for path in FRENCH_DOCUMENTS), []))

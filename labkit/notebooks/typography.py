@@ -63,11 +63,13 @@ def _mask(text: str, pattern: re.Pattern[str], fill: str = "X") -> str:
     return pattern.sub(lambda m: re.sub(r"[^\n]", fill, m.group(0)), text)
 
 
-def prose(text: str) -> str:
-    """The text with its literal parts masked (same length, same line breaks)."""
+def prose(text: str, placeholders: bool = False) -> str:
+    """The text with its literal parts masked (same length, same line breaks); {placeholders}
+    are kept when asked, else masked as a number."""
     for pattern in (FENCED, INDENTED, CODE_SPAN, URL, LINK_TARGET, ASSIGNMENT, VERDICT_SYMBOL):
         text = _mask(text, pattern)
-    text = _mask(text, PLACEHOLDER, "0")  # a placeholder may be a number: « {seconds} s »
+    if not placeholders:
+        text = _mask(text, PLACEHOLDER, "0")  # a placeholder may be a number: « {seconds} s »
     return QUOTED.sub(lambda m: m.group(1) + re.sub(r"[^\n]", "X", m.group(2)) + m.group(3), text)
 
 
@@ -101,11 +103,79 @@ TERMS = (
 )
 
 
-def term_slips(text: str) -> list[tuple[str, str, int]]:
-    """(word found, term to use, offset) for every word of `text` that strays from the glossary."""
+def term_slips(text: str, english: str | None = None, never_one: bool = False) -> list[tuple[str, str, int]]:
+    """(word found, term to use, offset) for every word of `text` that strays from the glossary.
+
+    `english` is the source a catalogue entry translates (None for French written as French, the
+    README's or a guide's): some concepts can only be told apart by what the English says.
+    `never_one`: see concept_slips."""
+    words = text
     for pattern in (FENCED, INDENTED, CODE_SPAN, URL, LINK_TARGET, ASSIGNMENT, PLACEHOLDER, TRAINER):
-        text = _mask(text, pattern)
-    return [(match.group(0), term, match.start()) for pattern, term in TERMS for match in pattern.finditer(text)]
+        words = _mask(words, pattern)
+    found = [(match.group(0), term, match.start()) for pattern, term in TERMS for match in pattern.finditer(words)]
+    return sorted(found + concept_slips(text, english, never_one), key=lambda slip: slip[2])
+
+
+# -- one word per concept ----------------------------------------------------------------
+# Some French words are right for one concept and wrong for its neighbour, so the rule needs to
+# know the concept: from the English of a catalogue entry, or from the words around it.
+REFRESH = "actualiser / actualisation"
+LOG = "fichier journal (journal de progression pour celui de labkit)"
+AGREEMENT = "un accord juste pour 1 (par exemple « apprenants : {count} »)"
+TIME = "20 h 50"
+# « mettre à jour » and its forms, with up to two words between (« mettez la copie à jour »).
+UPDATE = re.compile(r"\b(?:mettre|mets|met|mettez|mettons|mettent|mettra|mettrez|mettant|mis|mise|mises)"
+                    r"(?:\s+(?:la|le|les|l’|cette|votre|vos|une|sa|ses|leur|leurs)?\s*\w+)?\s+à\s+jour\b", re.IGNORECASE)
+ENGLISH_REFRESH = re.compile(r"(?<![\w-])refresh", re.IGNORECASE)  # not the option --refresh
+ENGLISH_UPDATE = re.compile(r"\bupdat|\bupgrad|\bup to date\b", re.IGNORECASE)
+NEAR_COPY = re.compile(r"\bcopies?\b|serveur d’instantanés", re.IGNORECASE)
+# A journal is labkit's progress journal (« journal de progression ») or a daemon's log (« fichier
+# journal »); a bare « journal » is one of the two without saying which.
+BARE_JOURNAL = re.compile(r"(?<!fichier )(?<!fichiers )(?<!fichier\u00a0)\bjournal\b(?! de progression)|"
+                          r"(?<!fichiers )\bjournaux\b(?! de progression)", re.IGNORECASE)
+ENGLISH_QUOTED = re.compile(r"“[^”\n]*”")
+ENGLISH_LOG = re.compile(r"\blogs?\b", re.IGNORECASE)
+ENGLISH_JOURNAL = re.compile(r"\bjournals?\b", re.IGNORECASE)
+# « 1 apprenants », « {count} apprenants »: a plural noun after 1 or after a count that may be 1.
+# Placeholders that count are named count, total… or with an English plural (projects, seconds).
+COUNT = r"(?:\b1|\{(?:count|total|failed|ready|removed|n|number|[a-z_]*[a-rt-z]s)\})"
+INVARIABLE = ("fois", "temps", "processus", "cours", "accès", "succès", "mois", "pas", "prix", "choix", "corps",
+              "puis", "depuis", "dans", "sous", "sans", "plus", "moins", "très", "après", "près", "dès", "lors",
+              "alors", "vers", "jamais", "toujours", "parfois", "ailleurs", "tous", "les", "des", "ces", "mes",
+              "tes", "ses", "nos", "vos", "leurs", "aux", "deux", "trois", "six", "dix", "mais", "ms", "vous", "nous")
+PLURAL = re.compile(COUNT + r"[ \t\u00a0\u202f]+(?!(?:" + "|".join(INVARIABLE) + r")\b)([a-zà-ÿ]+[sx])\b")
+# A time of day written 20:50 (or 21:00:00) in prose; in code it stays as the program wants it.
+CLOCK = re.compile(r"(?<![\w.:/-])(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?![\w:/-]|\.\w)")
+
+
+def concept_slips(text: str, english: str | None = None, never_one: bool = False) -> list[tuple[str, str, int]]:
+    """Words of `text` that name a concept with its neighbour's word (see the constants above).
+
+    `never_one`: the message is never used for one (the code has a singular message for that)."""
+    words = prose(text)  # code, URLs and whatever stands inside « » are not prose
+    if english is not None:
+        english = _mask(prose(english), ENGLISH_QUOTED)  # “incus copy --refresh” is a command
+    found: list[tuple[str, str, int]] = []
+
+    def add(match: re.Match[str], term: str) -> None:
+        found.append((text[match.start():match.end()], term, match.start()))
+
+    for match in UPDATE.finditer(words):
+        if english is None:
+            if NEAR_COPY.search(words[max(0, match.start() - 60):match.end() + 60]):
+                add(match, REFRESH)
+        elif ENGLISH_REFRESH.search(english) and not ENGLISH_UPDATE.search(english):
+            add(match, REFRESH)
+    if english is not None and ENGLISH_REFRESH.search(english) and not re.search(r"actualis", words, re.IGNORECASE):
+        found.append((text[:40] + "…", REFRESH, 0))  # says refresh in the English only
+    if english is None or (ENGLISH_LOG.search(english) and not ENGLISH_JOURNAL.search(english)):
+        for match in BARE_JOURNAL.finditer(words):
+            add(match, LOG)
+    for match in [] if never_one else PLURAL.finditer(prose(text, placeholders=True)):
+        add(match, AGREEMENT)
+    for match in CLOCK.finditer(words):
+        add(match, TIME)
+    return found
 
 
 # -- the README's French passages ---------------------------------------------------

@@ -355,7 +355,7 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
             if own is not None:
                 return own
             if local.socket.exists() or (Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus") / LEARNER_REMOTE_FILE).exists():
-                raise SnapshotServerMissing(M("snapsrv.snapshot_server_learner", "labkit reaches the snapshot server with your own access, and your Incus client has no remote for it yet: add it first with the command in {file} (step “{remote}”).", file=LEARNER_REMOTE_FILE, remote=REMOTE_NAME))
+                raise SnapshotServerMissing(M("snapsrv.snapshot_server_learner", "labkit reads the snapshot server with your own access, and your Incus client has no remote “{remote}” for it yet: add it first with the command in {file} (the lab's first step).", file=LEARNER_REMOTE_FILE, remote=REMOTE_NAME))
         if local.incus_dir.exists() and (mine or not local.socket.exists()):
             raise SnapshotServerMissing(M("snapsrv.snapshot_server_down", "The snapshot server in {folder} is not running. Start it again with “sudo labkit setup --snapshot-server”.", folder=str(local.incus_dir)))
         raise SnapshotServerMissing(M("access.no_snapshot_server", "This lab needs the snapshot server, and none is set up. Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))

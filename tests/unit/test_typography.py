@@ -9,9 +9,9 @@ from pathlib import Path
 import polib
 import pytest
 
-from labkit.notebooks.catalogue import PLACEHOLDER, readme_problems, runtime_problems, typography_problems
+from labkit.notebooks.catalogue import PLACEHOLDER, french_document_problems, readme_problems, runtime_problems, typography_problems
 from labkit.grading.render import html_text
-from labkit.notebooks.typography import FRENCH_END, FRENCH_START, readme_passages, slips, term_slips
+from labkit.notebooks.typography import AGREEMENT, FRENCH_END, FRENCH_START, LOG, REFRESH, TIME, readme_passages, slips, term_slips
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = Path("translations/fr/LC_MESSAGES/labkit.po")
@@ -28,6 +28,7 @@ def repo(tmp_path: Path) -> Path:
     for folder in ("labkit", "notebooks", "translations"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("*.png"))
     return tmp_path
 
 
@@ -189,3 +190,147 @@ def test_a_labkit_po_entry_off_the_glossary_fails_the_check(repo: Path) -> None:
     found = typography_problems(repo / PO)
     assert [(m.key, m.params["where"], m.params["word"]) for m in found] == [
         ("catalogue.term", "labkit.po:doctor.access.untrusted", "formateur")]
+
+
+# -- one word per concept: each kind of slip the French review found comes back as a failure --------
+def terms(text: str, english: str | None = None) -> list[str]:
+    return [term for _, term, _ in term_slips(text, english)]
+
+
+@pytest.mark.parametrize("french, english, term", [
+    # refresh: « actualiser », never « mettre à jour » (which is a package update)
+    ("Ensuite, mettez la copie à jour.", "Then refresh the copy.", REFRESH),
+    ("Une mise à jour fait de la copie un miroir.", "A refresh makes the copy a mirror.", REFRESH),
+    ("## Étape 8 : rafraîchir la copie", "## Step 8: refresh the copy", REFRESH),  # no « actualiser » at all
+    ("puis met la copie à jour avec `incus copy --refresh`", None, REFRESH),  # French alone: next to « copie »
+    # a log is a « fichier journal »; a bare « journal » is the learner's journal or a log, unsaid
+    (f"Son journal se trouve dans son dossier.", "Its log is in its folder.", LOG),
+    ("consultez le journal du démon", None, LOG),
+    # a plural after a count that may be 1
+    (f"{{step}}{NB}: {{count}} apprenants sur {{total}}", "{step}: {count} of {total} learners", AGREEMENT),
+    ("1 apprenants sur 30", None, AGREEMENT),
+    (f"dans un délai de {{seconds}} secondes.", "within {seconds} seconds.", AGREEMENT),
+    # a time of day outside code
+    (f"Chaque jour à 20:50{NB}:", "Every day at 20:50:", TIME),
+    ("le 2 janvier 2006 à 15:04:05.", None, TIME),
+])
+def test_each_kind_of_concept_slip_is_caught(french: str, english: str | None, term: str) -> None:
+    assert term in terms(french, english)
+
+
+@pytest.mark.parametrize("french, english", [
+    ("Ensuite, actualisez la copie.", "Then refresh the copy."),
+    ("avant une mise à jour de paquets", "before a package update"),  # an update stays « mise à jour »
+    ("et tenir cette copie à jour.", "and keep that copy up to date."),
+    ("Lancez « incus copy --refresh » puis « incus config set ».", "Run “incus copy --refresh”, then “incus config set”."),
+    ("Son fichier journal est {log}.", "Its log is {log}."),
+    (f"Événements dans votre journal de progression{NB}: {{count}}.", "Your journal holds {count} events."),
+    (f"{{step}}{NB}: {{count}} sur {{total}} dans la classe", "{step}: {count} of {total} learners"),
+    (f"Apprenants prêts{NB}: {{ready}}.", "{ready} learners are ready."),
+    (f"en {{seconds}}{NB}s", "in {seconds} s"), ("1 fois, {count} processus", None),
+    (f"Chaque jour à 20{NB}h{NB}50{NB}:", "Every day at 20:50:"),
+    ("`OnCalendar=*-*-* 21:00:00` et 127.0.0.1:8443, « 21:00 »", None),
+])
+def test_the_right_word_for_each_concept_passes(french: str, english: str | None) -> None:
+    assert terms(french, english) == []
+
+
+def test_a_message_never_used_for_one_may_be_plural() -> None:
+    assert term_slips("{count} apprenants", "{count} learners", never_one=True) == []
+
+
+@pytest.mark.parametrize("key, old_french, term", [
+    ("class.status.common", "{step}\u00a0: {count} apprenants sur {total} — {message}", AGREEMENT),
+    ("snapshot_server.token_failed", "Le serveur d’instantanés a refusé de créer un jeton de confiance (HTTP {code}). Son journal se trouve dans son dossier.", LOG),
+])
+def test_a_reintroduced_slip_in_labkit_po_fails_the_check(repo: Path, key: str, old_french: str, term: str) -> None:
+    po = polib.pofile(str(repo / PO))
+    next(e for e in po if e.msgctxt == key).msgstr = old_french
+    po.save()
+    found = [(m.params["where"], m.params["term"]) for m in typography_problems(repo / PO) if m.key == "catalogue.term"]
+    assert found == [(f"labkit.po:{key}", term)]
+
+
+NB_PO = Path("translations/fr/LC_MESSAGES/notebooks.po")
+
+
+@pytest.mark.parametrize("key, old, new, term", [
+    ("snapshot-server/refresh-explain:3", "Ensuite, actualisez la copie.", "Ensuite, mettez la copie à jour.", REFRESH),
+    ("snapshot-server/schedule-explain:2", f"Chaque jour à 20{NB}h{NB}50{NB}:", f"Chaque jour à 20:50{NB}:", TIME),
+])
+def test_a_reintroduced_slip_in_notebooks_po_fails_the_check(repo: Path, key: str, old: str, new: str, term: str) -> None:
+    from labkit.notebooks.check import problems
+
+    po = polib.pofile(str(repo / NB_PO))
+    entry = next(e for e in po if e.msgctxt == key)
+    assert old in entry.msgstr
+    entry.msgstr = entry.msgstr.replace(old, new)
+    po.save()
+    found = [(m.params["where"], m.params["term"]) for m in problems(repo) if m.key == "catalogue.term"]
+    assert (f"notebooks.po:{key}", term) in found
+
+
+# -- every French notebook paragraph and code comment comes from the catalogue ------------------
+def test_text_inside_fenced_blocks_and_punctuation_lines_are_units() -> None:
+    from labkit.notebooks.build import render_cell
+
+    seen: list[str] = []
+    source = ("With systemd:\n\n```ini\n[Unit]\nDescription=Refresh the copy\n```\n\n`/etc/x.timer`:\n\n"
+              "```sh\n#!/bin/sh\n# refresh it every night\nincus copy --refresh a b\n```\n\n`incus list`")
+    out = render_cell("c", "markdown", source, lambda ctx, english: seen.append(english) or f"FR[{english}]")
+    assert seen == ["With systemd:", "Refresh the copy", "`/etc/x.timer`:", "refresh it every night"]
+    assert "Description=FR[Refresh the copy]" in out and "#!/bin/sh" in out and "\n\n`incus list`" in out
+
+
+def test_a_notebook_unit_missing_from_the_catalogue_fails_the_check(repo: Path) -> None:
+    from labkit.notebooks.check import problems
+
+    po = polib.pofile(str(repo / NB_PO))
+    description = next(e for e in po if e.msgid == "Refresh the snapshot server every day at 21:00")
+    filename = next(e for e in po if e.msgid.endswith("refresh-snapshot-server.timer`:"))
+    po.remove(description)
+    po.remove(filename)
+    po.save()
+    missing = {m.params["key"] for m in problems(repo) if m.key == "catalogue.missing"}
+    assert {description.msgctxt, filename.msgctxt} <= missing
+
+
+def test_the_shortened_copy_hint_fits_a_glance() -> None:
+    from labkit.i18n import M
+
+    english = next(e.msgid for e in polib.pofile(str(ROOT / "translations/labkit.pot")) if e.msgctxt == "snapsrv.copy.not_seen.hint")
+    hint = M("snapsrv.copy.not_seen.hint", english, remote="incus-snapshot", container="ubuntu-test", snapshot="ubuntu-test-1")
+    assert all(len(hint.render(lang)) <= 320 for lang in ("en", "fr")), [len(hint.render(lang)) for lang in ("en", "fr")]
+
+
+# -- the trainer's guides ---------------------------------------------------------------------
+GUIDE = Path("docs/guide-formateur.md")
+
+
+def test_both_guides_are_linked_from_the_readme_and_pass() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/trainers-guide.md)" in readme and "(docs/guide-formateur.md)" in readme
+    assert french_document_problems(ROOT / GUIDE) == [] and readme_problems(ROOT / "docs/trainers-guide.md") == []
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ("dans un terminal, `labkit hint copy`.", "dans un terminal{NB}: labkit hint copy.", "readme.typography"),
+    ("actualisée toutes les quelques secondes", "mise à jour toutes les quelques secondes par copie", "catalogue.term"),
+    ("les journaux de progression disparaissent", "les journaux disparaissent", "catalogue.term"),
+    ("Son identifiant ne change pas.", "Son identifiant ne change pas avant 20:50.", "catalogue.term"),
+    ("Chaque apprenant reçoit son propre projet", "1 apprenants reçoit son propre projet", "catalogue.term"),
+])
+def test_a_slip_in_the_french_guide_fails_the_check_with_its_line(repo: Path, old: str, new: str, key: str) -> None:
+    guide = repo / GUIDE
+    text = guide.read_text(encoding="utf-8")
+    assert old in text
+    guide.write_text(text.replace(old, new.replace("{NB}", " ")), encoding="utf-8")
+    line = text[:text.index(old)].count("\n") + 1
+    found = [m for m in runtime_problems(repo) if m.key == key]
+    assert found and all(str(line) in str(m.params.get("line", m.params.get("where"))) for m in found)
+
+
+def test_french_in_the_english_guide_must_be_marked(repo: Path) -> None:
+    guide = repo / "docs/trainers-guide.md"
+    guide.write_text(guide.read_text(encoding="utf-8") + "\nVous lancez « labkit class create » pour une classe.\n", encoding="utf-8")
+    assert "readme.unmarked_french" in [m.key for m in runtime_problems(repo)]
