@@ -99,10 +99,20 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
         opts.say(M("class.cli.creating", "Preparing the class “{name}” (learners: {count})…", name=name, count=len(spec.learners)))
         done = classroom.create(client=client, spec=spec, lang=opts.lang, progress=opts.tick)
     opts.say(M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.", name=name, count=len(done.ready), seconds=Number(done.seconds), folder=str(spec.folder / "learners")), err=False)
-    opts.say(M("class.cli.address", "Learners connect to {address}.", address=done.address) if done.address else
-             M("class.cli.no_address", "The server does not listen on the network yet: learners can connect once you run this command again with --listen ADDR:PORT."), err=False)
+    for line in ways_in(name, done.address):
+        opts.say(line, err=False)
     if spec.needs_snapshot_server:
         _say_remote_lines(opts, spec, done.remote_lines)
+
+
+def ways_in(name: str, address: str | None) -> list[Message]:
+    """How learners reach the class, both ways: through the hub (`labkit class serve`, which needs no
+    --listen: it reaches Incus on this machine itself), or with their access folder from their own
+    machine (which needs the server to listen on the network)."""
+    hub = M("class.cli.through_hub", "To serve the class in the browser, run “labkit class serve {name}”: it needs no --listen, and learners need nothing but a browser.", name=name)
+    if address:
+        return [M("class.cli.address_folder", "Learners who use their access folder from their own machine connect to {address}.", address=address), hub]
+    return [hub, M("class.cli.no_address_folder", "The server does not listen on the network, which only learners using their access folder from their own machine need: for them, run this command again with --listen ADDR:PORT.")]
 
 
 def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) -> None:
