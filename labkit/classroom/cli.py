@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from ..cli.errors import confirm, handles_errors
 from ..cli.signals import interrupt_on
 from ..errors import UsageError
 from ..i18n import M, Message, Number, normalise_language
+from .progress import DEFAULT_STUCK_MINUTES
 from ..terminal import terminal
 
 
@@ -130,13 +132,18 @@ def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) ->
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per refresh with --watch).")
 @click.option("--watch", is_flag=True, help="Refresh on every lifecycle event of the class.")
 @click.option("--seconds", type=float, default=None, hidden=True, help="With --watch: stop after this many seconds.")
+@click.option("--stuck-minutes", type=click.FloatRange(min=0.5), default=DEFAULT_STUCK_MINUTES, show_default=True,
+              help="Mark a learner as stuck after this many minutes on one step.")
 @click.pass_obj
 @handles_errors
-def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, seconds: float | None) -> None:
+def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, seconds: float | None,
+                   stuck_minutes: float) -> None:
     """One table, learners × steps, graded with the same checks as `labkit check`."""
     from . import report as views
     from . import status as cs
     from ..grading.render import dumps
+
+    stuck_after = timedelta(minutes=stuck_minutes)
 
     tty = sys.stdout.isatty() and not as_json
 
@@ -156,7 +163,8 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
         interrupt_on(signal.SIGTERM)
     with _client() as client:
         if not watch:
-            show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, lab=opts.lab))
+            show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, lab=opts.lab,
+                                 stuck_after=stuck_after))
             return
         try:
             if tty:
@@ -164,14 +172,33 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
 
                 with Live(auto_refresh=False) as live:
                     cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds,
-                             show=lambda s: live.update(views.rich_status(s, opts.lang), refresh=True), lab=opts.lab)
+                             show=lambda s: live.update(views.rich_status(s, opts.lang), refresh=True), lab=opts.lab,
+                             stuck_after=stuck_after)
             else:
                 cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds, show=show,
-                         lab=opts.lab)
+                         lab=opts.lab, stuck_after=stuck_after)
         except KeyboardInterrupt:
             return  # Ctrl+C (or a kill) is how a watch ends
 
 
+@class_group.command("reset")
+@click.argument("name")
+@click.argument("learner")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+@handles_errors
+def reset_command(opts: ClassOptions, name: str, learner: str, yes: bool) -> None:
+    """Put one learner's lab back at the chapter's start (journaled in the class folder)."""
+    from . import reset as resetting
+
+    folder = opts.folder(name)
+    with _client() as client:
+        plan = resetting.plan_reset(client, name, learner)
+        if not yes:
+            confirm(plan.question(), M("class.cli.reset_needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."), opts.lang)
+        resetting.apply_reset(client, plan, folder, by=resetting.who(), via="command")
+    opts.say(M("class.cli.reset_done", "The lab of {learner} is back at its start (a new attempt); the reset is journaled in {file}.",
+               learner=learner, file=str(folder / resetting.RESETS_FILE)), err=False)
 
 
 @class_group.command("report")

@@ -28,6 +28,8 @@ COLOURS = {SYMBOL: HTML_COLOURS[status] for status, SYMBOL in (
     (Status.PASSED, "✔"), (Status.FAILED, "✘"), (Status.NOT_VERIFIED, "?"))} | {TODO: ("#57606a", "#f6f8fa"),
                                                                             NOT_STARTED: ("#0550ae", "#f6f8fa")}
 CLASSES = {"✔": "passed", "✘": "failed", "?": "not-verified", TODO: "todo", NOT_STARTED: "not-started"}
+# What each symbol is called in JSON (a step's "shown"): its status, or one of the views' own states.
+SHOWN = {"✔": "passed", "✘": "failed", "?": "not_verified", TODO: "todo", NOT_STARTED: "not_started"}
 
 
 # -- the terminal table and JSON -----------------------------------------
@@ -40,7 +42,7 @@ NOW_NOT_STARTED = M("class.status.not_started", "not started")
 NOW_DONE = M("class.status.done", "all done")
 STUCK_CELL = M("class.status.stuck_cell", "{duration} ⚠ stuck")
 STUCK = M("class.status.stuck", "⏳ {learner} has been on “{step}” for {duration}: {message}")
-COMMON = M("class.status.common_step", "{step}: {count} of {total} learners — {message}")
+COMMON = M("class.status.common", "{step}: {count} of {total} learners — {message}")
 NO_LEARNER = M("class.status.no_learner", "The class has no learners.")
 
 
@@ -206,7 +208,7 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
             "members_down": sorted(status.down),
             "learners": [{"learner": ls.learner, "project": ls.project, "member": status.members.get(ls.learner),
                           "score": {"earned": ls.score.earned, "possible": ls.score.possible},
-                          "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis, "shown": CLASSES[shown]}
+                          "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis, "shown": SHOWN[shown]}
                                     for r, shown in zip(ls.results, ls.shown())],
                           "alert": _alert_json(ls.results, lang), "not_started": ls.not_started,
                           **_progress_json(status, ls, lang)}

@@ -39,6 +39,9 @@ QUIET = ("instance-file-retrieved",)
 TODO = "·"  # failed only because an earlier step is not done: shown apart, counted as failed
 # Not the learner's doing: a member down, a look that failed. Named once, never a "most common mistake".
 NOT_MISTAKES = (MEMBER_UNREACHABLE, "unobserved")
+# One line per learner reset (reset.py), in the class folder: a view that sees it change reads the
+# class's baselines and the journals again.
+RESETS_FILE = "resets.jsonl"
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,8 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     stuck_after = stuck_after or (previous.stuck_after if previous else timedelta(minutes=DEFAULT_STUCK_MINUTES))
     journals = {} if journals is None else journals
     instances: list[dict[str, Any]] | None = None
-    if previous is not None and only is not None:
+    reset = previous is not None and reset_since(folder, previous.taken_at)
+    if previous is not None and only is not None and not reset:
         info, warnings, members, down = previous.info, previous.warnings, previous.members, previous.down
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
@@ -208,6 +212,8 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
               and not (n in hold and n in kept)]
     for learner in wanted:
         journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
+        if reset:  # another process may have closed this attempt
+            journals[learner].refresh()
     histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
     with SnapshotServerOnce(chapter) as server:
         accesses = {learner: learner_access(client, info.learners[learner], server.opener) for learner in wanted}
@@ -230,6 +236,13 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation, fresh, progress))
     return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start,
                        warnings, members, down, stuck_after)
+
+
+def reset_since(folder: Path, when: datetime) -> bool:
+    try:
+        return (folder / RESETS_FILE).stat().st_mtime >= when.timestamp() - 1
+    except OSError:
+        return False
 
 
 def where_learner_stands(journal: Journal, chapter: Chapter, observation: Any, history: History,

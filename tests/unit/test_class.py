@@ -464,7 +464,7 @@ def test_create_ends_with_what_is_true_of_serve_and_of_access_folders(tmp_path, 
     monkeypatch.setattr(classroom, "spec_for", lambda *a, **k: spec)
     monkeypatch.setattr(classroom, "create", lambda **k: classroom.Created(spec, ["alice"], address, 1.0))
     for lang, serve, again in (("en", "run “labkit class serve demo”: it needs no --listen", "run this command again with --listen"),
-                               ("fr", "lancez « labkit class serve demo » : elle n’a pas besoin de --listen", "relancez cette commande avec --listen")):
+                               ("fr", "lancez «\u00a0labkit class serve demo\u00a0»\u00a0: elle n’a pas besoin de --listen", "relancez cette commande avec --listen")):
         result = run_cli("--lang", lang, "class", "--dir", str(tmp_path), "create", "demo", "--learners", "1")
         assert result.exit_code == 0, result.output
         assert serve in result.output

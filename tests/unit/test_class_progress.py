@@ -39,7 +39,7 @@ def test_a_learner_who_has_not_started_is_not_a_mistake(tmp_path):
     data = status_json(status, "fr")
     carol = next(ls for ls in data["learners"] if ls["learner"] == "carol")
     assert carol["not_started"] is True and carol["current"] is None and carol["last_failure"] is None
-    assert carol["steps"][1]["status"] == "failed" and carol["steps"][1]["shown"] == "not-started"
+    assert carol["steps"][1]["status"] == "failed" and carol["steps"][1]["shown"] == "not_started"
     summary = next(s for s in data["summary"] if s["id"] == "snapshot")
     assert summary["most_common"]["count"] == 1 and summary["title"] == "Prendre un instantané"
     for lang, word in (("en", "not started"), ("fr", "pas commencé")):
