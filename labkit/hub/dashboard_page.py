@@ -79,7 +79,7 @@ function draw(data) {
     const current = l.current || null;
     const stuck = current !== null && current.seconds !== null && current.seconds >= minutes * 60;
     const now = l.not_started ? labels.not_started : current ? current.title : (l.alert ? '' : labels.done);
-    const nowCell = cell('td', now, 'now'); if (current) nowCell.dataset.step = current.step;
+    const nowCell = cell('td', now, 'now'); if (current) nowCell.dataset.current = current.step;
     const forCell = cell('td', current ? duration(current.seconds) + (stuck ? ' ⚠ ' + labels.stuck : '') : '', 'for');
     tr.append(nowCell, forCell, cell('td', l.last_failure ? l.last_failure.message : '', 'failure'));
     if (stuck) tr.classList.add('stuck');

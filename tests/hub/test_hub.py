@@ -68,8 +68,8 @@ def test_three_learners_take_their_snapshot_at_once(hub: ServedClass, pages: dic
     dashboard = pages["instructor"]
     dashboard.wait_for_url("**/services/labkit/")
     dashboard.wait_for_function("() => document.querySelectorAll('#grid tr[data-learner]').length === 3", timeout=60_000)
-    assert snapshot_states(dashboard) == {"learner01": "todo", "learner02": "todo", "learner03": "todo"} or \
-        set(snapshot_states(dashboard).values()) <= {"failed", "todo"}
+    # Nobody has done anything yet: not started (its own state), never a failure.
+    assert set(snapshot_states(dashboard).values()) <= {"not_started", "todo"}
     dashboard.evaluate("() => { window.notReloaded = true; }")
 
     for who, nb in notebooks.items():
