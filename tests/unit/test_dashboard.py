@@ -91,7 +91,7 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         return {"learner": learner, "by": by}
     monkeypatch.setattr(grading, "reset", reset)
     with served(grading) as (url, secret):
-        yield url, secret, resets
+        yield url, secret, resets, grading
 
 
 def browser(url: str, secret: bytes, token: str) -> httpx.Client:
@@ -107,7 +107,7 @@ def fetch_headers(**extra: str) -> dict[str, str]:
 
 
 def test_the_reset_post_needs_the_pages_xsrf_token_and_the_instructor(service) -> None:
-    url, secret, resets = service
+    url, secret, resets, _ = service
     with browser(url, secret, "tok-instructor") as instructor:
         page = instructor.get("", headers={"Sec-Fetch-Mode": "navigate"})
         assert page.status_code == 200, page.text
@@ -133,7 +133,7 @@ def test_the_reset_post_needs_the_pages_xsrf_token_and_the_instructor(service) -
 
 
 def test_status_json_and_page_show_titles_states_and_what_fails(service) -> None:
-    url, secret, _ = service
+    url, secret, _, _ = service
     with browser(url, secret, "tok-instructor") as instructor:
         data = instructor.get("status.json", headers={"Sec-Fetch-Mode": "navigate"}).json()
         page = instructor.get("", headers={"Sec-Fetch-Mode": "navigate"}).text
