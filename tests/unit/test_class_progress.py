@@ -136,3 +136,29 @@ def test_a_failure_message_is_bounded_and_shown_never_obeyed(tmp_path, monkeypat
     status = type(status)(status.info, status.chapter, status.snapshot, [ls], status.taken_at, status.seconds)
     text = text_status(status, "en")
     assert "\x1b" not in text and "\x07" not in text and "\\x1b]0;pwned" in text
+
+
+def test_the_second_chapters_start_is_read_from_what_the_learner_cannot_write():
+    """The snapshot-server chapter on API answers recorded from real daemons (tests/fixtures/api):
+    untouched before the remote is added (the token's certificate is the server's record), not after
+    any step, whatever its kind."""
+    from pathlib import Path
+
+    from labkit.grading.engine import History
+    from labkit.labs.snapshot_server import CHAPTER
+    from labkit.labs.snapshot_server_observe import build
+
+    folder = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "snapshot-server"
+    seen = {}
+    for path in sorted(folder.glob("*.json")):
+        raw = json.loads(path.read_text())
+        if not isinstance(raw, dict) or "primary" not in raw:
+            continue  # events, not a look
+        params = {**CHAPTER.defaults, **raw["params"]}
+        seen[path.stem] = CHAPTER.untouched(build(raw, params), History(), params)
+    assert seen.pop("fresh") is True
+    assert seen and not any(seen.values()), [name for name, fresh in seen.items() if fresh]
+    # Another learner's certificate on the server does not make this one started.
+    raw = json.loads((folder / "remote_added.json").read_text())
+    params = {**CHAPTER.defaults, **raw["params"], "learner": "labkit:demo:bob"}
+    assert CHAPTER.untouched(build(raw, params), History(), params)
