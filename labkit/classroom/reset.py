@@ -26,7 +26,7 @@ from ..labs import chapter_named
 from ..labs.baseline import baseline_config
 from .create import update_project
 from .observe import in_project
-from .status import RESETS_FILE, ClassInfo, SnapshotServerOnce, journal_for
+from .status import RESETS_FILE, ClassInfo, SnapshotServerOnce, journal_of_params
 # A line of the resets journal names a learner and an instructor: both bounded, whatever they are.
 NAME_LIMIT = 64
 
@@ -68,7 +68,7 @@ def apply_reset(client: IncusClient, plan: ResetPlan, folder: Path, *, by: str, 
         access = Access(in_project(client, project), (lambda: in_project(opener(), project)) if opener else None, None)
         plan.chapter.reset(access, plan.params)
     baseline = rebase(client, project, container)
-    journal = journal_for(folder, plan.info, plan.learner, plan.chapter, plan.params.get("snapshot", ""))
+    journal = journal_of_params(folder, plan.info, plan.learner, plan.chapter, plan.params)
     closed = journal.attempt
     journal.archive()
     entry = {"time": datetime.now(timezone.utc).isoformat(), "class": plan.info.name, "learner": plan.learner,

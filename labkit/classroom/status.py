@@ -145,6 +145,11 @@ def journal_for(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, s
     return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container, snapshot)
 
 
+def journal_of_params(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, params: dict[str, str]) -> Journal:
+    """The instructor's journal of a learner, for the chapter's params of a class view."""
+    return journal_for(folder, info, learner, chapter, params.get("snapshot", ""))
+
+
 def history_of(journal: Journal, baseline: Baseline | None) -> History:
     """What the instructor's journal remembers, with the class's own baseline when it holds one."""
     history = journal.history()
@@ -387,7 +392,7 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
                 # held learners keep their previous row.
                 status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
                                       previous=status if only is not None or held else None, only=only,
-                                      fine_cache=fine_cache, hold=held, stuck_after=status.stuck_after)
+                                      fine_cache=fine_cache, hold=held, stuck_after=stuck_after)
             except LabkitError:
                 continue  # a refresh that failed (an instance stuck mid-stop): the next event or tick tries again
             if only is None:
