@@ -209,7 +209,7 @@ def reset_command(opts: ClassOptions, name: str, learner: str, yes: bool) -> Non
 @handles_errors
 def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_path: Path | None) -> None:
     """The class's grid, score, time per step and most common mistakes, as HTML and/or CSV."""
-    from .report import report_csv, report_html
+    from .report_files import report_csv, report_html
     from .status import class_status
 
     if html_path is None and csv_path is None:

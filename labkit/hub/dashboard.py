@@ -83,7 +83,7 @@ class Grading:
             return resetting.apply_reset(client, plan, self.folder, by=by, via="dashboard")
 
     def report(self, kind: str) -> str:
-        from ..classroom.report import report_csv, report_html
+        from ..classroom.report_files import report_csv, report_html
         from ..classroom.status import class_status
         from ..incus.client import IncusClient, find_endpoint
 

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from labkit.incus import certs
 from labkit.classroom import create as classroom
-from labkit.classroom.report import report_csv, report_html, status_json, text_status
+from labkit.classroom.report import status_json, text_status
+from labkit.classroom.report_files import report_csv, report_html
 from labkit.classroom.status import TODO, class_status
 from labkit.classroom.create import ClassSpec, Limits, ServerState
 from labkit.errors import InvalidName, SetupError, UsageError

@@ -10,7 +10,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from labkit.classroom.progress import NOT_STARTED, STARTED
-from labkit.classroom.report import report_csv, report_html, status_json, text_status
+from labkit.classroom.report import status_json, text_status
+from labkit.classroom.report_files import report_csv, report_html
 from labkit.classroom.status import class_status
 from labkit.grading.engine import Status
 
