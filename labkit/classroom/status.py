@@ -116,6 +116,8 @@ class ClassStatus:
     down: frozenset[str] = frozenset()
 
     stuck_after: timedelta = timedelta(minutes=DEFAULT_STUCK_MINUTES)
+    # When the class's projects (its baselines) were last read: a partial refresh keeps `info` from then.
+    listed_at: datetime | None = None
 
     def counts(self, step: str) -> Counter[str]:
         return Counter(display(ls.results[self.index(step)], ls.not_started) for ls in self.learners)
@@ -191,13 +193,20 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     stuck_after = stuck_after or (previous.stuck_after if previous else timedelta(minutes=DEFAULT_STUCK_MINUTES))
     journals = {} if journals is None else journals
     instances: list[dict[str, Any]] | None = None
-    reset = previous is not None and reset_since(folder, previous.taken_at)
+    started_at = datetime.now(timezone.utc)
+    # A reset since the class was last listed changed a baseline and closed an attempt on disk.
+    reset = previous is not None and reset_since(folder, previous.listed_at or previous.taken_at)
+    if reset:
+        for journal in journals.values():
+            journal.refresh()
     if previous is not None and only is not None and not reset:
         info, warnings, members, down = previous.info, previous.warnings, previous.members, previous.down
+        listed_at = previous.listed_at
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
         listing = requests_pool().submit(client.all_instances, recursion=1)
+        listed_at = started_at
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
         instances = listing.result()
     chapter = _chapter_of(info, lab)
@@ -217,8 +226,6 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
               and not (n in hold and n in kept)]
     for learner in wanted:
         journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
-        if reset:  # another process may have closed this attempt
-            journals[learner].refresh()
     histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
     with SnapshotServerOnce(chapter) as server:
         accesses = {learner: learner_access(client, info.learners[learner], server.opener) for learner in wanted}
@@ -240,10 +247,11 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
             results, journals[learner].attempt_view(), fresh, datetime.now(timezone.utc), stuck_after)
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation, fresh, progress))
     return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start,
-                       warnings, members, down, stuck_after)
+                       warnings, members, down, stuck_after, listed_at)
 
 
 def reset_since(folder: Path, when: datetime) -> bool:
+    """Whether a reset was journaled after `when` (a second early: file times may be coarse)."""
     try:
         return (folder / RESETS_FILE).stat().st_mtime >= when.timestamp() - 1
     except OSError:
