@@ -186,6 +186,7 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
         found = status.most_common(step)
         summary.append({"id": step, "title": status.chapter.step(step).title.render(lang),
                         **{s.value: counts.get(s.value, 0) for s in Status},
+                        "not_started": status.counts(step).get(NOT_STARTED, 0),
                         "most_common": None if found is None else {
                             "diagnosis": found[0].diagnosis, "count": found[1], "message": found[0].message.render(lang),
                             "hint": found[0].hint.render(lang) if found[0].hint else None}})

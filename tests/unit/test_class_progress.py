@@ -43,6 +43,7 @@ def test_a_learner_who_has_not_started_is_not_a_mistake(tmp_path):
     assert carol["steps"][1]["status"] == "failed" and carol["steps"][1]["shown"] == "not_started"
     summary = next(s for s in data["summary"] if s["id"] == "snapshot")
     assert summary["most_common"]["count"] == 1 and summary["title"] == "Prendre un instantané"
+    assert (summary["failed"], summary["not_started"]) == (3, 2)  # statuses as graded; the view's count apart
     for lang, word in (("en", "not started"), ("fr", "pas commencé")):
         text = text_status(status, lang)
         carol_line = next(line for line in text.splitlines() if line.startswith("carol"))
