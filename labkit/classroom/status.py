@@ -242,7 +242,7 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         observation = seen[learner]
         mine = params | info.learner_params().get(learner, {})
         results = grade_learner(journals[learner], chapter, observation, mine, info.baseline(learner))
-        fresh = where_learner_stands(journals[learner], chapter, observation, histories[learner], mine, results)
+        fresh = not_started_yet(journals[learner], chapter, observation, histories[learner], mine, results)
         progress = None if getattr(observation, "unobserved", None) is not None else progress_of(
             results, journals[learner].attempt_view(), fresh, datetime.now(timezone.utc), stuck_after)
         learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation, fresh, progress))
@@ -258,7 +258,7 @@ def reset_since(folder: Path, when: datetime) -> bool:
         return False
 
 
-def where_learner_stands(journal: Journal, chapter: Chapter, observation: Any, history: History,
+def not_started_yet(journal: Journal, chapter: Chapter, observation: Any, history: History,
                          params: dict[str, str], results: list[Result]) -> bool:
     """Whether the learner has not started; the first time they are seen started is journaled."""
     if getattr(observation, "unobserved", None) is not None:

@@ -93,15 +93,13 @@ def sheet_html(cards: Cards, lang: str) -> str:
         ("snapshot_server", M("hub.credentials.snapshot_server", "Snapshot server (run once, in a terminal)")))}
     note = M("hub.credentials.note", "Open the address in a browser and log in: your notebook opens by itself. Keep this card to yourself.").render(lang)
     title = M("hub.credentials.title", "labkit — class “{name}”: logins", name=cards.name).render(lang)
-    rows = as_json(cards)
-    items = [_card(row, e(row["learner"]), labels, note) for row in rows if row["learner"] != INSTRUCTOR]
-    instructor = next(row for row in rows if row["learner"] == INSTRUCTOR)
+    *learners, instructor = as_json(cards)  # the instructor's row comes last
+    items = [_card(row, e(row["learner"]), labels, note) for row in learners]
     own = _card(instructor, e(INSTRUCTOR_ROLE.render(lang)), labels, INSTRUCTOR_NOTE.bind(name=cards.name).render(lang))
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1>"
             f'<div class="cards">{"".join(items)}</div>'
             f'<div class="instructor">{own}</div></body></html>\n')
-
 
 
 def _card(row: dict[str, str], heading: str, labels: dict[str, str], note: str) -> str:
