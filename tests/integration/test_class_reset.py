@@ -5,7 +5,8 @@ does nothing.  The class view shows learner01 started and learner02 not started;
 first (no terminal: refused, nothing changed), then with --yes puts learner01's instance back at
 the chapter's start, makes its identity the baseline of a new attempt in the project (a restore
 made before must not count after), archives the instructor's journal of learner01, and journals
-who reset whom and when.  learner02 is left alone.  The class is destroyed even on failure.
+who reset whom and when.  learner02 is left alone, then reset through the dashboard's handler
+code.  The class is destroyed even on failure.
 """
 from __future__ import annotations
 
@@ -87,3 +88,11 @@ def test_the_instructor_resets_one_learner_through_the_command(tmp_path: Path):
         assert after["learner01"]["not_started"], after["learner01"]
         assert steps(after["learner01"])["restore"] == "failed"
         assert after["learner02"]["not_started"]
+
+        # The dashboard's button runs the same reset, journaled with the hub user who asked.
+        from labkit.hub.dashboard import Grading
+
+        entry = Grading(klass.name, folder, "en").reset("learner02", "instructor")
+        assert entry["via"] == "dashboard" and entry["by"] == "instructor" and entry["learner"] == "learner02"
+        assert [e["learner"] for e in map(json.loads, (folder / "resets.jsonl").read_text().splitlines())] == ["learner01", "learner02"]
+        assert learners(klass.status())["learner02"]["not_started"]
