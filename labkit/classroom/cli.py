@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -19,6 +20,7 @@ from ..cli.localized import Group, argument, option
 from ..cli.signals import interrupt_on
 from ..errors import UsageError
 from ..i18n import M, Message, Number, normalise_language
+from .progress import DEFAULT_STUCK_MINUTES
 from ..terminal import terminal
 
 
@@ -82,7 +84,6 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
                    pool: str | None, listen: str | None, targets: tuple[str, ...], limit_instances: int | None,
                    limit_disk: str | None, limit_memory: str | None, limit_processes: int | None, workspace: str | None,
                    dry_run: bool) -> None:
-    from ..hub.workspace_limits import WorkspaceLimits
     from ..keys import WORKSPACE_KEY
     from . import create as classroom
 
@@ -100,20 +101,38 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
                 opts.say(line, err=False)
             opts.say(M("class.cli.dry_run", "Nothing was changed (--dry-run)."))
             return
-        stored = (client.request("GET", f"/1.0/projects/{name}", project=False) if name in classroom.read_state(client).projects
-                  else None) or {}
-        chosen = workspace if workspace is not None else (stored.get("config") or {}).get(WORKSPACE_KEY)
-        limits = WorkspaceLimits.default_for(len(spec.learners)).with_text(chosen)  # refused before anything is made
+        limits = _workspace_limits(client, name, len(spec.learners), workspace)  # refused before anything is made
         opts.say(M("class.cli.creating", "Preparing the class “{name}” (learners: {count})…", name=name, count=len(spec.learners)))
         done = classroom.create(client=client, spec=spec, lang=opts.lang, progress=opts.tick)
         if workspace is not None:
             classroom.update_project(client, spec.class_project, {WORKSPACE_KEY: workspace})
     opts.say(M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.", name=name, count=len(done.ready), seconds=Number(done.seconds), folder=str(spec.folder / "learners")), err=False)
-    opts.say(M("class.cli.address", "Learners connect to {address}.", address=done.address) if done.address else
-             M("class.cli.no_address", "The server does not listen on the network yet: learners can connect once you run this command again with --listen ADDR:PORT."), err=False)
+    for line in ways_in(name, done.address):
+        opts.say(line, err=False)
     opts.say(limits.describe(), err=False)
     if spec.needs_snapshot_server:
         _say_remote_lines(opts, spec, done.remote_lines)
+
+
+def ways_in(name: str, address: str | None) -> list[Message]:
+    """How learners reach the class, both ways: through the hub (`labkit class serve`, which needs no
+    --listen: it reaches Incus on this machine itself), or with their access folder from their own
+    machine (which needs the server to listen on the network)."""
+    hub = M("class.cli.through_hub", "To serve the class in the browser, run “labkit class serve {name}”: it needs no --listen, and learners need nothing but a browser.", name=name)
+    if address:
+        return [M("class.cli.address_folder", "Learners who use their access folder from their own machine connect to {address}.", address=address), hub]
+    return [hub, M("class.cli.no_address_folder", "The server does not listen on the network, which only learners using their access folder from their own machine need: for them, run this command again with --listen ADDR:PORT.")]
+
+
+def _workspace_limits(client, name: str, learners: int, given: str | None):  # noqa: ANN001, ANN202
+    """The limits the class's workspaces will have when served: what this run gives, else what an earlier
+    run recorded on the class project, over the defaults for the machine and the class's size."""
+    from ..hub.workspace_limits import WorkspaceLimits
+    from ..keys import WORKSPACE_KEY
+    from .create import read_state
+
+    stored = (read_state(client).projects.get(name) or {}).get("config") or {}
+    return WorkspaceLimits.default_for(learners).with_text(given if given is not None else stored.get(WORKSPACE_KEY))
 
 
 def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) -> None:
@@ -131,12 +150,17 @@ def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) ->
 @option("--json", "as_json", is_flag=True, help=M("class.help.status.json", "Print JSON (one object per refresh with --watch)."))
 @option("--watch", is_flag=True, help=M("class.help.status.watch", "Refresh on every lifecycle event of the class."))
 @option("--seconds", type=float, default=None, hidden=True, help=M("class.help.status.seconds", "With --watch: stop after this many seconds."))
+@option("--stuck-minutes", type=click.FloatRange(min=0.5), default=DEFAULT_STUCK_MINUTES, show_default=True,
+        help=M("class.help.status.stuck", "Mark a learner as stuck after this many minutes on one step."))
 @click.pass_obj
 @handles_errors
-def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, seconds: float | None) -> None:
+def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, seconds: float | None,
+                   stuck_minutes: float) -> None:
     from . import report as views
     from . import status as cs
     from ..grading.render import dumps
+
+    stuck_after = timedelta(minutes=stuck_minutes)
 
     tty = sys.stdout.isatty() and not as_json
 
@@ -156,7 +180,8 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
         interrupt_on(signal.SIGTERM)
     with _client() as client:
         if not watch:
-            show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, lab=opts.lab))
+            show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, lab=opts.lab,
+                                 stuck_after=stuck_after))
             return
         try:
             if tty:
@@ -164,14 +189,32 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
 
                 with Live(auto_refresh=False) as live:
                     cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds,
-                             show=lambda s: live.update(views.rich_status(s, opts.lang), refresh=True), lab=opts.lab)
+                             show=lambda s: live.update(views.rich_status(s, opts.lang), refresh=True), lab=opts.lab,
+                             stuck_after=stuck_after)
             else:
                 cs.watch(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot, seconds=seconds, show=show,
-                         lab=opts.lab)
+                         lab=opts.lab, stuck_after=stuck_after)
         except KeyboardInterrupt:
             return  # Ctrl+C (or a kill) is how a watch ends
 
 
+@class_group.command("reset", help=M("class.help.reset", "Put one learner's lab back at the chapter's start (journaled in the class folder)."))
+@argument("name", metavar=M("class.metavar.name", "NAME"))
+@argument("learner", metavar=M("class.metavar.learner", "LEARNER"))
+@option("--yes", is_flag=True, help=M("class.help.reset.yes", "Do not ask for confirmation."))
+@click.pass_obj
+@handles_errors
+def reset_command(opts: ClassOptions, name: str, learner: str, yes: bool) -> None:
+    from . import reset as resetting
+
+    folder = opts.folder(name)
+    with _client() as client:
+        plan = resetting.plan_reset(client, name, learner)
+        if not yes:
+            confirm(plan.question(), M("class.cli.reset_needs_yes", "Nothing was changed. Confirm the reset, or pass --yes."), opts.lang)
+        resetting.apply_reset(client, plan, folder, by=resetting.who(), via="command")
+    opts.say(M("class.cli.reset_done", "The lab of {learner} is back at its start (a new attempt); the reset is journaled in {file}.",
+               learner=learner, file=str(folder / resetting.RESETS_FILE)), err=False)
 
 
 @class_group.command("report", help=M("class.help.report", "The class's grid, score, time per step and most common mistakes, as HTML and/or CSV."))
@@ -181,7 +224,7 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
 @click.pass_obj
 @handles_errors
 def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_path: Path | None) -> None:
-    from .report import report_csv, report_html
+    from .report_files import report_csv, report_html
     from .status import class_status
 
     if html_path is None and csv_path is None:

@@ -1,37 +1,36 @@
-"""Showing a `ClassStatus`: the terminal table and JSON of `labkit class status`, and the
-self-contained HTML page and LMS CSV of `labkit class report`.
+"""Showing a `ClassStatus` in a terminal and as JSON: `labkit class status` (plain, rich,
+--json) and the dashboard's status.json; the report's files are in report_files.py.
 
-All views render the same graded results (so the same verdicts), plus the
-instructor's journals for the time each step took.  The HTML has no external asset
-and no script; every verdict is a symbol and a word as well as a colour.  The CSV
-uses “;” in French (what French spreadsheets expect).
+Every view renders the same graded results (so the same verdicts), headed by the steps'
+titles in the class language, with learners who have not started shown apart (progress.py).
 """
 from __future__ import annotations
 
-import csv
-import html
-import io
 from collections import Counter
-from datetime import datetime
 from typing import Any, Callable
 
-from .status import NOT_MISTAKES, TODO, ClassStatus, display
+from .progress import NOT_STARTED, bounded
+from .status import TODO, ClassStatus, LearnerStatus
 from ..grading.engine import Result, Status
 from ..i18n import M, Message
-from ..grading.journal import Journal
 from ..grading.progress import _duration
-from ..grading.render import HINT, HTML_COLOURS, SYMBOLS, WORDS, colon
+from ..grading.render import HINT, SYMBOLS, WORDS, colon
 from ..terminal import terminal
 
-COLOURS = {SYMBOL: HTML_COLOURS[status] for status, SYMBOL in (
-    (Status.PASSED, "✔"), (Status.FAILED, "✘"), (Status.NOT_VERIFIED, "?"))} | {TODO: ("#57606a", "#f6f8fa")}
-CLASSES = {"✔": "passed", "✘": "failed", "?": "not-verified", TODO: "todo"}
+# What each symbol is called in JSON (a step's "shown"): its status, or one of the views' own states.
+SHOWN = {"✔": "passed", "✘": "failed", "?": "not_verified", TODO: "todo", NOT_STARTED: "not_started"}
 
 
 # -- the terminal table and JSON -----------------------------------------
-LEGEND = M("class.status.legend", "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)")
+LEGEND = M("class.status.legend_started", "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)   ○ not started (nothing done since the class was created)")
 HEAD_LEARNER = M("class.status.learner", "Learner")
 HEAD_SCORE = M("class.status.score", "Score")
+HEAD_NOW = M("class.status.now_on", "Now on")
+HEAD_FOR = M("class.status.for", "For")
+NOW_NOT_STARTED = M("class.status.not_started", "not started")
+NOW_DONE = M("class.status.done", "all done")
+STUCK_CELL = M("class.status.stuck_cell", "{duration} ⚠ stuck")
+STUCK = M("class.status.stuck", "⏳ {learner} has been on “{step}” for {duration}: {message}")
 COMMON = M("class.status.common", "{step}: {count} of {total} learners — {message}")
 NO_LEARNER = M("class.status.no_learner", "The class has no learners.")
 
@@ -55,12 +54,47 @@ def alert_lines(status: ClassStatus, lang: str, render: Callable[[Message, str],
     return [render(ALERT.bind(learner=learner, message=result.message), lang) for learner, result in alerts(status)]
 
 
+def step_heads(status: ClassStatus, lang: str) -> list[str]:
+    """The steps' titles in the class language, numbered, as the notebook shows them."""
+    return [f"{i}. {s.title.render(lang)}" for i, s in enumerate(status.chapter.steps, 1)]
+
+
 def status_rows(status: ClassStatus, lang: str) -> list[list[str]]:
-    rows = [[HEAD_LEARNER.render(lang), *member_head(status, lang), *status.chapter.step_ids, HEAD_SCORE.render(lang)]]
+    rows = [[HEAD_LEARNER.render(lang), *member_head(status, lang), *step_heads(status, lang), HEAD_SCORE.render(lang),
+             HEAD_NOW.render(lang), HEAD_FOR.render(lang)]]
     for ls in status.learners:
-        rows.append([ls.learner, *member_cell(status, ls.learner, lang), *(display(r) for r in ls.results),
-                     f"{ls.score.earned}/{ls.score.possible}"])
+        rows.append([ls.learner, *member_cell(status, ls.learner, lang), *ls.shown(),
+                     f"{ls.score.earned}/{ls.score.possible}", *now_cells(status, ls, lang)])
     return rows
+
+
+def now_cells(status: ClassStatus, ls: LearnerStatus, lang: str) -> list[str]:
+    """The step the learner is on, and for how long (marked past the class's threshold)."""
+    progress = ls.progress
+    if progress is None:
+        return ["", ""]
+    if progress.not_started:
+        return [NOW_NOT_STARTED.render(lang), ""]
+    if progress.step is None:
+        return [NOW_DONE.render(lang), ""]
+    index = status.index(progress.step)
+    took = _duration(progress.seconds(status.taken_at)) if progress.since else ""
+    return [f"{index + 1}. {status.chapter.steps[index].title.render(lang)}",
+            STUCK_CELL.bind(duration=took).render(lang) if progress.stuck else took]
+
+
+def stuck_lines(status: ClassStatus, lang: str, render: Callable[[Message, str], str] = terminal) -> list[str]:
+    """Each stuck learner with the message of the check that fails (for terminals by default: it quotes
+    what the learner named)."""
+    lines = []
+    for ls in status.learners:
+        progress = ls.progress
+        if progress is not None and progress.stuck and progress.step is not None:
+            message = progress.failure.message if progress.failure else ""
+            step = status.chapter.step(progress.step).title
+            lines.append(render(STUCK.bind(learner=ls.learner, step=step, message=message,
+                                           duration=_duration(progress.seconds(status.taken_at))), lang))
+    return lines
 
 
 # -- on a cluster: which member holds each learner's instance ------------------
@@ -95,7 +129,8 @@ def common_lines(status: ClassStatus, lang: str) -> list[tuple[str, str | None]]
         if found is not None:
             result, count = found
             # For terminals only: a learner's snapshot or file name is shown, never obeyed.
-            common = COMMON.bind(step=step, count=count, total=len(status.learners), message=result.message)
+            common = COMMON.bind(step=status.chapter.step(step).title, count=count, total=len(status.learners),
+                                 message=result.message)
             text = terminal(common, lang)
             hint = terminal(result.hint, lang) if result.hint else None
             lines.append((text, hint))
@@ -109,7 +144,8 @@ def text_status(status: ClassStatus, lang: str) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     if not status.learners:
         lines.append(NO_LEARNER.render(lang))
-    lines += ["", LEGEND.render(lang), *members_down_line(status, lang), *alert_lines(status, lang)]
+    lines += ["", LEGEND.render(lang), *members_down_line(status, lang), *alert_lines(status, lang),
+              *stuck_lines(status, lang)]
     lines += [f"⚠ {terminal(w, lang)}" for w in status.warnings]
     hint_label = HINT.render(lang)
     for text, hint in common_lines(status, lang):
@@ -124,17 +160,17 @@ def rich_status(status: ClassStatus, lang: str) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    styles = {"✔": "bold green", "✘": "bold red", "?": "bold yellow", TODO: "dim"}
+    styles = {"✔": "bold green", "✘": "bold red", "?": "bold yellow", TODO: "dim", NOT_STARTED: "blue"}
     rows = status_rows(status, lang)
     # Text, not strings: rich would read “[…]” in a cell as markup.
     table = Table(title=Text(f"{status.info.name} — {status.taken_at:%H:%M:%S}"), header_style="bold")
     for head in rows[0]:
         table.add_column(Text(head))
     for row in rows[1:]:
-        table.add_row(Text(row[0]), *(Text(c, style=styles.get(c, "")) for c in row[1:-1]), Text(row[-1]))
+        table.add_row(Text(row[0]), *(Text(c, style=styles.get(c, "")) for c in row[1:-3]), *map(Text, row[-3:]))
     parts: list[Any] = [table, Text(LEGEND.render(lang), style="dim"),
                         *(Text(line, style="bold red") for line in members_down_line(status, lang))]
-    parts += [Text(line, style="bold yellow") for line in alert_lines(status, lang)]
+    parts += [Text(line, style="bold yellow") for line in alert_lines(status, lang) + stuck_lines(status, lang)]
     parts += [Text(f"⚠ {terminal(w, lang)}", style="bold yellow") for w in status.warnings]
     for text, hint in common_lines(status, lang):
         parts.append(Text("• " + text))
@@ -148,20 +184,41 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
     for step in status.chapter.step_ids:
         counts = Counter(ls.results[status.index(step)].status.value for ls in status.learners)
         found = status.most_common(step)
-        summary.append({"id": step, **{s.value: counts.get(s.value, 0) for s in Status},
+        summary.append({"id": step, "title": status.chapter.step(step).title.render(lang),
+                        **{s.value: counts.get(s.value, 0) for s in Status},
+                        "not_started": status.counts(step).get(NOT_STARTED, 0),
                         "most_common": None if found is None else {
                             "diagnosis": found[0].diagnosis, "count": found[1], "message": found[0].message.render(lang),
                             "hint": found[0].hint.render(lang) if found[0].hint else None}})
     return {"class": status.info.name, "lab": status.chapter.id, "container": status.info.container,
             "snapshot": status.snapshot, "lang": lang, "taken_at": status.taken_at.isoformat(),
             "steps": list(status.chapter.step_ids),
+            "step_titles": [s.title.render(lang) for s in status.chapter.steps],
+            "stuck_after_seconds": round(status.stuck_after.total_seconds()),
             "members_down": sorted(status.down),
             "learners": [{"learner": ls.learner, "project": ls.project, "member": status.members.get(ls.learner),
                           "score": {"earned": ls.score.earned, "possible": ls.score.possible},
-                          "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis} for r in ls.results],
-                          "alert": _alert_json(ls.results, lang)}
+                          "steps": [r.to_json(lang) | {"diagnosis": r.diagnosis, "shown": SHOWN[shown]}
+                                    for r, shown in zip(ls.results, ls.shown())],
+                          "alert": _alert_json(ls.results, lang), "not_started": ls.not_started,
+                          **_progress_json(status, ls, lang)}
                          for ls in status.learners],
             "summary": summary, "warnings": [w.render(lang) for w in status.warnings]}
+
+
+def _progress_json(status: ClassStatus, ls: LearnerStatus, lang: str) -> dict[str, Any]:
+    """Where the learner is: the step, since when and for how long, stuck or not, and the message of
+    the check that fails there (bounded; JSON escapes it, the page shows it as text)."""
+    progress = ls.progress
+    if progress is None or progress.step is None:
+        return {"current": None, "last_failure": None}
+    step = status.chapter.step(progress.step)
+    current = {"step": step.id, "title": step.title.render(lang), "since": progress.since.isoformat() if progress.since else None,
+               "seconds": progress.seconds(status.taken_at), "stuck": progress.stuck}
+    failure = None if progress.failure is None else {
+        "step": step.id, "title": current["title"], "diagnosis": progress.failure.diagnosis,
+        "message": bounded(progress.failure.message.render(lang))}
+    return {"current": current, "last_failure": failure}
 
 
 def _alert_json(results: list[Result], lang: str) -> dict[str, str] | None:
@@ -171,133 +228,5 @@ def _alert_json(results: list[Result], lang: str) -> dict[str, str] | None:
 
 def words(lang: str) -> dict[str, str]:
     """The word for each displayed symbol, for reports."""
-    return {SYMBOLS[s]: WORDS[s].render(lang) for s in Status} | {TODO: M("class.status.todo", "not reached").render(lang)}
-
-
-# -- the HTML page and the CSV --------------------------------------------
-def step_times(status: ClassStatus, journals: dict[str, Journal]) -> dict[str, dict[str, int | None]]:
-    """Per learner and step, seconds from the previous step's first pass to this one's (as the instructor saw them)."""
-    times: dict[str, dict[str, int | None]] = {}
-    for ls in status.learners:
-        journal = journals.get(ls.learner)
-        first = journal.attempt_view().first_pass if journal else {}
-        row: dict[str, int | None] = {}
-        previous: datetime | None = None
-        for step in status.chapter.step_ids:
-            when = first.get(step)
-            row[step] = round((when - previous).total_seconds()) if when and previous else None
-            previous = when or previous
-        stamps = list(first.values())
-        row["total"] = round((max(stamps) - min(stamps)).total_seconds()) if len(stamps) > 1 else None
-        times[ls.learner] = row
-    return times
-
-
-def mistakes(status: ClassStatus) -> list[tuple[str, Result, int]]:
-    """(step, an example result, how many learners) for every failure shared now, most common first."""
-    found: list[tuple[str, Result, int]] = []
-    for step in status.chapter.step_ids:
-        failing = [r for r in (ls.results[status.index(step)] for ls in status.learners)
-                   if not r.passed and display(r) != TODO and r.diagnosis not in NOT_MISTAKES]
-        for diagnosis, count in Counter(r.diagnosis for r in failing).items():
-            found.append((step, next(r for r in failing if r.diagnosis == diagnosis), count))
-    return sorted(found, key=lambda item: -item[2])
-
-
-HEADERS = {"learner": M("class.report.learner", "Learner"), "project": M("class.report.project", "Project"),
-           "score": M("class.report.score", "Score"), "possible": M("class.report.possible", "Out of"),
-           "percent": M("class.report.percent", "Percent"), "total": M("class.report.total_time", "Total time (s)"),
-           "seconds": M("class.report.seconds", "{step} (s)")}
-
-
-def report_csv(status: ClassStatus, journals: dict[str, Journal], lang: str) -> str:
-    times, names = step_times(status, journals), words(lang)
-    titles = [s.title.render(lang) for s in status.chapter.steps]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";" if lang == "fr" else ",", lineterminator="\n")
-    writer.writerow([HEADERS[k].render(lang) for k in ("learner", "project")] + member_head(status, lang)
-                    + [HEADERS[k].render(lang) for k in ("score", "possible", "percent")] + titles
-                    + [HEADERS["seconds"].bind(step=t).render(lang) for t in titles] + [HEADERS["total"].render(lang)])
-    for ls in status.learners:
-        percent = round(100 * ls.score.earned / ls.score.possible) if ls.score.possible else 0
-        row = times[ls.learner]
-        writer.writerow([ls.learner, ls.project, *member_cell(status, ls.learner, lang),
-                         ls.score.earned, ls.score.possible, percent]
-                        + [names[display(r)] for r in ls.results]
-                        + ["" if row[s] is None else row[s] for s in status.chapter.step_ids]
-                        + ["" if row["total"] is None else row["total"]])
-    return out.getvalue()
-
-
-STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;margin:24px;line-height:1.4}
-h1{font-size:1.5em;margin:0 0 4px}h2{font-size:1.2em;margin-top:28px}.meta{color:#57606a;margin:0 0 16px}
-table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #d0d7de;padding:5px 6px;text-align:center;vertical-align:top}
-thead th{background:#f6f8fa;font-size:.85em;max-width:9em}tbody th{text-align:left;white-space:nowrap}
-td.cell{font-weight:600;white-space:nowrap}td.cell small{display:block;font-weight:400;color:#1f2328;opacity:.8}
-.sym{font-size:1.15em;margin-right:3px}.score{font-weight:700;white-space:nowrap}tfoot td,tfoot th{background:#f6f8fa;font-size:.85em}
-.legend{margin-top:10px;font-size:.9em}.legend span{display:inline-block;margin-right:14px;padding:2px 6px;border-radius:3px}
-ol li{margin-bottom:10px}.hint{color:#0b4f8a}.alert{color:#8a4b00;background:#fff8c5;padding:4px 8px}
-.warning{color:#7d4e00;background:#fff8c5;padding:4px 8px}
-@media print{body{margin:8mm}}
-"""
-
-
-def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) -> str:
-    esc, times, names = html.escape, step_times(status, journals), words(lang)
-    title = M("class.report.title", "Class “{name}” — {chapter}", name=status.info.name, chapter=status.chapter.title).render(lang)
-    average = sum(ls.score.earned for ls in status.learners) / len(status.learners) if status.learners else 0
-    possible = sum(s.points for s in status.chapter.steps)
-    meta = M("class.report.meta", "Report of {time} UTC · learners: {count} · average score: {average}/{possible}",
-             time=status.taken_at.strftime("%Y-%m-%d %H:%M"), count=len(status.learners),
-             average=f"{average:.1f}".replace(".", "," if lang == "fr" else "."), possible=possible).render(lang)
-    head = "".join(f"<th scope=\"col\">{i}. {esc(s.title.render(lang))}</th>" for i, s in enumerate(status.chapter.steps, 1))
-    body = []
-    for ls in status.learners:
-        cells = []
-        for step, result in zip(status.chapter.step_ids, ls.results):
-            sym = display(result)
-            fg, bg = COLOURS[sym]
-            took = times[ls.learner][step]
-            detail = f"<small>{esc(_duration(took))}</small>" if took is not None else ""
-            cells.append(f'<td class="cell {CLASSES[sym]}" style="color:{fg};background:{bg}" title="{esc(result.message.render(lang))}">'
-                         f'<span class="sym" aria-hidden="true">{sym}</span>{esc(names[sym])}{detail}</td>')
-        total = times[ls.learner]["total"]
-        where = "".join(f"<td>{esc(cell)}</td>" for cell in member_cell(status, ls.learner, lang))
-        body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{where}{"".join(cells)}<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
-                    f'<td>{esc(_duration(total)) if total is not None else "—"}</td></tr>')
-    passed_row = "".join(f"<td>{status.counts(step).get('✔', 0)}/{len(status.learners)}</td>" for step in status.chapter.step_ids)
-    legend = "".join(f'<span style="color:{COLOURS[sym][0]};background:{COLOURS[sym][1]}">{sym} {esc(names[sym])}</span>'
-                     for sym in ("✔", "✘", "?", TODO))
-    found = mistakes(status)
-    items = []
-    for step, result, count in found[:10]:
-        hint = f'<div class="hint"><b>{esc(HINT.render(lang))}{colon(lang)}</b>{esc(result.hint.render(lang))}</div>' if result.hint else ""
-        learners = (M("class.report.one_learner", "1 learner") if count == 1 else M("class.report.learners", "{count} learners", count=count)).render(lang)
-        items.append(f"<li><b>{esc(status.chapter.step(step).title.render(lang))}</b> — {esc(learners)}{colon(lang)}"
-                     f"{esc(result.message.render(lang))}{hint}</li>")
-    none = M("class.report.no_mistakes", "No failure right now.").render(lang)
-    member_th = "".join(f'<th scope="col">{esc(cell)}</th>' for cell in member_head(status, lang))
-    member_td = "<td></td>" if status.members else ""
-    labels = {"passed_row": M("class.report.passed_row", "Passed").render(lang),
-              "total_head": M("class.report.total_head", "Total time").render(lang),
-              "mistakes": M("class.report.mistakes", "Most common mistakes").render(lang)}
-    return f"""<!DOCTYPE html>
-<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{esc(title)}</title><style>{STYLE}</style></head>
-<body><h1>{esc(title)}</h1><p class="meta">{esc(meta)}</p>
-{"".join(f'<p class="warning">⚠ {esc(w.render(lang))}</p>' for w in status.warnings)}
-<table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{member_th}{head}<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
-<tbody>{"".join(body)}</tbody>
-<tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{member_td}{passed_row}<td></td><td></td></tr></tfoot></table>
-<p class="legend">{legend}</p>
-{"".join(f'<p class="alert">{esc(line)}</p>' for line in alert_lines(status, lang, Message.render))}
-<h2>{esc(labels['mistakes'])}</h2>
-{"<ol>" + "".join(items) + "</ol>" if items else f"<p>{esc(none)}</p>"}
-</body></html>
-"""
-
-
-def report(status: ClassStatus, journals: dict[str, Journal], lang: str) -> dict[str, Any]:
-    """Both renderings at once (the CLI writes whichever files were asked for)."""
-    return {"html": report_html(status, journals, lang), "csv": report_csv(status, journals, lang)}
+    return {SYMBOLS[s]: WORDS[s].render(lang) for s in Status} | {TODO: M("class.status.todo", "not reached").render(lang),
+                                                                   NOT_STARTED: NOW_NOT_STARTED.render(lang)}

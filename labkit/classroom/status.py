@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +23,7 @@ from ..provision import quotas
 from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
 from .members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
 from .operations import RunningTasks
+from .progress import DEFAULT_STUCK_MINUTES, NOT_STARTED, STARTED, Progress, progress_of, untouched
 from .observe import Unobserved, chapter_look, learner_access, observe_learners, requests_pool
 from .spec import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 from ..grading.engine import Baseline, Chapter, History, Result, Score, Status, grade
@@ -38,6 +39,9 @@ QUIET = ("instance-file-retrieved",)
 TODO = "·"  # failed only because an earlier step is not done: shown apart, counted as failed
 # Not the learner's doing: a member down, a look that failed. Named once, never a "most common mistake".
 NOT_MISTAKES = (MEMBER_UNREACHABLE, "unobserved")
+# One line per learner reset (reset.py), in the class folder: a view that sees it change reads the
+# class's baselines and the journals again.
+RESETS_FILE = "resets.jsonl"
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,13 @@ class LearnerStatus:
     results: list[Result]
     score: Score
     observation: Any  # the chapter's own, or `Unobserved`
+    # Nothing of the learner's doing seen yet (progress.py): shown as such, never as mistakes.
+    not_started: bool = False
+    progress: Progress | None = None
+
+    def shown(self) -> list[str]:
+        """The symbol of each step as the views show it."""
+        return [display(r, self.not_started) for r in self.results]
 
 
 @dataclass(frozen=True)
@@ -104,15 +115,19 @@ class ClassStatus:
     members: dict[str, str] = field(default_factory=dict)
     down: frozenset[str] = frozenset()
 
+    stuck_after: timedelta = timedelta(minutes=DEFAULT_STUCK_MINUTES)
+    # When the class's projects (its baselines) were last read: a partial refresh keeps `info` from then.
+    listed_at: datetime | None = None
+
     def counts(self, step: str) -> Counter[str]:
-        return Counter(display(ls.results[self.index(step)]) for ls in self.learners)
+        return Counter(display(ls.results[self.index(step)], ls.not_started) for ls in self.learners)
 
     def index(self, step: str) -> int:
         return self.chapter.step_ids.index(step)
 
     def most_common(self, step: str) -> tuple[Result, int] | None:
         """The failure most learners share at this step (not counting “do the earlier step first”)."""
-        found = [ls.results[self.index(step)] for ls in self.learners]
+        found = [ls.results[self.index(step)] for ls in self.learners if not ls.not_started]
         found = [r for r in found if not r.passed and display(r) != TODO and r.diagnosis not in NOT_MISTAKES]
         if not found:
             return None
@@ -120,7 +135,9 @@ class ClassStatus:
         return next(r for r in found if r.diagnosis == diagnosis), count
 
 
-def display(result: Result) -> str:
+def display(result: Result, not_started: bool = False) -> str:
+    if not_started and not result.passed:
+        return NOT_STARTED
     if result.status is Status.FAILED and (result.diagnosis or "").startswith("order:"):
         return TODO
     return SYMBOLS[result.status]
@@ -128,6 +145,11 @@ def display(result: Result) -> str:
 
 def journal_for(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, snapshot: str) -> Journal:
     return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container, snapshot)
+
+
+def journal_of_params(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, params: dict[str, str]) -> Journal:
+    """The instructor's journal of a learner, for the chapter's params of a class view."""
+    return journal_for(folder, info, learner, chapter, params.get("snapshot", ""))
 
 
 def history_of(journal: Journal, baseline: Baseline | None) -> History:
@@ -161,20 +183,30 @@ def unobserved_results(chapter: Chapter, reason: Message) -> list[Result]:
 def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str | None = None,
                  journals: dict[str, Journal] | None = None, lab: str | None = None,
                  previous: ClassStatus | None = None, only: set[str] | None = None,
-                 fine_cache: dict[tuple, Any] | None = None, hold: set[str] | frozenset[str] = frozenset()) -> ClassStatus:
+                 fine_cache: dict[tuple, Any] | None = None, hold: set[str] | frozenset[str] = frozenset(),
+                 stuck_after: timedelta | None = None) -> ClassStatus:
     """Grade the whole class with its lab; with `previous` and `only`, look again at those learners alone.
     Learners in `hold` keep their row of `previous` (a task runs in their project: operations.py).
 
     `lab`, when given, must be the class's own (a class does one lab)."""
     start = time.monotonic()
+    stuck_after = stuck_after or (previous.stuck_after if previous else timedelta(minutes=DEFAULT_STUCK_MINUTES))
     journals = {} if journals is None else journals
     instances: list[dict[str, Any]] | None = None
-    if previous is not None and only is not None:
+    started_at = datetime.now(timezone.utc)
+    # A reset since the class was last listed changed a baseline and closed an attempt on disk.
+    reset = previous is not None and reset_since(folder, previous.listed_at or previous.taken_at)
+    if reset:
+        for journal in journals.values():
+            journal.refresh()
+    if previous is not None and only is not None and not reset:
         info, warnings, members, down = previous.info, previous.warnings, previous.members, previous.down
+        listed_at = previous.listed_at
     else:
         # recursion=1, not 2: a running container's state costs the server 20-30 ms, one after the
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
         listing = requests_pool().submit(client.all_instances, recursion=1)
+        listed_at = started_at
         info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
         instances = listing.result()
     chapter = _chapter_of(info, lab)
@@ -210,9 +242,32 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         observation = seen[learner]
         mine = params | info.learner_params().get(learner, {})
         results = grade_learner(journals[learner], chapter, observation, mine, info.baseline(learner))
-        learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation))
+        fresh = not_started_yet(journals[learner], chapter, observation, histories[learner], mine, results)
+        progress = None if getattr(observation, "unobserved", None) is not None else progress_of(
+            results, journals[learner].attempt_view(), fresh, datetime.now(timezone.utc), stuck_after)
+        learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation, fresh, progress))
     return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start,
-                       warnings, members, down)
+                       warnings, members, down, stuck_after, listed_at)
+
+
+def reset_since(folder: Path, when: datetime) -> bool:
+    """Whether a reset was journaled after `when` (a second early: file times may be coarse)."""
+    try:
+        return (folder / RESETS_FILE).stat().st_mtime >= when.timestamp() - 1
+    except OSError:
+        return False
+
+
+def not_started_yet(journal: Journal, chapter: Chapter, observation: Any, history: History,
+                         params: dict[str, str], results: list[Result]) -> bool:
+    """Whether the learner has not started; the first time they are seen started is journaled."""
+    if getattr(observation, "unobserved", None) is not None:
+        return False
+    if STARTED not in journal.attempt_view().marks:
+        if untouched(chapter, observation, history, params, results):
+            return True
+        journal.record_mark(STARTED)
+    return False
 
 
 def _chapter_of(info: ClassInfo, lab: str | None) -> Chapter:
@@ -271,14 +326,15 @@ def isolation_warnings(info: ClassInfo, instances: list[dict[str, Any]]) -> tupl
 
 
 def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[ClassStatus], None],
-          snapshot: str | None = None, seconds: float | None = None, every: float = 5.0, lab: str | None = None) -> None:
+          snapshot: str | None = None, seconds: float | None = None, every: float = 5.0, lab: str | None = None,
+          stuck_after: timedelta | None = None) -> None:
     """Refresh on every lifecycle event of the class's projects (and every few seconds, for files)."""
     from ..incus.events import connect, journal_entry
 
     journals: dict[str, Journal] = {}
     fine_cache: dict[tuple, Any] = {}  # one exec per same-second tie: each exec sends an event
     status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
-                          fine_cache=fine_cache, lab=lab)
+                          fine_cache=fine_cache, lab=lab, stuck_after=stuck_after)
     show(status)
     projects = {project: learner for learner, project in status.info.learners.items()}
     inbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
@@ -344,7 +400,7 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
                 # held learners keep their previous row.
                 status = class_status(client=client, name=name, folder=folder, snapshot=snapshot, journals=journals,
                                       previous=status if only is not None or held else None, only=only,
-                                      fine_cache=fine_cache, hold=held)
+                                      fine_cache=fine_cache, hold=held, stuck_after=stuck_after)
             except LabkitError:
                 continue  # a refresh that failed (an instance stuck mid-stop): the next event or tick tries again
             if only is None:

@@ -126,6 +126,10 @@ class Chapter:
     # `look(learner, access, history) -> observation`, run per learner with the class's time limits.
     # Without it, a class view calls `observe(access, params)` per learner.
     observe_class: Callable[..., Callable[[str, Any, Any], Any]] | None = None
+    # Whether an observation shows the learner's instances as the chapter's start left them
+    # (`untouched(observation, history, params)`, pure): a class view then shows the learner as
+    # not started rather than failing, and never counts them among the mistakes.
+    untouched: Callable[[Any, History, dict[str, str]], bool] | None = None
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -60,6 +60,8 @@ class Attempt:
     attempts: dict[str, int]
     hints: dict[str, int]
     events: tuple[Event, ...]
+    # When a class view first saw something of this attempt (e.g. "started"): name -> time.
+    marks: dict[str, datetime] = field(default_factory=dict)
 
     def latest(self) -> dict[str, Status]:
         """Each step's latest status."""
@@ -76,7 +78,8 @@ def attempt_of(data: dict[str, Any]) -> Attempt:
                      for c in data.get("checks", [])),
         first_pass={k: datetime.fromisoformat(v) for k, v in (data.get("first_pass") or {}).items()},
         attempts=dict(data.get("attempts") or {}), hints=dict(data.get("hints") or {}),
-        events=tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {}) for e in data.get("events", [])))
+        events=tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {}) for e in data.get("events", [])),
+        marks={k: datetime.fromisoformat(v) for k, v in (data.get("marks") or {}).items()})
 
 
 def default_path(lab: str, project: str, container: str, environ: dict[str, str] | None = None) -> Path:
@@ -268,6 +271,13 @@ class Journal:
             data["hints"][step] = data["hints"].get(step, 0) + 1
         self.update(record)
         return int(self.data["hints"][step])
+
+    def record_mark(self, name: str) -> datetime:
+        """The first time `name` was seen in this attempt (recorded now if never before)."""
+        def record(data: dict[str, Any]) -> None:
+            data.setdefault("marks", {}).setdefault(name, now().isoformat())
+        self.update(record)
+        return datetime.fromisoformat(self.data["marks"][name])
 
     def record_events(self, events: list[dict[str, Any]]) -> int:
         """Add events to the current attempt; return how many were new.

@@ -1,7 +1,9 @@
 """The hub's logins for the instructor: JSON, a terminal listing, and a printable sheet.
 
 The sheet is one self-contained HTML page (no script, no external asset), one card per
-learner with the URL, login and password, in the class language, cut along the dashes.
+learner with the URL, login and password, in the class language, cut along the dashes; the
+instructor's card comes last, alone on a page of its own (it opens the dashboard, not a
+notebook, and is not handed out with the others).
 """
 from __future__ import annotations
 
@@ -75,8 +77,14 @@ h1 { font-size: 14pt; }
 .card dt { font-size: 9pt; color: #444; }
 .card dd { font-family: "DejaVu Sans Mono", monospace; font-size: 12pt; margin: 0 0 0.2cm; }
 .card p { font-size: 9pt; margin: 0.2cm 0 0; }
-@media print { body { margin: 0.5cm; } h1 { display: none; } }
+.instructor { break-before: page; page-break-before: always; margin-top: 1cm; max-width: 12cm; }
+.instructor .card { border: 2px solid #111; }
+@media print { body { margin: 0.5cm; } h1 { display: none; } .instructor { margin-top: 0; } }
 """
+
+
+INSTRUCTOR_ROLE = M("hub.credentials.instructor", "Instructor")
+INSTRUCTOR_NOTE = M("hub.credentials.instructor_note", "Open the address in a browser and log in: the dashboard of the class “{name}” opens, with every learner's progress, their reset buttons and the reports. This card is yours alone: do not hand it out with the learners' cards.")
 
 
 def sheet_html(cards: Cards, lang: str) -> str:
@@ -87,15 +95,21 @@ def sheet_html(cards: Cards, lang: str) -> str:
         ("snapshot_server", M("hub.credentials.snapshot_server", "Snapshot server (run once, in a terminal)")))}
     note = M("hub.credentials.note", "Open the address in a browser and log in: your notebook opens by itself. Keep this card to yourself.").render(lang)
     title = M("hub.credentials.title", "labkit — class “{name}”: logins", name=cards.name).render(lang)
-    items = []
-    for row in as_json(cards):
-        fields = "".join(f"<dt>{labels[k]}</dt><dd>{e(row[v])}</dd>" for k, v in (
-            ("address", "url"), ("login", "login"), ("password", "password"), ("snapshot_server", "snapshot_server"))
-            if v in row)
-        items.append(f'<section class="card"><h2>{e(row["learner"])}</h2><dl>{fields}</dl><p>{e(note)}</p></section>')
+    *learners, instructor = as_json(cards)  # the instructor's row comes last
+    items = [_card(row, e(row["learner"]), labels, note) for row in learners]
+    own = _card(instructor, e(INSTRUCTOR_ROLE.render(lang)), labels, INSTRUCTOR_NOTE.bind(name=cards.name).render(lang))
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{STYLE}</style></head><body><h1>{e(title)}</h1>"
-            f'<div class="cards">{"".join(items)}</div></body></html>\n')
+            f'<div class="cards">{"".join(items)}</div>'
+            f'<div class="instructor">{own}</div></body></html>\n')
+
+
+def _card(row: dict[str, str], heading: str, labels: dict[str, str], note: str) -> str:
+    e = html.escape
+    fields = "".join(f"<dt>{labels[k]}</dt><dd>{e(row[v])}</dd>" for k, v in (
+        ("address", "url"), ("login", "login"), ("password", "password"), ("snapshot_server", "snapshot_server"))
+        if v in row)
+    return f'<section class="card"><h2>{heading}</h2><dl>{fields}</dl><p>{e(note)}</p></section>'
 
 
 def write_sheet(path: Path, text: str) -> Path:

@@ -230,6 +230,17 @@ def _observe_class(main, params, projects, instances, cache):
     return observe_class(main, params, projects, instances, cache)
 
 
+def untouched(obs, history, params) -> bool:
+    """As the class left it: the primary running with no snapshot and none of the chapter's keys, nothing
+    of the learner's on the snapshot server, and no certificate there from the learner's token."""
+    from .snapshot_server_observe import CHAPTER_KEYS  # the observation's module loads with a check
+
+    primary, learner = obs.primary, params.get("learner") or LEARNER_NAME
+    return (primary is not None and primary.status == "Running" and not primary.snapshots
+            and not any(primary.key(k) for k in CHAPTER_KEYS) and obs.copy is None and not obs.others
+            and not any(c.name == learner for c in obs.trusted))
+
+
 CHAPTER = Chapter(
     id="snapshot-server",
     title=M("snapsrv.title", "The snapshot server"),
@@ -237,5 +248,5 @@ CHAPTER = Chapter(
                      SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
     defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "remote": "incus-snapshot", "learner": LEARNER_NAME},
     observe=_observe, reset=_reset, reset_question=RESET_QUESTION,
-    notebook="snapshot-server", needs=("snapshot-server",), observe_class=_observe_class,
+    notebook="snapshot-server", needs=("snapshot-server",), observe_class=_observe_class, untouched=untouched,
 )

@@ -264,6 +264,14 @@ def _observe_class(main, params, projects, instances, cache):
     return observe_class(main, params, projects, instances, cache)
 
 
+def untouched(obs, history, params) -> bool:
+    """As `labkit class create` left it: running, no snapshot at all, no file where the class view looked,
+    and the very instance whose identity the class holds (neither replaced nor restored)."""
+    inst, base = obs.instance, history.baseline
+    return (inst is not None and inst.running and not obs.snapshots and not obs.file_present and not obs.file_elsewhere
+            and base is not None and base.trusted and (inst.uuid, inst.generation) == (base.uuid, base.generation))
+
+
 CHAPTER = Chapter(
     id="snapshots",
     title=M("snap.title", "Container snapshots"),
@@ -275,4 +283,5 @@ CHAPTER = Chapter(
     reset_question=M("cli.reset.confirm", "This deletes the snapshot {snapshot} and {file} in {container}, and starts a new attempt. Continue?"),
     notebook="snapshots",
     observe_class=_observe_class,
+    untouched=untouched,
 )

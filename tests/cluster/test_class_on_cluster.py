@@ -91,7 +91,7 @@ def test_create_with_targets_puts_each_learner_on_the_next_member(spread: Spread
     assert result.returncode == 0, result.stderr
     print(f"class of 3 on the cluster: {time.monotonic() - started:.1f} s")
     # core.https_address was set by the cluster already: the class uses it and does not own it.
-    assert f"Learners connect to {m1}." in result.stdout
+    assert f"connect to {m1}." in result.stdout
     assert locations(spread.cluster, spread.name) == {f"{spread.name}-learner01": "m1", f"{spread.name}-learner02": "m2",
                                                       f"{spread.name}-learner03": "m3"}
 

@@ -66,6 +66,11 @@ def pages(hub: ServedClass, browser: Any) -> dict[str, Any]:
     return pages
 
 
+def snapshot_states(page: Any) -> dict[str, str]:
+    return page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#grid tr[data-learner]')].map(
+        tr => [tr.dataset.learner, tr.querySelector('td[data-step="snapshot"]').dataset.status]))""")
+
+
 def workspaces_of(hub: ServedClass) -> dict[str, dict[str, Any]]:
     listed = subprocess.run(["incus", "list", "--project", hub.name, "--format", "json"], capture_output=True, text=True, check=True)
     return {i["name"]: i for i in json.loads(listed.stdout) if i["name"].startswith("ws-")}
@@ -77,6 +82,8 @@ def test_three_learners_take_their_snapshot_at_once(hub: ServedClass, pages: dic
     dashboard = pages["instructor"]
     dashboard.wait_for_url("**/services/labkit/")
     dashboard.wait_for_function("() => document.querySelectorAll('#grid tr[data-learner]').length === 3", timeout=60_000)
+    # Nobody has done anything yet: not started (its own state), never a failure.
+    assert set(snapshot_states(dashboard).values()) <= {"not_started", "todo"}
     dashboard.evaluate("() => { window.notReloaded = true; }")
 
     for who, nb in notebooks.items():

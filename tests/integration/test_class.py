@@ -148,7 +148,7 @@ def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
 
 
 def test_create_gives_three_isolated_labs(klass: Klass):
-    assert "learner03 ready" in klass.created.stderr and f"Learners connect to {klass.address}" in klass.created.stdout
+    assert "learner03 ready" in klass.created.stderr and f"connect to {klass.address}." in klass.created.stdout
     id_ranges = set()
     with admin() as client:
         for learner in ("learner01", "learner02", "learner03"):

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 from labkit.incus import certs
 from labkit.classroom import create as classroom
-from labkit.classroom.report import report_csv, report_html, status_json, text_status
+from labkit.classroom.report import status_json, text_status
+from labkit.classroom.report_files import report_csv, report_html
 from labkit.classroom.status import TODO, class_status
 from labkit.classroom.create import ClassSpec, Limits, ServerState
 from labkit.errors import InvalidName, SetupError, UsageError
@@ -285,8 +286,9 @@ def api_instance(scenario: str, project: str) -> tuple[dict, bool, datetime | No
     return api, obs["file_present"], modified
 
 
+# carol and dave have not started; frank and gina share a mistake.
 SCENARIOS = {"alice": "restored_running", "bob": "rm_instead_of_restore", "carol": "fresh", "dave": "fresh",
-             "erin": "instance_deleted"}
+             "erin": "instance_deleted", "frank": "wrong_snapshot_name", "gina": "wrong_snapshot_name"}
 
 
 def fake_class(scenarios: dict[str, str], before_restore: bool = False):
@@ -351,9 +353,11 @@ def test_class_status_grades_each_learner_from_one_request(tmp_path):
     assert by["erin"]["prerequisites"].diagnosis == "instance_deleted"
     # The most shared failure of a step, with its hint, for the instructor to address the room.
     found, count = status.most_common("snapshot")
-    assert (found.diagnosis, count) == ("no_snapshot", 2) and found.hint is not None
+    assert (found.diagnosis, count) == ("wrong_snapshot_name", 2) and found.hint is not None
     text = text_status(status, "en")
-    assert "✔" in text and "✘" in text and TODO in text and "2 of 5 learners" in text and "Hint: " in text
+    assert "✔" in text and "✘" in text and TODO in text and "Hint: " in text
+    # Headed and summed up by the steps' titles, not their ids.
+    assert "Take a snapshot: 2 of 7 learners" in text and "2. Take a snapshot" in text.splitlines()[0]
     data = status_json(status, "fr")
     alice = next(ls for ls in data["learners"] if ls["learner"] == "alice")
     assert [s["id"] for s in alice["steps"]] == list(status.chapter.step_ids)
@@ -446,3 +450,28 @@ def test_a_refresh_for_a_few_learners_keeps_the_others(tmp_path):
     assert [ls.learner for ls in again.learners] == [ls.learner for ls in first.learners]
     assert all(a is b for a, b in zip(again.learners, first.learners) if a.learner != "bob")
     assert next(ls for ls in again.learners if ls.learner == "bob") is not next(ls for ls in first.learners if ls.learner == "bob")
+
+
+@pytest.mark.parametrize("address", [None, "192.0.2.7:8443"])
+def test_create_ends_with_what_is_true_of_serve_and_of_access_folders(tmp_path, monkeypatch, address):
+    """`class serve` turns on a loopback listener itself: without --listen, `create` must not ask for a
+    restart with --listen as if learners could not connect, and it says when --listen is needed."""
+    from contextlib import nullcontext
+
+    from labkit.classroom import cli as class_cli
+    from labkit.hub.workspace_limits import WorkspaceLimits
+
+    spec = type("Spec", (), {"learners": ("alice",), "folder": tmp_path / "demo", "needs_snapshot_server": False})()
+    monkeypatch.setattr(class_cli, "_client", lambda: nullcontext(None))
+    monkeypatch.setattr(class_cli, "_workspace_limits", lambda *a: WorkspaceLimits())
+    monkeypatch.setattr(classroom, "spec_for", lambda *a, **k: spec)
+    monkeypatch.setattr(classroom, "create", lambda **k: classroom.Created(spec, ["alice"], address, 1.0))
+    for lang, serve, again in (("en", "run “labkit class serve demo”: it needs no --listen", "run this command again with --listen"),
+                               ("fr", "lancez «\u00a0labkit class serve demo\u00a0»\u00a0: elle n’a pas besoin de --listen", "relancez cette commande avec --listen")):
+        result = run_cli("--lang", lang, "class", "--dir", str(tmp_path), "create", "demo", "--learners", "1")
+        assert result.exit_code == 0, result.output
+        assert serve in result.output
+        if address:
+            assert f"{address}." in result.output and "--listen ADDR" not in result.output and again not in result.output
+        else:
+            assert again in result.output and "not listen on the network yet" not in result.output

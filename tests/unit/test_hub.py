@@ -144,3 +144,20 @@ def test_dashboard_page_escapes_learner_names() -> None:
     assert HOSTILE not in page and html.escape(HOSTILE) in page
     assert '"><script>' not in page
     assert "innerHTML" not in page  # the script redraws with textContent only
+
+
+def test_the_instructors_card_is_on_a_page_of_its_own_with_its_own_words() -> None:
+    accounts = Accounts("ipw-secret", {n: Account(n, f"lk-{n}", f"pw-{n}", "/h") for n in ("learner01", "learner02")},
+                        "fr", "http://h:8000/")
+    for lang, role, learner_note in (("fr", "Formateur ou formatrice", "votre notebook s’ouvre tout seul"),
+                                     ("en", "Instructor", "your notebook opens by itself")):
+        page = sheet_html(Cards("demo", accounts), lang)
+        learners, _, own = page.partition('<div class="instructor">')
+        assert "ipw-secret" not in learners and "pw-learner01" in learners and "pw-learner02" in learners
+        assert "ipw-secret" in own and "services/labkit/" in own and "pw-learner01" not in own
+        # Headed with the role in the class language, not the login; its own wording, not the learners'.
+        assert f"<h2>{role}</h2>" in own and "<h2>instructor</h2>" not in page
+        assert learner_note not in own and learner_note in learners
+        assert "demo" in own.split("<p>")[1]
+        # Printed apart: a page break before it.
+        assert ".instructor { break-before: page; page-break-before: always;" in page
