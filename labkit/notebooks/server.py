@@ -16,6 +16,7 @@ import functools
 import getpass
 import importlib.util
 import ipaddress
+import json
 import os
 import secrets
 import signal
@@ -165,6 +166,21 @@ def jupyter_argv(listen: Listen, root: Path, notebook: str, *, as_root: bool) ->
     return [*argv, "--allow-root"] if as_root else argv
 
 
+# JupyterLab's own menus in the lab's language (its French language pack is a requirement): a settings
+# folder per language, whose translation setting is written once and is the learner's afterwards.
+LAB_LOCALES = {"fr": "fr_FR", "en": "en"}
+TRANSLATION_SETTING = Path("@jupyterlab", "translation-extension", "plugin.jupyterlab-settings")
+
+
+def lab_settings(env: Mapping[str, str], lang: str) -> Path:
+    folder = state_dir(env) / "jupyterlab-settings" / lang
+    setting = folder / TRANSLATION_SETTING
+    if not setting.exists():
+        setting.parent.mkdir(parents=True, exist_ok=True)
+        setting.write_text(json.dumps({"locale": LAB_LOCALES.get(lang, "en")}) + "\n", encoding="utf-8")
+    return folder
+
+
 def log_path(env: Mapping[str, str]) -> Path:
     return state_dir(env) / "jupyterlab.log"
 
@@ -234,7 +250,8 @@ def run_lab(*, root: Path, lang: str, notebook: str, listen_text: str, open_brow
     started: list[JupyterLabProcess] = []
     try:
         argv = functools.partial(jupyter_argv, root=root, notebook=notebook, as_root=as_root)
-        listen = _start(asked, argv, {**env, "JUPYTER_TOKEN": token}, log, started, say)
+        settings = {"JUPYTERLAB_SETTINGS_DIR": str(lab_settings(env, lang))}
+        listen = _start(asked, argv, {**env, "JUPYTER_TOKEN": token, **settings}, log, started, say)
         host = listen.url_host(public_host(listen, env))
         url = f"http://{host}:{listen.port}/lab/tree/{notebook}?token={token}"
         say(M("lab_server.ready", "The lab is ready, open: {url}", url=url), False)

@@ -158,6 +158,9 @@ def test_make_lab_serves_the_learners_notebook_and_stops_on_ctrl_c(tmp_path: Pat
             heading = page.locator(".jp-NotebookPanel .jp-RenderedMarkdown h1").first
             assert heading.text_content().startswith("Les instantanés de conteneurs Incus")
             assert "snapshots.ipynb" in page.locator(".lm-TabBar-tab.jp-mod-current").first.text_content()
+            # JupyterLab's own menus are French too (its language pack, chosen for the lab's language).
+            menus = page.locator(".lm-MenuBar-itemLabel").all_text_contents()
+            assert "Fichier" in menus and "File" not in menus, menus
             # The kernel starts from the notebook's metadata, with no picker: the lab is usable.
             page.wait_for_function("""() => [...document.querySelectorAll('.jp-KernelName')]
                                      .some(k => k.textContent.trim() && !/No Kernel|Aucun noyau/.test(k.textContent))""",
