@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import httpx
 
@@ -29,7 +29,7 @@ from . import access
 from . import accounts as accts
 from . import workspaces
 from .config import HubPorts, render_config
-from .state import HubState
+from .state import Accounts, HubState
 from .workspace_image import ensure_workspace_image
 from .workspace_limits import WorkspaceLimits
 
@@ -112,12 +112,11 @@ def workspace_limits(client: IncusClient, cls: str, learners: int) -> WorkspaceL
     return WorkspaceLimits.default_for(learners).with_text((project.get("config") or {}).get(WORKSPACE_KEY))
 
 
-def start_workspaces(*, client: IncusClient, state: HubState, cls: str, hub_port: int, say: Callable[[Message], None]) -> None:
+def start_workspaces(*, client: IncusClient, state: HubState, cls: str, info: Any, accounts: Accounts,
+                     limits: WorkspaceLimits, hub_port: int, say: Callable[[Message], None]) -> None:
     """Every learner's workspace made, wired to this run's ports and started, ahead of the logins."""
-    info, accounts = class_info(client, cls), state.read_accounts()
     address = access.ensure_learner_api(client, cls)
     image = ensure_workspace_image(client, state.root / "image.log", say)
-    limits = workspace_limits(client, cls, len(info.learners))
     pool = ((client.request("GET", "/1.0/profiles/default", params={"project": cls}) or {}).get("devices") or {}).get("root", {}).get("pool")
     wiring = workspaces.Wiring(api=address, hub_port=hub_port, snapshot_server=snapshot_server_address(info.lab))
     files = {learner: accts.workspace_files(bundle=state.folder / "learners" / learner, remote=cls, project=project,
@@ -162,7 +161,8 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
     state.config.write_text(render_config(state=state, cls=cls, ports=ports, lang=accounts.lang, dashboard_env=env,
                                           ssl_cert=ssl_cert, ssl_key=ssl_key, lab=info.lab, idle_minutes=limits.idle),
                             encoding="utf-8")
-    start_workspaces(client=client, state=state, cls=cls, hub_port=ports.hub, say=say)
+    start_workspaces(client=client, state=state, cls=cls, info=info, accounts=accounts, limits=limits, hub_port=ports.hub,
+                     say=say)
     accounts.url = public
     state.write_accounts(accounts)
     hub_env = {**os.environ, **env, "NODE_PATH": os.pathsep.join(filter(None, [os.environ.get("NODE_PATH"), NODE_PATH]))}
