@@ -184,7 +184,7 @@ def test_one_learners_storm_stays_in_their_workspace(hub: ServedClass, pages: di
     checks, views = [], []
     while thread.is_alive() and time.monotonic() - started < 300:
         # Timed inside learner03's workspace, as they would feel it at their terminal.
-        done = in_workspace(hub, "learner03", 's=$(date +%s%N); labkit check snapshot --json; e=$(date +%s%N); '
+        done = in_workspace(hub, "learner03", 's=$(date +%s%N); labkit check prerequisites --json; e=$(date +%s%N); '
                             'echo; echo "ms $(( (e-s)/1000000 ))"')
         checks.append(int(done.stdout.rsplit("ms ", 1)[1]) / 1000)
         assert json.loads(done.stdout.rsplit("ms ", 1)[0])["steps"][0]["status"] == "passed", done.stdout + done.stderr
