@@ -18,6 +18,7 @@ compares committed files byte for byte (notebook_check.py).
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -133,7 +134,26 @@ def render_cell(cell_id: str, cell_type: str, source: str, translate: Translate)
 
 
 # -- building ---------------------------------------------------------------
+def import_nbformat() -> Any:
+    """nbformat (and so jupytext's), imported without jsonschema's IRI format checker.
+
+    jsonschema imports rfc3987_syntax when it is installed (Jupyter's own packages bring it), and
+    that module compiles some forty grammars as it loads: seconds of CPU on every build and check.
+    No notebook schema uses the "iri" formats, so no validation changes; the block is lifted once
+    jsonschema has looked, so a later import of rfc3987_syntax elsewhere still works."""
+    block = "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules
+    if block:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import fails: jsonschema skips it
+    try:
+        import nbformat
+    finally:
+        if block:
+            del sys.modules["rfc3987_syntax"]
+    return nbformat
+
+
 def _read_source(root: Path, book: Notebook) -> Any:
+    import_nbformat()
     import jupytext
 
     path = root / book.source
@@ -167,8 +187,7 @@ def _units(book: Notebook, source: Any) -> list[tuple[str, str, str]]:
 
 
 def _notebook_text(book: Notebook, source: Any, lang: str, translate: Translate) -> str:
-    import nbformat
-
+    nbformat = import_nbformat()
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
                    "labkit": {"lab": book.lab, "lang": lang, "source": book.source.as_posix()}}
