@@ -196,9 +196,12 @@ def _notebook_text(book: Notebook, source: Any, lang: str, translate: Translate)
         text = render_cell(book.prefix + cell.metadata["id"], cell.cell_type, cell.source, translate)
         if "parameters" in meta.get("tags", ()):
             text = LANG_LINE.sub(f'lang = "{lang}"', text)
-        new = nbformat.v4.new_markdown_cell(text) if cell.cell_type == "markdown" else nbformat.v4.new_code_cell(text)
-        new.id, new.metadata = cell.metadata["id"], meta
-        nb.cells.append(new)
+        # The cells nbformat.v4.new_*_cell would make, without validating each one on its own:
+        # the whole notebook is validated once below.
+        new = {"id": cell.metadata["id"], "cell_type": cell.cell_type, "metadata": meta, "source": text}
+        if cell.cell_type != "markdown":
+            new.update(cell_type="code", execution_count=None, outputs=[])
+        nb.cells.append(nbformat.from_dict(new))
     nbformat.validate(nb)
     return nbformat.writes(nb).rstrip("\n") + "\n"
 
