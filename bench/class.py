@@ -28,6 +28,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -80,14 +81,65 @@ def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int,
     return spent
 
 
+def create_phases() -> tuple[dict[str, tuple[int, float]], Callable[[], None]]:
+    """`class create`'s phases, timed while it runs: (calls, seconds summed over its threads) of each,
+    and a function that puts the originals back.  The learners are prepared 8 at a time, so the
+    sums exceed the wall time; the copies are made one at a time (Incus 6.0's isolated id ranges)."""
+    spent: dict[str, tuple[int, float]] = {}
+    lock = threading.Lock()
+    originals: list[tuple[object, str, object]] = []
+
+    def timed(owner: object, attr: str, label: str, when=lambda *a, **k: True) -> None:
+        real = getattr(owner, attr)
+        originals.append((owner, attr, real))
+
+        @functools.wraps(real)
+        def wrapper(*args, **kwargs):
+            if not when(*args, **kwargs):
+                return real(*args, **kwargs)
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                with lock:
+                    calls, seconds = spent.get(label, (0, 0.0))
+                    spent[label] = (calls + 1, seconds + time.perf_counter() - started)
+        setattr(owner, attr, wrapper)
+
+    copy = lambda self, method, path, **k: (method == "POST" and path == "/1.0/instances"  # noqa: E731
+                                            and (k.get("json") or {}).get("source", {}).get("type") == "copy")
+    timed(classroom, "read_state", "read the server's state (4 requests)")
+    timed(classroom.quotas, "ensure_counted", "pool quotas counted")
+    timed(classroom, "_ensure_class_project", "class project")
+    timed(classroom, "_ensure_golden", "golden instance (built, booted, stopped)")
+    timed(classroom, "_ensure_project", "projects created or updated (sum)")
+    timed(classroom, "ensure_root_disk", "root disk profiles (sum)")
+    timed(IncusClient, "request", "copies of the golden instance (sum; one at a time)", copy)
+    timed(classroom, "_start", "starts and boots (sum)")
+    timed(classroom, "hold_baseline", "baselines held in project config (sum)")
+    timed(classroom.certs, "ensure_trusted", "certificates made and trusted (sum)")
+    timed(classroom, "update_project", "project config updates (sum)")
+    timed(classroom.certs, "write_bundle", "access folders written (sum)")
+    timed(classroom, "_ensure_learner", "learners, each whole (sum over their threads)")
+
+    def restore() -> None:
+        for owner, attr, real in reversed(originals):
+            setattr(owner, attr, real)
+    return spent, restore
+
+
 def one_size(client: IncusClient, size: int, runs: int, pool: str | None, image: str | None, folder: Path,
              settle: float = 5.0, targets: tuple[str, ...] = (), lab: str = DEFAULT_LAB) -> dict[str, float]:
     name = f"lkc-bench-{uuid.uuid4().hex[:6]}"
     spec = classroom.ClassSpec(name, classroom.numbered_learners(size), folder / name, image=image, pool=pool,
                                targets=targets, lab=lab)
+    created_phases, restore = create_phases()
     start = time.perf_counter()
     try:
-        classroom.create(client=client, spec=spec, lang="en")
+        try:
+            classroom.create(client=client, spec=spec, lang="en")
+        finally:
+            restore()
         created = time.perf_counter() - start
         time.sleep(settle)  # the new containers finish starting their services
         class_status(client=client, name=name, folder=spec.folder)  # warm-up: journals created
@@ -105,7 +157,7 @@ def one_size(client: IncusClient, size: int, runs: int, pool: str | None, image:
         classroom.destroy(client=client, name=name, folder=spec.folder)
         destroyed = time.perf_counter() - t
     return {"create": created, "status": statistics.median(samples), "status_max": max(samples), "destroy": destroyed,
-            "phases": breakdown}
+            "phases": breakdown, "create_phases": created_phases}
 
 
 def bench(label: str, sizes: list[int], runs: int, pool: str | None, image: str | None, lab: str = DEFAULT_LAB) -> None:
@@ -119,8 +171,12 @@ def bench(label: str, sizes: list[int], runs: int, pool: str | None, image: str 
             r = one_size(client, size, runs, pool, image, Path(tmp), lab=lab)
             print(f"{size:>8}  {r['create']:>13.2f} s  {r['status'] * 1000:>11.0f} ms  {r['status_max'] * 1000:>8.0f} ms  {r['destroy']:>6.2f} s"
                   f"   (load {load:.1f})", flush=True)
+            print(f"{'':>10}class create, phase by phase:")
+            for label, (calls, seconds) in r["create_phases"].items():
+                print(f"{'':>10}{label:<52} {calls:>3} × {seconds * 1000:8.1f} ms")
+            print(f"{'':>10}class status, phase by phase:")
             for label, (calls, seconds) in r["phases"].items():
-                print(f"{'':>10}{label:<44} {calls:>3} × {seconds * 1000:7.1f} ms")
+                print(f"{'':>10}{label:<52} {calls:>3} × {seconds * 1000:8.1f} ms")
 
 
 def bench_cluster(sizes: list[int], runs: int, image: str | None) -> None:

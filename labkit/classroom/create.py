@@ -37,6 +37,9 @@ from ..incus.client import IncusClient
 
 GOLDEN = "golden"
 WORKERS = 8
+# Every learner at once, up to this many: the copies are made one at a time (see _ensure_learner),
+# so with fewer learners in flight than that the copies wait on learners still booting.
+LEARNER_WORKERS = 32
 _COPYING = threading.Lock()
 Progress = Callable[[Message], None]
 
@@ -138,8 +141,11 @@ def _create(client: IncusClient, spec: ClassSpec, state: ServerState, second: tu
     address = _ensure_listener(client, spec, state)
     done = Created(spec, address=address)
     failures: dict[str, LabkitError] = {}
-    with ThreadPoolExecutor(max_workers=WORKERS) as workers:
-        jobs = {workers.submit(_ensure_learner, client, spec, state, learner, index, pool, address, lang, second): learner
+    fresh = any((spec.project(learner), spec.container) not in state.instances for learner in spec.learners)
+    architecture = _golden_architecture(client, spec) if fresh else ""
+    with ThreadPoolExecutor(max_workers=max(1, min(LEARNER_WORKERS, len(spec.learners)))) as workers:
+        jobs = {workers.submit(_ensure_learner, client, spec, state, learner, index, pool, address, lang, second,
+                               architecture): learner
                 for index, learner in enumerate(spec.learners)}
         for job in as_completed(jobs):
             learner = jobs[job]
@@ -268,7 +274,7 @@ def _ensure_listener(client: IncusClient, spec: ClassSpec, state: ServerState) -
 
 def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, learner: str, index: int,
                     pool: str, address: str | None, lang: str,
-                    second: tuple[IncusClient, Any] | None = None) -> str | None:
+                    second: tuple[IncusClient, Any] | None = None, architecture: str | None = None) -> str | None:
     """The learner's project, instance, certificate and access folder; on the snapshot server too when
     the lab needs it (returns the learner's `incus remote add` line there, None when already trusted)."""
     project, container, limits = spec.project(learner), spec.container, spec.limits
@@ -286,11 +292,13 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
     fresh = (project, container) not in state.instances
     if fresh:
         params = {"project": project} | ({"target": spec.targets[index % len(spec.targets)]} if spec.targets else {})
+        if architecture is None:
+            architecture = _golden_architecture(client, spec)
         # One copy at a time: Incus 6.0 gives concurrent copies the same isolated id range.
         with _COPYING:
             client.request("POST", "/1.0/instances", params=params, timeout=600, json={
                 "name": container, "type": "container", "config": {CLASS_KEY: spec.name, LEARNER_KEY: learner},
-                "architecture": _golden_architecture(client, spec),
+                "architecture": architecture,
                 "source": {"type": "copy", "source": GOLDEN, "project": spec.class_project, "instance_only": True}})
     data = client.request("GET", f"/1.0/instances/{quote(container)}", params={"project": project, "recursion": 1})
     config = data.get("config") or {}
