@@ -14,7 +14,7 @@ of load hits them all alike), and prints each median with its goal:
   - the same command on a terminal (a pseudo-terminal: the rich output);
   - a breakdown: the interpreter alone and with the check's imports (alternated; goal: the
     imports <= 20 ms over the bare interpreter), and in-process, as the notebook's Lab does it
-    (httpx, pooled connections): observe, one step, all eight steps (goals: one step <= 5 ms,
+    (reads over the local socket without httpx): observe, one step, all eight steps (goals: one step <= 5 ms,
     all steps <= 8 ms), each also as a ratio to the shell script.
 Commands run as a learner's would: with bytecode caches (PYTHONDONTWRITEBYTECODE is
 removed from their environment and a first run writes the caches).  The machine's load
@@ -156,7 +156,7 @@ def main() -> None:
                 print(summary("  interpreter alone (python -c pass)", start_up["bare"]))
                 print(summary("  interpreter + the check's imports", start_up["imports"])
                       + f"   imports {imports_ms - bare_ms:.1f} ms (goal <= {GOALS['imports_ms']:.0f} ms)")
-                session = Session(container=name, journal=journal)
+                session = Session(container=name, journal=journal, lean_reads=True)  # as the notebook's Lab
                 in_process = side_by_side({"observe": session.observe, "one": lambda: session.check(["touch"]),
                                            "all": session.check,
                                            "shell": lambda: run(script, env, shell=True)}, args.runs)[0]
