@@ -7,7 +7,6 @@ once, at the edge, in the user's language.
 """
 from __future__ import annotations
 
-import gettext
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,6 +20,8 @@ LOCALE_DIR = Path(__file__).with_name("locale")
 
 @dataclass(frozen=True)
 class Message:
+    """A message to show in the user's language: its stable key, its English text, its parameters."""
+
     key: str
     english: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -50,10 +51,21 @@ def M(key: str, english: str, /, **params: Any) -> Message:  # noqa: N802 - gett
     return Message(key, english, params)
 
 
+class _English:
+    """The English catalogue: the source texts themselves (what gettext.NullTranslations gives,
+    without importing gettext, and copy and weakref with it, for a check in English)."""
+
+    @staticmethod
+    def pgettext(context: str, message: str) -> str:
+        return message
+
+
 @lru_cache(maxsize=None)
-def _catalogue(lang: str) -> gettext.NullTranslations:
+def _catalogue(lang: str) -> Any:
     if lang == "en":
-        return gettext.NullTranslations()
+        return _English()
+    import gettext
+
     return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang], fallback=True)
 
 

@@ -37,6 +37,9 @@ from ..incus.client import IncusClient
 
 GOLDEN = "golden"
 WORKERS = 8
+# Every learner at once, up to this many: the copies are made one at a time (see _ensure_learner),
+# so with fewer learners in flight than that the copies wait on learners still booting.
+LEARNER_WORKERS = 32
 _COPYING = threading.Lock()
 Progress = Callable[[Message], None]
 
@@ -138,9 +141,21 @@ def _create(client: IncusClient, spec: ClassSpec, state: ServerState, second: tu
     address = _ensure_listener(client, spec, state)
     done = Created(spec, address=address)
     failures: dict[str, LabkitError] = {}
-    with ThreadPoolExecutor(max_workers=WORKERS) as workers:
-        jobs = {workers.submit(_ensure_learner, client, spec, state, learner, index, pool, address, lang, second): learner
-                for index, learner in enumerate(spec.learners)}
+    fresh = any((spec.project(learner), spec.container) not in state.instances for learner in spec.learners)
+    architecture = _golden_architecture(client, spec) if fresh else ""
+    with ThreadPoolExecutor(max_workers=max(1, min(LEARNER_WORKERS, len(spec.learners)))) as workers:
+        # Every copy before any start: a btrfs copy commits the pool's transaction, which costs little
+        # on an idle pool and a great deal while containers boot and write.
+        copied = {workers.submit(_prepare_learner, client, spec, state, learner, index, pool, architecture): learner
+                  for index, learner in enumerate(spec.learners)}
+        for job in as_completed(copied):
+            try:
+                job.result()
+            except LabkitError as exc:
+                failures[copied[job]] = exc
+        jobs = {workers.submit(_ensure_learner, client, spec, state, learner, index, pool, address, lang, second,
+                               architecture, True): learner
+                for index, learner in enumerate(spec.learners) if learner not in failures}
         for job in as_completed(jobs):
             learner = jobs[job]
             try:
@@ -266,11 +281,9 @@ def _ensure_listener(client: IncusClient, spec: ClassSpec, state: ServerState) -
     return certs.public_address(spec.listen or current) if (spec.listen or current) else None
 
 
-def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, learner: str, index: int,
-                    pool: str, address: str | None, lang: str,
-                    second: tuple[IncusClient, Any] | None = None) -> str | None:
-    """The learner's project, instance, certificate and access folder; on the snapshot server too when
-    the lab needs it (returns the learner's `incus remote add` line there, None when already trusted)."""
+def _prepare_learner(client: IncusClient, spec: ClassSpec, state: ServerState, learner: str, index: int,
+                     pool: str, architecture: str | None = None) -> None:
+    """The learner's restricted project, its root disk profile, and its copy of the golden instance."""
     project, container, limits = spec.project(learner), spec.container, spec.limits
     # “isolated” refuses security.idmap.isolated=false (and privileged containers). Incus 6.0.4
     # checks only the keys an instance sets, so an instance made without the profile escapes it:
@@ -286,12 +299,27 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
     fresh = (project, container) not in state.instances
     if fresh:
         params = {"project": project} | ({"target": spec.targets[index % len(spec.targets)]} if spec.targets else {})
+        if architecture is None:
+            architecture = _golden_architecture(client, spec)
         # One copy at a time: Incus 6.0 gives concurrent copies the same isolated id range.
         with _COPYING:
             client.request("POST", "/1.0/instances", params=params, timeout=600, json={
                 "name": container, "type": "container", "config": {CLASS_KEY: spec.name, LEARNER_KEY: learner},
-                "architecture": _golden_architecture(client, spec),
+                "architecture": architecture,
                 "source": {"type": "copy", "source": GOLDEN, "project": spec.class_project, "instance_only": True}})
+
+
+def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, learner: str, index: int,
+                    pool: str, address: str | None, lang: str,
+                    second: tuple[IncusClient, Any] | None = None, architecture: str | None = None,
+                    prepared: bool = False) -> str | None:
+    """The learner's project, instance (started, its baseline recorded), certificate and access folder;
+    on the snapshot server too when the lab needs it (returns the learner's `incus remote add` line
+    there, None when already trusted).  `prepared`: _prepare_learner has already run."""
+    if not prepared:
+        _prepare_learner(client, spec, state, learner, index, pool, architecture)
+    project, container = spec.project(learner), spec.container
+    fresh = (project, container) not in state.instances
     data = client.request("GET", f"/1.0/instances/{quote(container)}", params={"project": project, "recursion": 1})
     config = data.get("config") or {}
     baseline = {key: config.get(key) for key in (BASELINE_UUID, BASELINE_GENERATION)}

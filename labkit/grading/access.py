@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Access:
+    """The servers and files one learner's chapter may reach."""
+
     # The main server, in the learner's project.
     main: IncusClient
     # labkit's own view of the snapshot server in the learner's project (the instructor's or

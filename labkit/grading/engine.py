@@ -30,6 +30,8 @@ class Outcome(str, Enum):
 
 @dataclass(frozen=True)
 class Verdict:
+    """What a step's check decided, and why."""
+
     outcome: Outcome
     message: Message
     hint: Message | None = None
@@ -78,6 +80,8 @@ class Baseline:
 
 @dataclass(frozen=True)
 class History:
+    """What the journal holds for this attempt: steps passed, the baseline, events seen."""
+
     passed: frozenset[str] = frozenset()
     baseline: Baseline | None = None
     events: tuple[Event, ...] = ()
@@ -89,6 +93,8 @@ class History:
 
 @dataclass(frozen=True)
 class Step:
+    """One step of a chapter: its points, its title, its check, its nudge and solution."""
+
     id: str
     points: int
     title: Message
@@ -144,6 +150,8 @@ class Chapter:
 
 @dataclass
 class Context:
+    """What a step's check reads: the observation, the history, the params, earlier results."""
+
     # The chapter's own observation: the engine never looks inside.
     observation: Any
     history: History
@@ -157,6 +165,8 @@ class Context:
 
 @dataclass(frozen=True)
 class Result:
+    """A step's verdict as graded: status, points, and what to tell the learner."""
+
     step: str
     status: Status
     points: int
@@ -180,6 +190,8 @@ class Result:
 
 @dataclass(frozen=True)
 class Score:
+    """Points earned out of points possible."""
+
     earned: int
     possible: int
 

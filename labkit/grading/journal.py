@@ -37,6 +37,8 @@ KEPT_PER_STEP = 20
 
 @dataclass(frozen=True)
 class CheckRecord:
+    """One graded step as the journal keeps it."""
+
     step: str
     time: datetime
     status: Status

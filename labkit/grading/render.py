@@ -6,7 +6,6 @@ styles: JupyterLab's sanitiser keeps it in untrusted notebooks.
 """
 from __future__ import annotations
 
-import html
 import json
 import re
 from typing import Any
@@ -14,6 +13,14 @@ from typing import Any
 from .engine import Result, Score, Status
 from ..i18n import M, Message
 from ..terminal import terminal
+
+
+def _escape(text: str) -> str:
+    # html (and its table of entities) is imported only for the notebook's HTML, not at every check.
+    from html import escape
+
+    return escape(text)
+
 
 SYMBOLS = {Status.PASSED: "✔", Status.FAILED: "✘", Status.NOT_VERIFIED: "?"}
 WORDS = {
@@ -165,10 +172,10 @@ def html_text(text: str) -> str:
     out, pos = [], 0
     for match in COMMAND.finditer(text):
         command = next(g for g in match.groups() if g)
-        out.append(html.escape(text[pos:match.start()]))
-        out.append(f'<code style="{CODE}">{html.escape(command)}</code>')
+        out.append(_escape(text[pos:match.start()]))
+        out.append(f'<code style="{CODE}">{_escape(command)}</code>')
         pos = match.end()
-    out.append(html.escape(text[pos:]))
+    out.append(_escape(text[pos:]))
     return "".join(out)
 
 
@@ -180,7 +187,7 @@ def html_card(kind: str, colour: tuple[str, str], body: str) -> str:
 
 def html_result(result: Result, title: Message, lang: str, progress: tuple[int, int]) -> str:
     fg, _ = HTML_COLOURS[result.status]
-    esc = html.escape
+    esc = _escape
     parts = [
         f'<div style="font-weight:bold;color:{fg};font-size:1.05em">{esc(verdict(result.status, lang))}'
         f'<span style="color:{INK}"> — {esc(title.render(lang))}</span>'
@@ -205,7 +212,7 @@ def html_result(result: Result, title: Message, lang: str, progress: tuple[int, 
 def html_hint(label: str, text: str, lang: str) -> str:
     """A hint or a solution asked with `lab.hint(step)`."""
     return html_card("labkit-hint", HINT_COLOURS,
-                     f'<b style="color:{HINT_COLOURS[0]}">➜ {html.escape(label)}{colon(lang)}</b>{html_text(text)}')
+                     f'<b style="color:{HINT_COLOURS[0]}">➜ {_escape(label)}{colon(lang)}</b>{html_text(text)}')
 
 
 def html_error(text: str) -> str:
@@ -220,7 +227,7 @@ def html_warning(text: str) -> str:
 
 
 def html_summary(results: list[Result], score: Score, titles: dict[str, Message], lang: str) -> str:
-    esc = html.escape
+    esc = _escape
     cell = f"padding:3px 10px;border:none;color:{INK};background:transparent"
     rows = "".join(
         f'<tr style="background:transparent">'

@@ -23,6 +23,8 @@ from .journal import Journal
 
 @dataclass(frozen=True)
 class Report:
+    """What a check returns: results, score, the observation, warnings."""
+
     results: list[Result]
     score: Score
     observation: Any

@@ -35,6 +35,8 @@ CERT_DAYS = 365
 
 @dataclass(frozen=True)
 class ClientCert:
+    """A client certificate and its key, as files."""
+
     cert: Path
     key: Path
 

@@ -74,6 +74,8 @@ def find_endpoint(project: str | None = None, environ: dict[str, str] | None = N
 
 @dataclass(frozen=True)
 class FileInfo:
+    """What a HEAD on the files API says of a path."""
+
     path: str
     kind: str
     modified: datetime | None

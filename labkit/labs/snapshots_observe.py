@@ -6,21 +6,25 @@ fast, and testable on observations recorded from a real daemon.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .baseline import BASELINE_GENERATION, BASELINE_UUID
 from ..errors import LabkitError
 from ..i18n import Message
 from ..incus.client import FileInfo, IncusClient, parse_incus_time
-from ..pools import named_pool
+from ..pools import concurrently, named_pool
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One snapshot as Incus lists it."""
+
     name: str
     created_at: datetime | None
     stateful: bool
@@ -32,6 +36,8 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Instance:
+    """The instance as Incus describes it, with the baseline a class or setup recorded."""
+
     name: str
     status: str
     uuid: str | None
@@ -155,15 +161,14 @@ def observe(client: IncusClient, container: str, snapshot: str, file_path: str,
             now: datetime | None = None) -> Observation:
     """Three concurrent requests (2–3 ms each); a learner who missed /root costs a second round
     of a few HEADs, and a file made in the same second as the snapshot one short exec."""
-    pool = _pool()
-    instance = pool.submit(client.instance_or_none, container)
-    snapshots = pool.submit(client.snapshots, container)
-    file = pool.submit(client.file_info, container, file_path)
+    instance, file, snapshots = concurrently(lambda: client.instance_or_none(container),
+                                             lambda: client.file_info(container, file_path),
+                                             lambda: client.snapshots(container))
     data = instance.result()
     if data is None:
         return build_observation(container, snapshot, file_path, None, [], None, taken_at=now)
     info, listed = file.result(), snapshots.result()
-    elsewhere = look_elsewhere(client, pool, container, file_path) if info is None else ()
+    elsewhere = look_elsewhere(client, _pool(), container, file_path) if info is None else ()
     fine = fine_file_time(client, container, file_path) if same_second(data, listed, info, snapshot) else None
     return build_observation(container, snapshot, file_path, data, listed, info, elsewhere, now, fine)
 

@@ -90,8 +90,10 @@ class Lab:
         remote="incus-snapshot"), over the chapter's defaults."""
         self.lang = normalise_language(lang)
         try:
+            # Reads over the local socket without httpx (unix_http.py): a check cell costs less;
+            # writes (solve, reset) still go through httpx, made on first use.
             self.session = Session(lab=lab, container=container, snapshot=snapshot, project=project,
-                                   journal=Path(journal) if journal else None, params=params)
+                                   journal=Path(journal) if journal else None, params=params, lean_reads=True)
             self.session.journal.ensure_baseline(self.session.observe().instance)
         except LabkitError as exc:
             if getattr(self, "session", None) is not None:

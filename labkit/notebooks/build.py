@@ -18,6 +18,7 @@ compares committed files byte for byte (notebook_check.py).
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -148,7 +149,26 @@ def _render_code(source: str, unit: Callable[[str], str]) -> str:
 
 
 # -- building ---------------------------------------------------------------
+def import_nbformat() -> Any:
+    """nbformat (and so jupytext's), imported without jsonschema's IRI format checker.
+
+    jsonschema imports rfc3987_syntax when it is installed (Jupyter's own packages bring it), and
+    that module compiles some forty grammars as it loads: seconds of CPU on every build and check.
+    No notebook schema uses the "iri" formats, so no validation changes; the block is lifted once
+    jsonschema has looked, so a later import of rfc3987_syntax elsewhere still works."""
+    block = "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules
+    if block:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import fails: jsonschema skips it
+    try:
+        import nbformat
+    finally:
+        if block:
+            del sys.modules["rfc3987_syntax"]
+    return nbformat
+
+
 def _read_source(root: Path, book: Notebook) -> Any:
+    import_nbformat()
     import jupytext
 
     path = root / book.source
@@ -182,8 +202,7 @@ def _units(book: Notebook, source: Any) -> list[tuple[str, str, str]]:
 
 
 def _notebook_text(book: Notebook, source: Any, lang: str, translate: Translate) -> str:
-    import nbformat
-
+    nbformat = import_nbformat()
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
                    "labkit": {"lab": book.lab, "lang": lang, "source": book.source.as_posix()}}
@@ -192,9 +211,12 @@ def _notebook_text(book: Notebook, source: Any, lang: str, translate: Translate)
         text = render_cell(book.prefix + cell.metadata["id"], cell.cell_type, cell.source, translate)
         if "parameters" in meta.get("tags", ()):
             text = LANG_LINE.sub(f'lang = "{lang}"', text)
-        new = nbformat.v4.new_markdown_cell(text) if cell.cell_type == "markdown" else nbformat.v4.new_code_cell(text)
-        new.id, new.metadata = cell.metadata["id"], meta
-        nb.cells.append(new)
+        # The cells nbformat.v4.new_*_cell would make, without validating each one on its own:
+        # the whole notebook is validated once below.
+        new = {"id": cell.metadata["id"], "cell_type": cell.cell_type, "metadata": meta, "source": text}
+        if cell.cell_type != "markdown":
+            new.update(cell_type="code", execution_count=None, outputs=[])
+        nb.cells.append(nbformat.from_dict(new))
     nbformat.validate(nb)
     return nbformat.writes(nb).rstrip("\n") + "\n"
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from .catalogue import catalogue_problems, typography_problems
 from ..i18n import M, Message
-from .build import CODE_SPAN, COMMENT, LANG_LINE, LANGUAGES, PO, POT, SOURCES, Notebook, expected, notebooks
+from .build import (CODE_SPAN, COMMENT, LANG_LINE, LANGUAGES, PO, POT, SOURCES, Notebook, expected,
+                    import_nbformat, notebooks)
 
 
 def strip_comments(source: str) -> str:
@@ -45,8 +46,7 @@ def code_signature(notebook: Any) -> list[tuple[str, str]]:
 
 
 def _code_problems(root: Path, book: Notebook) -> list[Message]:
-    import nbformat
-
+    nbformat = import_nbformat()
     books = {}
     for lang in LANGUAGES:
         try:

@@ -5,12 +5,26 @@ keep commands literal.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 
 from .conftest import check_json, incus
+
+
+def saw_restore(journal: Path, seconds: float = 120) -> None:
+    """Until the Lab's listener has written the restore into the journal (seconds on a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if any(e.get("action") == "instance-restored" for e in json.loads(journal.read_text())["events"]):
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the restore never reached the journal")
 
 FILE = "/root/this_file.txt"
 SNAP = "ubuntu-test-1"
@@ -199,7 +213,7 @@ def test_a_restore_of_the_running_instance_does_not_pass_the_stop(instance: str,
             lab.solve(step_id)
             assert lab.check(step_id).passed
         incus("snapshot", "restore", instance, SNAP)  # without the stop
-        time.sleep(0.5)
+        saw_restore(tmp_path / "j.json")
         stop = lab.check("stop")
         assert stop.status.value == "failed" and stop.diagnosis == "restore_while_running"
         assert f"incus stop {instance}" in stop.hint.render(lang)

@@ -32,14 +32,22 @@ class FakeIncus:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # close() alone leaves the thread blocked in accept() until its join times out;
+        # shutdown() wakes it (accept() then fails with EINVAL), so teardown is immediate.
+        try:
+            self._server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._server.close()
         self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            raise RuntimeError("the fake daemon's accept() did not wake on shutdown")
 
     def _serve(self) -> None:
         while True:
             try:
                 conn, _ = self._server.accept()
-            except OSError:  # closed by __exit__
+            except OSError:  # shut down by __exit__
                 return
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 

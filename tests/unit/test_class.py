@@ -221,6 +221,19 @@ def test_cluster_members_take_the_learners_in_turn(tmp_path):
         assert (spec.bundle(learner) / "client.key").exists()
 
 
+def test_every_copy_is_made_before_any_learner_starts(tmp_path):
+    """A btrfs copy commits the pool's transaction: made while containers boot, each costs far more."""
+    fake = FakeIncus()
+    fake.copies_fail = False
+    spec = ClassSpec("demo", tuple(f"l{n}" for n in range(6)), tmp_path / "demo", image="labkit/x")
+    classroom.create(client=fake_client(fake), spec=spec, lang="en")
+    # A learner's start begins with a look at their copy (started unless it runs already).
+    learners = [(method, path) for method, path, params in fake.requests if params.get("project") != "demo"]  # not golden
+    order = [("copy" if method == "POST" else "look") for method, path in learners
+             if (method, path) == ("POST", "/1.0/instances") or (method, path) == ("GET", "/1.0/instances/ubuntu-test")]
+    assert order == ["copy"] * 6 + ["look"] * 6, order
+
+
 # -- certificates and bundles ------------------------------------------------------
 def test_certificates_are_private_and_fingerprinted_like_openssl(tmp_path):
     cert = certs.generate(tmp_path / "alice", "labkit demo alice")

@@ -186,7 +186,7 @@ def test_a_flood_of_events_and_status_changes_leaves_the_journal_bounded(tmp_pat
     start = now()
     restored = {"action": "instance-restored", "time": start.isoformat(), "context": {"snapshot": "c/s"}}
     j.record_events([restored])
-    for i in range(400):
+    for i in range(3 * KEPT_PER_ACTION):
         when = (start + timedelta(seconds=i + 1)).isoformat()
         j.record_events([{"action": "instance-snapshot-created", "time": when, "context": {"name": f"s{i}"}},
                          {"action": "instance-snapshot-deleted", "time": when, "context": {"name": f"s{i}"}}])
@@ -196,9 +196,9 @@ def test_a_flood_of_events_and_status_changes_leaves_the_journal_bounded(tmp_pat
     data = json.loads((tmp_path / "j.json").read_text())
     kinds = [e["action"] for e in data["events"]]
     assert kinds.count("instance-snapshot-created") == KEPT_PER_ACTION == kinds.count("instance-snapshot-deleted")
-    assert restored in data["events"] and data["events"][-1]["context"]["name"] == "s399"
+    assert restored in data["events"] and data["events"][-1]["context"]["name"] == f"s{3 * KEPT_PER_ACTION - 1}"
     assert len(data["checks"]) == KEPT_PER_STEP and data["checks"][-1]["status"] == "passed"
-    assert data["attempts"]["stop"] == 400
+    assert data["attempts"]["stop"] == 3 * KEPT_PER_ACTION
     assert (tmp_path / "j.json").stat().st_size < 20_000
 
 

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import polib
 import pytest
+from click.testing import CliRunner
 
+from labkit.cli.main import main
 from labkit.notebooks.catalogue import PLACEHOLDER, french_document_problems, readme_problems, runtime_problems, typography_problems
 from labkit.grading.render import html_text
 from labkit.notebooks.typography import AGREEMENT, FRENCH_END, FRENCH_START, LOG, REFRESH, TIME, readme_passages, slips, term_slips
@@ -135,9 +135,8 @@ def test_a_broken_readme_line_fails_the_check_with_its_line_number(repo: Path) -
     readme.write_text("\n".join(lines), encoding="utf-8")
     found = readme_problems(readme)
     assert [(m.key, m.params["line"]) for m in found] == [("readme.typography", n + 1)]
-    done = subprocess.run([sys.executable, "-m", "labkit", "--lang", "en", "notebooks", "check", "--root", str(repo)],
-                          capture_output=True, text=True, cwd=repo)
-    assert done.returncode == 1 and f"README.md, line {n + 1}" in done.stderr
+    done = CliRunner().invoke(main, ["--lang", "en", "notebooks", "check", "--root", str(repo)])
+    assert done.exit_code == 1 and f"README.md, line {n + 1}" in done.stderr
 
 
 def test_unmarked_french_in_the_readme_fails_the_check(repo: Path) -> None:
