@@ -6,7 +6,7 @@ more than the check's own requests (bench/checks.py).  This path accepts only th
 plain form `labkit [--lang|--lab|--container|--snapshot|--project|--journal VALUE]… check
 [STEP]… [--json] [--verbose]` and hands anything else (help, a typo, an unknown or
 repeated option, an empty value) to the click CLI, so usage errors and help come from
-one place; both paths run cli_check.run_check.
+one place; both paths run cli.check.run_check.
 """
 from __future__ import annotations
 

@@ -83,7 +83,7 @@ def _render_param(value: Any, lang: str) -> Any:
 
 
 def default_language(environ: os._Environ[str] | dict[str, str] | None = None) -> str:
-    """French when the locale says so, English otherwise (design.md §4)."""
+    """French when the locale says so, English otherwise (docs/architecture.md §4)."""
     env = os.environ if environ is None else environ
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = env.get(var)

@@ -1,7 +1,7 @@
 """What a class is: its name, its learners, their limits, and where their access goes.
 
 Pure definitions and validation, apart from the code that creates and removes
-classes on the server (classroom.py).
+classes on the server (create.py).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`labkit check`: grade, print, exit with the contract's code (design.md §4).
+"""`labkit check`: grade, print, exit with the contract's code (docs/architecture.md §4).
 
 Shared by the click command (cli.py) and the console script's fast path (entry.py),
 so both print the same bytes.  Nothing here imports click, httpx or rich unless it

@@ -1,6 +1,6 @@
 """The `labkit` command: a thin layer over Session, setup and doctor.
 
-Exit codes (design.md §4): 0 every requested step passed, 1 a step failed or is not
+Exit codes (docs/architecture.md §4): 0 every requested step passed, 1 a step failed or is not
 verified, 2 the environment is unusable or the arguments are wrong.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ and checks once at the end would leave most steps unproven.  `labkit setup` star
 recorder (recorder_service.py); it listens to the events of *one* project (never all
 projects), appends those about its instance to the learner's journal, and, when the
 chapter names a file in its params (`file`), looks at it (one HEAD, which never blocks,
-design.md §3b) when an exec or a shell in the instance ends and when the instance stops.
+docs/incus-facts.md §3b) when an exec or a shell in the instance ends and when the instance stops.
 It reconnects when the daemon restarts and exits when its instance is deleted.
 
 Run as `python -m labkit.grading.recorder --config FILE` (or the hidden `labkit record`).  It

@@ -6,7 +6,7 @@ at the server's HTTPS address and the learner's project.  Keys and certificates 
 created with mode 0600 inside a 0700 folder, with the `openssl` command (Debian's
 `openssl` package; the `cryptography` package is not needed).
 
-incus.py imports this module for every command (to read the client's config), so the
+client.py imports this module for every command (to read the client's config), so the
 heavy modules (ssl, httpx, hashlib, subprocess) are imported by the functions that use them:
 `labkit check` on the local socket needs none of them.
 """
@@ -22,7 +22,7 @@ from . import client_config
 from ..errors import IncusAccessDenied, IncusUnavailable, SetupError
 from ..i18n import M
 
-if TYPE_CHECKING:  # incus.py may import this module (HTTPS remotes): no import cycle
+if TYPE_CHECKING:  # client.py may import this module (HTTPS remotes): no import cycle
     import ssl
 
     import httpx

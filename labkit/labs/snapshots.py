@@ -1,6 +1,6 @@
 """The “container snapshots” chapter: take, inspect, restore and delete a snapshot.
 
-Evidence rules (design.md §2–3): a restore is proven only by a new
+Evidence rules (docs/architecture.md §2, docs/incus-facts.md §3): a restore is proven only by a new
 `volatile.uuid.generation` or an `instance-restored` event, never by the file's
 absence; a step whose evidence a later step consumed stays passed if the journal
 saw it pass.

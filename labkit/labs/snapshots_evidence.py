@@ -3,7 +3,7 @@ its messages' parameters, the order rule (“do X first”), the instance's disa
 evidence of a restore — its proof, what casts doubt on it, and whether the instance is still the
 one the class made.
 
-Apart from the checks so that the restore's evidence rules (design.md §2–3) read in one place.
+Apart from the checks so that the restore's evidence rules (docs/architecture.md §2, docs/incus-facts.md §3) read in one place.
 """
 from __future__ import annotations
 

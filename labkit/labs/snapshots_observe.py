@@ -128,7 +128,7 @@ def _dt(value: str | None) -> datetime | None:
 
 # Where a learner who missed /root most likely created the file. A fixed handful, asked with
 # HEAD only: the learner owns /home, and a listing (a GET) of a FIFO there wedges the instance's
-# file helper, of a huge file reads it whole, of 20 000 folders costs 20 000 requests (design.md §3b).
+# file helper, of a huge file reads it whole, of 20 000 folders costs 20 000 requests (docs/incus-facts.md §3b).
 ELSEWHERE = ("/", "/tmp", "/home/ubuntu", "/home/debian", "/home/user")
 
 

@@ -13,7 +13,7 @@ nbformat allows no "/" in them, so a prefixed context can never equal another's.
 `build()` writes the template `translations/notebooks.pot` and every notebook; the
 French catalogue `translations/fr/LC_MESSAGES/notebooks.po` is the translators' file,
 merged with `pybabel update -D notebooks`.  Output is deterministic, so `problems()`
-compares committed files byte for byte (notebook_check.py).
+compares committed files byte for byte (check.py).
 """
 from __future__ import annotations
 

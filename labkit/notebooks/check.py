@@ -1,6 +1,6 @@
 """`labkit notebooks check`: the committed notebooks and the French catalogue, against the sources.
 
-Every notebook and the template must be byte for byte what `notebook_build` makes of the
+Every notebook and the template must be byte for byte what `build.py` makes of the
 sources; the French catalogue complete, current, typographically French, with the same
 `code` as the English; and the two languages of a notebook must run the same code.
 """

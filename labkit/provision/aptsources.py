@@ -1,6 +1,6 @@
 """Read the machine's apt sources, and add the backports suite beside them.
 
-Incus 6.0 comes from Debian 12's backports suite (design.md §3).  We add that suite
+Incus 6.0 comes from Debian 12's backports suite (docs/incus-facts.md §3).  We add that suite
 by reusing the URI of the Debian source the machine already trusts, so labkit never
 names a mirror host itself: a training server behind a local mirror keeps using it.
 

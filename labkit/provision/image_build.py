@@ -1,4 +1,4 @@
-"""The local Debian image, for machines where no image server answers (design.md §3).
+"""The local Debian image, for machines where no image server answers (docs/incus-facts.md §3).
 
 `debootstrap --variant=minbase` plus `systemd-sysv` (Incus starts `/sbin/init`),
 tarred as `rootfs.tar.gz` beside a `metadata.tar`, imported with `incus image import`.

@@ -4,7 +4,7 @@ On a lab machine it is a second incusd beside the main one (its own INCUS_DIR, i
 socket, HTTPS on loopback only), started here; on a training server the instructor
 names a real second server instead (`point_at`).  Everything is idempotent: a second
 `ensure_running` starts nothing and issues no new token (it shows the pending one).
-Facts behind it: design.md §3b.
+Facts behind it: docs/incus-facts.md §3b.
 """
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ def on(name: str, command: str) -> list[str]:
 def follow_the_chapter(name: str) -> None:
     for command in BEFORE_SHELL:
         incus(*on(name, command))
-    # The snapshot's time and the file's are compared to the second (design.md §3b); a
+    # The snapshot's time and the file's are compared to the second (docs/incus-facts.md §3b); a
     # learner reading the next paragraph takes longer than this.
     time.sleep(1.1)
     type_in_shell(name, IN_SHELL)

@@ -1,4 +1,4 @@
-"""The Incus client's error mapping, on answers as a real 6.0.4 daemon gives them (design.md §3)."""
+"""The Incus client's error mapping, on answers as a real 6.0.4 daemon gives them (docs/incus-facts.md §3)."""
 from __future__ import annotations
 
 from pathlib import Path

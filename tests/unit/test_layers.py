@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from functools import lru_cache
@@ -153,3 +154,17 @@ def test_the_layer_scan_sees_a_relative_import() -> None:
     assert "labkit.labs" in imports_of(PACKAGE / "classroom" / "status.py")
     assert "labkit.classroom.spec" in imports_of(PACKAGE / "classroom" / "status.py")
     assert "labkit.provision.quotas" in imports_of(PACKAGE / "classroom" / "status.py")  # from ..provision import quotas
+
+
+def test_no_comment_points_outside_the_repository() -> None:
+    """Comments cite the repository's own docs (docs/architecture.md, docs/incus-facts.md), never a file
+    the repository does not hold; and the docs they cite exist."""
+    cited, outside = set(), []
+    for path in sorted([*PACKAGE.rglob("*.py"), *(ROOT / "tests").rglob("*.py"), *(ROOT / "scripts").rglob("*.py"),
+                        *(ROOT / "bench").rglob("*.py")]):
+        text = path.read_text(encoding="utf-8")
+        if "design" + ".md" in text and path.name != "test_layers.py":
+            outside.append(path.relative_to(ROOT).as_posix())
+        cited.update(re.findall(r"docs/[\w-]+\.md", text))
+    assert not outside, f"these files cite a design file outside the repository: {outside}"  # noqa
+    assert cited and all((ROOT / doc).is_file() for doc in cited), sorted(cited)
