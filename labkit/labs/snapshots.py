@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from ..grading.engine import FILE_SEEN, Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
 from ..i18n import M
 from .snapshots_evidence import (FILE_PATH, _before_restore, _first, _gone, _hms, _not_done, _p, _started_after_restore,
-                                 _status_now, identity_problem, restore_doubt, restore_proof)
+                                 _status_now, identity_problem, restore_doubt, restore_proof, restore_unknown)
 from .snapshots_observe import observe_chapter, reset_chapter
 from .snapshots_texts import NUDGES, SOLUTIONS, TITLES
 
@@ -48,6 +48,8 @@ def check_snapshot(ctx: Context) -> Verdict:
                       M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.", time=_hms(created.time), **_p(ctx)))
     if restore_proof(ctx) is not None:
         return consumed(M("snap.snapshot.consumed", "The snapshot “{snapshot}” is no longer there: the cleanup step deleted it.", **_p(ctx)))
+    if (unknown := restore_unknown(ctx)) is not None:
+        return unknown
     if obs.other_snapshots:
         names = ", ".join(s.name for s in obs.other_snapshots)
         return failed(M("snap.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: {found}.", found=names, **_p(ctx)),
@@ -79,6 +81,8 @@ def check_touch(ctx: Context) -> Verdict:
         return _file_time(ctx, obs.file_modified, snap.created_at)
     if restore_proof(ctx) is not None:
         return _seen_by_recorder(ctx) or consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
+    if (unknown := restore_unknown(ctx)) is not None:
+        return unknown
     if snap is None and _not_done(ctx, "snapshot"):
         return _first(ctx, "snapshot")
     if obs.file_elsewhere:
@@ -167,6 +171,8 @@ def check_stop(ctx: Context) -> Verdict:
         return _first(ctx, "touch")
     if not inst.running:
         return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
+    if (unknown := restore_unknown(ctx)) is not None:
+        return unknown
     return failed(M("snap.stop.running", "The instance “{container}” is still running.", **_p(ctx)),
                   M("snap.stop.running.hint", "Stop it with “incus stop {container}”: restoring a stopped instance is the safe way, nothing is writing to its disk meanwhile.", **_p(ctx)), "still_running")
 
@@ -177,7 +183,7 @@ def check_restore(ctx: Context) -> Verdict:
     proof = restore_proof(ctx)
     if proof is not None:
         return proof
-    if (problem := identity_problem(ctx) or restore_doubt(ctx)) is not None:
+    if (problem := identity_problem(ctx) or restore_doubt(ctx) or restore_unknown(ctx)) is not None:
         return problem
     obs = ctx.observation
     if not obs.file_present and "touch" in ctx.history.passed:
@@ -195,7 +201,7 @@ def check_start(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     if restore_proof(ctx) is None:
-        return _first(ctx, "restore")
+        return _after_restore_unknown(ctx) or _first(ctx, "restore")
     if ctx.observation.instance.running:
         return passed(M("snap.start.ok", "The instance “{container}” is running again after the restore.", **_p(ctx)),
                       _started_after_restore(ctx) or _status_now(ctx))
@@ -204,12 +210,21 @@ def check_start(ctx: Context) -> Verdict:
                   "restore_without_start")
 
 
+def _after_restore_unknown(ctx: Context) -> Verdict | None:
+    """A step after a restore that can be neither proven nor ruled out is not verified either."""
+    unknown = restore_unknown(ctx)
+    if unknown is None:
+        return None
+    return consumed(M("snap.after_unknown", "The restore cannot be verified (see the step “{step}”), so neither can this step, which comes after it.", step=TITLES["restore"]),
+                    *unknown.evidence, how=unknown.hint)
+
+
 def check_verify(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     obs = ctx.observation
     if restore_proof(ctx) is None:
-        return _first(ctx, "restore")
+        return _after_restore_unknown(ctx) or _first(ctx, "restore")
     if not obs.instance.running:
         return _first(ctx, "start")
     if not obs.file_present and ctx.earlier["touch"].status is Status.NOT_VERIFIED:
@@ -234,6 +249,8 @@ def check_cleanup(ctx: Context) -> Verdict:
                       "snapshot_not_deleted")
     if _not_done(ctx, "verify"):
         return _first(ctx, "verify")
+    if (unknown := restore_unknown(ctx)) is not None:
+        return unknown  # a snapshot is gone, but which one, and when, cannot be told
     # verify passed, or is only not verified (its file was never seen): the snapshot is gone
     # and the instance is there, after a proven restore (verify fails without one).
     deleted = ctx.history.saw("instance-snapshot-deleted", name=ctx.params["snapshot"])
