@@ -55,6 +55,10 @@ def consumed(message: Message, *evidence: Message, how: Message | None = None) -
 # Not an Incus event: the event recorder's own look at a chapter's file (HEAD on the files
 # API), context {"path", "present", "modified"}; what a check at that moment would have seen.
 FILE_SEEN = "labkit-file-seen"
+# Not an Incus event either: a command run in the instance (`incus exec`) that named a chapter's file,
+# as the daemon reported its end (the operation's command and exit code, the daemon's time), context
+# {"path", "command", "return"}.  Unlike a sighting it does not depend on how soon anyone looks.
+EXEC_ENDED = "labkit-exec-ended"
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,38 @@ def test_a_sighting_of_a_file_dated_after_the_sighting_itself_proves_nothing(ahe
     assert _touch_with_sighting(seen_at + ahead).status is Status.NOT_VERIFIED
     # The same sighting with a possible time proves the touch.
     assert _touch_with_sighting(seen_at - timedelta(seconds=0.5)).status is Status.PASSED
+
+
+# -- item 2: the touch proven by the daemon's report of the command, whatever the typing speed ---------
+def _with_exec(command: list, code: int = 0, at: str = "2026-11-26T04:52:41.2+00:00") -> dict:
+    from labkit.grading.engine import EXEC_ENDED
+
+    data = load("cleaned_up")
+    obs = Observation.from_json(data["observation"])
+    events = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e["context"]) for e in data["events"])
+    ran = Event(EXEC_ENDED, datetime.fromisoformat(at), {"path": "/root/this_file.txt", "command": command, "return": code})
+    inst = obs.instance
+    return graded(obs, History(frozenset(), Baseline(inst.uuid, inst.uuid, obs.taken_at - timedelta(minutes=5)),
+                               events + (ran,)))
+
+
+def test_a_touch_the_daemon_reported_between_the_snapshot_and_the_restore_proves_touch_and_verify() -> None:
+    """The chapter typed as fast as a script, checked once at the end with the recorder: 12/12, no look needed."""
+    got = _with_exec(["touch", "/root/this_file.txt"])
+    assert {s: r.status for s, r in got.items()} == dict.fromkeys(STEPS, Status.PASSED)
+    for lang in ("en", "fr"):
+        assert "touch /root/this_file.txt" in got["touch"].evidence[0].render(lang)
+
+
+@pytest.mark.parametrize("command, code, at", [
+    (["touch", "/root/this_file.txt"], 1, "2026-11-26T04:52:41.2+00:00"),           # it failed
+    (["touch", "/tmp/this_file.txt"], 0, "2026-11-26T04:52:41.2+00:00"),            # another file
+    (["touch", "-d", "2099-01-01", "/root/this_file.txt"], 0, "2026-11-26T04:52:41.2+00:00"),  # a time by hand
+    (["sh", "-c", "touch /root/this_file.txt; rm /root/this_file.txt"], 0, "2026-11-26T04:52:41.2+00:00"),
+    (["touch", "/root/this_file.txt"], 0, "2026-11-26T04:52:40.2+00:00"),           # before the snapshot
+    (["touch", "/root/this_file.txt"], 0, "2026-11-26T04:52:42.4+00:00"),           # after the restore
+])
+def test_a_command_that_does_not_prove_the_touch_leaves_it_not_verified(command: list, code: int, at: str) -> None:
+    got = _with_exec(command, code, at)
+    assert got["touch"].status is Status.NOT_VERIFIED and got["verify"].status is Status.NOT_VERIFIED
+    assert not [s for s, r in got.items() if r.status is Status.FAILED]
