@@ -105,39 +105,42 @@ def check_refresh(ctx: Context) -> Verdict:
         return _first(ctx, "copy")
     made = copy.created_at
     newer = [s for s in primary.snapshots if made and s.created_at and s.created_at > made]
-    # Brought by a refresh, not taken on the copy by hand under the same name.
-    on_copy = [s for s in newer if _same_snapshot(s, copy.snapshot(s.name))]
+    first = primary.snapshot(ctx.params["snapshot"])
+    # Newer content than the copy was made from: the primary's snapshots after the chapter's one.
+    later = [s for s in primary.snapshots if s.name != ctx.params["snapshot"]
+             and (first is None or (s.created_at and first.created_at and s.created_at > first.created_at))]
+    # What a refresh brought: those of them on the copy by migration (a snapshot copy has none of
+    # its own), whenever they were taken — before the copy was made too — not those taken on the copy by hand.
+    brought = [s for s in later if _same_snapshot(s, copy.snapshot(s.name))]
     if _refreshed(ctx):
-        if on_copy:
+        if brought:
             if copy.key("boot.autostart").lower() not in FALSE:
                 return failed(M("snapsrv.refresh.autostart_lost", "The copy was refreshed, and the refresh gave it your main instance's configuration: boot.autostart is no longer false on it.", **_p(ctx)),
                               M("snapsrv.refresh.autostart_lost.hint", "Every “incus copy --refresh” copies the configuration over the copy's. Set it again: “incus config set {remote}:{container} boot.autostart=false”.", **_p(ctx)),
                               "autostart_lost_on_refresh")
-            snap = on_copy[-1]
-            return passed(M("snapsrv.refresh.ok", "The copy was refreshed: it holds “{found}”, a snapshot newer than the copy itself.", found=snap.name, **_p(ctx)),
+            snap = brought[-1]
+            return passed(M("snapsrv.refresh.ok_brought", "The copy was refreshed: it received “{found}”, a snapshot newer than the one it was made from.", found=snap.name, **_p(ctx)),
                           M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…), as a refresh from it leaves it.", uuid=(copy.uuid or "?")[:8]),
-                          M("snapsrv.evidence.refresh_snapshot", "Snapshot {found} taken at {time} UTC, after the copy was made ({made} UTC), and brought to the copy by Incus (its time there is cut to the second).", found=snap.name, time=_hms(snap.created_at), made=_hms(made)))
+                          M("snapsrv.evidence.refresh_brought", "Snapshot {found} taken at {time} UTC, brought to the copy by Incus (its time there is cut to the second).", found=snap.name, time=_hms(snap.created_at)))
         if "refresh" in ctx.history.passed and primary.key("snapshots.expiry"):
             # The snapshot that proved it was seen; snapshots.expiry deletes it on both servers later.
             return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
-        by_hand = [s for s in newer if copy.snapshot(s.name) is not None]
+        by_hand = [s for s in primary.snapshots if copy.snapshot(s.name) is not None and not _same_snapshot(s, copy.snapshot(s.name))]
         if by_hand:
             return failed(M("snapsrv.refresh.snapshot_on_copy", "The copy's snapshot “{found}” was taken on the snapshot server itself, not brought from “{container}” by a refresh.", found=by_hand[-1].name, **_p(ctx)),
                           M("snapsrv.refresh.snapshot_on_copy.hint", "A refresh brings the main instance's new snapshots to the copy. Delete that one (“incus snapshot delete {remote}:{container} {found}”), then run “incus copy --refresh {container} {remote}:{container}” and “incus config set {remote}:{container} boot.autostart=false” again.", found=by_hand[-1].name, **_p(ctx)),
                           "snapshot_made_on_copy")
-        if newer:
-            return failed(M("snapsrv.refresh.before_snapshot", "The copy was refreshed before the snapshot “{found}” was taken, so it does not have it.", found=newer[-1].name, **_p(ctx)),
+        if later:
+            return failed(M("snapsrv.refresh.before_snapshot", "The copy was refreshed before the snapshot “{found}” was taken, so it does not have it.", found=later[-1].name, **_p(ctx)),
                           REFRESH_HINT.bind(**_p(ctx)), "refreshed_before_snapshot")
-        return failed(M("snapsrv.refresh.nothing_new", "The copy was refreshed, but “{container}” has no snapshot newer than the copy: the refresh brought nothing new.", **_p(ctx)),
+        return failed(M("snapsrv.refresh.nothing_new", "The copy was refreshed, but “{container}” has no snapshot newer than “{snapshot}”, the one the copy was made from: the refresh brought nothing new.", **_p(ctx)),
                       NEW_SNAPSHOT_HINT.bind(**_p(ctx)), "no_new_snapshot")
     if newer:
         return failed(M("snapsrv.refresh.not_refreshed", "“{container}” has a newer snapshot (“{found}”), but the copy was not refreshed.", found=newer[-1].name, **_p(ctx)),
                       REFRESH_HINT.bind(**_p(ctx)), "not_refreshed")
-    later = [s for s in primary.snapshots if s.name != ctx.params["snapshot"] and s not in newer]
-    first = primary.snapshot(ctx.params["snapshot"])
-    later = [s for s in later if first is None or (s.created_at and first.created_at and s.created_at > first.created_at)]
-    if later:
-        return failed(M("snapsrv.refresh.recopied", "The copy on the snapshot server was made at {made} UTC, after the snapshot “{found}”: it was copied again, not refreshed.", made=_hms(made), found=later[-1].name, **_p(ctx)),
+    recopied = [s for s in later if s not in newer]
+    if recopied:
+        return failed(M("snapsrv.refresh.recopied", "The copy on the snapshot server was made at {made} UTC, after the snapshot “{found}”: it was copied again, not refreshed.", made=_hms(made), found=recopied[-1].name, **_p(ctx)),
                       M("snapsrv.refresh.recopied.hint", "A refresh updates the existing copy: take a new snapshot (“incus snapshot create {container}”), then run “incus copy --refresh {container} {remote}:{container}”, and “incus config set {remote}:{container} boot.autostart=false” again.", **_p(ctx)),
                       "recopied_instead_of_refresh")
     return failed(M("snapsrv.refresh.no_new_snapshot", "“{container}” has no snapshot newer than the copy yet.", **_p(ctx)),
