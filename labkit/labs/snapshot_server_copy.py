@@ -5,9 +5,12 @@ Both tell a snapshot that came by migration from one taken on the copy by hand (
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from ..grading.engine import Context, Event, Verdict, consumed, failed, passed
 from ..i18n import M, Message
 from .snapshot_server_evidence import FALSE, _first, _gone, _hms, _names, _not_done, _p, _refreshed
+from .snapshot_server_observe import Machine
 from .snapshot_server_texts import NEW_SNAPSHOT_HINT, REFRESH_HINT
 
 
@@ -78,10 +81,30 @@ def _whole(ctx: Context, evidence: Message) -> Verdict:
                   "whole_instance_copied", evidence)
 
 
-def _no_copy(ctx: Context) -> Verdict:
+# A copy of the lab's small instance ends well within this after it was created on the snapshot
+# server (19.6 s measured under heavy load, docs/second-lab-facts.md (b)).
+COPY_WINDOW = timedelta(minutes=2)
+
+
+def own_copy_elsewhere(ctx: Context) -> Machine | None:
+    """The learner's own copy under another name, found only by what proves it is theirs: it bears their
+    primary's volatile.uuid (a refresh from it), or it is the one instance created on the snapshot server
+    shortly before a copy of *their* instance ended (the main server's instance-migrated, which names
+    the source).  Never by image: on a shared snapshot server, others' copies come from the same one."""
     obs = ctx.observation
-    base = obs.primary.key("volatile.base_image")
-    other = next((o for o in obs.others if base and o.key("volatile.base_image") == base), None)
+    uuid = obs.primary.uuid
+    same = [o for o in obs.others if uuid and o.uuid == uuid]
+    if len(same) == 1:
+        return same[0]
+    for event in sorted((e for e in ctx.history.events if e.action == "instance-migrated"), key=lambda e: e.time, reverse=True):
+        made = [o for o in obs.others if o.created_at and o.created_at <= event.time <= o.created_at + COPY_WINDOW]
+        if len(made) == 1:
+            return made[0]
+    return None
+
+
+def _no_copy(ctx: Context) -> Verdict:
+    other = own_copy_elsewhere(ctx)
     if other is not None:
         return failed(M("snapsrv.copy.other_name", "The snapshot server has a copy named “{found}”, not “{container}”.", found=other.name, **_p(ctx)),
                       M("snapsrv.copy.other_name.hint", "The copy keeps the instance's name. Rename it: “incus move {remote}:{found} {remote}:{container}”.", found=other.name, **_p(ctx)),

@@ -109,7 +109,6 @@ def test_steps_whose_evidence_the_refresh_took_are_not_verified_when_never_seen(
     ("snapshot_wrong_name", "snapshot", "wrong_snapshot_name", "snap0"),
     ("fresh", "snapshot", "no_snapshot", "unknown command"),
     ("copy_whole", "copy", "whole_instance_copied", "c2-prim/ubuntu-test-1"),
-    ("copy_other_name", "copy", "copy_other_name", "incus move incus-snapshot:c2-other incus-snapshot:c2-prim"),
     ("snapshot_taken", "copy", "no_copy", "incus copy c2-prim/ubuntu-test-1 incus-snapshot:c2-prim"),
     ("autostart_on_primary", "autostart", "autostart_on_primary", "incus config unset c2-prim boot.autostart"),
     ("copied", "autostart", "no_autostart", "incus config set incus-snapshot:c2-prim boot.autostart=false"),
@@ -180,6 +179,33 @@ def test_the_server_is_matched_by_address_and_port() -> None:
 def migrated(raw: dict, source: str | None, after: float = 3.0) -> Event:
     made = datetime.fromisoformat(instance_of(raw, raw["params"]["container"])["created_at"].replace("Z", "+00:00")[:26] + "+00:00")
     return Event("instance-migrated", made + timedelta(seconds=after), {"snapshot": source} if source else {})
+
+
+def _copy_of_mine_ended(raw: dict, name: str, after: float) -> Event:
+    made = datetime.fromisoformat(instance_of(raw, name)["created_at"].replace("Z", "+00:00")[:26] + "+00:00")
+    return Event("instance-migrated", made + timedelta(seconds=after), {"snapshot": "c2-prim/ubuntu-test-1"})
+
+
+def test_a_copy_under_another_name_is_named_only_on_proof_that_it_is_the_learners() -> None:
+    """Two learners on one snapshot server: another's instance from the same image is not this learner's
+    copy, and the advice never moves it (issue 19).  Proof: the main server's report of a copy of *this*
+    learner's instance ending just after that instance was created there, or the primary's volatile.uuid."""
+    raw = load("copy_other_name")  # c2-other, made from the same image as c2-prim
+    unproven = run(raw, {"remote", "snapshot"}, events=())["copy"]
+    assert unproven.diagnosis == "no_copy"
+    for lang in ("en", "fr"):
+        assert "c2-other" not in unproven.message.render(lang) + unproven.hint.render(lang)
+        assert "incus move" not in unproven.hint.render(lang)
+    # Their own copy: the report of the copy of c2-prim ended 3 s after c2-other was created.
+    mine = run(raw, {"remote", "snapshot"}, events=(_copy_of_mine_ended(raw, "c2-other", 3.0),))["copy"]
+    assert mine.diagnosis == "copy_other_name"
+    assert "incus move incus-snapshot:c2-other incus-snapshot:c2-prim" in mine.hint.render("fr")
+    # A copy of theirs that ended long after c2-other was made (another learner's instance) proves nothing.
+    late = run(raw, {"remote", "snapshot"}, events=(_copy_of_mine_ended(raw, "c2-other", 600.0),))["copy"]
+    assert late.diagnosis == "no_copy"
+    # Refreshed under its other name, it bears the primary's volatile.uuid.
+    set_key(instance_of(raw, "c2-other"), "volatile.uuid", raw["primary"]["config"]["volatile.uuid"])
+    assert run(raw, {"remote", "snapshot"}, events=())["copy"].diagnosis == "copy_other_name"
 
 
 def test_an_instance_only_copy_is_told_apart_by_the_event() -> None:
