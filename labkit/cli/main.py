@@ -177,7 +177,7 @@ def record(opts: Options, stop_it: bool) -> None:
 @click.option("--no-recorder", is_flag=True, help="Do not start the background event recorder.")
 @click.option("--snapshot-server", is_flag=True, help="Only bring up the lab's snapshot server (a second Incus daemon on loopback).")
 @click.option("--snapshot-server-port", type=int, default=8444, show_default=True, help="Its HTTPS port on 127.0.0.1.")
-@click.option("--snapshot-server-dir", type=click.Path(path_type=Path, file_okay=False), envvar="LABKIT_SNAPSHOT_SERVER_DIR",
+@click.option("--snapshot-server-dir", type=click.Path(path_type=Path, file_okay=False, readable=False), envvar="LABKIT_SNAPSHOT_SERVER_DIR",
               default=Path("/var/lib/labkit-snapshot-server"), show_default=True, help="Its INCUS_DIR.")
 @click.option("--snapshot-server-url", default=None, help="Use this existing Incus server (https://HOST:PORT) instead.")
 @click.option("--snapshot-server-remote", default="incus-snapshot", show_default=True, help="The remote name learners give it.")

@@ -32,7 +32,8 @@ def check_remote(ctx: Context) -> Verdict:
     obs, name = ctx.observation, ctx.params["remote"]
     learner = ctx.params.get("learner") or LEARNER_NAME
     mine = next((c for c in obs.trusted if obs.client_fingerprint and c.fingerprint == obs.client_fingerprint), None)
-    by_token = next((c for c in obs.trusted if c.type == "client" and c.name == learner), None)
+    # `labkit setup --snapshot-server` names each token “learner-<user>-<time>” (one per client).
+    by_token = next((c for c in obs.trusted if c.type == "client" and (c.name == learner or c.name.startswith(learner + "-"))), None)
     trust = M("snapsrv.evidence.trusted", "The snapshot server trusts the certificate {fingerprint}… (“{name}”).",
               fingerprint=(mine or by_token).fingerprint[:12], name=(mine or by_token).name) if (mine or by_token) else None
     if obs.client_error is not None:  # there, but not readable: not a class view, the remotes are unknown

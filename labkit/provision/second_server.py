@@ -2,8 +2,9 @@
 
 On a lab machine it is a second incusd beside the main one (its own INCUS_DIR, its own
 socket, HTTPS on loopback only), started here; on a training server the instructor
-names a real second server instead (`point_at`).  Everything is idempotent: a second
-`ensure_running` starts nothing and issues no new token (it shows the pending one).
+names a real second server instead (`point_at`).  Everything is idempotent but the
+token: a second `ensure_running` starts nothing, and gives a fresh one-time token whenever the
+caller's own Incus client is not trusted yet (one per user of the machine, each named after them).
 Facts behind it: design.md §3b.
 """
 from __future__ import annotations
@@ -61,10 +62,46 @@ class SnapshotServer:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Whose Incus client the token is for: the user who ran setup (through sudo: SUDO_USER), and
+    the fingerprint of their client certificate (None when they have none yet)."""
+
+    user: str
+    fingerprint: str | None
+
+
+@dataclass(frozen=True)
 class Started:
     pid: int | None  # None: it was already running
-    token: str | None  # None: the learner's certificate is already trusted
+    token: str | None  # None: the caller's client certificate is already trusted
     remote_command: str | None
+    caller: Caller | None = None
+    token_name: str | None = None
+
+
+def caller_client(environ: dict[str, str] | None = None) -> Caller:
+    """The Incus client of whoever runs `labkit setup --snapshot-server`: INCUS_CONF when set, else
+    the client folder of SUDO_USER (sudo gives root's HOME), else of the current user."""
+    import getpass
+    import pwd
+
+    from ..incus.certs import fingerprint
+
+    env = os.environ if environ is None else environ
+    user = env.get("SUDO_USER") if os.geteuid() == 0 and env.get("SUDO_USER") else getpass.getuser()
+    if env.get("INCUS_CONF"):
+        conf = Path(env["INCUS_CONF"])
+    else:
+        try:
+            home = Path(pwd.getpwnam(user).pw_dir)
+        except KeyError:
+            home = Path.home()
+        conf = home / ".config" / "incus"
+    try:
+        found = fingerprint((conf / "client.crt").read_text(encoding="ascii"))
+    except (OSError, ValueError, UnicodeError):
+        found = None
+    return Caller(user, found)
 
 
 @dataclass(frozen=True)
@@ -81,8 +118,10 @@ def remote_add_command(address: str, token: str, remote: str = REMOTE_NAME) -> s
 
 
 def ensure_running(server: SnapshotServer, *, learner: str = LEARNER_NAME, main: IncusClient | None = None,
-                   timeout: float = 60.0) -> Started:
-    """Start the second daemon if needed, give it storage and a loopback address, and a token."""
+                   timeout: float = 60.0, caller: Caller | None = None) -> Started:
+    """Start the second daemon if needed, give it storage and a loopback address, and a token for
+    the caller's client unless the server already trusts it."""
+    caller = caller or caller_client()
     pid = None
     if not daemon.daemon_answers(server.socket):
         daemon.require_incusd()
@@ -99,11 +138,11 @@ def ensure_running(server: SnapshotServer, *, learner: str = LEARNER_NAME, main:
         if config.get("core.https_address") != server.address:
             _refuse_taken_port(server.port)
             client.request("PATCH", "/1.0", json={"config": {"core.https_address": server.address}}, project=False)
-        token = _learner_token(client, learner)
+        token, name = _learner_token(client, learner, caller)
     if main is not None:
         _ensure_main_listens(main)
     command = remote_add_command(server.address, token) if token else None
-    return Started(pid, token, command)
+    return Started(pid, token, command, caller, name)
 
 
 def _refuse_taken_port(port: int) -> None:
@@ -119,16 +158,22 @@ def _refuse_taken_port(port: int) -> None:
         probe.close()
 
 
-def _learner_token(client: IncusClient, name: str) -> str | None:
-    """The pending token for `name` (made once), or None when that name is already trusted."""
+def _learner_token(client: IncusClient, prefix: str, caller: Caller) -> tuple[str | None, str | None]:
+    """A fresh one-time token for the caller's client, or (None, None) when the server trusts it.
+
+    Named “<prefix>-<user>-<time>”, so that the trainer tells the certificates made from them apart
+    (`incus config trust list` there); the caller's earlier tokens still pending are cancelled: a
+    token given once and not used is not left open."""
     trusted = client.request("GET", "/1.0/certificates", params={"recursion": 1}, project=False) or []
-    if any(c.get("name") == name for c in trusted):
-        return None
+    if caller.fingerprint and any(c.get("fingerprint") == caller.fingerprint for c in trusted):
+        return None, None
+    user = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in caller.user)[:32] or "user"
+    mine = f"{prefix}-{user}-"
     operations = client.request("GET", "/1.0/operations", params={"recursion": 1}, project=False) or {}
     for op in operations.get("running", []):
-        meta = op.get("metadata") or {}
-        if op.get("class") == "token" and (meta.get("request") or {}).get("name") == name:
-            return encode_token(name, meta)
+        if op.get("class") == "token" and str(((op.get("metadata") or {}).get("request") or {}).get("name", "")).startswith(mine):
+            client.raw("DELETE", f"/1.0/operations/{op['id']}", project=False)
+    name = mine + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid() % 1000:03d}"
     # The token's operation runs until the token is used: read its metadata, do not wait for it.
     answer = client.raw("POST", "/1.0/certificates", json={"name": name, "type": "client", "token": True},
                         project=False)
@@ -136,7 +181,7 @@ def _learner_token(client: IncusClient, name: str) -> str | None:
         raise SetupError(M("snapshot_server.token_failed",
             "The snapshot server refused to make a trust token (HTTP {code}). Its log is in its folder.",
             code=answer.status_code))
-    return encode_token(name, answer.json()["metadata"]["metadata"])
+    return encode_token(name, answer.json()["metadata"]["metadata"]), name
 
 
 def encode_token(name: str, meta: dict[str, Any]) -> str:
@@ -264,12 +309,17 @@ def client_remote(address: str, conf: Path | None = None) -> str | None:
 
 
 def started_message(started: Started, server: SnapshotServer) -> Message:
+    caller = started.caller or Caller("?", None)
     if started.token is None:
-        return M("snapshot_server.trusted",
-            "running on {address}; the learner's certificate is already trusted.", address=server.address)
-    return M("snapshot_server.token",
-        "running on {address}. Give the learner this command (it holds a one-time token):\n  "
-        "{command}", address=server.address, command=started.remote_command)
+        return M("snapshot_server.caller_trusted",
+            "running on {address}; the Incus client of {user} (certificate {fingerprint}…) is already trusted there. "
+            "Another user of this machine runs this same command to get a token of their own.",
+            address=server.address, user=caller.user, fingerprint=(caller.fingerprint or "?")[:12])
+    return M("snapshot_server.token_for",
+        "running on {address}. For the Incus client of {user}, run this command (it holds a one-time token, "
+        "named {name} on the snapshot server; each run of this setup by a user not trusted yet gives a new one):\n  "
+        "{command}", address=server.address, user=caller.user, name=started.token_name or "?",
+        command=started.remote_command)
 
 
 def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | None, remote: str, stop_it: bool,
