@@ -4,7 +4,7 @@ On a lab machine it is a second incusd beside the main one (its own INCUS_DIR, i
 socket, HTTPS on loopback only), started here; on a training server the instructor
 names a real second server instead (`point_at`).  Everything is idempotent but the
 token: a second `ensure_running` starts nothing, and gives a fresh one-time token whenever the
-caller's own Incus client is not trusted yet (one per user of the machine, each named after them).
+caller's own Incus client is not trusted yet (each named after its user and time).
 Facts behind it: design.md §3b.
 """
 from __future__ import annotations
@@ -162,18 +162,13 @@ def _learner_token(client: IncusClient, prefix: str, caller: Caller) -> tuple[st
     """A fresh one-time token for the caller's client, or (None, None) when the server trusts it.
 
     Named “<prefix>-<user>-<time>”, so that the trainer tells the certificates made from them apart
-    (`incus config trust list` there); the caller's earlier tokens still pending are cancelled: a
-    token given once and not used is not left open."""
+    (`incus config trust list` there).  Earlier tokens still pending stay valid: a trainer running this
+    once per learner as the same user hands each one out."""
     trusted = client.request("GET", "/1.0/certificates", params={"recursion": 1}, project=False) or []
     if caller.fingerprint and any(c.get("fingerprint") == caller.fingerprint for c in trusted):
         return None, None
     user = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in caller.user)[:32] or "user"
-    mine = f"{prefix}-{user}-"
-    operations = client.request("GET", "/1.0/operations", params={"recursion": 1}, project=False) or {}
-    for op in operations.get("running", []):
-        if op.get("class") == "token" and str(((op.get("metadata") or {}).get("request") or {}).get("name", "")).startswith(mine):
-            client.raw("DELETE", f"/1.0/operations/{op['id']}", project=False)
-    name = mine + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid() % 1000:03d}"
+    name = f"{prefix}-{user}-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid() % 1000:03d}"
     # The token's operation runs until the token is used: read its metadata, do not wait for it.
     answer = client.raw("POST", "/1.0/certificates", json={"name": name, "type": "client", "token": True},
                         project=False)
