@@ -19,7 +19,7 @@ from ..grading.engine import Chapter, Context, Step, Verdict, consumed, failed, 
 from ..i18n import M
 from .snapshot_server_copy import check_copy, check_refresh
 from .snapshot_server_evidence import FALSE, _first, _gone, _hms, _names, _p, _refreshed
-from .snapshot_server_keys import expiry_is_zero, pattern_problem, schedule_never_fires
+from .snapshot_server_keys import expiry_is_zero, pattern_problem, schedule_never_fires, schedule_only_at_startup
 from .snapshot_server_texts import DATE_BLOCK, NUDGES, PATTERN_HINT, RESET_QUESTION, SOLUTIONS, TITLES
 
 # The name `labkit setup --snapshot-server` gives the learner's token (snapshot_server.LEARNER_NAME):
@@ -133,6 +133,11 @@ def check_schedule(ctx: Context) -> Verdict:
         return failed(M("snapsrv.schedule.never", "snapshots.schedule=“{value}” never takes a snapshot.", value=value, **_p(ctx)),
                       M("snapsrv.schedule.never.hint", "Incus accepts “@never” and dates that do not exist (such as 31 February), but nothing is ever taken. Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"” (every day at 20:50).", **_p(ctx)),
                       "schedule_never")
+    if value and schedule_only_at_startup(value):
+        # Incus accepts it and takes a snapshot at each start (docs/second-lab-facts.md (d)).
+        return failed(M("snapsrv.schedule.startup", "snapshots.schedule=“{value}” takes a snapshot only when “{container}” starts: a server that keeps running for weeks takes none, not one every day as the chapter asks.", value=value, **_p(ctx)),
+                      M("snapsrv.schedule.startup.hint", "Give a time of day as well: “incus config set {container} snapshots.schedule=\"50 20 * * *\"” (every day at 20:50), or “@startup, 50 20 * * *” to keep the snapshot at each start too.", **_p(ctx)),
+                      "schedule_startup_only")
     if value:
         return passed(M("snapsrv.schedule.ok", "“{container}” takes snapshots on its own: snapshots.schedule=“{value}”.", value=value, **_p(ctx)))
     if _on_copy(ctx, "snapshots.schedule"):

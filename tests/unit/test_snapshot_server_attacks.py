@@ -242,6 +242,24 @@ def test_a_schedule_of_never_does_not_pass() -> None:
     assert "50 20 * * *" in result.hint.render("fr")
 
 
+@pytest.mark.parametrize("schedule, fails", [
+    ("@startup", True), ("@startup, @never", True), ("@startup, 0 0 31 2 *", True),
+    ("@startup, @daily", False), ("@startup, 50 20 * * *", False), ("50 20 * * *", False),
+])
+def test_a_schedule_at_startup_only_is_not_every_day(schedule: str, fails: bool) -> None:
+    """Incus accepts “@startup” and snapshots at each start (verified), never on a server that keeps running (issue 19)."""
+    raw = load("schedule_set")  # changed: the schedule
+    for part in ("config", "expanded_config"):
+        raw["primary"][part]["snapshots.schedule"] = schedule
+    result = run(raw, set(ORDER) - {"schedule"})["schedule"]
+    if not fails:
+        assert result.passed, result
+        return
+    assert result.status is Status.FAILED and result.diagnosis == "schedule_startup_only"
+    for lang in ("en", "fr"):
+        assert "50 20 * * *" in result.hint.render(lang) and "@startup" in result.message.render(lang)
+
+
 def _with_primary_key(name: str, key: str, value: str) -> dict:
     raw = load(name)
     for part in ("config", "expanded_config"):
