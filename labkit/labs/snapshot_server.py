@@ -112,7 +112,11 @@ def check_autostart(ctx: Context) -> Verdict:
         return passed(M("snapsrv.autostart.ok", "The copy on the snapshot server will not start when that server boots.", **_p(ctx)),
                       M("snapsrv.evidence.autostart", "boot.autostart={value} on {remote}:{container} at {time} UTC.", value=obs.copy.key("boot.autostart"), time=_hms(obs.taken_at), **_p(ctx)))
     if _refreshed(ctx):
-        return consumed(M("snapsrv.autostart.refreshed", "The refresh copied your main instance's configuration over the copy's, so boot.autostart=false is no longer there.", **_p(ctx)))
+        # Not evidence gone: the copy would start with the snapshot server now. The refresh step's
+        # points are about the refresh itself; this one says the key must be set again after each.
+        return failed(M("snapsrv.autostart.lost", "The copy was refreshed, and the refresh gave it your main instance's configuration: boot.autostart is no longer false on it, so it would start with the snapshot server.", **_p(ctx)),
+                      M("snapsrv.autostart.lost.hint", "Every “incus copy --refresh” writes your main instance's configuration over the copy's: set the key again after each refresh, “incus config set {remote}:{container} boot.autostart=false”.", **_p(ctx)),
+                      "autostart_lost_on_refresh")
     return failed(M("snapsrv.autostart.missing", "boot.autostart is not false on the copy “{remote}:{container}”.", **_p(ctx)),
                   M("snapsrv.autostart.missing.hint", "Run “incus config set {remote}:{container} boot.autostart=false”: the copy is a spare, it must not start with the snapshot server.", **_p(ctx)),
                   "no_autostart")

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from ..grading.engine import Context, Event, Verdict, consumed, failed, passed
 from ..i18n import M, Message
-from .snapshot_server_evidence import FALSE, _first, _gone, _hms, _names, _not_done, _p, _refreshed
+from .snapshot_server_evidence import _first, _gone, _hms, _names, _not_done, _p, _refreshed
 from .snapshot_server_observe import Machine
 from .snapshot_server_texts import NEW_SNAPSHOT_HINT, REFRESH_HINT
 
@@ -137,10 +137,6 @@ def check_refresh(ctx: Context) -> Verdict:
     brought = [s for s in later if _same_snapshot(s, copy.snapshot(s.name))]
     if _refreshed(ctx):
         if brought:
-            if copy.key("boot.autostart").lower() not in FALSE:
-                return failed(M("snapsrv.refresh.autostart_lost", "The copy was refreshed, and the refresh gave it your main instance's configuration: boot.autostart is no longer false on it.", **_p(ctx)),
-                              M("snapsrv.refresh.autostart_lost.hint", "Every “incus copy --refresh” copies the configuration over the copy's. Set it again: “incus config set {remote}:{container} boot.autostart=false”.", **_p(ctx)),
-                              "autostart_lost_on_refresh")
             snap = brought[-1]
             return passed(M("snapsrv.refresh.ok_brought", "The copy was refreshed: it received “{found}”, a snapshot newer than the one it was made from.", found=snap.name, **_p(ctx)),
                           M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…), as a refresh from it leaves it.", uuid=(copy.uuid or "?")[:8]),
