@@ -9,7 +9,6 @@ Facts behind it: design.md §3b.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -24,6 +23,7 @@ from . import daemon
 from ..errors import LabkitError, SetupError
 from ..i18n import M, Message
 from ..incus.client import Endpoint, IncusClient
+from .snapshot_server_tokens import Caller, caller_client, encode_token, learner_token  # noqa: F401  (encode_token: the classes)
 from .storage import ensure_root_disk, ensure_storage
 
 DEFAULT_DIR = Path("/var/lib/labkit-snapshot-server")
@@ -62,46 +62,12 @@ class SnapshotServer:
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Whose Incus client the token is for: the user who ran setup (through sudo: SUDO_USER), and
-    the fingerprint of their client certificate (None when they have none yet)."""
-
-    user: str
-    fingerprint: str | None
-
-
-@dataclass(frozen=True)
 class Started:
     pid: int | None  # None: it was already running
     token: str | None  # None: the caller's client certificate is already trusted
     remote_command: str | None
     caller: Caller | None = None
     token_name: str | None = None
-
-
-def caller_client(environ: dict[str, str] | None = None) -> Caller:
-    """The Incus client of whoever runs `labkit setup --snapshot-server`: INCUS_CONF when set, else
-    the client folder of SUDO_USER (sudo gives root's HOME), else of the current user."""
-    import getpass
-    import pwd
-
-    from ..incus.certs import fingerprint
-
-    env = os.environ if environ is None else environ
-    user = env.get("SUDO_USER") if os.geteuid() == 0 and env.get("SUDO_USER") else getpass.getuser()
-    if env.get("INCUS_CONF"):
-        conf = Path(env["INCUS_CONF"])
-    else:
-        try:
-            home = Path(pwd.getpwnam(user).pw_dir)
-        except KeyError:
-            home = Path.home()
-        conf = home / ".config" / "incus"
-    try:
-        found = fingerprint((conf / "client.crt").read_text(encoding="ascii"))
-    except (OSError, ValueError, UnicodeError):
-        found = None
-    return Caller(user, found)
 
 
 @dataclass(frozen=True)
@@ -138,7 +104,7 @@ def ensure_running(server: SnapshotServer, *, learner: str = LEARNER_NAME, main:
         if config.get("core.https_address") != server.address:
             _refuse_taken_port(server.port)
             client.request("PATCH", "/1.0", json={"config": {"core.https_address": server.address}}, project=False)
-        token, name = _learner_token(client, learner, caller)
+        token, name = learner_token(client, learner, caller)
     if main is not None:
         _ensure_main_listens(main)
     command = remote_add_command(server.address, token) if token else None
@@ -156,34 +122,6 @@ def _refuse_taken_port(port: int) -> None:
             "cannot listen there. Free it, or choose another port with --snapshot-server-port.", port=port)) from None
     finally:
         probe.close()
-
-
-def _learner_token(client: IncusClient, prefix: str, caller: Caller) -> tuple[str | None, str | None]:
-    """A fresh one-time token for the caller's client, or (None, None) when the server trusts it.
-
-    Named “<prefix>-<user>-<time>”, so that the trainer tells the certificates made from them apart
-    (`incus config trust list` there).  Earlier tokens still pending stay valid: a trainer running this
-    once per learner as the same user hands each one out."""
-    trusted = client.request("GET", "/1.0/certificates", params={"recursion": 1}, project=False) or []
-    if caller.fingerprint and any(c.get("fingerprint") == caller.fingerprint for c in trusted):
-        return None, None
-    user = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in caller.user)[:32] or "user"
-    name = f"{prefix}-{user}-" + time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{os.getpid() % 1000:03d}"
-    # The token's operation runs until the token is used: read its metadata, do not wait for it.
-    answer = client.raw("POST", "/1.0/certificates", json={"name": name, "type": "client", "token": True},
-                        project=False)
-    if answer.status_code != 202:
-        raise SetupError(M("snapshot_server.token_failed",
-            "The snapshot server refused to make a trust token (HTTP {code}). Its log is in its folder.",
-            code=answer.status_code))
-    return encode_token(name, answer.json()["metadata"]["metadata"]), name
-
-
-def encode_token(name: str, meta: dict[str, Any]) -> str:
-    """The token as `incus config trust add` prints it (base64 of this JSON)."""
-    body = {"client_name": name, "fingerprint": meta["fingerprint"], "addresses": meta["addresses"],
-            "secret": meta["secret"], "expires_at": meta.get("expires_at", "0001-01-01T00:00:00Z")}
-    return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
 
 def _ensure_main_listens(main: IncusClient) -> None:
