@@ -141,9 +141,10 @@ def check_refresh(ctx: Context) -> Verdict:
             return passed(M("snapsrv.refresh.ok_brought", "The copy was refreshed: it received “{found}”, a snapshot newer than the one it was made from.", found=snap.name, **_p(ctx)),
                           M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…), as a refresh from it leaves it.", uuid=(copy.uuid or "?")[:8]),
                           M("snapsrv.evidence.refresh_brought", "Snapshot {found} taken at {time} UTC, brought to the copy by Incus (its time there is cut to the second).", found=snap.name, time=_hms(snap.created_at)))
-        if "refresh" in ctx.history.passed and primary.key("snapshots.expiry"):
-            # The snapshot that proved it was seen; snapshots.expiry deletes it on both servers later.
-            return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
+        if primary.key("snapshots.expiry") and not copy.snapshots:
+            # What the refresh brought, snapshots.expiry deleted later on both servers.
+            return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)),
+                            how=M("snapsrv.refresh.expired.how", "To have it verified, take a new snapshot (“incus snapshot create {container}”), refresh the copy again (“incus copy --refresh {container} {remote}:{container}”) and check this step; then set boot.autostart=false on the copy again.", **_p(ctx)))
         by_hand = [s for s in primary.snapshots if copy.snapshot(s.name) is not None and not _same_snapshot(s, copy.snapshot(s.name))]
         if by_hand:
             return failed(M("snapsrv.refresh.snapshot_on_copy", "The copy's snapshot “{found}” was taken on the snapshot server itself, not brought from “{container}” by a refresh.", found=by_hand[-1].name, **_p(ctx)),
