@@ -90,3 +90,15 @@ def test_the_chapter_typed_as_fast_as_a_script_with_the_recorder_gets_the_full_s
     assert data["score"] == {"earned": 12, "possible": 12}
     touch = next(s for s in data["steps"] if s["id"] == "touch")
     assert any("touch /root/this_file.txt" in e for e in touch["evidence"]), touch
+
+
+def test_the_recorder_labkit_setup_starts_for_the_first_lab_feeds_the_second_labs_journal(recorded) -> None:
+    """Only `labkit setup` was run: the second lab's events (its copy's instance-migrated among them,
+    which only a listener sees) reach its own journal too."""
+    instance, journal, _ = recorded
+    second = journal.with_name(f"snapshot-server--default--{instance}.json")
+    incus("snapshot", "create", instance, "both-labs")
+    for path in (journal, second):
+        wait_for(lambda: any(e["context"].get("name") == "both-labs" for e in events(path)), 20, path.name)
+    # The first lab's file is the first lab's: never looked at for the second.
+    assert not [e for e in events(second) if e["action"] == "labkit-file-seen"]

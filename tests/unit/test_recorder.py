@@ -204,3 +204,24 @@ def test_a_command_naming_the_file_is_recorded_at_the_daemons_time_however_late_
     assert made[1]["context"]["return"] == 1
     assert len(made[1]["context"]["command"]) <= 16 and all(len(w) <= 256 for w in made[1]["context"]["command"])
     assert not (tmp_path / "b.json").exists() or EXEC_ENDED not in (tmp_path / "b.json").read_text()
+
+
+def test_the_first_labs_setup_also_records_for_the_other_labs_without_overriding_their_own(tmp_path: Path, monkeypatch) -> None:
+    """A learner who ran `labkit setup` only, then does the second lab in a terminal: its copy's
+    instance-migrated (seen only by a listener) lands in the second lab's journal too (issue 19)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    endpoint = Endpoint(Path("/var/lib/incus/unix.socket"), "default")
+    first = {"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "file": "/root/this_file.txt"}
+    default_second = Watch("snapshot-server", {"container": "ubuntu-test", "snapshot": "ubuntu-test-1"}, str(tmp_path / "b.json"))
+    path, _ = recorder_service.write_config(endpoint, "snapshots", first, tmp_path / "a.json", (default_second,))
+    assert [w.lab for w in Config.read(path).watches] == ["snapshot-server", "snapshots"]
+    # The second lab's own setup (its params, its journal) wins, and a later first-lab setup keeps it.
+    own = {"container": "ubuntu-test", "snapshot": "mine", "remote": "incus-snapshot"}
+    recorder_service.write_config(endpoint, "snapshot-server", own, tmp_path / "own.json")
+    _, changed = recorder_service.write_config(endpoint, "snapshots", first, tmp_path / "a.json", (default_second,))
+    watches = {w.lab: w for w in Config.read(path).watches}
+    assert not changed and watches["snapshot-server"].params["snapshot"] == "mine"
+    # A watch for another instance is never added.
+    other = Watch("snapshot-server", {"container": "elsewhere"}, str(tmp_path / "c.json"))
+    path2, _ = recorder_service.write_config(endpoint, "snapshots", {**first, "container": "c2"}, tmp_path / "d.json", (other,))
+    assert [w.lab for w in Config.read(path2).watches] == ["snapshots"]
