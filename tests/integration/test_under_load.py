@@ -4,68 +4,42 @@ Debian's `stress-ng` (`labkit setup --test-tools` installs it with chromium) kee
 the whole module: started here, bounded in time by its own --timeout, stopped here by its process
 group (the one it was started in).  A representative subset, to keep CI short: the first lab's
 chapter typed as fast as a script with the event recorder, checked after each step, and done on an
-instance labkit did not set up; the second lab's whole chapter.
+instance labkit did not set up; the second lab's whole chapter.  Any other integration test runs
+under the same pressure with LABKIT_CPU_PRESSURE=1 (tests/integration/conftest.py), e.g.
+`LABKIT_CPU_PRESSURE=1 pytest tests/integration/test_chapter.py tests/integration/test_snapshot_server_chapter.py`.
 """
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from . import test_chapter, test_grading_honesty
+from .conftest import current_load, stress_every_core
 from .test_grading_honesty import STEPS, recorded, typed_as_fast_as_a_script  # noqa: F401  (a fixture)
 from .test_snapshot_server_chapter import Learner, follow_the_chapter, learner, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
-# Longer than the module takes on these machines (about 3 minutes); stress-ng stops by itself then,
+# Longer than the module takes on these machines (about 2 minutes); stress-ng stops by itself then,
 # even if this process were killed before its teardown.
 PRESSURE_SECONDS = 600
 
 
-def _load() -> float:
-    return os.getloadavg()[0]
-
-
 @pytest.fixture(scope="module", autouse=True)
-def cpu_pressure() -> Iterator[subprocess.Popen]:
-    stress = shutil.which("stress-ng")
-    if stress is None:
-        message = "stress-ng is not installed: run “sudo labkit setup --test-tools” (or apt-get install stress-ng)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    # --cpu 0: one worker per online core.
-    proc = subprocess.Popen([stress, "--cpu", "0", "--timeout", f"{PRESSURE_SECONDS}s", "--quiet"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 20
-        while _load() < os.cpu_count() * 0.8 and time.monotonic() < deadline:
-            time.sleep(1)
-        print(f"\n[load] {_load():.1f} on {os.cpu_count()} cores with stress-ng (PID {proc.pid})")
+def cpu_pressure() -> Iterator[subprocess.Popen | None]:
+    if os.environ.get("LABKIT_CPU_PRESSURE") in ("1", "true", "yes"):
+        yield None  # the whole run is under pressure already (conftest.py)
+        return
+    with stress_every_core(PRESSURE_SECONDS) as proc:
         yield proc
-    finally:
-        # stress-ng and its workers are the process group it leads (start_new_session): that group only.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        print(f"\n[load] stress-ng stopped; load {_load():.1f}")
 
 
 def test_first_lab_typed_as_fast_as_a_script_with_the_recorder_under_load(recorded) -> None:  # noqa: F811
     data = typed_as_fast_as_a_script(recorded, "fr")
-    print(f"\n[verdicts] fast script: {[s['status'] for s in data['steps']]} at load {_load():.1f}")
+    print(f"\n[verdicts] fast script: {[s['status'] for s in data['steps']]} at load {current_load():.1f}")
     assert {s["id"]: s["status"] for s in data["steps"]} == dict.fromkeys(STEPS, "passed"), data
 
 
