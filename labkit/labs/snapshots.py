@@ -105,7 +105,8 @@ def _file_time(ctx: Context, modified: datetime, created: datetime) -> Verdict:
     if int(modified.timestamp()) == int(created.timestamp()):
         fine = obs.file_modified_fine
         if fine is None or fine == created:
-            return consumed(M("snap.touch.same_second", "{path} and the snapshot “{snapshot}” date from the same second ({time} UTC), and the file's finer time could not be read inside the instance, so which came first cannot be told.", time=_hms(created), **_p(ctx)), seen)
+            # The daemon's report of the touch, when the recorder kept it, orders them all the same.
+            return recorded_touch(ctx) or consumed(M("snap.touch.same_second", "{path} and the snapshot “{snapshot}” date from the same second ({time} UTC), and the file's finer time could not be read inside the instance, so which came first cannot be told.", time=_hms(created), **_p(ctx)), seen)
         modified, seen = fine, M("snap.evidence.file_time_fine", "File modified at {file}, snapshot taken at {snap} (UTC, to the microsecond).", file=_hms(fine, fine=True), snap=_hms(created, fine=True))
     if modified < created:
         return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),

@@ -34,13 +34,14 @@ def _chapter_restores(ctx: Context, events: list[Event]) -> list[datetime]:
 def _made_by_exec(ctx: Context) -> Verdict | None:
     """`incus exec {container} -- touch /root/this_file.txt`, ended with exit code 0 after the snapshot
     was taken and before the chapter's restore (a restore the recorder saw: without it, nothing orders
-    the two).  A touch creates the file, or gives it the current time: newer than the snapshot."""
+    the two), or, the file still there and not restored, after the snapshot (a same-second tie the
+    files API's whole seconds cannot order).  A touch creates the file, or gives it the current time."""
     events = sorted(ctx.history.events, key=lambda e: e.time)
     restores = _chapter_restores(ctx, events)
-    if not restores:
-        return None
+    if not restores and not ctx.observation.file_present:
+        return None  # gone, and no restore seen: removed by other means, or restored unseen
     for ran in reversed(events):
-        if ran.action != EXEC_ENDED or ran.time >= restores[-1] or ran.context.get("return") != 0 \
+        if ran.action != EXEC_ENDED or (restores and ran.time >= restores[-1]) or ran.context.get("return") != 0 \
                 or tuple(ran.context.get("command") or ()) not in TOUCHES:
             continue
         taken = _snapshot_time_before(ctx, events, ran.time)

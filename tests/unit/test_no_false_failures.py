@@ -179,3 +179,21 @@ def test_a_command_that_does_not_prove_the_touch_leaves_it_not_verified(command:
     got = _with_exec(command, code, at)
     assert got["touch"].status is Status.NOT_VERIFIED and got["verify"].status is Status.NOT_VERIFIED
     assert not [s for s, r in got.items() if r.status is Status.FAILED]
+
+
+def test_a_file_made_in_the_snapshots_second_is_ordered_by_the_daemons_report_of_the_touch() -> None:
+    """Typed fast, the touch lands in the snapshot's second; without the finer time read inside the
+    instance that is a tie (not verified); the recorder's record of the touch orders them."""
+    from labkit.grading.engine import EXEC_ENDED
+
+    data = load("file_after_snapshot")["observation"]
+    data["file_modified"] = "2026-11-26T04:52:20+00:00"  # changed: the snapshot's own second (…:20.948)
+    obs = Observation.from_json(data)
+    base = Baseline(obs.instance.uuid, obs.instance.uuid, obs.taken_at - timedelta(minutes=5))
+    tie = graded(obs, History(frozenset({"snapshot"}), base, ()))["touch"]
+    assert tie.status is Status.NOT_VERIFIED
+    made = Event(EXEC_ENDED, datetime.fromisoformat("2026-11-26T04:52:20.990+00:00"),
+                 {"path": "/root/this_file.txt", "command": ["touch", "/root/this_file.txt"], "return": 0})
+    assert graded(obs, History(frozenset({"snapshot"}), base, (made,)))["touch"].status is Status.PASSED
+    before = Event(EXEC_ENDED, datetime.fromisoformat("2026-11-26T04:52:20.900+00:00"), made.context)  # before the snapshot
+    assert graded(obs, History(frozenset({"snapshot"}), base, (before,)))["touch"].status is Status.NOT_VERIFIED
