@@ -171,7 +171,7 @@ def record(opts: Options, stop_it: bool) -> None:
 @option("--no-recorder", is_flag=True, help=M("cli.help.setup.no_recorder", "Do not start the background event recorder."))
 @option("--snapshot-server", is_flag=True, help=M("cli.help.setup.snapshot_server", "Only bring up the lab's snapshot server (a second Incus daemon on loopback)."))
 @option("--snapshot-server-port", type=int, default=8444, show_default=True, help=M("cli.help.setup.snapshot_server_port", "Its HTTPS port on 127.0.0.1."))
-@option("--snapshot-server-dir", type=click.Path(path_type=Path, file_okay=False), envvar="LABKIT_SNAPSHOT_SERVER_DIR",
+@option("--snapshot-server-dir", type=click.Path(path_type=Path, file_okay=False, readable=False), envvar="LABKIT_SNAPSHOT_SERVER_DIR",
         default=Path("/var/lib/labkit-snapshot-server"), show_default=True, help=M("cli.help.setup.snapshot_server_dir", "Its INCUS_DIR."))
 @option("--snapshot-server-url", default=None, help=M("cli.help.setup.snapshot_server_url", "Use this existing Incus server (https://HOST:PORT) instead."))
 @option("--snapshot-server-remote", default="incus-snapshot", show_default=True, help=M("cli.help.setup.snapshot_server_remote", "The remote name learners give it."))

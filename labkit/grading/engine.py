@@ -48,13 +48,19 @@ def failed(message: Message, hint: Message | None, diagnosis: str, *evidence: Me
     return Verdict(Outcome.FAILED, message, hint, evidence, diagnosis)
 
 
-def consumed(message: Message, *evidence: Message) -> Verdict:
-    return Verdict(Outcome.CONSUMED, message, None, evidence)
+def consumed(message: Message, *evidence: Message, how: Message | None = None) -> Verdict:
+    """The evidence is gone or was never seen: not verified (unless the journal saw the step pass).
+    `how` says how to get the step verified; without it, the engine's general advice."""
+    return Verdict(Outcome.CONSUMED, message, how, evidence)
 
 
 # Not an Incus event: the event recorder's own look at a chapter's file (HEAD on the files
 # API), context {"path", "present", "modified"}; what a check at that moment would have seen.
 FILE_SEEN = "labkit-file-seen"
+# Not an Incus event either: a command run in the instance (`incus exec`) that named a chapter's file,
+# as the daemon reported its end (the operation's command and exit code, the daemon's time), context
+# {"path", "command", "return"}.  Unlike a sighting it does not depend on how soon anyone looks.
+EXEC_ENDED = "labkit-exec-ended"
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,11 @@ NOT_VERIFIED_HINT = M("engine.not_verified_hint", "Check each step right after d
 
 
 def resolve(step: Step, verdict: Verdict, history: History) -> Result:
-    """Turn a check's verdict into a graded result, using what the journal remembers."""
+    """Turn a check's verdict into a graded result, using what the journal remembers.
+
+    The rule every chapter follows: a step is *failed* only on evidence that it was not done or done
+    wrong (a check's FAILED); when its evidence is gone or was never seen (CONSUMED), it is *not
+    verified*, always with the reason and how to get it verified, never failed."""
     if verdict.outcome is Outcome.PASSED:
         return Result(step.id, Status.PASSED, step.points, step.points, verdict.message, None, verdict.evidence)
     if verdict.outcome is Outcome.FAILED:
@@ -213,7 +223,7 @@ def resolve(step: Step, verdict: Verdict, history: History) -> Result:
         message = M("engine.kept", "{reason} This step passed earlier in this attempt.", reason=verdict.message)
         return Result(step.id, Status.PASSED, step.points, step.points, message, None, verdict.evidence)
     message = M("engine.not_verified", "{reason} This step was never checked while its evidence was there, so it cannot be verified now.", reason=verdict.message)
-    return Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, NOT_VERIFIED_HINT, verdict.evidence, "not_verified")
+    return Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, verdict.hint or NOT_VERIFIED_HINT, verdict.evidence, "not_verified")
 
 
 def grade(chapter: Chapter, observation: Any, history: History, params: dict[str, str],

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .engine import FILE_SEEN, Baseline, Event, History, Result, Status
+from .engine import EXEC_ENDED, FILE_SEEN, Baseline, Event, History, Result, Status
 from ..i18n import M, Message
 from ..paths import state_dir
 
@@ -321,7 +321,8 @@ def bounded(events: list[dict[str, Any]], container: str, snapshot: str) -> list
     """`events` without the oldest (by time, so a late copy of an old event stays out) of any kind seen more
     than KEPT_PER_ACTION times; the order of those kept is unchanged.  A kind is an action, counted apart
     for the chapter's own snapshot, so that a flood about other snapshots never pushes out its evidence;
-    and the last look at the file before the last restore (what `touch` is graded on) always stays."""
+    and the last look at the file, and the last command naming it, before the last restore (what `touch`
+    is graded on) always stay."""
     def kind(event: dict[str, Any]) -> tuple[str, bool]:
         context = event.get("context") or {}
         return event["action"], context.get("name") == snapshot or context.get("snapshot") == f"{container}/{snapshot}"
@@ -339,9 +340,10 @@ def bounded(events: list[dict[str, Any]], container: str, snapshot: str) -> list
             taken[kind(events[i])] += 1
             kept.add(i)
     restores = [times[i] for i, e in enumerate(events) if e["action"] == "instance-restored"]
-    before = [i for i, e in enumerate(events) if e["action"] == FILE_SEEN and restores and times[i] < max(restores)]
-    if before:
-        kept.add(max(before, key=lambda i: times[i]))
+    for action in (FILE_SEEN, EXEC_ENDED):
+        before = [i for i, e in enumerate(events) if e["action"] == action and restores and times[i] < max(restores)]
+        if before:
+            kept.add(max(before, key=lambda i: times[i]))
     return [e for i, e in enumerate(events) if i in kept]
 
 

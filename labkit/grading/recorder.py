@@ -33,11 +33,11 @@ from urllib.parse import quote, unquote, urlsplit
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, unix_connect
 
-from .engine import FILE_SEEN
+from .engine import EXEC_ENDED, FILE_SEEN
 from ..incus.events import journal_entry
 from .journal import Journal
 from .recorder_config import Config, State, files_for
-from ..incus.timestamps import parse_modified
+from ..incus.timestamps import parse_incus_time, parse_modified
 
 # Moments after which the file is worth a look: the end of an exec or shell (where the
 # learner creates it), a stop (just before a restore), a file pushed.
@@ -48,6 +48,8 @@ FINISHED = ("Success", "Failure", "Cancelled")
 HOLD_SECONDS = 30.0
 NOT_HOLDING = ("Executing command",)
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
+# A recorded command is the learner's text: kept short.
+MAX_ARGS, MAX_ARG_CHARS = 16, 256
 
 
 class _UnixHTTP(http.client.HTTPConnection):
@@ -149,6 +151,7 @@ class Recorder:
             if not self._about_us(meta):
                 return
             if meta.get("class") == "websocket" and meta.get("status") in FINISHED:
+                self._exec_ended(event, meta)
                 self._look()  # an exec or a shell has just ended
             elif meta.get("class") == "task" and meta.get("id") and meta.get("description") not in NOT_HOLDING:
                 self._follow_task(meta["id"], meta.get("status") in FINISHED)
@@ -171,6 +174,22 @@ class Recorder:
         return len(parts) >= 4 and parts[2] == "instances" and parts[3] == self.config.container
 
     # -- the file ---------------------------------------------------------
+    def _exec_ended(self, event: dict[str, Any], meta: dict[str, Any]) -> None:
+        """A command that named a lab's file, as the daemon reported its end: its words and exit code,
+        at the daemon's time.  The look that follows may come too late on a busy machine (the next
+        command, a stop then a restore, may already have run); this record does not."""
+        result = meta.get("metadata") or {}
+        command = result.get("command")
+        if meta.get("status") != "Success" or not isinstance(command, list) or not isinstance(result.get("return"), int):
+            return
+        words = [str(w)[:MAX_ARG_CHARS] for w in command[:MAX_ARGS]]
+        when = parse_incus_time(event.get("timestamp")) or _now()
+        for path in self.config.files:
+            if any(path.rsplit("/", 1)[-1] in w for w in words):
+                self._record({"action": EXEC_ENDED, "time": when.isoformat(),
+                              "context": {"path": path, "command": words, "return": result["return"]}}, "events",
+                             labs={w.lab for w in self.config.watches if w.file == path})
+
     def _follow_task(self, task: str, ended: bool) -> None:
         if ended:
             self._ended.append(task)

@@ -19,7 +19,7 @@ from ..grading.engine import Chapter, Context, Step, Verdict, consumed, failed, 
 from ..i18n import M
 from .snapshot_server_copy import check_copy, check_refresh
 from .snapshot_server_evidence import FALSE, _first, _gone, _hms, _names, _p, _refreshed
-from .snapshot_server_keys import expiry_is_zero, pattern_problem, schedule_never_fires
+from .snapshot_server_keys import expiry_is_zero, pattern_problem, schedule_never_fires, schedule_only_at_startup
 from .snapshot_server_texts import DATE_BLOCK, NUDGES, PATTERN_HINT, RESET_QUESTION, SOLUTIONS, TITLES
 
 # The name `labkit setup --snapshot-server` gives the learner's token (snapshot_server.LEARNER_NAME):
@@ -32,7 +32,8 @@ def check_remote(ctx: Context) -> Verdict:
     obs, name = ctx.observation, ctx.params["remote"]
     learner = ctx.params.get("learner") or LEARNER_NAME
     mine = next((c for c in obs.trusted if obs.client_fingerprint and c.fingerprint == obs.client_fingerprint), None)
-    by_token = next((c for c in obs.trusted if c.type == "client" and c.name == learner), None)
+    # `labkit setup --snapshot-server` names each token “learner-<user>-<time>” (one per client).
+    by_token = next((c for c in obs.trusted if c.type == "client" and (c.name == learner or c.name.startswith(learner + "-"))), None)
     trust = M("snapsrv.evidence.trusted", "The snapshot server trusts the certificate {fingerprint}… (“{name}”).",
               fingerprint=(mine or by_token).fingerprint[:12], name=(mine or by_token).name) if (mine or by_token) else None
     if obs.client_error is not None:  # there, but not readable: not a class view, the remotes are unknown
@@ -81,8 +82,11 @@ def check_snapshot(ctx: Context) -> Verdict:
     if snap is not None:
         return passed(M("snapsrv.snapshot.ok", "The snapshot “{snapshot}” of “{container}” exists.", **_p(ctx)),
                       M("snapsrv.evidence.snapshot", "Snapshot {snapshot} created at {time} UTC.", time=_hms(snap.created_at), **_p(ctx)))
-    if "snapshot" in ctx.history.passed and primary.key("snapshots.expiry"):
-        return consumed(M("snapsrv.snapshot.expired", "The snapshot “{snapshot}” is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)))
+    if primary.key("snapshots.expiry") and not primary.snapshots and \
+            ("snapshot" in ctx.history.passed or ctx.observation.copy is not None):
+        # The copy was made from a snapshot; snapshots.expiry deletes them later on both servers.
+        return consumed(M("snapsrv.snapshot.expired", "The snapshot “{snapshot}” is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)),
+                        how=M("snapsrv.expired.how", "labkit can verify it only while it exists: take a new snapshot (“incus snapshot create {container} {snapshot}”) and check this step again.", **_p(ctx)))
     if primary.snapshots:
         found = _names(primary.snapshots)
         return failed(M("snapsrv.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: {found}.", found=found, **_p(ctx)),
@@ -111,7 +115,11 @@ def check_autostart(ctx: Context) -> Verdict:
         return passed(M("snapsrv.autostart.ok", "The copy on the snapshot server will not start when that server boots.", **_p(ctx)),
                       M("snapsrv.evidence.autostart", "boot.autostart={value} on {remote}:{container} at {time} UTC.", value=obs.copy.key("boot.autostart"), time=_hms(obs.taken_at), **_p(ctx)))
     if _refreshed(ctx):
-        return consumed(M("snapsrv.autostart.refreshed", "The refresh copied your main instance's configuration over the copy's, so boot.autostart=false is no longer there.", **_p(ctx)))
+        # Not evidence gone: the copy would start with the snapshot server now. The refresh step's
+        # points are about the refresh itself; this one says the key must be set again after each.
+        return failed(M("snapsrv.autostart.lost", "The copy was refreshed, and the refresh gave it your main instance's configuration: boot.autostart is no longer false on it, so it would start with the snapshot server.", **_p(ctx)),
+                      M("snapsrv.autostart.lost.hint", "Every “incus copy --refresh” writes your main instance's configuration over the copy's: set the key again after each refresh, “incus config set {remote}:{container} boot.autostart=false”.", **_p(ctx)),
+                      "autostart_lost_on_refresh")
     return failed(M("snapsrv.autostart.missing", "boot.autostart is not false on the copy “{remote}:{container}”.", **_p(ctx)),
                   M("snapsrv.autostart.missing.hint", "Run “incus config set {remote}:{container} boot.autostart=false”: the copy is a spare, it must not start with the snapshot server.", **_p(ctx)),
                   "no_autostart")
@@ -132,6 +140,11 @@ def check_schedule(ctx: Context) -> Verdict:
         return failed(M("snapsrv.schedule.never", "snapshots.schedule=“{value}” never takes a snapshot.", value=value, **_p(ctx)),
                       M("snapsrv.schedule.never.hint", "Incus accepts “@never” and dates that do not exist (such as 31 February), but nothing is ever taken. Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"” (every day at 20:50).", **_p(ctx)),
                       "schedule_never")
+    if value and schedule_only_at_startup(value):
+        # Incus accepts it and takes a snapshot at each start (docs/second-lab-facts.md (d)).
+        return failed(M("snapsrv.schedule.startup", "snapshots.schedule=“{value}” takes a snapshot only when “{container}” starts: a server that keeps running for weeks takes none, not one every day as the chapter asks.", value=value, **_p(ctx)),
+                      M("snapsrv.schedule.startup.hint", "Give a time of day as well: “incus config set {container} snapshots.schedule=\"50 20 * * *\"” (every day at 20:50), or “@startup, 50 20 * * *” to keep the snapshot at each start too.", **_p(ctx)),
+                      "schedule_startup_only")
     if value:
         return passed(M("snapsrv.schedule.ok", "“{container}” takes snapshots on its own: snapshots.schedule=“{value}”.", value=value, **_p(ctx)))
     if _on_copy(ctx, "snapshots.schedule"):

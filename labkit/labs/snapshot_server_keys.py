@@ -24,6 +24,13 @@ def schedule_never_fires(schedule: str) -> bool:
     return all(_never(part.strip()) for part in schedule.split(", "))  # Incus splits it at “, ”
 
 
+def schedule_only_at_startup(schedule: str) -> bool:
+    """Whether a snapshots.schedule takes snapshots only when the instance starts (“@startup”, alone or
+    with parts that never fire): a server that keeps running then never takes one, not every day."""
+    parts = [part.strip() for part in schedule.split(", ")]
+    return "@startup" in parts and all(p == "@startup" or _never(p) for p in parts)
+
+
 def _never(part: str) -> bool:
     if part == "@never":
         return True

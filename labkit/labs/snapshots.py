@@ -9,13 +9,14 @@ the order rule) are in snapshots_evidence.py, the titles, nudges and solutions i
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from ..grading.engine import FILE_SEEN, Chapter, Context, Event, Status, Step, Verdict, consumed, failed, passed
+from ..grading.engine import Chapter, Context, Status, Step, Verdict, consumed, failed, passed
 from ..i18n import M
 from .snapshots_evidence import (FILE_PATH, _before_restore, _first, _gone, _hms, _not_done, _p, _started_after_restore,
-                                 _status_now, identity_problem, restore_doubt, restore_proof)
+                                 _status_now, identity_problem, restore_doubt, restore_proof, restore_unknown)
 from .snapshots_observe import observe_chapter, reset_chapter
+from .snapshots_recorded import FUTURE_SKEW, recorded_touch
 from .snapshots_texts import NUDGES, SOLUTIONS, TITLES
 
 
@@ -48,6 +49,8 @@ def check_snapshot(ctx: Context) -> Verdict:
                       M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.", time=_hms(created.time), **_p(ctx)))
     if restore_proof(ctx) is not None:
         return consumed(M("snap.snapshot.consumed", "The snapshot “{snapshot}” is no longer there: the cleanup step deleted it.", **_p(ctx)))
+    if (unknown := restore_unknown(ctx)) is not None:
+        return unknown
     if obs.other_snapshots:
         names = ", ".join(s.name for s in obs.other_snapshots)
         return failed(M("snap.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: {found}.", found=names, **_p(ctx)),
@@ -58,18 +61,13 @@ def check_snapshot(ctx: Context) -> Verdict:
                   "no_snapshot")
 
 
-# A file time further in the future than this is not a clock's skew but a time set by hand
-# (touch -d 2099-01-01), or a time before 1901 that Incus' 32-bit file times wrapped past 2038.
-FUTURE_SKEW = timedelta(seconds=5)
-
-
 def check_touch(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     obs, snap = ctx.observation, ctx.observation.snapshot
     if obs.file_present:
         if snap is None:
-            return _first(ctx, "snapshot") if _not_done(ctx, "snapshot") else _seen_by_recorder(ctx) or consumed(
+            return _first(ctx, "snapshot") if _not_done(ctx, "snapshot") else recorded_touch(ctx) or consumed(
                 M("snap.touch.snapshot_gone", "The snapshot it must be compared with is gone.", **_p(ctx)))
         if snap.created_at is None or obs.file_modified is None:
             # Never pass on what cannot be compared.
@@ -78,7 +76,9 @@ def check_touch(ctx: Context) -> Verdict:
                           "file_time_unknown")
         return _file_time(ctx, obs.file_modified, snap.created_at)
     if restore_proof(ctx) is not None:
-        return _seen_by_recorder(ctx) or consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
+        return recorded_touch(ctx) or consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
+    if (unknown := restore_unknown(ctx)) is not None:
+        return unknown
     if snap is None and _not_done(ctx, "snapshot"):
         return _first(ctx, "snapshot")
     if obs.file_elsewhere:
@@ -90,39 +90,6 @@ def check_touch(ctx: Context) -> Verdict:
                       M("snap.touch.removed.hint", "Deleting the file by hand (rm) is not what this lab teaches. Create it again with “incus exec {container} -- touch {path}”, then restore the snapshot to see it disappear.", **_p(ctx)), "rm_instead_of_restore")
     return failed(M("snap.touch.missing", "{path} does not exist yet.", **_p(ctx)),
                   M("snap.touch.missing.hint", "Create it with “incus exec {container} -- touch {path}”, or open a shell with “incus shell {container}” and type “touch this_file.txt”.", **_p(ctx)), "no_file")
-
-
-def _seen_by_recorder(ctx: Context) -> Verdict | None:
-    """The file as the event recorder saw it after an exec or at a stop, before the restore:
-    what a check of this step would have seen then.  Only the daemon's answers count (the
-    file's presence and mtime, the snapshot's time); the same rule as a live check applies."""
-    events = sorted(ctx.history.events, key=lambda e: e.time)
-    restores = [e.time for e in events if e.action == "instance-restored"
-                and e.context.get("snapshot") == f"{ctx.params['container']}/{ctx.params['snapshot']}"]
-    for seen in reversed(events):
-        if seen.action != FILE_SEEN or seen.context.get("path") != FILE_PATH or not seen.context.get("present"):
-            continue
-        if restores and seen.time >= restores[-1]:
-            continue  # after the restore: not the file the restore was meant to remove
-        taken = _snapshot_time_before(ctx, events, seen.time)
-        modified = datetime.fromisoformat(seen.context["modified"]) if seen.context.get("modified") else None
-        # A sighting in the snapshot's own second (whole seconds here) or in the future proves nothing.
-        if taken is None or modified is None or int(modified.timestamp()) <= int(taken.timestamp()) \
-                or modified > seen.time + FUTURE_SKEW:
-            continue
-        return passed(M("snap.touch.ok_seen", "{path} was there before the restore, newer than the snapshot.", **_p(ctx)),
-                      M("snap.evidence.file_seen", "The event recorder saw {path} at {seen} (modified at {file}); snapshot taken at {snap} (UTC).",
-                        seen=_hms(seen.time), file=_hms(modified), snap=_hms(taken), **_p(ctx)))
-    return None
-
-
-def _snapshot_time_before(ctx: Context, events: list[Event], moment: datetime) -> datetime | None:
-    snap = ctx.observation.snapshot
-    if snap is not None and snap.created_at is not None and snap.created_at <= moment:
-        return snap.created_at
-    created = [e.time for e in events if e.action == "instance-snapshot-created"
-               and e.context.get("name") == ctx.params["snapshot"] and e.time <= moment]
-    return created[-1] if created else None
 
 
 def _file_time(ctx: Context, modified: datetime, created: datetime) -> Verdict:
@@ -138,7 +105,8 @@ def _file_time(ctx: Context, modified: datetime, created: datetime) -> Verdict:
     if int(modified.timestamp()) == int(created.timestamp()):
         fine = obs.file_modified_fine
         if fine is None or fine == created:
-            return consumed(M("snap.touch.same_second", "{path} and the snapshot “{snapshot}” date from the same second ({time} UTC), and the file's finer time could not be read inside the instance, so which came first cannot be told.", time=_hms(created), **_p(ctx)), seen)
+            # The daemon's report of the touch, when the recorder kept it, orders them all the same.
+            return recorded_touch(ctx) or consumed(M("snap.touch.same_second", "{path} and the snapshot “{snapshot}” date from the same second ({time} UTC), and the file's finer time could not be read inside the instance, so which came first cannot be told.", time=_hms(created), **_p(ctx)), seen)
         modified, seen = fine, M("snap.evidence.file_time_fine", "File modified at {file}, snapshot taken at {snap} (UTC, to the microsecond).", file=_hms(fine, fine=True), snap=_hms(created, fine=True))
     if modified < created:
         return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),
@@ -167,6 +135,8 @@ def check_stop(ctx: Context) -> Verdict:
         return _first(ctx, "touch")
     if not inst.running:
         return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
+    if (unknown := restore_unknown(ctx)) is not None:
+        return unknown
     return failed(M("snap.stop.running", "The instance “{container}” is still running.", **_p(ctx)),
                   M("snap.stop.running.hint", "Stop it with “incus stop {container}”: restoring a stopped instance is the safe way, nothing is writing to its disk meanwhile.", **_p(ctx)), "still_running")
 
@@ -177,7 +147,7 @@ def check_restore(ctx: Context) -> Verdict:
     proof = restore_proof(ctx)
     if proof is not None:
         return proof
-    if (problem := identity_problem(ctx) or restore_doubt(ctx)) is not None:
+    if (problem := identity_problem(ctx) or restore_doubt(ctx) or restore_unknown(ctx)) is not None:
         return problem
     obs = ctx.observation
     if not obs.file_present and "touch" in ctx.history.passed:
@@ -195,7 +165,7 @@ def check_start(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     if restore_proof(ctx) is None:
-        return _first(ctx, "restore")
+        return _after_restore_unknown(ctx) or _first(ctx, "restore")
     if ctx.observation.instance.running:
         return passed(M("snap.start.ok", "The instance “{container}” is running again after the restore.", **_p(ctx)),
                       _started_after_restore(ctx) or _status_now(ctx))
@@ -204,12 +174,21 @@ def check_start(ctx: Context) -> Verdict:
                   "restore_without_start")
 
 
+def _after_restore_unknown(ctx: Context) -> Verdict | None:
+    """A step after a restore that can be neither proven nor ruled out is not verified either."""
+    unknown = restore_unknown(ctx)
+    if unknown is None:
+        return None
+    return consumed(M("snap.after_unknown", "The restore cannot be verified (see the step “{step}”), so neither can this step, which comes after it.", step=TITLES["restore"]),
+                    *unknown.evidence, how=unknown.hint)
+
+
 def check_verify(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     obs = ctx.observation
     if restore_proof(ctx) is None:
-        return _first(ctx, "restore")
+        return _after_restore_unknown(ctx) or _first(ctx, "restore")
     if not obs.instance.running:
         return _first(ctx, "start")
     if not obs.file_present and ctx.earlier["touch"].status is Status.NOT_VERIFIED:
@@ -234,6 +213,8 @@ def check_cleanup(ctx: Context) -> Verdict:
                       "snapshot_not_deleted")
     if _not_done(ctx, "verify"):
         return _first(ctx, "verify")
+    if (unknown := restore_unknown(ctx)) is not None:
+        return unknown  # a snapshot is gone, but which one, and when, cannot be told
     # verify passed, or is only not verified (its file was never seen): the snapshot is gone
     # and the instance is there, after a proven restore (verify fails without one).
     deleted = ctx.history.saw("instance-snapshot-deleted", name=ctx.params["snapshot"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..grading.engine import Context, Event, Status, Verdict, failed, passed
+from ..grading.engine import Context, Event, Status, Verdict, consumed, failed, passed
 from ..i18n import M, Message
 from .snapshots_texts import NUDGES, TITLES
 
@@ -83,6 +83,41 @@ def restore_proof(ctx: Context) -> Verdict | None:
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
                       M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt ({before} → {after}): Incus changes it on every restore, and a plain “rm” does not.", before=base.generation[:8], after=inst.generation[:8]))
     return None
+
+
+def known_from_start(ctx: Context) -> bool:
+    """Whether the baseline predates the chapter's restore, so that an unchanged generation proves
+    that no restore happened.  It does when the class holds it, when `labkit setup` recorded it in
+    the instance before any snapshot, when the instance had never been restored when it was taken
+    (its generation was still its uuid), or when it was taken before the chapter's snapshot."""
+    base, inst = ctx.history.baseline, ctx.observation.instance
+    if base is None or inst is None:
+        return False
+    if base.trusted or base.generation == base.uuid or \
+            (inst.recorded_generation is not None and inst.recorded_generation == base.generation):
+        return True
+    snap = ctx.observation.snapshot
+    if snap is not None and snap.created_at is not None and base.recorded_at <= snap.created_at:
+        return True
+    created = ctx.history.saw("instance-snapshot-created", name=ctx.params["snapshot"])
+    return created is not None and base.recorded_at <= created.time
+
+
+def restore_unknown(ctx: Context) -> Verdict | None:
+    """Not verified, never failed: the instance was restored at some time (its generation is no longer
+    its uuid, as it is after a create or a copy), but labkit knew nothing of it before then — an instance
+    labkit did not set up, checked for the first time at the chapter's end.  The snapshot, the file and
+    the stop such a restore needs may all have been there; nothing left says so, or says otherwise."""
+    inst = ctx.observation.instance
+    if inst is None or not inst.generation or not inst.uuid or inst.generation == inst.uuid:
+        return None
+    if restore_proof(ctx) is not None or known_from_start(ctx):
+        return None
+    if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
+        return None
+    return consumed(M("snap.unknown_start", "“{container}” was restored at some time (its volatile.uuid.generation is no longer its volatile.uuid, as Incus leaves it after a restore), but labkit knew nothing of this instance before that: it did not set it up, and no check was made before the snapshot. So whether the chapter's steps were done cannot be told now.", **_p(ctx)),
+                    M("snap.evidence.generation_differs", "volatile.uuid {uuid}…, volatile.uuid.generation {generation}….", uuid=inst.uuid[:8], generation=inst.generation[:8]),
+                    how=M("snap.unknown_start.how", "To have every step verified, start a new attempt from the instance as it is now with “labkit reset --yes”, then follow the chapter again with the event recorder running (“labkit setup” starts it for an existing instance too), or check each step right after doing it.", **_p(ctx)))
 
 
 def restore_doubt(ctx: Context) -> Verdict | None:

@@ -221,9 +221,10 @@ def install_packages(
 
 
 # What `make test` needs beyond labkit itself: Debian's chromium for the browser tests
-# (Playwright drives it; no browser is ever downloaded) and fonts-dejavu-core for the
-# ✔ ✘ ➜ ⚠ glyphs in the screenshots they take.
-TEST_TOOLS = InstallPlan((PackageGroup(("chromium", "fonts-dejavu-core")),))
+# (Playwright drives it; no browser is ever downloaded), fonts-dejavu-core for the
+# ✔ ✘ ➜ ⚠ glyphs in the screenshots they take, and stress-ng for the grading tests run
+# under CPU pressure (tests/integration/test_under_load.py).
+TEST_TOOLS = InstallPlan((PackageGroup(("chromium", "fonts-dejavu-core", "stress-ng")),))
 
 
 def ensure_test_tools(
@@ -242,7 +243,7 @@ def ensure_test_tools(
     if not is_root():
         say(M(
             "setup.test_tools_not_root",
-            "{packages} not installed, and only root can install them: the browser tests will be skipped. "
+            "{packages} not installed, and only root can install them: the tests that need them (browser, CPU pressure) will be skipped. "
             "To run them: sudo apt-get install {packages}",
             packages=missing,
         ))

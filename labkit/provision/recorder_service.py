@@ -78,14 +78,14 @@ def _recorder_pid(pid_path: Path, config: Path) -> int | None:
 
 
 def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path,
-                   wait: float = READY_SECONDS) -> RecorderStatus | None:
+                   wait: float = READY_SECONDS, others: tuple[Watch, ...] = ()) -> RecorderStatus | None:
     """Start the recorder of the chapter `lab`'s instance (`params["container"]`) unless it runs;
     None when it cannot apply (an HTTPS remote: the notebook's listener and `labkit watch` still
     record there)."""
     if endpoint.remote is not None:
         return None
     project, container = endpoint.project, params["container"]
-    config, changed = write_config(endpoint, lab, params, journal)
+    config, changed = write_config(endpoint, lab, params, journal, others)
     current = status(project, container)
     if current.running and not changed:
         return current
@@ -102,10 +102,12 @@ def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal
     return _wait_connected(project, container, wait)
 
 
-def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path) -> tuple[Path, bool]:
+def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path,
+                 others: tuple[Watch, ...] = ()) -> tuple[Path, bool]:
     """The recorder's configuration file with this lab's watch in it, and whether it changed.
 
-    The other labs already watching the same instance (through the same socket and project) stay."""
+    The other labs already watching the same instance (through the same socket and project) stay;
+    `others` (the other labs' watches with their defaults) are added only for labs not watched yet."""
     config = config_path(endpoint.project, params["container"])
     config.parent.mkdir(parents=True, exist_ok=True)
     watch = Watch(lab, dict(params), str(journal.absolute()))
@@ -120,6 +122,9 @@ def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: 
             wanted = current.with_watch(watch)
         else:
             wanted = Config(str(endpoint.socket), endpoint.project, params["container"], (watch,))
+        for other in others:
+            if other.params.get("container") == params["container"] and other.lab not in {w.lab for w in wanted.watches}:
+                wanted = wanted.with_watch(other)
         changed = wanted != current
         if changed:
             fd, tmp = tempfile.mkstemp(dir=config.parent, prefix=config.name, suffix=".tmp")

@@ -2,13 +2,13 @@
 
 On a lab machine it is a second incusd beside the main one (its own INCUS_DIR, its own
 socket, HTTPS on loopback only), started here; on a training server the instructor
-names a real second server instead (`point_at`).  Everything is idempotent: a second
-`ensure_running` starts nothing and issues no new token (it shows the pending one).
+names a real second server instead (`point_at`).  Everything is idempotent but the
+token: a second `ensure_running` starts nothing, and gives a fresh one-time token whenever the
+caller's own Incus client is not trusted yet (each named after its user and time).
 Facts behind it: docs/incus-facts.md §3b.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -23,6 +23,7 @@ from . import daemon
 from ..errors import LabkitError, SetupError
 from ..i18n import M, Message
 from ..incus.client import Endpoint, IncusClient
+from .snapshot_server_tokens import Caller, caller_client, encode_token, learner_token  # noqa: F401  (encode_token: the classes)
 from .storage import ensure_root_disk, ensure_storage
 
 DEFAULT_DIR = Path("/var/lib/labkit-snapshot-server")
@@ -63,8 +64,10 @@ class SnapshotServer:
 @dataclass(frozen=True)
 class Started:
     pid: int | None  # None: it was already running
-    token: str | None  # None: the learner's certificate is already trusted
+    token: str | None  # None: the caller's client certificate is already trusted
     remote_command: str | None
+    caller: Caller | None = None
+    token_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,10 @@ def remote_add_command(address: str, token: str, remote: str = REMOTE_NAME) -> s
 
 
 def ensure_running(server: SnapshotServer, *, learner: str = LEARNER_NAME, main: IncusClient | None = None,
-                   timeout: float = 60.0) -> Started:
-    """Start the second daemon if needed, give it storage and a loopback address, and a token."""
+                   timeout: float = 60.0, caller: Caller | None = None) -> Started:
+    """Start the second daemon if needed, give it storage and a loopback address, and a token for
+    the caller's client unless the server already trusts it."""
+    caller = caller or caller_client()
     pid = None
     if not daemon.daemon_answers(server.socket):
         daemon.require_incusd()
@@ -99,11 +104,11 @@ def ensure_running(server: SnapshotServer, *, learner: str = LEARNER_NAME, main:
         if config.get("core.https_address") != server.address:
             _refuse_taken_port(server.port)
             client.request("PATCH", "/1.0", json={"config": {"core.https_address": server.address}}, project=False)
-        token = _learner_token(client, learner)
+        token, name = learner_token(client, learner, caller)
     if main is not None:
         _ensure_main_listens(main)
     command = remote_add_command(server.address, token) if token else None
-    return Started(pid, token, command)
+    return Started(pid, token, command, caller, name)
 
 
 def _refuse_taken_port(port: int) -> None:
@@ -117,33 +122,6 @@ def _refuse_taken_port(port: int) -> None:
             "cannot listen there. Free it, or choose another port with --snapshot-server-port.", port=port)) from None
     finally:
         probe.close()
-
-
-def _learner_token(client: IncusClient, name: str) -> str | None:
-    """The pending token for `name` (made once), or None when that name is already trusted."""
-    trusted = client.request("GET", "/1.0/certificates", params={"recursion": 1}, project=False) or []
-    if any(c.get("name") == name for c in trusted):
-        return None
-    operations = client.request("GET", "/1.0/operations", params={"recursion": 1}, project=False) or {}
-    for op in operations.get("running", []):
-        meta = op.get("metadata") or {}
-        if op.get("class") == "token" and (meta.get("request") or {}).get("name") == name:
-            return encode_token(name, meta)
-    # The token's operation runs until the token is used: read its metadata, do not wait for it.
-    answer = client.raw("POST", "/1.0/certificates", json={"name": name, "type": "client", "token": True},
-                        project=False)
-    if answer.status_code != 202:
-        raise SetupError(M("snapshot_server.token_failed",
-            "The snapshot server refused to make a trust token (HTTP {code}). Its log is in its folder.",
-            code=answer.status_code))
-    return encode_token(name, answer.json()["metadata"]["metadata"])
-
-
-def encode_token(name: str, meta: dict[str, Any]) -> str:
-    """The token as `incus config trust add` prints it (base64 of this JSON)."""
-    body = {"client_name": name, "fingerprint": meta["fingerprint"], "addresses": meta["addresses"],
-            "secret": meta["secret"], "expires_at": meta.get("expires_at", "0001-01-01T00:00:00Z")}
-    return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
 
 def _ensure_main_listens(main: IncusClient) -> None:
@@ -264,12 +242,17 @@ def client_remote(address: str, conf: Path | None = None) -> str | None:
 
 
 def started_message(started: Started, server: SnapshotServer) -> Message:
+    caller = started.caller or Caller("?", None)
     if started.token is None:
-        return M("snapshot_server.trusted",
-            "running on {address}; the learner's certificate is already trusted.", address=server.address)
-    return M("snapshot_server.token",
-        "running on {address}. Give the learner this command (it holds a one-time token):\n  "
-        "{command}", address=server.address, command=started.remote_command)
+        return M("snapshot_server.caller_trusted",
+            "running on {address}; the Incus client of {user} (certificate {fingerprint}…) is already trusted there. "
+            "Another user of this machine runs this same command to get a token of their own.",
+            address=server.address, user=caller.user, fingerprint=(caller.fingerprint or "?")[:12])
+    return M("snapshot_server.token_for",
+        "running on {address}. For the Incus client of {user}, run this command (it holds a one-time token, "
+        "named {name} on the snapshot server; each run of this setup by a user not trusted yet gives a new one):\n  "
+        "{command}", address=server.address, user=caller.user, name=started.token_name or "?",
+        command=started.remote_command)
 
 
 def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | None, remote: str, stop_it: bool,

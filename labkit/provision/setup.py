@@ -106,14 +106,24 @@ def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bo
 def start_recorder(client: IncusClient, container: str | None = None, *, lab: str = DEFAULT_LAB,
                    snapshot: str | None = None, journal: Path | None = None) -> Message:
     """Leave the event recorder running for this instance (recorder.py), with the chapter's params;
-    tests start it the same way."""
+    tests start it the same way.
+
+    It records for the other labs on the same instance too (their default params and journals): a
+    learner who set up the first lab and goes on with the second in a terminal has its copy's
+    `instance-migrated` event, which only a listener sees, recorded as well."""
     from ..grading import journal as journal_mod
+    from ..grading.recorder_config import Watch
     from ..grading.session import chapter_params
+    from ..labs import CHAPTERS
     from .recorder_service import ensure_running
 
     params = chapter_params(chapter_named(lab), container, snapshot)
     path = journal or journal_mod.default_path(lab, client.project, params["container"])
-    status = ensure_running(client.endpoint, lab, params, path)
+    others = () if journal is not None else tuple(
+        Watch(other.id, chapter_params(other, params["container"]),
+              str(journal_mod.default_path(other.id, client.project, params["container"]).absolute()))
+        for other in CHAPTERS.values() if other.id != lab)
+    status = ensure_running(client.endpoint, lab, params, path, others=others)
     if status is None:
         return M("setup.recorder.remote", "not used with a remote server: the notebook records events itself, or run “labkit watch”.")
     if not status.connected:

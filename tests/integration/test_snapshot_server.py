@@ -27,9 +27,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def setup_server(folder: Path, port: int, *extra: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
+def setup_server(folder: Path, port: int, *extra: str, lang: str = "en",
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return labkit("--lang", lang, "setup", "--snapshot-server", "--snapshot-server-dir", str(folder),
-                  "--snapshot-server-port", str(port), "--no-main-listen", *extra, timeout=180)
+                  "--snapshot-server-port", str(port), "--no-main-listen", *extra, timeout=180, env=env)
 
 
 def second(folder: Path, *args: str, conf: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -74,10 +75,12 @@ def test_up_on_loopback_and_second_call_is_a_no_op(server: tuple[SnapshotServer,
     assert [(p["name"], p["driver"]) for p in pools] == [("default", "dir")]
     again = setup_server(srv.incus_dir, srv.port, lang="fr")
     assert again.returncode == 0, again.stderr
-    assert token_of(again.stdout) == token  # the same pending token, not a new one
+    # The caller's client is still not trusted: a fresh token, told apart by its name; the first stays valid.
+    assert token_of(again.stdout) != token
     assert srv.pid_file.read_text() == pid
     tokens = json.loads(second(srv.incus_dir, "config", "trust", "list-tokens", "--format", "json").stdout)
-    assert len(tokens) == 1
+    names = [t.get("client_name") or t.get("ClientName") for t in tokens]
+    assert len(set(names)) == 2 and all(n.startswith("learner-root-") for n in names), tokens
 
 
 def test_token_copy_of_a_snapshot_and_refresh(server: tuple[SnapshotServer, str], instance: str, tmp_path: Path) -> None:
@@ -93,7 +96,7 @@ def test_token_copy_of_a_snapshot_and_refresh(server: tuple[SnapshotServer, str]
 
     client("remote", "add", "incus-snapshot", srv.address, "--token", token, "--accept-certificate")
     trusted = json.loads(second(srv.incus_dir, "query", "/1.0/certificates?recursion=1").stdout)
-    assert [c["name"] for c in trusted] == ["learner"]
+    assert [c["name"][:len("learner-root-")] for c in trusted] == ["learner-root-"]
     incus("snapshot", "create", instance, "snap0")
     copy = unique("lk-copy")
     client("copy", f"{instance}/snap0", f"incus-snapshot:{copy}", "--mode", "push")
@@ -110,10 +113,46 @@ def test_token_copy_of_a_snapshot_and_refresh(server: tuple[SnapshotServer, str]
     assert checks["snapshot_server"]["ok"] and srv.address in checks["snapshot_server"]["message"]
     assert "dir" in checks["snapshot_server"]["message"] and "6." in checks["snapshot_server"]["message"]
     assert checks["remote"]["ok"] and "incus-snapshot" in checks["remote"]["message"]
-    # once the learner's certificate is trusted, setup says so and makes no new token
-    again = setup_server(srv.incus_dir, srv.port)
+    # once the caller's certificate is trusted, setup says so and makes no new token
+    again = setup_server(srv.incus_dir, srv.port, env={"INCUS_CONF": str(conf)})
     assert again.returncode == 0 and "--token" not in again.stdout and "already trusted" in again.stdout
     second(srv.incus_dir, "delete", copy, "--force")
+
+
+def test_each_untrusted_client_gets_a_token_of_its_own_and_a_trusted_one_none(
+        server: tuple[SnapshotServer, str], tmp_path: Path) -> None:
+    """A second user of the machine (or a learner who reset their client folder) gets a token, never
+    “already trusted” about someone else's certificate (issue 19)."""
+    srv, _ = server
+    folders = {who: tmp_path / who for who in ("first", "second")}
+    names = {}
+    for who, conf in folders.items():
+        conf.mkdir()
+        done = setup_server(srv.incus_dir, srv.port, env={"INCUS_CONF": str(conf)})
+        assert done.returncode == 0, done.stderr
+        env = {**os.environ, "INCUS_CONF": str(conf)}
+        added = subprocess.run(["incus", "remote", "add", "incus-snapshot", srv.address, "--token", token_of(done.stdout),
+                                "--accept-certificate"], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        assert added.returncode == 0, added.stderr
+        trusted = json.loads(second(srv.incus_dir, "query", "/1.0/certificates?recursion=1").stdout)
+        names[who] = [c["name"] for c in trusted]
+        again = setup_server(srv.incus_dir, srv.port, lang="fr", env={"INCUS_CONF": str(conf)})
+        assert "--token" not in again.stdout and "déjà" in again.stdout, again.stdout
+    assert len(set(names["second"])) == len(names["second"]) == len(names["first"]) + 1  # told apart by name
+    for cert in json.loads(second(srv.incus_dir, "query", "/1.0/certificates?recursion=1").stdout):
+        if cert["name"] in names["second"]:
+            second(srv.incus_dir, "config", "trust", "remove", cert["fingerprint"])
+
+
+def test_setup_as_another_user_once_the_snapshot_server_exists_says_what_to_do(server: tuple[SnapshotServer, str]) -> None:
+    """Its folder is not readable by others (0711): that is no reason for a usage error about an option
+    nobody passed; the usual paragraph (root, or the incus-admin group), in the user's language."""
+    srv, _ = server
+    for lang, words in (("en", "incus-admin"), ("fr", "incus-admin")):
+        done = labkit("--lang", lang, "setup", "--yes", user="nobody",
+                      env={"HOME": "/tmp", "LABKIT_SNAPSHOT_SERVER_DIR": str(srv.incus_dir)})
+        assert done.returncode == 2 and words in done.stderr, done.stderr
+        assert "Invalid value" not in done.stderr and "--snapshot-server-dir" not in done.stderr and "Traceback" not in done.stderr
 
 
 def test_doctor_without_remote_and_stopped(tmp_path: Path, image: str) -> None:

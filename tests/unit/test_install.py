@@ -120,7 +120,7 @@ def test_test_tools_are_installed_as_root_like_incus(tmp_path: Path, monkeypatch
     apt, said = FakeApt(), []
     ensure_test_tools(tmp_path / "log", said.append, runner=apt, installed=lambda names: {"fonts-dejavu-core"})
     assert apt.calls[0][-1] == "update"
-    assert apt.calls[1][-2:] == ["--no-install-recommends", "chromium"] and "-y" in apt.calls[1]
+    assert apt.calls[1][-3:] == ["--no-install-recommends", "chromium", "stress-ng"] and "-y" in apt.calls[1]
     assert len(said) == 1 and "chromium" in said[0].render("en") and "fonts" not in said[0].render("fr")
 
     apt, said = FakeApt(), []
@@ -136,4 +136,4 @@ def test_test_tools_as_another_user_name_the_packages_and_install_nothing(
     assert apt.calls == []
     assert len(said) == 1
     for lang in ("en", "fr"):
-        assert "apt-get install chromium fonts-dejavu-core" in said[0].render(lang)
+        assert "apt-get install chromium fonts-dejavu-core stress-ng" in said[0].render(lang)

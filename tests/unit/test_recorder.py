@@ -174,3 +174,54 @@ def test_a_command_in_the_instance_or_a_task_that_never_ends_does_not_stop_the_l
     monkeypatch.setattr(recorder_module.time, "monotonic", lambda: clock[0])
     recorder._look()
     assert asked == ["/root/f", "/root/f"]
+
+
+def _exec_end(op_id: str, command: list, code: int, when: str = "2026-12-02T10:00:01.5Z", status: str = "Success") -> dict:
+    return {"type": "operation", "project": "default", "timestamp": when,
+            "metadata": {"id": op_id, "class": "websocket", "status": status, "description": "Executing command",
+                         "resources": {"instances": ["/1.0/instances/c1"]},
+                         "metadata": {"command": command, "return": code, "environment": {"HOME": "/root"}}}}
+
+
+def test_a_command_naming_the_file_is_recorded_at_the_daemons_time_however_late_the_look(tmp_path: Path) -> None:
+    """A stop and a restore typed right after the touch: the look may see the file gone, the record
+    of the touch (command, exit code, the daemon's time) is kept all the same (issue 19)."""
+    from labkit.grading.engine import EXEC_ENDED
+
+    watch = Watch("snapshots", {"container": "c1", "file": "/root/this_file.txt"}, str(tmp_path / "a.json"))
+    other = Watch("snapshot-server", {"container": "c1"}, str(tmp_path / "b.json"))
+    recorder = Recorder(Config("/nonexistent.socket", "default", "c1", (other, watch)), tmp_path / "state.json")
+    recorder._request = lambda method, path, params: (404, {})  # type: ignore[method-assign]  # already restored
+    recorder._handle(_task("r0", "Running"))  # the learner's next command already runs: the look waits
+    recorder._handle(_exec_end("e1", ["touch", "/root/this_file.txt"], 0))
+    recorder._handle(_exec_end("e2", ["ls", "/root"], 0))                       # names no file: not kept
+    recorder._handle(_exec_end("e3", ["sh", "-c", "this_file.txt" + "x" * 5000] + ["y"] * 40, 1))
+    recorder._handle(_exec_end("e4", ["touch", "/root/this_file.txt"], 0, status="Failure"))
+    events = json.loads((tmp_path / "a.json").read_text())["events"]
+    made = [e for e in events if e["action"] == EXEC_ENDED]
+    assert [e["context"]["command"][:2] for e in made] == [["touch", "/root/this_file.txt"], ["sh", "-c"]]
+    assert made[0]["context"]["return"] == 0 and made[0]["time"].startswith("2026-12-02T10:00:01.5")
+    assert made[1]["context"]["return"] == 1
+    assert len(made[1]["context"]["command"]) <= 16 and all(len(w) <= 256 for w in made[1]["context"]["command"])
+    assert not (tmp_path / "b.json").exists() or EXEC_ENDED not in (tmp_path / "b.json").read_text()
+
+
+def test_the_first_labs_setup_also_records_for_the_other_labs_without_overriding_their_own(tmp_path: Path, monkeypatch) -> None:
+    """A learner who ran `labkit setup` only, then does the second lab in a terminal: its copy's
+    instance-migrated (seen only by a listener) lands in the second lab's journal too (issue 19)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    endpoint = Endpoint(Path("/var/lib/incus/unix.socket"), "default")
+    first = {"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "file": "/root/this_file.txt"}
+    default_second = Watch("snapshot-server", {"container": "ubuntu-test", "snapshot": "ubuntu-test-1"}, str(tmp_path / "b.json"))
+    path, _ = recorder_service.write_config(endpoint, "snapshots", first, tmp_path / "a.json", (default_second,))
+    assert [w.lab for w in Config.read(path).watches] == ["snapshot-server", "snapshots"]
+    # The second lab's own setup (its params, its journal) wins, and a later first-lab setup keeps it.
+    own = {"container": "ubuntu-test", "snapshot": "mine", "remote": "incus-snapshot"}
+    recorder_service.write_config(endpoint, "snapshot-server", own, tmp_path / "own.json")
+    _, changed = recorder_service.write_config(endpoint, "snapshots", first, tmp_path / "a.json", (default_second,))
+    watches = {w.lab: w for w in Config.read(path).watches}
+    assert not changed and watches["snapshot-server"].params["snapshot"] == "mine"
+    # A watch for another instance is never added.
+    other = Watch("snapshot-server", {"container": "elsewhere"}, str(tmp_path / "c.json"))
+    path2, _ = recorder_service.write_config(endpoint, "snapshots", {**first, "container": "c2"}, tmp_path / "d.json", (other,))
+    assert [w.lab for w in Config.read(path2).watches] == ["snapshots"]

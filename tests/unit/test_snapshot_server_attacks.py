@@ -34,9 +34,12 @@ from .test_snapshot_server_checks import ORDER, instance_of, load, migrated, run
 
 # -- forged volatile keys ------------------------------------------------------------
 def test_an_empty_instance_with_written_volatile_keys_is_not_a_copy() -> None:
+    """Not a copy, and not proven wrong either: keys a client can write say nothing either way (issue 19)."""
     results = run("forged_copy", {"remote", "snapshot"})
-    assert results["copy"].status is Status.FAILED and results["copy"].diagnosis == "copy_not_seen"
-    assert "incus copy r2-prim/ubuntu-test-1 incus-snapshot:r2-prim" in results["copy"].hint.render("fr")
+    assert results["copy"].status is Status.NOT_VERIFIED and results["copy"].points == 0
+    for lang in ("en", "fr"):
+        hint = results["copy"].hint.render(lang)
+        assert "labkit --lab snapshot-server watch" in hint and "incus delete" not in hint
     # The same state with the recorder's report of the snapshot copy is a copy.
     raw = load("forged_copy")
     assert run(raw, events=(migrated(raw, "r2-prim/ubuntu-test-1"),))["copy"].passed
@@ -44,7 +47,7 @@ def test_an_empty_instance_with_written_volatile_keys_is_not_a_copy() -> None:
 
 def test_an_instance_only_copy_unseen_by_the_recorder_is_not_a_snapshot_copy() -> None:
     # `incus copy --instance-only` leaves what a snapshot copy leaves (facts (b)): without the event, no proof.
-    assert run("copied", {"remote", "snapshot"}, events=())["copy"].diagnosis == "copy_not_seen"
+    assert run("copied", {"remote", "snapshot"}, events=())["copy"].status is Status.NOT_VERIFIED
     assert run("copied", set(ORDER), events=())["copy"].passed  # seen passing earlier: kept
 
 
@@ -237,6 +240,24 @@ def test_a_schedule_of_never_does_not_pass() -> None:
     result = run(raw, set(ORDER) - {"schedule"})["schedule"]
     assert result.status is Status.FAILED and result.diagnosis == "schedule_never"
     assert "50 20 * * *" in result.hint.render("fr")
+
+
+@pytest.mark.parametrize("schedule, fails", [
+    ("@startup", True), ("@startup, @never", True), ("@startup, 0 0 31 2 *", True),
+    ("@startup, @daily", False), ("@startup, 50 20 * * *", False), ("50 20 * * *", False),
+])
+def test_a_schedule_at_startup_only_is_not_every_day(schedule: str, fails: bool) -> None:
+    """Incus accepts “@startup” and snapshots at each start (verified), never on a server that keeps running (issue 19)."""
+    raw = load("schedule_set")  # changed: the schedule
+    for part in ("config", "expanded_config"):
+        raw["primary"][part]["snapshots.schedule"] = schedule
+    result = run(raw, set(ORDER) - {"schedule"})["schedule"]
+    if not fails:
+        assert result.passed, result
+        return
+    assert result.status is Status.FAILED and result.diagnosis == "schedule_startup_only"
+    for lang in ("en", "fr"):
+        assert "50 20 * * *" in result.hint.render(lang) and "@startup" in result.message.render(lang)
 
 
 def _with_primary_key(name: str, key: str, value: str) -> dict:
