@@ -64,7 +64,7 @@ def check_copy(ctx: Context) -> Verdict:
     # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
     # Nothing that says it was done wrong either: not verified, with the way to have it seen.
     return consumed(M("snapsrv.copy.not_seen", "labkit did not see “{container}” on the snapshot server being copied from your instance: the main server's report of a copy (its instance-migrated event) is seen only by a listener, and none recorded it. Its keys alone prove nothing, and do not say it is wrong either.", **_p(ctx)),
-                    how=M("snapsrv.copy.not_seen.how", "Go on with the chapter: this step does not hold up the next ones. To have your copies seen, leave a listener running before you copy: “labkit setup” or “labkit --lab snapshot-server setup” leaves the event recorder running for both labs; “labkit --lab snapshot-server watch” in another terminal, or the notebook, listen too.", **_p(ctx)))
+                    how=M("snapsrv.copy.not_seen.how", "Go on with the chapter. To have a copy seen, make it while a listener runs: the event recorder (“labkit --lab snapshot-server setup” leaves it running), “labkit --lab snapshot-server watch” in another terminal, or the notebook.", **_p(ctx)))
 
 
 def _same_snapshot(source, copied) -> bool:

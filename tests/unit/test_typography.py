@@ -297,8 +297,8 @@ def test_a_notebook_unit_missing_from_the_catalogue_fails_the_check(repo: Path) 
 def test_the_shortened_copy_hint_fits_a_glance() -> None:
     from labkit.i18n import M
 
-    english = next(e.msgid for e in polib.pofile(str(ROOT / "translations/labkit.pot")) if e.msgctxt == "snapsrv.copy.not_seen.hint")
-    hint = M("snapsrv.copy.not_seen.hint", english, remote="incus-snapshot", container="ubuntu-test", snapshot="ubuntu-test-1")
+    english = next(e.msgid for e in polib.pofile(str(ROOT / "translations/labkit.pot")) if e.msgctxt == "snapsrv.copy.not_seen.how")
+    hint = M("snapsrv.copy.not_seen.how", english, remote="incus-snapshot", container="ubuntu-test", snapshot="ubuntu-test-1")
     assert all(len(hint.render(lang)) <= 320 for lang in ("en", "fr")), [len(hint.render(lang)) for lang in ("en", "fr")]
 
 
