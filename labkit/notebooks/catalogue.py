@@ -152,7 +152,7 @@ def _unmarked(name: str, passage: Passage) -> Message:
 
 
 # Documents beside the README: English ones may hold marked French passages; French ones are French throughout.
-ENGLISH_DOCUMENTS = (Path("docs/trainers-guide.md"),)
+ENGLISH_DOCUMENTS = (Path("docs/trainers-guide.md"), Path("docs/learners.md"), Path("docs/classes.md"), Path("docs/contributing.md"))
 FRENCH_DOCUMENTS = (Path("docs/guide-formateur.md"),)
 
 
