@@ -35,24 +35,17 @@ def _text(value: Any) -> Any:
     return value.render(language()) if isinstance(value, Message) else value
 
 
+def _rendered(name: str) -> property:
+    """An attribute click reads as text that may hold a message: rendered in the language of the moment."""
+    private = f"_{name}"
+    return property(lambda self: _text(getattr(self, private)), lambda self, value: setattr(self, private, value))
+
+
 class _Localized:
     """A parameter whose help and metavar may be messages."""
 
-    @property
-    def help(self) -> Any:
-        return _text(self._help)
-
-    @help.setter
-    def help(self, value: Any) -> None:
-        self._help = value
-
-    @property
-    def metavar(self) -> Any:
-        return _text(self._metavar)
-
-    @metavar.setter
-    def metavar(self, value: Any) -> None:
-        self._metavar = value
+    help = _rendered("help")
+    metavar = _rendered("metavar")
 
 
 # What click prints for a value's type when no metavar is given.
@@ -100,22 +93,8 @@ class Command(click.Command):
     """A command whose help (and short help) may be a message."""
 
     context_class = Context
-
-    @property
-    def help(self) -> Any:
-        return _text(self._help)
-
-    @help.setter
-    def help(self, value: Any) -> None:
-        self._help = value
-
-    @property
-    def short_help(self) -> Any:
-        return _text(self._short_help)
-
-    @short_help.setter
-    def short_help(self, value: Any) -> None:
-        self._short_help = value
+    help = _rendered("help")
+    short_help = _rendered("short_help")
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)

@@ -125,6 +125,19 @@ def served_class(tmp: Path, learners: int = 3, prefix: str = "lkh", workspace: s
         cls.destroy()
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, driven by Playwright, for one module's pages."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
 # -- a browser's side -------------------------------------------------------------
 def submit_login(page: Any, base: str, login: str, password: str) -> None:
     """Fill the hub's login form and submit it, without waiting for where it leads."""

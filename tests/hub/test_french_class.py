@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from tests.browser.conftest import VIEWPORT
 
 from .conftest import ServedClass, served_class, submit_login, terminal, wait_notebook
 
@@ -19,16 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedClass]:
     with served_class(tmp_path_factory.mktemp("hub-fr"), learners=1, prefix="lkfr", lang="fr") as cls:
         yield cls
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def shot(page: Any, folder: Path, name: str) -> None:

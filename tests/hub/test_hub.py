@@ -22,7 +22,7 @@ import httpx
 import nbformat
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from tests.browser.conftest import VIEWPORT
 
 from .conftest import ServedClass, in_workspace, labkit, served_class, submit_login, terminal, wait_notebook
 
@@ -41,16 +41,6 @@ def cell_index(cell_id: str) -> int:
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedClass]:
     with served_class(tmp_path_factory.mktemp("hub-class"), workspace=LIMITS) as cls:
         yield cls
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
