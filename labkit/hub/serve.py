@@ -145,6 +145,7 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
     if state.running_pid() is not None:
         raise HubError(M("hub.serve.already", "The class “{name}” is already being served (process {pid}). Stop that one first (Ctrl+C in its terminal).", name=cls, pid=state.running_pid()))
     _stop_orphan_hub(state)
+    state.destroying.unlink(missing_ok=True)  # a destroy that did not finish: this run serves the class again
     proxy_pid = _alive(state.root / "proxy.pid")  # a killed hub's proxy: the hub replaces it itself
     if proxy_pid is None and not port_free(host, port):
         raise HubError(M("hub.serve.port_taken", "The address {listen} is already in use by another program. Choose another one with --listen ADDR:PORT (for example 127.0.0.1:8010).", listen=listen))
@@ -194,6 +195,9 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
             hub.kill()
             hub.wait()
         state.pid_file.unlink(missing_ok=True)
+    if stopping and state.destroying.exists():
+        say(M("hub.serve.destroyed", "The hub has stopped: the class “{name}” is being destroyed (labkit class destroy), its workspaces and notebooks with it. There is nothing to resume.", name=cls))
+        return 0
     if stopping:
         say(M("hub.serve.stopped", "The hub has stopped, and so have the learners' servers. Their notebooks are kept: run the same command to resume."))
         return 0

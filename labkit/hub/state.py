@@ -76,6 +76,11 @@ class HubState:
         return self.root / "serve.pid"
 
     @property
+    def destroying(self) -> Path:
+        """Left by `class destroy` before it stops a running `serve`, which then says there is nothing to resume."""
+        return self.root / "destroying"
+
+    @property
     def log(self) -> Path:
         return self.root / "jupyterhub.log"
 

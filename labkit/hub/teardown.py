@@ -15,7 +15,10 @@ from .workspace_image import unused_workspace_images
 
 def remove_hub(name: str, folder: Path, progress: Callable[[Message], None] | None = None) -> None:
     say = progress or (lambda message: None)
-    if stop_running(HubState(folder)):
+    state = HubState(folder)
+    if state.running_pid() is not None:
+        state.destroying.touch()
+    if stop_running(state):
         say(M("hub.destroy.stopped", "The hub serving the class was stopped."))
 
 

@@ -269,6 +269,8 @@ def test_destroy_leaves_nothing(hub: ServedClass, pages: dict[str, Any]) -> None
     assert done.returncode == 0, done.stderr
     assert not Path(f"/proc/{hub_pid}").exists()
     assert hub.process is None or hub.process.wait(timeout=30) == 0
+    said = "".join(hub.output)  # serve's last words: nothing to resume once the class is destroyed
+    assert "There is nothing to resume" in said and "run the same command to resume" not in said, said
     projects = subprocess.run(["incus", "project", "list", "--format", "json"], capture_output=True, text=True, check=True)
     assert not [p for p in json.loads(projects.stdout) if p["name"].startswith(hub.name)]
     assert not hub.folder.exists()
