@@ -3,10 +3,9 @@
 The sizing rule (TLJH writes it as "concurrent users × per-user maximum + 128 MB"): the
 machine keeps 1 GiB for itself, Incus and the hub, and shares the rest between the learners,
 each getting between 512 MiB (JupyterLab, a kernel and a terminal need about 200 MB) and
-2 GiB.  One CPU each: a learner's busy loop can take one core,
-never the whole machine (on a single-core machine, that core), and the scheduler shares the
-rest fairly.  The defaults come from
-the machine's size and the class's; `class create --workspace KEY=VALUE,...` overrides any of
+2 GiB.  One CPU's worth of time each (a hard allowance, on whichever core is free): a learner's
+busy loop can take one core's time, never the whole machine, and the scheduler shares the rest.
+The defaults come from the machine's size and the class's; `class create --workspace KEY=VALUE,...` overrides any of
 them, and the choice is kept on the class project.
 """
 from __future__ import annotations
@@ -78,7 +77,10 @@ class WorkspaceLimits:
         return ",".join(f"{k}={v}" for k, v in asdict(self).items())
 
     def instance_config(self) -> dict[str, str]:
-        return {"limits.cpu": str(self.cpu), "limits.memory": self.memory, "limits.memory.enforce": "hard",
+        # CPU time, not pinned cores: limits.cpu=1 pins each workspace to one core, and with three
+        # workspaces on two cores two of them share one (cpusets 0, 1, 0), so a learner's busy loop halves
+        # the time of the neighbour pinned with them. An allowance lets the scheduler use any free core.
+        return {"limits.cpu.allowance": f"{self.cpu * 100}ms/100ms", "limits.memory": self.memory, "limits.memory.enforce": "hard",
                 "limits.processes": str(self.processes), "security.idmap.isolated": "true", "boot.autostart": "false"}
 
     def describe(self) -> Message:

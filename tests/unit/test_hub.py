@@ -43,7 +43,9 @@ def test_workspace_limits_are_overridden_by_the_class_and_checked() -> None:
     assert (chosen.memory, chosen.idle, chosen.processes, chosen.cpu) == ("512MiB", 45, 300, 1)
     assert WorkspaceLimits().with_text(chosen.to_text()) == chosen
     config = chosen.instance_config()
-    assert config["limits.memory"] == "512MiB" and config["limits.processes"] == "300" and config["limits.cpu"] == "1"
+    assert config["limits.memory"] == "512MiB" and config["limits.processes"] == "300"
+    assert config["limits.cpu.allowance"] == "100ms/100ms" and "limits.cpu" not in config  # time, not a pinned core
+    assert WorkspaceLimits(cpu=2).instance_config()["limits.cpu.allowance"] == "200ms/100ms"
     assert config["security.idmap.isolated"] == "true"
     for bad in ("memory", "ram=1GiB", "memory=lots", "cpu=two", "cpu=0", "memory=100MiB", "processes=10"):
         with pytest.raises(UsageError):
