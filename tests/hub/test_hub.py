@@ -171,19 +171,21 @@ def test_one_learners_storm_stays_in_their_workspace(hub: ServedClass, pages: di
         wait_notebook(pages[who])
     # learner03 has been working: their check has run before (a first run in a new workspace reads Python
     # and labkit from a cold disk), and what is timed is their check while learner02's storm goes on.
-    for _ in range(2):
-        in_workspace(hub, "learner03", "labkit check prerequisites --json")
+    def timed_check() -> float:  # timed inside learner03's workspace, as they would feel it at their terminal
+        done = in_workspace(hub, "learner03", 's=$(date +%s%N); labkit check prerequisites --json; e=$(date +%s%N); '
+                            'echo; echo "ms $(( (e-s)/1000000 ))"')
+        assert json.loads(done.stdout.rsplit("ms ", 1)[0])["steps"][0]["status"] == "passed", done.stdout + done.stderr
+        return int(done.stdout.rsplit("ms ", 1)[1]) / 1000
+
+    timed_check()
+    quiet = [timed_check() for _ in range(3)]  # the same check on this machine before the storm
     started = time.monotonic()
     said: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: said.update(out=in_workspace(hub, "learner02", storm, timeout=300)))
     thread.start()
     checks, views = [], []
     while thread.is_alive() and time.monotonic() - started < 300:
-        # Timed inside learner03's workspace, as they would feel it at their terminal.
-        done = in_workspace(hub, "learner03", 's=$(date +%s%N); labkit check prerequisites --json; e=$(date +%s%N); '
-                            'echo; echo "ms $(( (e-s)/1000000 ))"')
-        checks.append(int(done.stdout.rsplit("ms ", 1)[1]) / 1000)
-        assert json.loads(done.stdout.rsplit("ms ", 1)[0])["steps"][0]["status"] == "passed", done.stdout + done.stderr
+        checks.append(timed_check())
         t0 = time.monotonic()
         pages["instructor"].evaluate("""async () => (await fetch('status.json', {headers: {
             'X-XSRFToken': document.querySelector('meta[name=xsrf]').content}})).json()""")
@@ -196,9 +198,12 @@ def test_one_learners_storm_stays_in_their_workspace(hub: ServedClass, pages: di
     size = int(in_workspace(hub, "learner02", "stat -c %s $HOME/fill").stdout.strip() or 0)
     assert size < 1500 * 2**20, size
     in_workspace(hub, "learner02", "rm -f $HOME/fill")
-    # The median is what the learner feels. The slowest is bounded apart: cgroup v1 cannot throttle the
-    # buffered writes of learner02's fill, and the flush at the end of it held one check for about 2 s here.
-    assert checks and statistics.median(checks) < 1.0 and max(checks) < 3.0, f"checks: {checks}"
+    # Under 1 s as the learner feels it (the median), or no worse than twice the same check before the storm
+    # on a slower machine; the slowest bounded apart: cgroup v1 cannot throttle the buffered writes of
+    # learner02's fill, whose flush held one check for about 2 s here.
+    typical = statistics.median(quiet)
+    assert checks and statistics.median(checks) < max(1.0, 2 * typical) and max(checks) < max(3.0, 6 * typical), \
+        f"checks: {checks}, before the storm: {quiet}"
     assert views and max(views) < 1.0, f"dashboard: {views}"
     # learner02's own JupyterLab survived its storm, and the others never noticed.
     assert workspaces_of(hub)["ws-learner02"]["status"] == "Running"
