@@ -168,6 +168,7 @@ def test_one_learners_storm_stays_in_their_workspace(hub: ServedClass, pages: di
              f"python3 -c \"{forks}\"; "
              'dd if=/dev/zero of=$HOME/fill bs=1M count=3000 2>/tmp/dd.err; echo "disk=$?"; tail -1 /tmp/dd.err')
     for who in LEARNERS:  # the room at work: every JupyterLab up (their cold starts are not the storm's)
+        pages[who].goto(f"{hub.url}user/{who}/lab/tree/snapshots.ipynb")  # earlier tests took some pages elsewhere
         wait_notebook(pages[who])
     # learner03 has been working: their check has run before (a first run in a new workspace reads Python
     # and labkit from a cold disk), and what is timed is their check while learner02's storm goes on.
