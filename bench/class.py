@@ -44,13 +44,9 @@ from labkit.labs import DEFAULT_LAB  # noqa: E402
 from labkit.provision.storage import default_pool  # noqa: E402
 
 
-def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int, float]]:
-    """One more `class status`, timed phase by phase: (calls, seconds) of the server listings (asked
-    at once, so their times overlap), the learners' own requests, and the grading with its journals."""
-    spent: dict[str, tuple[int, float]] = {}
-    lock = threading.Lock()
-    originals = []
-
+def timer(spent: dict[str, tuple[int, float]], originals: list, lock: threading.Lock):  # noqa: ANN201
+    """`timed(owner, attr, label)`: wrap a function so its calls and seconds add up in `spent` under `label`
+    (when `when` says so); `originals` keeps what to put back."""
     def timed(owner: object, attr: str, label: str, when=lambda *a, **k: True) -> None:
         real = getattr(owner, attr)
         originals.append((owner, attr, real))
@@ -67,6 +63,17 @@ def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int,
                     calls, seconds = spent.get(label, (0, 0.0))
                     spent[label] = (calls + 1, seconds + time.perf_counter() - started)
         setattr(owner, attr, wrapper)
+    return timed
+
+
+def phases(client: IncusClient, name: str, folder: Path) -> dict[str, tuple[int, float]]:
+    """One more `class status`, timed phase by phase: (calls, seconds) of the server listings (asked
+    at once, so their times overlap), the learners' own requests, and the grading with its journals."""
+    spent: dict[str, tuple[int, float]] = {}
+    lock = threading.Lock()
+    originals = []
+
+    timed = timer(spent, originals, lock)
 
     timed(IncusClient, "all_instances", "GET instances (all projects)")
     timed(IncusClient, "request", "GET projects", lambda self, method, path, **k: path == "/1.0/projects")
@@ -92,22 +99,7 @@ def create_phases() -> tuple[dict[str, tuple[int, float]], Callable[[], None]]:
     lock = threading.Lock()
     originals: list[tuple[object, str, object]] = []
 
-    def timed(owner: object, attr: str, label: str, when=lambda *a, **k: True) -> None:
-        real = getattr(owner, attr)
-        originals.append((owner, attr, real))
-
-        @functools.wraps(real)
-        def wrapper(*args, **kwargs):
-            if not when(*args, **kwargs):
-                return real(*args, **kwargs)
-            started = time.perf_counter()
-            try:
-                return real(*args, **kwargs)
-            finally:
-                with lock:
-                    calls, seconds = spent.get(label, (0, 0.0))
-                    spent[label] = (calls + 1, seconds + time.perf_counter() - started)
-        setattr(owner, attr, wrapper)
+    timed = timer(spent, originals, lock)
 
     copy = lambda self, method, path, **k: (method == "POST" and path == "/1.0/instances"  # noqa: E731
                                             and (k.get("json") or {}).get("source", {}).get("type") == "copy")
