@@ -40,11 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from labkit.incus.instances import wait_until_booted  # noqa: E402
-from labkit.grading.session import Session  # noqa: E402
+from labkit.app.session import Session  # noqa: E402
 
 SNAPSHOT, FILE = "ubuntu-test-1", "/root/this_file.txt"
 # What `labkit check` imports before its first request (the chapter's modules with it).
-CHECK_IMPORTS = ("import labkit.entry, labkit.cli.check, labkit.grading.render, labkit.grading.session; "
+CHECK_IMPORTS = ("import labkit.entry, labkit.cli.check, labkit.grading.render, labkit.app.session; "
                  "from labkit.labs import CHAPTERS; CHAPTERS['snapshots']")
 GOALS = {"ratio": 0.8, "imports_ms": 20.0, "one_step_ms": 5.0, "all_steps_ms": 8.0}
 

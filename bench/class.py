@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from labkit.classroom import status as cs  # noqa: E402
 from labkit.classroom import create as classroom  # noqa: E402
 from labkit.classroom.status import class_status  # noqa: E402
-from labkit.labs import snapshots_class  # noqa: E402
+from labkit.labs.snapshots import class_view as snapshots_class  # noqa: E402
 from labkit.incus.client import Endpoint, IncusClient, find_endpoint  # noqa: E402
 from labkit.labs import DEFAULT_LAB  # noqa: E402
 from labkit.provision.storage import default_pool  # noqa: E402

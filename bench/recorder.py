@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.provision import recorder_service  # noqa: E402
+from labkit.app import recorder_service  # noqa: E402
 from labkit.incus.client import IncusClient, find_endpoint  # noqa: E402
-from labkit.provision.setup import start_recorder, wait_until_booted  # noqa: E402
+from labkit.app.setup import start_recorder, wait_until_booted  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -91,8 +91,8 @@ def main() -> None:
         state = recorder_service.status(PROJECT, name)
         print(f"CPU for the chapter's actions ({state.events} events, {state.sightings} looks at the file): "
               f"{burst * 1000:.0f} ms; memory after: {memory_kb(pid)['VmRSS'] / 1024:.1f} MB")
-        probe = subprocess.run([sys.executable, "-c", "import sys, labkit.grading.recorder; print(' '.join(sorted("
-                                "m for m in ('httpx', 'click', 'rich', 'labkit.incus.client', 'labkit.labs.snapshots_observe') "
+        probe = subprocess.run([sys.executable, "-c", "import sys, labkit.app.recorder; print(' '.join(sorted("
+                                "m for m in ('httpx', 'click', 'rich', 'labkit.incus.client', 'labkit.labs.snapshots.observe') "
                                 "if m in sys.modules)) or 'none')"], capture_output=True, text=True, cwd=ROOT)
         print(f"heavy modules imported by the recorder: {probe.stdout.strip()}")
     finally:

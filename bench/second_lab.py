@@ -39,7 +39,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.grading.session import Session
+from labkit.app.session import Session
 from labkit.incus.events import Listener  # noqa: E402
 from labkit.incus.instances import wait_until_booted  # noqa: E402
 from labkit.labs import chapter_named  # noqa: E402
@@ -49,7 +49,7 @@ LAB = "snapshot-server"
 CHAPTER = chapter_named(LAB)
 SNAPSHOT, REMOTE = CHAPTER.defaults["snapshot"], CHAPTER.defaults["remote"]
 # What `labkit check` imports before its first request, the snapshot server's access included.
-CHECK_IMPORTS = ("import labkit.entry, labkit.cli.check, labkit.grading.render, labkit.grading.session, "
+CHECK_IMPORTS = ("import labkit.entry, labkit.cli.check, labkit.grading.render, labkit.app.session, "
                  "labkit.provision.second_server; from labkit.labs import CHAPTERS; CHAPTERS['snapshot-server']")
 
 

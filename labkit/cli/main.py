@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..grading import render
-from ..classroom.cli import class_group
+from .classes import class_group
 from .lab import lab_command
 from .errors import confirm, handles_errors
 from .localized import Root, argument, option, use_language
@@ -33,7 +33,7 @@ class Options:
         self.lab = lab
 
     def session(self):
-        from ..grading.session import Session
+        from ..app.session import Session
 
         return Session(lab=self.lab, container=self.container, snapshot=self.snapshot, project=self.project, journal=self.journal)
 
@@ -145,7 +145,7 @@ def reset(opts: Options, yes: bool) -> None:
 def record(opts: Options, stop_it: bool) -> None:
     import os
 
-    from ..provision import recorder_service
+    from ..app import recorder_service
     from ..errors import UsageError as _UsageError
 
     session = opts.session()
@@ -160,7 +160,7 @@ def record(opts: Options, stop_it: bool) -> None:
                                               session.journal.path or Path(os.devnull))
     session.close()
     # Replace this process: the recorder must not keep click and the HTTP client in memory.
-    os.execv(sys.executable, [sys.executable, "-m", "labkit.grading.recorder", "--config", str(config)])
+    os.execv(sys.executable, [sys.executable, "-m", "labkit.app.recorder", "--config", str(config)])
 
 
 @main.command(help=M("cli.help.setup", "Install and start Incus if needed, prepare storage, image and the lab instance."))
@@ -182,7 +182,7 @@ def record(opts: Options, stop_it: bool) -> None:
 def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tools: bool, no_recorder: bool,
           snapshot_server: bool, snapshot_server_port: int, snapshot_server_dir: Path, snapshot_server_url: str | None,
           snapshot_server_remote: str, stop_it: bool, no_main_listen: bool) -> None:
-    from ..provision.setup import run_setup
+    from ..app.setup import run_setup
 
     if snapshot_server or snapshot_server_url:
         from ..provision import second_server as second

@@ -24,7 +24,7 @@ from ..i18n import M, Message
 from ..paths import state_dir
 
 if TYPE_CHECKING:  # the recorder writes journals without importing the HTTP client
-    from ..labs.snapshots_observe import Instance
+    from ..labs.snapshots.observe import Instance
 
 FORMAT = 1
 # Per action, the newest this many events are kept.  A learner can cause thousands (snapshots made

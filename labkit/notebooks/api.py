@@ -17,7 +17,7 @@ from ..grading import render
 from ..grading.engine import Result, Score, Status
 from ..errors import LabkitError, UsageError
 from ..i18n import M, Message, normalise_language
-from ..grading.session import Report, Session
+from ..app.session import Report, Session
 from ..labs import DEFAULT_LAB
 from ..terminal import terminal
 

@@ -62,7 +62,7 @@ def spawn_incusd(log: Path, pid_file: Path, incus_dir: Path | None = None) -> su
     """Start one incusd in the background, its output in `log` and its PID in `pid_file`.
 
     With `incus_dir`, a second daemon with its own state and socket in that folder
-    (snapshot_server.py), beside the main one.
+    (second_server.py), beside the main one.
     """
     env = dict(os.environ)
     # incusd finds its helpers (dnsmasq, qemu…) and LXC hooks through PATH.

@@ -84,7 +84,7 @@ def _instance(client: IncusClient, container: str) -> Check:
 def _recorder(project: str, container: str) -> Check:
     """Not required: without it the checks work, but steps done in a terminal and checked
     only at the end cannot all be proven."""
-    from .recorder_service import status
+    from ..app.recorder_service import status
 
     found = status(project, container)
     if not found.running:

@@ -30,7 +30,7 @@ import pytest
 from labkit.grading import render
 from labkit.grading.engine import Result, Score, Status
 from labkit.i18n import M
-from labkit.labs.snapshots import CHAPTER
+from labkit.labs.snapshots.steps import CHAPTER
 
 from .conftest import JupyterLab, NotebookPage, prepare, require
 
@@ -93,7 +93,7 @@ def graded(scenario: str, passed: set[str] = frozenset()) -> list[Result]:
     from datetime import datetime, timezone
 
     from labkit.grading.engine import Baseline, History, grade
-    from labkit.labs.snapshots_observe import Observation
+    from labkit.labs.snapshots.observe import Observation
 
     data = json.loads((FIXTURES / f"{scenario}.json").read_text())
     base = data["baseline"]

@@ -169,7 +169,7 @@ def test_make_lab_serves_the_learners_notebook_and_stops_on_ctrl_c(tmp_path: Pat
                                    timeout=90_000)
         found = {pid: Path(f"/proc/{pid}/cmdline").read_text() for pid in our_processes(tmp_path)}
         # `labkit setup` leaves the event recorder running (in its own session): it outlives the lab by design.
-        recorders = [pid for pid, cmd in found.items() if "labkit.grading.recorder" in cmd]
+        recorders = [pid for pid, cmd in found.items() if "labkit.app.recorder" in cmd]
         ours = [pid for pid in found if pid not in recorders]
         assert any("jupyterlab" in found[pid] for pid in ours), found
         assert any("ipykernel" in found[pid] for pid in ours), "no kernel started"

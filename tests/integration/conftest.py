@@ -23,7 +23,7 @@ import pytest
 
 from labkit.provision.daemon import daemon_answers
 from labkit.incus.client import SYSTEM_SOCKET
-from labkit.provision.setup import wait_until_booted
+from labkit.app.setup import wait_until_booted
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration

@@ -32,7 +32,7 @@ from labkit.incus import certs
 from labkit.classroom import create as classroom
 from labkit.errors import SetupError
 from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient
-from labkit.grading.session import Session
+from labkit.app.session import Session
 
 from .conftest import ROOT, _require_daemon, unique
 

@@ -22,7 +22,7 @@ from labkit.grading import render
 from labkit.provision import storage as server
 from labkit.classroom.report import rich_status
 from labkit.classroom.status import class_status
-from labkit.grading.session import Session
+from labkit.app.session import Session
 
 from .conftest import ROOT, _require_daemon, unique
 from .test_class import Klass, admin, labkit_class, running_class

@@ -18,11 +18,11 @@ from typing import Iterator
 
 import pytest
 
-from labkit.provision import recorder_service
+from labkit.app import recorder_service
 from labkit.provision.daemon import INCUSD, daemon_answers
 from labkit.incus.client import Endpoint, IncusClient, find_endpoint
 from labkit.notebooks.api import Lab
-from labkit.provision.setup import start_recorder
+from labkit.app.setup import start_recorder
 
 from .conftest import ROOT, incus, labkit, unique
 
@@ -161,7 +161,7 @@ def test_one_recorder_per_instance_and_reset_keeps_it_writing_into_the_new_attem
     assert first.running and recorder_service.status("default", instance).pid == first.pid
     # Started by hand while one runs: it leaves at once.
     config = recorder_service.config_path("default", instance)
-    again = subprocess.run([sys.executable, "-m", "labkit.grading.recorder", "--config", str(config)], cwd=ROOT,
+    again = subprocess.run([sys.executable, "-m", "labkit.app.recorder", "--config", str(config)], cwd=ROOT,
                            capture_output=True, text=True, timeout=30)
     assert again.returncode == 0 and "another recorder" in again.stderr
     try:

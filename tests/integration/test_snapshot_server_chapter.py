@@ -26,7 +26,7 @@ from labkit.grading.access import Access
 from labkit.grading.engine import Event, History, Status, grade
 from labkit.incus.events import Listener
 from labkit.incus.client import IncusClient, find_endpoint
-from labkit.labs.snapshot_server import CHAPTER
+from labkit.labs.snapshot_server.steps import CHAPTER
 from labkit.provision.second_server import admin_client as open_snapshot_server
 from labkit.provision.second_server import SnapshotServer
 

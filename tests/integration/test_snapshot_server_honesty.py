@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from labkit.grading.engine import History, Status, grade
-from labkit.labs.snapshot_server import CHAPTER
+from labkit.labs.snapshot_server.steps import CHAPTER
 
 from .conftest import delete_instance, incus, unique
 from .test_snapshot_server import second

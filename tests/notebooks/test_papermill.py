@@ -20,8 +20,8 @@ import pytest
 from labkit.grading import render
 from labkit.provision.daemon import daemon_answers
 from labkit.incus.client import SYSTEM_SOCKET
-from labkit.labs.snapshots import CHAPTER
-from labkit.provision.setup import wait_until_booted
+from labkit.labs.snapshots.steps import CHAPTER
+from labkit.app.setup import wait_until_booted
 from tests.integration.conftest import delete_instance, incus, labkit, test_image, unique
 
 pytestmark = pytest.mark.integration

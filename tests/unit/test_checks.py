@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from labkit.grading.engine import FILE_SEEN, Baseline, Event, History, Status, grade
-from labkit.labs.snapshots import CHAPTER
-from labkit.labs.snapshots_observe import Observation
+from labkit.labs.snapshots.steps import CHAPTER
+from labkit.labs.snapshots.observe import Observation
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "observations"
 PARAMS = {"container": "ubuntu-test", "snapshot": "ubuntu-test-1"}
@@ -192,7 +192,7 @@ def test_every_message_of_every_scenario_renders_in_both_languages() -> None:
 
 def _with_sighting(present: bool = True, seen: str = "2026-11-26T04:52:41.5+00:00",
                    modified: str | None = "2026-11-26T04:52:41+00:00", path: str = "/root/this_file.txt") -> History:
-    """cleaned_up's events plus what the event recorder saw of the file (see labkit/grading/recorder.py)."""
+    """cleaned_up's events plus what the event recorder saw of the file (see labkit/app/recorder.py)."""
     data = load("cleaned_up")
     base = history(data, events=True)
     sighting = Event(FILE_SEEN, datetime.fromisoformat(seen), {"path": path, "present": present, "modified": modified})

@@ -26,7 +26,7 @@ from labkit.errors import InvalidName, SetupError, UsageError
 from labkit.incus.client import Endpoint, IncusClient
 from labkit.grading.journal import Journal
 from labkit.incus.remote_transport import RemoteTransport
-from labkit.labs.snapshots_observe import Instance
+from labkit.labs.snapshots.observe import Instance
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "observations"
 
@@ -471,7 +471,7 @@ def test_create_ends_with_what_is_true_of_serve_and_of_access_folders(tmp_path, 
     restart with --listen as if learners could not connect, and it says when --listen is needed."""
     from contextlib import nullcontext
 
-    from labkit.classroom import cli as class_cli
+    from labkit.cli import classes as class_cli
     from labkit.hub.workspace_limits import WorkspaceLimits
 
     spec = type("Spec", (), {"learners": ("alice",), "folder": tmp_path / "demo", "needs_snapshot_server": False})()

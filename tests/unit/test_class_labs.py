@@ -14,7 +14,7 @@ from labkit.classroom.spec import LAB_KEY, TRUST_KEY, spec_for
 from labkit.classroom.status import class_status
 from labkit.errors import UsageError
 from labkit.labs import CHAPTERS
-from labkit.labs.snapshots import CHAPTER
+from labkit.labs.snapshots.steps import CHAPTER
 
 from .test_class import SCENARIOS, fake_class, fake_client
 

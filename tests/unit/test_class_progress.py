@@ -147,8 +147,8 @@ def test_the_second_chapters_start_is_read_from_what_the_learner_cannot_write():
     from pathlib import Path
 
     from labkit.grading.engine import History
-    from labkit.labs.snapshot_server import CHAPTER
-    from labkit.labs.snapshot_server_observe import build
+    from labkit.labs.snapshot_server.steps import CHAPTER
+    from labkit.labs.snapshot_server.observe import build
 
     folder = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "snapshot-server"
     seen = {}

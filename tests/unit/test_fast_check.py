@@ -75,7 +75,7 @@ def test_a_check_on_a_pipe_imports_neither_click_httpx_rich_nor_yaml(daemon: Fak
 
 # What a check in English uses none of: concurrent.futures (and logging with it), the other chapter,
 # gettext (English needs no catalogue), html (the notebook's markup), socket.py (the C module serves).
-NOT_NEEDED = {"concurrent.futures", "logging", "labkit.labs.snapshot_server", "gettext", "html", "socket"}
+NOT_NEEDED = {"concurrent.futures", "logging", "labkit.labs.snapshot_server.steps", "gettext", "html", "socket"}
 
 
 def test_a_check_in_english_imports_only_what_it_uses(daemon: FakeIncus) -> None:
@@ -86,7 +86,7 @@ def test_a_check_in_english_imports_only_what_it_uses(daemon: FakeIncus) -> None
                   program=["-c", probe])
     assert done.returncode == 0, done.stderr
     modules = set(next(line for line in done.stderr.splitlines() if line.startswith("MODULES ")).split()[1:])
-    assert "labkit.labs.snapshots" in modules and not modules & NOT_NEEDED, modules & NOT_NEEDED
+    assert "labkit.labs.snapshots.steps" in modules and not modules & NOT_NEEDED, modules & NOT_NEEDED
 
 
 def test_on_a_terminal_the_check_uses_rich(daemon: FakeIncus) -> None:

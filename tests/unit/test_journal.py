@@ -12,7 +12,7 @@ import pytest
 from labkit.grading.engine import Result, Status
 from labkit.i18n import M
 from labkit.grading.journal import Journal, default_path, now
-from labkit.labs.snapshots_observe import Instance
+from labkit.labs.snapshots.observe import Instance
 
 IDENTITY = ("snapshots", "default", "ubuntu-test", "ubuntu-test-1")
 

@@ -34,13 +34,13 @@ GENERIC = {
         # The --snapshot option, kept so every command of the first lab works unchanged: it becomes
         # the chapter parameter of that name (both chapters have one).
         "labkit/entry.py": "the --snapshot option's value, read without click",
-        "labkit/grading/session.py": "the --snapshot option merged into the chapter's params and checked",
+        "labkit/app/session.py": "the --snapshot option merged into the chapter's params and checked",
         "labkit/classroom/status.py": "the --snapshot option merged into the chapter's params of a class view",
         # Output and file formats others read.
         "labkit/grading/render.py": "a field of `labkit check --json`",
         "labkit/grading/journal.py": "a field of the journal's format, and of Incus events' context",
         "labkit/classroom/report.py": "a field of `labkit class report --json`",
-        "labkit/classroom/cli.py": "the parent command's --snapshot option, passed on",
+        "labkit/cli/classes.py": "the parent command's --snapshot option, passed on",
         # Incus's own key.
         "labkit/incus/events.py": "the `snapshot` key of an Incus lifecycle event's context",
     },
@@ -94,7 +94,7 @@ def test_no_chapter_knowledge_outside_labs() -> None:
 
 def test_the_scan_sees_what_it_must_refuse() -> None:
     # Guards the guard: the chapter module itself names all of them, so the scan must find them there.
-    own = {text for _, text in constants(CHAPTER_HOME / "snapshots.py")}
+    own = {text for _, text in constants(CHAPTER_HOME / "snapshots" / "steps.py")}
     assert any("this_file.txt" in text for text in own)
     assert {"touch", "cleanup", "restore"} <= own
     assert {"touch", "cleanup"} <= step_ids()

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from labkit.cli.main import main
 from labkit.errors import UsageError
 from labkit.labs import CHAPTERS
-from labkit.labs.snapshots import CHAPTER
+from labkit.labs.snapshots.steps import CHAPTER
 from labkit.notebooks.build import PO, POT, Notebook, build, import_nbformat, markdown_blocks, notebooks, render_cell
 from labkit.notebooks.check import code_signature, problems, strip_comments
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from labkit.provision import recorder_service
-from labkit.grading.recorder import Recorder
-from labkit.grading.recorder_config import Config, Watch, files_for
+from labkit.app import recorder_service
+from labkit.app.recorder import Recorder
+from labkit.app.recorder_config import Config, Watch, files_for
 from labkit.incus.client import Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_recorder_imports_neither_the_http_client_nor_the_cli_libraries() -> None:
-    probe = "import sys, labkit.grading.recorder; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'click', 'rich', 'httpcore') or m in ('labkit.incus.client', 'labkit.labs.snapshots_observe', 'labkit.cli.main'))))"
+    probe = "import sys, labkit.app.recorder; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'click', 'rich', 'httpcore') or m in ('labkit.incus.client', 'labkit.labs.snapshots.observe', 'labkit.cli.main'))))"
     done = subprocess.run([sys.executable, "-c", "import json; " + probe], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
@@ -48,7 +48,7 @@ def test_a_pid_file_naming_another_process_is_not_a_running_recorder(tmp_path: P
 
 def test_the_systemd_template_runs_the_recorder_on_the_instances_configuration(tmp_path: Path) -> None:
     text = recorder_service.unit_text("/venv/bin/python", tmp_path)
-    assert f"ExecStart=/venv/bin/python -m labkit.grading.recorder --config {tmp_path}/%I.json" in text
+    assert f"ExecStart=/venv/bin/python -m labkit.app.recorder --config {tmp_path}/%I.json" in text
     assert "Restart=on-failure" in text and "WantedBy=default.target" in text
 
 
@@ -156,7 +156,7 @@ def test_no_file_is_looked_at_while_a_task_runs_on_the_instance_but_once_it_has_
 def test_a_command_in_the_instance_or_a_task_that_never_ends_does_not_stop_the_looks(tmp_path: Path, monkeypatch) -> None:
     """A background exec (`sleep infinity`) is a task that never stops the file helper; any task
     holds the looks back for HOLD_SECONDS at most (a lost end event, an endless task)."""
-    from labkit.grading import recorder as recorder_module
+    from labkit.app import recorder as recorder_module
 
     watch = Watch("snapshots", {"container": "c1", "file": "/root/f"}, str(tmp_path / "a.json"))
     recorder = Recorder(Config("/nonexistent.socket", "default", "c1", (watch,)), tmp_path / "state.json")

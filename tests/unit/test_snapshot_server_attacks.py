@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from labkit.grading.engine import Status
-from labkit.labs.snapshot_server import pattern_problem
+from labkit.labs.snapshot_server.steps import pattern_problem
 from labkit.incus.client_config import LIMIT as CLIENT_FILE_LIMIT
-from labkit.labs.snapshot_server_observe import MAX_LOOKUPS, read_client
+from labkit.labs.snapshot_server.observe import MAX_LOOKUPS, read_client
 
 from .test_snapshot_server_checks import ORDER, instance_of, load, migrated, run
 
@@ -157,7 +157,7 @@ def test_an_unreadable_config_yml_is_not_a_class_view() -> None:
 
 
 def test_an_unreadable_config_yml_read_by_observe_fails_the_remote(tmp_path: Path) -> None:
-    from labkit.labs.snapshot_server_observe import build
+    from labkit.labs.snapshot_server.observe import build
 
     raw = load("remote_other_name")  # changed: the learner's config.yml, replaced by a binary file, read again
     conf = _client(tmp_path, b"\x00\xff" * 10)
@@ -172,7 +172,7 @@ def test_an_unreadable_config_yml_read_by_observe_fails_the_remote(tmp_path: Pat
 def test_names_on_the_server_port_are_resolved_a_bounded_number_of_times(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from labkit.labs import snapshot_server_observe
+    from labkit.labs.snapshot_server import observe as snapshot_server_observe
 
     real, asked = socket.getaddrinfo, []
 
@@ -228,7 +228,7 @@ def test_a_refreshed_snapshot_is_told_by_its_time_alone() -> None:
     ("0 0 31 2 1", False), ("0 0 31 */2 *", False), ("@startup", False),
 ])
 def test_schedules_that_never_fire(schedule: str, never: bool) -> None:
-    from labkit.labs.snapshot_server_keys import schedule_never_fires
+    from labkit.labs.snapshot_server.keys import schedule_never_fires
 
     assert schedule_never_fires(schedule) is never
 

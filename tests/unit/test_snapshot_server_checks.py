@@ -16,8 +16,8 @@ import pytest
 
 from labkit.grading.engine import Event, History, Status, grade
 from labkit.labs import CHAPTERS
-from labkit.labs.snapshot_server import CHAPTER, pattern_problem
-from labkit.labs.snapshot_server_observe import build, same_address
+from labkit.labs.snapshot_server.steps import CHAPTER, pattern_problem
+from labkit.labs.snapshot_server.observe import build, same_address
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "snapshot-server"
 ORDER = ["remote", "snapshot", "copy", "autostart", "schedule", "pattern", "expiry", "refresh"]
@@ -378,7 +378,7 @@ def test_snapshots_that_expired_after_their_step_passed_keep_it() -> None:
 
 
 def test_a_remote_by_host_name_is_the_server_when_the_name_resolves_to_it() -> None:
-    from labkit.labs.snapshot_server_observe import _addresses
+    from labkit.labs.snapshot_server.observe import _addresses
 
     info = {"environment": {"addresses": ["127.0.0.1:55611"]}}
     remotes = {"incus-snapshot": {"addr": "https://localhost:55611"}, "images": {"addr": "https://images.invalid"}}

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..incus.client import Endpoint
-from ..grading.recorder_config import Config, Watch, files_for
+from .recorder_config import Config, Watch, files_for
 from ..paths import state_dir
 
 UNIT = "labkit-recorder"
@@ -72,9 +72,9 @@ def _recorder_pid(pid_path: Path, config: Path) -> int | None:
     except (OSError, ValueError):
         return None
     args = [a.decode(errors="replace") for a in cmdline]
-    # labkit.recorder: the module's name before the package had layers, still running after an upgrade
-    # until `labkit setup` replaces it (it holds the PID lock: not recognising it would block the new one).
-    return pid if {"labkit.grading.recorder", "labkit.recorder"} & set(args) and str(config) in args else None
+    # labkit.recorder and labkit.grading.recorder: the module's earlier names, still running after an
+    # upgrade until `labkit setup` replaces it (it holds the PID lock: not recognising it would block the new one).
+    return pid if {"labkit.app.recorder", "labkit.grading.recorder", "labkit.recorder"} & set(args) and str(config) in args else None
 
 
 def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path,
@@ -97,7 +97,7 @@ def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal
         if started.running:
             return started
         # No user manager to talk to (an SSH session without one, a container): run it ourselves.
-    subprocess.run([sys.executable, "-m", "labkit.grading.recorder", "--config", str(config), "--background"],
+    subprocess.run([sys.executable, "-m", "labkit.app.recorder", "--config", str(config), "--background"],
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return _wait_connected(project, container, wait)
 
@@ -164,7 +164,7 @@ def stop(project: str, container: str, wait: float = 5.0) -> bool:
 
 # -- systemd ---------------------------------------------------------------
 def _systemd() -> bool:
-    from .daemon import systemd_is_init
+    from ..provision.daemon import systemd_is_init
 
     return systemd_is_init()
 
@@ -182,7 +182,7 @@ def unit_text(python: str, recorders: Path) -> str:
             "Description=labkit event recorder for the lab instance %I\n"
             "After=incus.service\n\n"
             "[Service]\n"
-            f"ExecStart={python} -m labkit.grading.recorder --config {recorders}/%I.json\n"
+            f"ExecStart={python} -m labkit.app.recorder --config {recorders}/%I.json\n"
             # Exit 0 means the instance was deleted: stay stopped.  A crash is restarted.
             "Restart=on-failure\nRestartSec=5\n\n"
             "[Install]\nWantedBy=default.target\n")

@@ -15,9 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from ..incus.client import IncusClient
-from ..pools import named_pool
-from .snapshot_server_observe import ServerObservation, _addresses, _snapshots, build, read_client
+from ...incus.client import IncusClient
+from ...pools import named_pool
+from .observe import ServerObservation, _addresses, _snapshots, build, read_client
 
 
 def _requests() -> ThreadPoolExecutor:

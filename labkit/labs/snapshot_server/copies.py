@@ -1,4 +1,4 @@
-"""The checks of the copy on the snapshot server (“snapshot server” chapter, snapshot_server.py): how
+"""The checks of the copy on the snapshot server (“snapshot server” chapter, steps.py): how
 it was made — from the snapshot, by migration (copy) — and how it was brought up to date (refresh).
 
 Both tell a snapshot that came by migration from one taken on the copy by hand (_same_snapshot).
@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..grading.engine import Context, Event, Verdict, consumed, failed, passed
-from ..i18n import M, Message
-from .snapshot_server_evidence import _first, _gone, _hms, _names, _not_done, _p, _refreshed
-from .snapshot_server_observe import Machine
-from .snapshot_server_texts import NEW_SNAPSHOT_HINT, REFRESH_HINT
+from ...grading.engine import Context, Event, Verdict, consumed, failed, passed
+from ...i18n import M, Message
+from .evidence import _first, _gone, _hms, _names, _not_done, _p, _refreshed
+from .observe import Machine
+from .texts import NEW_SNAPSHOT_HINT, REFRESH_HINT
 
 
 # -- 3. copy -------------------------------------------------------------------

@@ -14,12 +14,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from ..errors import IncusRequestFailed
-from ..grading.engine import History
-from ..i18n import M
-from ..incus.client import IncusClient
-from ..pools import named_pool
-from .snapshots_observe import Observation, build_observation, fine_file_time, look_elsewhere, same_second
+from ...errors import IncusRequestFailed
+from ...grading.engine import History
+from ...i18n import M
+from ...incus.client import IncusClient
+from ...pools import named_pool
+from .observe import Observation, build_observation, fine_file_time, look_elsewhere, same_second
 
 RETRIES = 30  # × 0.1 s: longer than a clean stop takes
 

@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..errors import InstanceNotFound, LabkitError, SnapshotServerMissing
-from ..i18n import M
-from .snapshots_observe import Instance
-from ..incus.client_config import split_address
-from ..incus.timestamps import parse_incus_time
+from ...errors import InstanceNotFound, LabkitError, SnapshotServerMissing
+from ...i18n import M
+from ..snapshots.observe import Instance
+from ...incus.client_config import split_address
+from ...incus.timestamps import parse_incus_time
 
 if TYPE_CHECKING:
-    from ..grading.access import Access
-    from ..incus.client import IncusClient
-    from ..i18n import Message
+    from ...grading.access import Access
+    from ...incus.client import IncusClient
+    from ...i18n import Message
 
 # The keys the checks read, on both instances.  volatile.* ones only Incus writes.
 KEYS = ("boot.autostart", "snapshots.schedule", "snapshots.pattern", "snapshots.expiry",
@@ -230,8 +230,8 @@ def read_client(conf: Path | None) -> tuple[dict[str, Any] | None, str | None, s
     that exists but cannot be read is not a class view: its remotes are {} and the error is said."""
     if conf is None:
         return None, None, None
-    from ..incus import client_config
-    from ..incus.certs import fingerprint
+    from ...incus import client_config
+    from ...incus.certs import fingerprint
 
     error = None
     try:
@@ -284,7 +284,7 @@ def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None, first: str 
 def reset(access: Access, params: dict[str, str]) -> None:
     """The chapter's start: the copy deleted on the snapshot server, the primary running with no
     snapshots and none of the chapter's keys.  The remote and its trust stay (a token is used once)."""
-    from ..incus import instances
+    from ...incus import instances
 
     container, main, server = params["container"], access.main, access.snapshot_server()
     data = main.instance_or_none(container)

@@ -5,19 +5,19 @@ Evidence rules (docs/architecture.md §2, docs/incus-facts.md §3): a restore is
 absence; a step whose evidence a later step consumed stays passed if the journal
 saw it pass.
 The checks and the chapter's steps are here; their shared evidence rules (the proof of a restore,
-the order rule) are in snapshots_evidence.py, the titles, nudges and solutions in snapshots_texts.py.
+the order rule) are in evidence.py, the titles, nudges and solutions in texts.py.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..grading.engine import Chapter, Context, Status, Step, Verdict, consumed, failed, passed
-from ..i18n import M
-from .snapshots_evidence import (FILE_PATH, _before_restore, _first, _gone, _hms, _not_done, _p, _started_after_restore,
+from ...grading.engine import Chapter, Context, Status, Step, Verdict, consumed, failed, passed
+from ...i18n import M
+from .evidence import (FILE_PATH, _before_restore, _first, _gone, _hms, _not_done, _p, _started_after_restore,
                                  _status_now, identity_problem, restore_doubt, restore_proof, restore_unknown)
-from .snapshots_observe import observe_chapter, reset_chapter
-from .snapshots_recorded import FUTURE_SKEW, recorded_touch
-from .snapshots_texts import NUDGES, SOLUTIONS, TITLES
+from .observe import observe_chapter, reset_chapter
+from .recorded import FUTURE_SKEW, recorded_touch
+from .texts import NUDGES, SOLUTIONS, TITLES
 
 
 def check_prerequisites(ctx: Context) -> Verdict:
@@ -240,7 +240,7 @@ CHECKS = {"prerequisites": check_prerequisites, "snapshot": check_snapshot, "tou
 
 
 def _observe_class(main, params, projects, instances, cache):
-    from .snapshots_class import observe_class  # a class view's I/O: loaded by class views only
+    from .class_view import observe_class  # a class view's I/O: loaded by class views only
 
     return observe_class(main, params, projects, instances, cache)
 

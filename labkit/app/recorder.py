@@ -8,7 +8,7 @@ chapter names a file in its params (`file`), looks at it (one HEAD, which never 
 docs/incus-facts.md §3b) when an exec or a shell in the instance ends and when the instance stops.
 It reconnects when the daemon restarts and exits when its instance is deleted.
 
-Run as `python -m labkit.grading.recorder --config FILE` (or the hidden `labkit record`).  It
+Run as `python -m labkit.app.recorder --config FILE` (or the hidden `labkit record`).  It
 imports the websocket library, the journal and the standard library only: no httpx,
 click or rich, so it stays small while it waits.
 """
@@ -33,9 +33,9 @@ from urllib.parse import quote, unquote, urlsplit
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, unix_connect
 
-from .engine import EXEC_ENDED, FILE_SEEN
+from ..grading.engine import EXEC_ENDED, FILE_SEEN
 from ..incus.events import journal_entry
-from .journal import Journal
+from ..grading.journal import Journal
 from .recorder_config import Config, State, files_for
 from ..incus.timestamps import parse_incus_time, parse_modified
 
@@ -299,7 +299,7 @@ def _daemonize(log_path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labkit.grading.recorder", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m labkit.app.recorder", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--background", action="store_true", help="detach (double fork) and log to the log file")
     args = parser.parse_args(argv)

@@ -1,10 +1,10 @@
-"""The learner-facing texts of the “snapshot server” chapter (snapshot_server.py): each step's title,
+"""The learner-facing texts of the “snapshot server” chapter (steps.py): each step's title,
 nudge and solution, the hints several verdicts share, and the reset's question.  Apart from the
-checks so that the chapter's wording reads in one place; snapshot_server.py builds its steps from
+checks so that the chapter's wording reads in one place; steps.py builds its steps from
 them and re-exports them."""
 from __future__ import annotations
 
-from ..i18n import M
+from ...i18n import M
 
 # Incus' template for a dated name (pongo2): a parameter of the messages, so that no catalogue holds braces.
 DATE_BLOCK = "{{ creation_date|date:'2006-01-02_15-04-05' }}"

@@ -15,10 +15,10 @@ from ..i18n import M, Message
 from ..incus.client import Endpoint, IncusClient, find_endpoint
 from ..incus.names import validate_instance, validate_project, validate_snapshot
 from ..labs import DEFAULT_LAB, chapter_named
-from . import journal as journal_mod
-from .access import Access
-from .engine import Chapter, Result, Score, grade
-from .journal import Journal
+from ..grading import journal as journal_mod
+from ..grading.access import Access
+from ..grading.engine import Chapter, Result, Score, grade
+from ..grading.journal import Journal
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,20 @@ migration has whole seconds), instances' created_at, and lifecycle events a list
 Incus lets a client write the volatile.* keys it knows (`incus config set C volatile.uuid=…`
 works, with the certificate the learner has on the snapshot server too): they name
 near-misses, they never prove a step.  The learner's config.yml only names remotes.
-The observation is `snapshot_server_observe.ServerObservation`; checks are pure.
+The observation is `observe.ServerObservation`; checks are pure.
 
 The checks of the remote, the snapshot and the keys are here, with the chapter's steps; those of
-the copy and its refresh in snapshot_server_copy.py, what all checks share in
-snapshot_server_evidence.py, the titles, nudges, solutions and hints in snapshot_server_texts.py.
+the copy and its refresh in copies.py, what all checks share in
+evidence.py, the titles, nudges, solutions and hints in texts.py.
 """
 from __future__ import annotations
 
-from ..grading.engine import Chapter, Context, Step, Verdict, consumed, failed, passed
-from ..i18n import M
-from .snapshot_server_copy import check_copy, check_refresh
-from .snapshot_server_evidence import FALSE, _first, _gone, _hms, _names, _p, _refreshed
-from .snapshot_server_keys import expiry_is_zero, pattern_problem, schedule_never_fires, schedule_only_at_startup
-from .snapshot_server_texts import DATE_BLOCK, NUDGES, PATTERN_HINT, RESET_QUESTION, SOLUTIONS, TITLES
+from ...grading.engine import Chapter, Context, Step, Verdict, consumed, failed, passed
+from ...i18n import M
+from .copies import check_copy, check_refresh
+from .evidence import FALSE, _first, _gone, _hms, _names, _p, _refreshed
+from .keys import expiry_is_zero, pattern_problem, schedule_never_fires, schedule_only_at_startup
+from .texts import DATE_BLOCK, NUDGES, PATTERN_HINT, RESET_QUESTION, SOLUTIONS, TITLES
 
 # The name `labkit setup --snapshot-server` gives the learner's token (snapshot_server.LEARNER_NAME):
 # the certificate made from it carries it in the server's trust store.
@@ -97,7 +97,7 @@ def check_snapshot(ctx: Context) -> Verdict:
                   "no_snapshot")
 
 
-# -- 3. copy: in snapshot_server_copy.py, with 8. refresh --------------------------
+# -- 3. copy: in copies.py, with 8. refresh --------------------------
 
 
 # -- 4. autostart --------------------------------------------------------------
@@ -226,19 +226,19 @@ CHECKS = {"remote": check_remote, "snapshot": check_snapshot, "copy": check_copy
 
 
 def _observe(access, params):
-    from .snapshot_server_observe import observe  # I/O: loaded when a check runs, not with the chapter
+    from .observe import observe  # I/O: loaded when a check runs, not with the chapter
 
     return observe(access, params)
 
 
 def _reset(access, params):
-    from .snapshot_server_observe import reset
+    from .observe import reset
 
     reset(access, params)
 
 
 def _observe_class(main, params, projects, instances, cache):
-    from .snapshot_server_class import observe_class  # a class view's I/O: loaded by class views only
+    from .class_view import observe_class  # a class view's I/O: loaded by class views only
 
     return observe_class(main, params, projects, instances, cache)
 
@@ -246,7 +246,7 @@ def _observe_class(main, params, projects, instances, cache):
 def untouched(obs, history, params) -> bool:
     """As the class left it: the primary running with no snapshot and none of the chapter's keys, nothing
     of the learner's on the snapshot server, and no certificate there from the learner's token."""
-    from .snapshot_server_observe import CHAPTER_KEYS  # the observation's module loads with a check
+    from .observe import CHAPTER_KEYS  # the observation's module loads with a check
 
     primary, learner = obs.primary, params.get("learner") or LEARNER_NAME
     return (primary is not None and primary.status == "Running" and not primary.snapshots

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import click
 
-from ..cli.errors import confirm, handles_errors
-from ..cli.localized import Group, argument, option
-from ..cli.signals import interrupt_on
+from .errors import confirm, handles_errors
+from .localized import Group, argument, option
+from .signals import interrupt_on
 from ..errors import UsageError
 from ..i18n import M, Message, Number, normalise_language
-from .progress import DEFAULT_STUCK_MINUTES
+from ..classroom.progress import DEFAULT_STUCK_MINUTES
 from ..terminal import terminal
 
 
@@ -34,7 +34,7 @@ class ClassOptions:
     lab: str | None = None
 
     def folder(self, name: str) -> Path:
-        from .spec import default_folder
+        from ..classroom.spec import default_folder
 
         return self.root / name if self.root else default_folder(name)
 
@@ -85,7 +85,7 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
                    limit_disk: str | None, limit_memory: str | None, limit_processes: int | None, workspace: str | None,
                    dry_run: bool) -> None:
     from ..keys import WORKSPACE_KEY
-    from . import create as classroom
+    from ..classroom import create as classroom
 
     if count is not None and roster is not None:
         raise UsageError(M("class.cli.learners_or_roster", "Give either --learners or --roster, not both."))
@@ -129,7 +129,7 @@ def _workspace_limits(client, name: str, learners: int, given: str | None):  # n
     run recorded on the class project, over the defaults for the machine and the class's size."""
     from ..hub.workspace_limits import WorkspaceLimits
     from ..keys import WORKSPACE_KEY
-    from .create import read_state
+    from ..classroom.create import read_state
 
     stored = (read_state(client).projects.get(name) or {}).get("config") or {}
     return WorkspaceLimits.default_for(learners).with_text(given if given is not None else stored.get(WORKSPACE_KEY))
@@ -137,7 +137,7 @@ def _workspace_limits(client, name: str, learners: int, given: str | None):  # n
 
 def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) -> None:
     """Each learner's line for the snapshot server (also in their folder): a token works once."""
-    from .second_server import REMOTE_FILE
+    from ..classroom.second_server import REMOTE_FILE
 
     opts.say(M("class.cli.snapshot_server", "Snapshot server: each learner runs their own line once, with their access folder as INCUS_CONF (it is also in {file} in their folder; a token works once):", file=REMOTE_FILE), err=False)
     for learner in spec.learners:
@@ -156,8 +156,8 @@ def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) ->
 @handles_errors
 def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, seconds: float | None,
                    stuck_minutes: float) -> None:
-    from . import report as views
-    from . import status as cs
+    from ..classroom import report as views
+    from ..classroom import status as cs
     from ..grading.render import dumps
 
     stuck_after = timedelta(minutes=stuck_minutes)
@@ -206,7 +206,7 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
 @click.pass_obj
 @handles_errors
 def reset_command(opts: ClassOptions, name: str, learner: str, yes: bool) -> None:
-    from . import reset as resetting
+    from ..classroom import reset as resetting
 
     folder = opts.folder(name)
     with _client() as client:
@@ -225,8 +225,8 @@ def reset_command(opts: ClassOptions, name: str, learner: str, yes: bool) -> Non
 @click.pass_obj
 @handles_errors
 def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_path: Path | None) -> None:
-    from .report_files import report_csv, report_html
-    from .status import class_status
+    from ..classroom.report_files import report_csv, report_html
+    from ..classroom.status import class_status
 
     if html_path is None and csv_path is None:
         raise UsageError(M("class.cli.report_needs_file", "Say what to write: --html FILE, --csv FILE, or both."))
@@ -246,7 +246,7 @@ def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_pa
 @click.pass_obj
 @handles_errors
 def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
-    from . import create as classroom
+    from ..classroom import create as classroom
 
     from ..hub import teardown
 

@@ -1,9 +1,9 @@
-"""The learner-facing texts of the “container snapshots” chapter (snapshots.py): each step's title,
+"""The learner-facing texts of the “container snapshots” chapter (steps.py): each step's title,
 nudge and solution.  Apart from the checks so that the chapter's wording reads in one place;
-snapshots.py builds its steps from them and re-exports them."""
+steps.py builds its steps from them and re-exports them."""
 from __future__ import annotations
 
-from ..i18n import M
+from ...i18n import M
 
 TITLES = {
     "prerequisites": M("snap.title.prerequisites", "Prerequisites"),

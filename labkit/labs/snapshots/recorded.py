@@ -1,4 +1,4 @@
-"""What the event recorder (grading/recorder.py) kept of the “container snapshots” chapter's file, as
+"""What the event recorder (app/recorder.py) kept of the “container snapshots” chapter's file, as
 evidence for its `touch` step once the restore has removed the file: the daemon's report of a `touch`
 run in the instance (load-independent), and the recorder's own looks at the file (HEAD on the files API).
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..grading.engine import EXEC_ENDED, FILE_SEEN, Context, Event, Verdict, passed
-from ..i18n import M
-from .snapshots_evidence import FILE_PATH, _hms, _p
+from ...grading.engine import EXEC_ENDED, FILE_SEEN, Context, Event, Verdict, passed
+from ...i18n import M
+from .evidence import FILE_PATH, _hms, _p
 
 # A file time further in the future than this is not a clock's skew but a time set by hand
 # (touch -d 2099-01-01), or a time before 1901 that Incus' 32-bit file times wrapped past 2038.

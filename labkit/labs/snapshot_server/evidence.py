@@ -1,16 +1,16 @@
-"""What the checks of the “snapshot server” chapter share (snapshot_server.py and
-snapshot_server_copy.py): their messages' parameters, the order rule (“do X first”), the main
+"""What the checks of the “snapshot server” chapter share (steps.py and
+copies.py): their messages' parameters, the order rule (“do X first”), the main
 instance's disappearance, the sign of a refresh, and how times and names are shown.
 
-The evidence rules these apply are in snapshot_server.py's docstring.
+The evidence rules these apply are in steps.py's docstring.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..grading.engine import Context, Status, Verdict, failed
-from ..i18n import M
-from .snapshot_server_texts import NUDGES, TITLES
+from ...grading.engine import Context, Status, Verdict, failed
+from ...i18n import M
+from .texts import NUDGES, TITLES
 
 # What Incus reads as false in boot.autostart (the autostart and the refresh checks both look).
 FALSE = ("false", "0", "no", "off")

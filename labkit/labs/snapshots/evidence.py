@@ -1,4 +1,4 @@
-"""What the checks of the “container snapshots” chapter (snapshots.py) share: the chapter's file and
+"""What the checks of the “container snapshots” chapter (steps.py) share: the chapter's file and
 its messages' parameters, the order rule (“do X first”), the instance's disappearance, and the
 evidence of a restore — its proof, what casts doubt on it, and whether the instance is still the
 one the class made.
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..grading.engine import Context, Event, Status, Verdict, consumed, failed, passed
-from ..i18n import M, Message
-from .snapshots_texts import NUDGES, TITLES
+from ...grading.engine import Context, Event, Status, Verdict, consumed, failed, passed
+from ...i18n import M, Message
+from .texts import NUDGES, TITLES
 
 FILE_PATH = "/root/this_file.txt"
 

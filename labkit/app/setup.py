@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from . import daemon
+from ..provision import daemon
 
 from ..incus import instances
 from ..incus.instances import wait_until_booted  # noqa: F401 - for scripts and tests
@@ -23,8 +23,8 @@ from ..i18n import M, Message, Number
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
 from ..labs import DEFAULT_LAB, chapter_named
 from ..paths import state_dir
-from .image import REMOTE_IMAGE, find_image, local_images
-from .storage import ensure_root_disk, ensure_storage
+from ..provision.image import REMOTE_IMAGE, find_image, local_images
+from ..provision.storage import ensure_root_disk, ensure_storage
 
 REMOTE_PROBE_SECONDS = 5
 
@@ -60,7 +60,7 @@ def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bo
               container: str | None = None, snapshot: str | None = None, journal: Path | None = None,
               recorder: bool = True) -> None:
     """Bring up the lab instance of the chapter `lab` (its own container name unless one is given)."""
-    from ..grading.session import chapter_params
+    from .session import chapter_params
 
     params = chapter_params(chapter_named(lab), container, snapshot)  # every name checked before any change
     container = params["container"]
@@ -112,8 +112,8 @@ def start_recorder(client: IncusClient, container: str | None = None, *, lab: st
     learner who set up the first lab and goes on with the second in a terminal has its copy's
     `instance-migrated` event, which only a listener sees, recorded as well."""
     from ..grading import journal as journal_mod
-    from ..grading.recorder_config import Watch
-    from ..grading.session import chapter_params
+    from .recorder_config import Watch
+    from .session import chapter_params
     from ..labs import CHAPTERS
     from .recorder_service import ensure_running
 
@@ -132,7 +132,7 @@ def start_recorder(client: IncusClient, container: str | None = None, *, lab: st
 
 
 def _root() -> bool:
-    from .install import is_root
+    from ..provision.install import is_root
 
     return is_root()
 
@@ -169,7 +169,7 @@ def _ensure_incus(log: Path, notes: list[Message], project: str | None) -> Incus
 
 
 def _install(log: Path) -> None:
-    from .install import detect_distro, incus_install_plan, install_packages
+    from ..provision.install import detect_distro, incus_install_plan, install_packages
 
     install_packages(incus_install_plan(detect_distro()), log)
 
@@ -188,9 +188,9 @@ def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list
 
 
 def _local_debian_image(client: IncusClient, log: Path, notes: list[Message]) -> str:
-    from .aptsources import find_debian_mirror, own_codename
-    from .image import LOCAL_ALIAS_PREFIX, import_image
-    from .image_build import build_debian_image, default_cache_dir
+    from ..provision.aptsources import find_debian_mirror, own_codename
+    from ..provision.image import LOCAL_ALIAS_PREFIX, import_image
+    from ..provision.image_build import build_debian_image, default_cache_dir
 
     suite = own_codename()
     alias = f"{LOCAL_ALIAS_PREFIX}debian-{suite}"
