@@ -13,7 +13,7 @@ LAB_LANG_OPTION = $(if $(LAB_LANG),--lang $(LAB_LANG)) $(if $(LAB),--lab $(LAB))
 BABEL_EXTRACT = $(BIN)/pybabel extract -F babel.cfg -k M:1c,2 --no-default-keywords --add-comments=TRANSLATORS: \
 	--project=labkit --version=0.1 --msgid-bugs-address=labkit@example.invalid --copyright-holder="labkit authors" --sort-by-file
 
-.PHONY: lab setup venv test unit integration notebooks translations bench screenshots clean
+.PHONY: lab setup venv test lint unit integration notebooks translations bench screenshots clean
 
 $(BIN)/labkit: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,12 +40,18 @@ setup: venv
 ## `labkit setup` first, so a fresh machine gets its daemon, storage and image, and (as root) the
 ## browser tests' chromium and fonts from apt (a no-op afterwards).
 test: venv
+	$(BIN)/ruff check labkit tests bench scripts
 	$(BIN)/labkit setup --yes --test-tools
 	$(BIN)/python -m labkit notebooks check
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 unit: venv
+	$(BIN)/ruff check labkit tests bench scripts
 	$(BIN)/pytest -q tests/unit
+
+## The linter alone (configured in pyproject.toml): pycodestyle, pyflakes, import order, at 120 columns.
+lint: venv
+	$(BIN)/ruff check labkit tests bench scripts
 
 integration: venv
 	$(BIN)/pytest -q tests/integration

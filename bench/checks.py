@@ -39,8 +39,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.incus.instances import wait_until_booted  # noqa: E402
 from labkit.app.session import Session  # noqa: E402
+from labkit.incus.instances import wait_until_booted  # noqa: E402
 
 SNAPSHOT, FILE = "ubuntu-test-1", "/root/this_file.txt"
 # What `labkit check` imports before its first request (the chapter's modules with it).

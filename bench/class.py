@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import threading
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -35,16 +35,16 @@ ROOT = Path(__file__).resolve().parents[1]
 GOAL_CREATE_S, GOAL_STATUS_MS = 5.0, 250.0
 sys.path.insert(0, str(ROOT))
 
-from labkit.classroom import status as cs  # noqa: E402
 from labkit.classroom import create as classroom  # noqa: E402
+from labkit.classroom import status as cs  # noqa: E402
 from labkit.classroom.status import class_status  # noqa: E402
-from labkit.labs.snapshots import class_view as snapshots_class  # noqa: E402
 from labkit.incus.client import Endpoint, IncusClient, find_endpoint  # noqa: E402
 from labkit.labs import DEFAULT_LAB  # noqa: E402
+from labkit.labs.snapshots import class_view as snapshots_class  # noqa: E402
 from labkit.provision.storage import default_pool  # noqa: E402
 
 
-def timer(spent: dict[str, tuple[int, float]], originals: list, lock: threading.Lock):  # noqa: ANN201
+def timer(spent: dict[str, tuple[int, float]], originals: list, lock: threading.Lock):
     """`timed(owner, attr, label)`: wrap a function so its calls and seconds add up in `spent` under `label`
     (when `when` says so); `originals` keeps what to put back."""
     def timed(owner: object, attr: str, label: str, when=lambda *a, **k: True) -> None:

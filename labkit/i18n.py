@@ -46,7 +46,7 @@ class Number:
         return text.replace(".", ",") if lang == "fr" else text
 
 
-def M(key: str, english: str, /, **params: Any) -> Message:  # noqa: N802 - gettext-style marker
+def M(key: str, english: str, /, **params: Any) -> Message:
     """Mark a message for extraction and bind its parameters."""
     return Message(key, english, params)
 

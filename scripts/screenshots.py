@@ -19,8 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import (  # noqa: E402
-    JupyterLab, NotebookPage, chromium, instance, missing_requirements, prepare)
+from tests.browser.conftest import JupyterLab, NotebookPage, chromium, instance, missing_requirements, prepare  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 LIMIT = 200_000  # bytes per picture: they live in the repository

@@ -34,10 +34,10 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, unix_connect
 
 from ..grading.engine import EXEC_ENDED, FILE_SEEN
-from ..incus.events import journal_entry
 from ..grading.journal import Journal
-from .recorder_config import Config, State, files_for
+from ..incus.events import journal_entry
 from ..incus.timestamps import parse_incus_time, parse_modified
+from .recorder_config import Config, State, files_for
 
 # Moments after which the file is worth a look: the end of an exec or shell (where the
 # learner creates it), a stop (just before a restore), a file pushed.

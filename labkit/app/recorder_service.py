@@ -16,13 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from ..incus.client import Endpoint
-from .recorder_config import Config, Watch, files_for
 from ..paths import state_dir
+from .recorder_config import Config, Watch, files_for
 
 UNIT = "labkit-recorder"
 READY_SECONDS = 10.0

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..i18n import M, Message
-from ..incus.client import Endpoint, IncusClient, find_endpoint
-from ..incus.names import validate_instance, validate_project, validate_snapshot
-from ..labs import DEFAULT_LAB, chapter_named
 from ..grading import journal as journal_mod
 from ..grading.access import Access
 from ..grading.engine import Chapter, Result, Score, grade
 from ..grading.journal import Journal
+from ..i18n import M, Message
+from ..incus.client import Endpoint, IncusClient, find_endpoint
+from ..incus.names import validate_instance, validate_project, validate_snapshot
+from ..labs import DEFAULT_LAB, chapter_named
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from ..provision import daemon
-
-from ..incus import instances
-from ..incus.instances import wait_until_booted  # noqa: F401 - for scripts and tests
-from ..labs.baseline import record_baseline
 from ..errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError
 from ..i18n import M, Message, Number
+from ..incus import instances
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
+from ..incus.instances import wait_until_booted  # noqa: F401 - for scripts and tests
 from ..labs import DEFAULT_LAB, chapter_named
+from ..labs.baseline import record_baseline
 from ..paths import state_dir
+from ..provision import daemon
 from ..provision.image import REMOTE_IMAGE, find_image, local_images
 from ..provision.storage import ensure_root_disk, ensure_storage
 
@@ -112,10 +111,10 @@ def start_recorder(client: IncusClient, container: str | None = None, *, lab: st
     learner who set up the first lab and goes on with the second in a terminal has its copy's
     `instance-migrated` event, which only a listener sees, recorded as well."""
     from ..grading import journal as journal_mod
-    from .recorder_config import Watch
-    from .session import chapter_params
     from ..labs import CHAPTERS
+    from .recorder_config import Watch
     from .recorder_service import ensure_running
+    from .session import chapter_params
 
     params = chapter_params(chapter_named(lab), container, snapshot)
     path = journal or journal_mod.default_path(lab, client.project, params["container"])

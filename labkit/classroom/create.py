@@ -18,22 +18,38 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from ..incus import certs
-
-from ..incus import instances
-
+from ..errors import IncusRequestFailed, LabkitError, SetupError, UsageError
+from ..i18n import M, Message, Number
+from ..incus import certs, instances
+from ..incus.client import IncusClient
+from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID, baseline_config
 from ..provision import quotas
 from ..provision.image import default_image
 from ..provision.storage import default_pool, ensure_root_disk
 from . import second_server
-from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID, baseline_config
 from .spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
-    CERT_KEY, CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LAB_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, LISTEN_KEY,
-    LISTEN_OWNER_KEY, ROLE_KEY, TRUST_KEY, ClassSpec, Limits, default_folder, numbered_learners, parse_size, read_roster,
-    spec_for, validate_class_name, validate_learners)
-from ..errors import IncusRequestFailed, LabkitError, SetupError, UsageError
-from ..i18n import M, Message, Number
-from ..incus.client import IncusClient
+    CERT_KEY,
+    CLASS_KEY,
+    CONTAINER_KEY,
+    IMAGE_KEY,
+    LAB_KEY,
+    LEARNER_KEY,
+    LEARNERS_KEY,
+    LIMITS_KEY,
+    LISTEN_KEY,
+    LISTEN_OWNER_KEY,
+    ROLE_KEY,
+    TRUST_KEY,
+    ClassSpec,
+    Limits,
+    default_folder,
+    numbered_learners,
+    parse_size,
+    read_roster,
+    spec_for,
+    validate_class_name,
+    validate_learners,
+)
 
 GOLDEN = "golden"
 WORKERS = 8

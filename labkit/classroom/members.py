@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .observe import requests_pool
-from ..grading.engine import Chapter, Result, Status
 from ..errors import LabkitError
+from ..grading.engine import Chapter, Result, Status
 from ..i18n import M
 from ..incus.client import IncusClient
+from .observe import requests_pool
 
 if TYPE_CHECKING:
     from .status import ClassInfo

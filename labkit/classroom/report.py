@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable
 
-from .progress import NOT_STARTED, bounded
-from .status import TODO, ClassStatus, LearnerStatus
 from ..grading.engine import Result, Status
-from ..i18n import M, Message
 from ..grading.progress import _duration
 from ..grading.render import HINT, SYMBOLS, WORDS, colon
+from ..i18n import M, Message
 from ..terminal import terminal
+from .progress import NOT_STARTED, bounded
+from .status import TODO, ClassStatus, LearnerStatus
 
 # What each symbol is called in JSON (a step's "shown"): its status, or one of the views' own states.
 SHOWN = {"✔": "passed", "✘": "failed", "?": "not_verified", TODO: "todo", NOT_STARTED: "not_started"}

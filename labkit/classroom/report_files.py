@@ -15,14 +15,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from .progress import NOT_STARTED
-from .report import alert_lines, member_cell, member_head, words
-from .status import NOT_MISTAKES, TODO, ClassStatus, display
 from ..grading.engine import Result, Status
-from ..i18n import M, Message
 from ..grading.journal import Journal
 from ..grading.progress import _duration
 from ..grading.render import HINT, HTML_COLOURS, colon
+from ..i18n import M, Message
+from .progress import NOT_STARTED
+from .report import alert_lines, member_cell, member_head, words
+from .status import NOT_MISTAKES, TODO, ClassStatus, display
 
 COLOURS = {SYMBOL: HTML_COLOURS[status] for status, SYMBOL in (
     (Status.PASSED, "✔"), (Status.FAILED, "✘"), (Status.NOT_VERIFIED, "?"))} | {TODO: ("#57606a", "#f6f8fa"),

@@ -27,6 +27,7 @@ from ..labs.baseline import baseline_config
 from .create import update_project
 from .observe import in_project
 from .status import RESETS_FILE, ClassInfo, SnapshotServerOnce, journal_of_params
+
 # A line of the resets journal names a learner and an instructor: both bounded, whatever they are.
 NAME_LIMIT = 64
 

@@ -19,20 +19,20 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from ..provision import quotas
-from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
-from .members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
-from .operations import RunningTasks
-from .progress import DEFAULT_STUCK_MINUTES, NOT_STARTED, STARTED, Progress, progress_of, untouched
-from .observe import Unobserved, chapter_look, learner_access, observe_learners, requests_pool
-from .spec import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
-from ..grading.engine import Baseline, Chapter, History, Result, Score, Status, grade
 from ..errors import LabkitError, UsageError
+from ..grading.engine import Baseline, Chapter, History, Result, Score, Status, grade
+from ..grading.journal import Journal
+from ..grading.render import SYMBOLS
 from ..i18n import M, Message
 from ..incus.client import IncusClient
-from ..grading.journal import Journal
 from ..labs import DEFAULT_LAB, chapter_named
-from ..grading.render import SYMBOLS
+from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
+from ..provision import quotas
+from .members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
+from .observe import Unobserved, chapter_look, learner_access, observe_learners, requests_pool
+from .operations import RunningTasks
+from .progress import DEFAULT_STUCK_MINUTES, NOT_STARTED, STARTED, Progress, progress_of, untouched
+from .spec import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 
 FOLLOW_UP = 0.4
 QUIET = ("instance-file-retrieved",)
@@ -356,7 +356,7 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
                 entry = learner and journal_entry(event, status.info.container, event["project"])
                 if learner:
                     inbox.put((learner, entry or {}))
-        except Exception:  # noqa: BLE001 - closed by us, or the daemon went away
+        except Exception:
             pass
         inbox.put(None)
 

@@ -29,8 +29,8 @@ def run_check(*, lang: str, lab: str | None = None, container: str | None, snaps
 
 def _check(lang: str, lab: str | None, container: str | None, snapshot: str | None, project: str | None, journal: Path | None,
            steps: tuple[str, ...], as_json: bool, verbose: bool) -> int:
-    from ..grading import render
     from ..app.session import Session
+    from ..grading import render
 
     # GET and HEAD over the local socket without httpx: see unix_http.py.
     from ..labs import DEFAULT_LAB

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import click
 
+from ..classroom.progress import DEFAULT_STUCK_MINUTES
+from ..errors import UsageError
+from ..i18n import M, Message, Number, normalise_language
+from ..terminal import terminal
 from .errors import confirm, handles_errors
 from .localized import Group, argument, option
 from .signals import interrupt_on
-from ..errors import UsageError
-from ..i18n import M, Message, Number, normalise_language
-from ..classroom.progress import DEFAULT_STUCK_MINUTES
-from ..terminal import terminal
 
 
 @dataclass
@@ -84,8 +84,8 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
                    pool: str | None, listen: str | None, targets: tuple[str, ...], limit_instances: int | None,
                    limit_disk: str | None, limit_memory: str | None, limit_processes: int | None, workspace: str | None,
                    dry_run: bool) -> None:
-    from ..keys import WORKSPACE_KEY
     from ..classroom import create as classroom
+    from ..keys import WORKSPACE_KEY
 
     if count is not None and roster is not None:
         raise UsageError(M("class.cli.learners_or_roster", "Give either --learners or --roster, not both."))
@@ -124,12 +124,12 @@ def ways_in(name: str, address: str | None) -> list[Message]:
     return [hub, M("class.cli.no_address_folder", "The server does not listen on the network, which only learners using their access folder from their own machine need: for them, run this command again with --listen ADDR:PORT.")]
 
 
-def _workspace_limits(client, name: str, learners: int, given: str | None):  # noqa: ANN001, ANN202
+def _workspace_limits(client, name: str, learners: int, given: str | None):
     """The limits the class's workspaces will have when served: what this run gives, else what an earlier
     run recorded on the class project, over the defaults for the machine and the class's size."""
+    from ..classroom.create import read_state
     from ..hub.workspace_limits import WorkspaceLimits
     from ..keys import WORKSPACE_KEY
-    from ..classroom.create import read_state
 
     stored = (read_state(client).projects.get(name) or {}).get("config") or {}
     return WorkspaceLimits.default_for(learners).with_text(given if given is not None else stored.get(WORKSPACE_KEY))
@@ -247,7 +247,6 @@ def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_pa
 @handles_errors
 def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
     from ..classroom import create as classroom
-
     from ..hub import teardown
 
     folder = opts.folder(name)

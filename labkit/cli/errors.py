@@ -7,11 +7,11 @@ from typing import Any, Callable
 
 import click
 
-from . import localized
 from ..errors import LabkitError, UsageError
-from ..i18n import M, Message
 from ..grading.render import colon
+from ..i18n import M, Message
 from ..terminal import terminal
+from . import localized
 
 
 def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
+from ..i18n import M, Message
+from ..labs import CHAPTERS, chapter_named
 from .errors import handles_errors
 from .localized import Command, option
 from .signals import interrupt_on
-from ..i18n import M, Message
-from ..labs import CHAPTERS, chapter_named
 
 
 @click.command("lab", cls=Command, help=M("cli.help.lab", "Open a lab's notebook in JupyterLab, in your language, and print its URL."))

@@ -60,7 +60,7 @@ TYPE_NAMES = {
 
 
 class Option(_Localized, click.Option):
-    def __init__(self, *args: Any, help: Any = None, metavar: Any = None, **kwargs: Any) -> None:  # noqa: A002
+    def __init__(self, *args: Any, help: Any = None, metavar: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.help, self.metavar = help, metavar
 

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import click
 
-from ..grading import render
-from .classes import class_group
-from .lab import lab_command
-from .errors import confirm, handles_errors
-from .localized import Root, argument, option, use_language
-from .signals import interrupt_on
 from ..errors import IncusUnavailable, UsageError
+from ..grading import render
 from ..i18n import M, Message, normalise_language
 from ..labs import CHAPTERS, DEFAULT_LAB, chapter_named
 from ..terminal import terminal
+from .classes import class_group
+from .errors import confirm, handles_errors
+from .lab import lab_command
+from .localized import Root, argument, option, use_language
+from .signals import interrupt_on
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 

@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .engine import EXEC_ENDED, FILE_SEEN, Baseline, Event, History, Result, Status
 from ..i18n import M, Message
 from ..paths import state_dir
+from .engine import EXEC_ENDED, FILE_SEEN, Baseline, Event, History, Result, Status
 
 if TYPE_CHECKING:  # the recorder writes journals without importing the HTTP client
     from ..labs.snapshots.observe import Instance

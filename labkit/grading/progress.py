@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..i18n import M
 from .engine import Chapter, Status
 from .journal import Attempt
-from ..i18n import M
 
 HEADERS = (M("report.step", "Step"), M("report.status", "Status"), M("report.points", "Points"),
            M("report.time", "Time to pass"), M("report.attempts", "Checks"), M("report.hints", "Hints"))

@@ -10,9 +10,9 @@ import json
 import re
 from typing import Any
 
-from .engine import Result, Score, Status
 from ..i18n import M, Message
 from ..terminal import terminal
+from .engine import Result, Score, Status
 
 
 def _escape(text: str) -> str:

@@ -27,7 +27,7 @@ class ClassAuthenticator(Authenticator):
             found[learner.lower()] = (account["login"], account["password"])
         return found
 
-    async def authenticate(self, handler, data):  # noqa: ANN001 - JupyterHub's signature
+    async def authenticate(self, handler, data):
         typed = (data.get("username") or "").strip().lower()
         found = self._logins().get(typed)
         # Compared in constant time, and a wrong login costs the same as a wrong password.
@@ -36,11 +36,11 @@ class ClassAuthenticator(Authenticator):
             return None
         return {"name": found[0], "admin": found[0] == INSTRUCTOR}
 
-    def check_allowed(self, username, authentication=None):  # noqa: ANN001
+    def check_allowed(self, username, authentication=None):
         return True  # only the accounts file's logins authenticate at all
 
 
-def arrival_url(handler) -> str:  # noqa: ANN001
+def arrival_url(handler) -> str:
     """The instructor lands on the dashboard; a learner on their own server (spawned on arrival)."""
     user = handler.current_user
     if user is not None and user.name == INSTRUCTOR:

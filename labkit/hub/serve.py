@@ -21,13 +21,12 @@ from typing import Any, Callable
 
 import httpx
 
-from ..errors import LabkitError, SetupError, UsageError
+from ..errors import LabkitError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..keys import WORKSPACE_KEY
-from . import access
+from . import access, workspaces
 from . import accounts as accts
-from . import workspaces
 from .config import HubPorts, render_config
 from .state import Accounts, HubState
 from .workspace_image import ensure_workspace_image
@@ -100,7 +99,7 @@ def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Call
     return state
 
 
-def class_info(client: IncusClient, cls: str):  # noqa: ANN201 - classroom.status.ClassInfo
+def class_info(client: IncusClient, cls: str):
     from ..classroom.status import ClassInfo
 
     return ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])

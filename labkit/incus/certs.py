@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import client_config
 from ..errors import IncusAccessDenied, IncusUnavailable, SetupError
 from ..i18n import M
+from . import client_config
 
 if TYPE_CHECKING:  # client.py may import this module (HTTPS remotes): no import cycle
     import ssl

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote
 
-from . import unix_http
 from ..errors import (
     IncusAccessDenied,
     IncusRequestFailed,
@@ -24,8 +23,10 @@ from ..errors import (
     IncusUnavailable,
     InstanceNotFound,
 )
-from .certs import Remote, read_remote
 from ..i18n import M
+from . import unix_http
+from .certs import Remote, read_remote
+
 # Re-exported: the parsers live apart so the event recorder need not import httpx.
 from .timestamps import parse_incus_time, parse_modified  # noqa: F401
 

@@ -14,10 +14,10 @@ handle: `TimeoutError` and other `OSError`s.
 """
 from __future__ import annotations
 
-import json
 # The C module under `socket`: socket.py's enums of every constant and its selectors cost more to
 # import than a check's three requests; the calls made here behave alike on both.
 import _socket
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .aptsources import ensure_backports, find_debian_mirror, read_os_release
 from ..errors import SetupError
 from ..i18n import M, Message
+from .aptsources import ensure_backports, find_debian_mirror, read_os_release
 
 # Debian codenames that predate Incus in the main archive; a Debian without
 # VERSION_ID (testing, unstable) whose codename is not here is newer than 12.

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import daemon
 from ..errors import LabkitError, SetupError
 from ..i18n import M, Message
 from ..incus.client import Endpoint, IncusClient
+from . import daemon
 from .snapshot_server_tokens import Caller, caller_client, encode_token, learner_token  # noqa: F401  (encode_token: the classes)
 from .storage import ensure_root_disk, ensure_storage
 
@@ -322,8 +322,7 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
     remote as such: its address is the learner's to choose."""
     from ..errors import SnapshotServerMissing
     from ..incus.certs import read_remote
-    from ..incus.client_config import parse, read
-    from ..incus.client_config import split_address
+    from ..incus.client_config import parse, read, split_address
 
     local = local_server()
     named = configured(Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR))

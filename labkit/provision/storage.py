@@ -10,10 +10,10 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
-from . import quotas
 from ..errors import IncusRequestFailed, SetupError
 from ..i18n import M
 from ..incus.client import IncusClient
+from . import quotas
 
 POOL_NAME = "default"
 BTRFS_SIZE = "15GiB"

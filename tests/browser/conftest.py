@@ -42,8 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
 # -- what the tests need ----------------------------------------------------------
 def missing_requirements(*, incus: bool = True) -> list[str]:
     """Why the browser tests cannot run here (empty when they can)."""
-    from labkit.provision.daemon import daemon_answers
     from labkit.incus.client import SYSTEM_SOCKET
+    from labkit.provision.daemon import daemon_answers
 
     missing = []
     if not os.access(CHROMIUM, os.X_OK):

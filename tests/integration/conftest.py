@@ -21,9 +21,9 @@ from typing import Iterator
 
 import pytest
 
-from labkit.provision.daemon import daemon_answers
-from labkit.incus.client import SYSTEM_SOCKET
 from labkit.app.setup import wait_until_booted
+from labkit.incus.client import SYSTEM_SOCKET
+from labkit.provision.daemon import daemon_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration

@@ -28,11 +28,11 @@ from typing import Iterator
 
 import pytest
 
-from labkit.incus import certs
+from labkit.app.session import Session
 from labkit.classroom import create as classroom
 from labkit.errors import SetupError
+from labkit.incus import certs
 from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient
-from labkit.app.session import Session
 
 from .conftest import ROOT, _require_daemon, unique
 

@@ -10,7 +10,6 @@ import json
 import subprocess
 import time
 import uuid
-from pathlib import Path
 from typing import Iterator
 
 import pytest

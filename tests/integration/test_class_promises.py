@@ -17,12 +17,12 @@ from typing import Iterator
 
 import pytest
 
-from labkit.provision import quotas
-from labkit.grading import render
-from labkit.provision import storage as server
+from labkit.app.session import Session
 from labkit.classroom.report import rich_status
 from labkit.classroom.status import class_status
-from labkit.app.session import Session
+from labkit.grading import render
+from labkit.provision import quotas
+from labkit.provision import storage as server
 
 from .conftest import ROOT, _require_daemon, unique
 from .test_class import Klass, admin, labkit_class, running_class

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit.incus.client import IncusClient, find_endpoint
 from labkit.app import recorder_service
 from labkit.app.setup import start_recorder
+from labkit.incus.client import IncusClient, find_endpoint
 
 from .conftest import check_json, incus, labkit
 from .test_recorder import events, wait_for

@@ -19,12 +19,12 @@ from typing import Iterator
 import pytest
 
 from labkit.app import recorder_service
-from labkit.provision.daemon import INCUSD, daemon_answers
+from labkit.app.setup import start_recorder
 from labkit.incus.client import Endpoint, IncusClient, find_endpoint
 from labkit.notebooks.api import Lab
-from labkit.app.setup import start_recorder
+from labkit.provision.daemon import INCUSD, daemon_answers
 
-from .conftest import ROOT, incus, labkit, unique
+from .conftest import ROOT, incus, labkit
 
 SNAP = "ubuntu-test-1"
 FILE = "/root/this_file.txt"

@@ -7,8 +7,8 @@ from typing import Iterator
 
 import pytest
 
-from labkit.incus.client import IncusClient, find_endpoint
 from labkit.app import recorder_service
+from labkit.incus.client import IncusClient, find_endpoint
 from labkit.provision.image import default_image, find_image, local_images
 from labkit.provision.storage import default_pool, ensure_root_disk
 

@@ -24,11 +24,11 @@ import pytest
 
 from labkit.grading.access import Access
 from labkit.grading.engine import Event, History, Status, grade
-from labkit.incus.events import Listener
 from labkit.incus.client import IncusClient, find_endpoint
+from labkit.incus.events import Listener
 from labkit.labs.snapshot_server.steps import CHAPTER
-from labkit.provision.second_server import admin_client as open_snapshot_server
 from labkit.provision.second_server import SnapshotServer
+from labkit.provision.second_server import admin_client as open_snapshot_server
 
 from .conftest import delete_instance, incus, labkit, unique
 from .test_snapshot_server import free_port, second, setup_server, token_of

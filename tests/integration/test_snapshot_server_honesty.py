@@ -5,8 +5,6 @@ instance and a fresh client folder).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from labkit.grading.engine import History, Status, grade

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.errors import SetupError
 from labkit.provision.aptsources import (
     BACKPORTS_FILE,
     backports_stanza,
@@ -12,7 +13,6 @@ from labkit.provision.aptsources import (
     parse_deb822,
     parse_one_line,
 )
-from labkit.errors import SetupError
 
 MIRROR = "http://mirror.example.invalid/debian"
 OTHER = "https://other.example.invalid/debian"

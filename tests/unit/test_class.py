@@ -16,15 +16,15 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from labkit.incus import certs
 from labkit.classroom import create as classroom
+from labkit.classroom.create import ClassSpec, Limits, ServerState
 from labkit.classroom.report import status_json, text_status
 from labkit.classroom.report_files import report_csv, report_html
 from labkit.classroom.status import TODO, class_status
-from labkit.classroom.create import ClassSpec, Limits, ServerState
 from labkit.errors import InvalidName, SetupError, UsageError
-from labkit.incus.client import Endpoint, IncusClient
 from labkit.grading.journal import Journal
+from labkit.incus import certs
+from labkit.incus.client import Endpoint, IncusClient
 from labkit.incus.remote_transport import RemoteTransport
 from labkit.labs.snapshots.observe import Instance
 

@@ -120,9 +120,9 @@ def test_step_time_stuck_mark_and_last_failure(tmp_path):
 
 def test_a_failure_message_is_bounded_and_shown_never_obeyed(tmp_path, monkeypatch):
     """The message quotes the learner's snapshot names: bounded in JSON, escaped on a terminal."""
-    from labkit.grading.engine import Result
     from labkit.classroom.progress import MESSAGE_LIMIT, progress_of
     from labkit.classroom.report import _progress_json
+    from labkit.grading.engine import Result
     from labkit.i18n import M
 
     status, _, by = graded(tmp_path, {"frank": "wrong_snapshot_name"})
@@ -147,8 +147,8 @@ def test_the_second_chapters_start_is_read_from_what_the_learner_cannot_write():
     from pathlib import Path
 
     from labkit.grading.engine import History
-    from labkit.labs.snapshot_server.steps import CHAPTER
     from labkit.labs.snapshot_server.observe import build
+    from labkit.labs.snapshot_server.steps import CHAPTER
 
     folder = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "snapshot-server"
     seen = {}

@@ -12,9 +12,8 @@ import threading
 import time
 import types
 
-import pytest
-
-from labkit.classroom import operations, status as class_status_module
+from labkit.classroom import operations
+from labkit.classroom import status as class_status_module
 from labkit.classroom.operations import HOLD_SECONDS, RunningTasks
 from labkit.incus import events
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from labkit.cli import main as cli_main
 from labkit.cli import localized
+from labkit.cli import main as cli_main
 from labkit.i18n import M
 
 NB = "\u00a0"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str, lang_env: str = "C.UTF-8", input: str | None = None):  # noqa: A002
+def run(*args: str, lang_env: str = "C.UTF-8", input: str | None = None):
     return CliRunner().invoke(cli_main.main, list(args), input=input, prog_name="labkit", env={"LANG": lang_env, "LC_ALL": None, "LC_MESSAGES": None})
 
 

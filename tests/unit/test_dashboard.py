@@ -40,7 +40,7 @@ HOSTILE = '<img src=x onerror="alert(1)">&'
 class HubAnswers(HubOAuth):
     """HubOAuth as the service runs it; the hub's API answer about a token comes from USERS."""
 
-    def user_for_token(self, token, use_cache=True, session_id="", *, sync=True):  # noqa: ANN001
+    def user_for_token(self, token, use_cache=True, session_id="", *, sync=True):
         model = USERS.get(token)
         if sync:
             return model

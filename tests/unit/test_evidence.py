@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from labkit.classroom import observe as class_observe
-from labkit.labs.snapshots.class_view import file_matters
 from labkit.classroom.status import class_status
 from labkit.grading.engine import Baseline, Event, History, grade
-from labkit.labs.snapshots.steps import CHAPTER
+from labkit.labs.snapshots.class_view import file_matters
 from labkit.labs.snapshots.observe import Instance, Observation, candidate_places
+from labkit.labs.snapshots.steps import CHAPTER
 
 from .test_checks import FIXTURES, PARAMS, T0, load
 from .test_class import SCENARIOS, fake_class, fake_client

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import polib
 
-from labkit.notebooks.catalogue import catalogue_problems, runtime_problems, typography_problems
 from labkit.i18n import M, Number, default_language, translate
+from labkit.notebooks.catalogue import catalogue_problems, runtime_problems, typography_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "translations" / "fr" / "LC_MESSAGES" / "labkit.po"

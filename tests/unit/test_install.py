@@ -11,8 +11,8 @@ from labkit.provision.install import (
     InstallPlan,
     PackageGroup,
     detect_distro,
-    incus_install_plan,
     ensure_test_tools,
+    incus_install_plan,
     install_packages,
 )
 

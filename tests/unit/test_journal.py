@@ -7,11 +7,9 @@ import stat
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from labkit.grading.engine import Result, Status
-from labkit.i18n import M
 from labkit.grading.journal import Journal, default_path, now
+from labkit.i18n import M
 from labkit.labs.snapshots.observe import Instance
 
 IDENTITY = ("snapshots", "default", "ubuntu-test", "ubuntu-test-1")

@@ -14,8 +14,16 @@ from click.testing import CliRunner
 from labkit.cli.main import main
 from labkit.errors import LabServerError, UsageError
 from labkit.labs import DEFAULT_LAB, chapter_named
-from labkit.notebooks.server import (Listen, find_free_port, headless, jupyter_argv, notebook_path, parse_listen, public_host,
-                               ssh_command)
+from labkit.notebooks.server import (
+    Listen,
+    find_free_port,
+    headless,
+    jupyter_argv,
+    notebook_path,
+    parse_listen,
+    public_host,
+    ssh_command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -166,5 +166,5 @@ def test_no_comment_points_outside_the_repository() -> None:
         if "design" + ".md" in text and path.name != "test_layers.py":
             outside.append(path.relative_to(ROOT).as_posix())
         cited.update(re.findall(r"docs/[\w-]+\.md", text))
-    assert not outside, f"these files cite a design file outside the repository: {outside}"  # noqa
+    assert not outside, f"these files cite a design file outside the repository: {outside}"
     assert cited and all((ROOT / doc).is_file() for doc in cited), sorted(cited)

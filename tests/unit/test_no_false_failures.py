@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from labkit.grading.engine import FILE_SEEN, Baseline, Event, History, Status, grade
-from labkit.labs.snapshots.steps import CHAPTER
 from labkit.labs.snapshots.observe import Observation
+from labkit.labs.snapshots.steps import CHAPTER
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "observations"
 PARAMS = {"container": "ubuntu-test", "snapshot": "ubuntu-test-1"}

@@ -8,8 +8,8 @@ from rich.console import Console
 
 from labkit.grading import render
 from labkit.grading.engine import Score, Status, grade
-from labkit.labs.snapshots.steps import CHAPTER
 from labkit.labs.snapshots.observe import Observation
+from labkit.labs.snapshots.steps import CHAPTER
 
 from .test_checks import PARAMS, history, load
 

@@ -16,8 +16,8 @@ import pytest
 
 from labkit.grading.engine import Event, History, Status, grade
 from labkit.labs import CHAPTERS
-from labkit.labs.snapshot_server.steps import CHAPTER, pattern_problem
 from labkit.labs.snapshot_server.observe import build, same_address
+from labkit.labs.snapshot_server.steps import CHAPTER, pattern_problem
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "snapshot-server"
 ORDER = ["remote", "snapshot", "copy", "autostart", "schedule", "pattern", "expiry", "refresh"]

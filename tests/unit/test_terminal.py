@@ -4,12 +4,12 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from labkit.provision import quotas
-from labkit.grading import render
 from labkit.classroom.status import ClassInfo, isolation_warnings
+from labkit.grading import render
 from labkit.grading.engine import Result, Score, Status
 from labkit.i18n import M
 from labkit.incus.client import Endpoint, IncusClient
+from labkit.provision import quotas
 from labkit.terminal import LIMIT, printable, terminal
 
 RAW = ("\x1b", "\x07", "\x9b", "\u202e")

@@ -9,9 +9,25 @@ import pytest
 from click.testing import CliRunner
 
 from labkit.cli.main import main
-from labkit.notebooks.catalogue import PLACEHOLDER, french_document_problems, readme_problems, runtime_problems, typography_problems
 from labkit.grading.render import html_text
-from labkit.notebooks.typography import AGREEMENT, FRENCH_END, FRENCH_START, LOG, REFRESH, TIME, readme_passages, slips, term_slips
+from labkit.notebooks.catalogue import (
+    PLACEHOLDER,
+    french_document_problems,
+    readme_problems,
+    runtime_problems,
+    typography_problems,
+)
+from labkit.notebooks.typography import (
+    AGREEMENT,
+    FRENCH_END,
+    FRENCH_START,
+    LOG,
+    REFRESH,
+    TIME,
+    readme_passages,
+    slips,
+    term_slips,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = Path("translations/fr/LC_MESSAGES/labkit.po")
@@ -36,7 +52,7 @@ def repo(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("text", [
     f"Lancez{NB}: rien.", f"Continuer{NB}?", f"Attention{NB}!", f"un{NB}; deux",
     f"Lancez «{NB}incus info{NB}» maintenant.", f"Lancez «{NNB}incus info{NNB}»{NNB}: voilà.",
-    f"en {{seconds}}{NB}s.", f"à 3{NB}h du matin", f"{{count}} apprenants", "Étape 1",
+    f"en {{seconds}}{NB}s.", f"à 3{NB}h du matin", "{count} apprenants", "Étape 1",
 ])
 def test_good_french_passes(text: str) -> None:
     assert slips(text) == []
@@ -203,12 +219,12 @@ def terms(text: str, english: str | None = None) -> list[str]:
     ("## Étape 8 : rafraîchir la copie", "## Step 8: refresh the copy", REFRESH),  # no « actualiser » at all
     ("puis met la copie à jour avec `incus copy --refresh`", None, REFRESH),  # French alone: next to « copie »
     # a log is a « fichier journal »; a bare « journal » is the learner's journal or a log, unsaid
-    (f"Son journal se trouve dans son dossier.", "Its log is in its folder.", LOG),
+    ("Son journal se trouve dans son dossier.", "Its log is in its folder.", LOG),
     ("consultez le journal du démon", None, LOG),
     # a plural after a count that may be 1
     (f"{{step}}{NB}: {{count}} apprenants sur {{total}}", "{step}: {count} of {total} learners", AGREEMENT),
     ("1 apprenants sur 30", None, AGREEMENT),
-    (f"dans un délai de {{seconds}} secondes.", "within {seconds} seconds.", AGREEMENT),
+    ("dans un délai de {seconds} secondes.", "within {seconds} seconds.", AGREEMENT),
     # a time of day outside code
     (f"Chaque jour à 20:50{NB}:", "Every day at 20:50:", TIME),
     ("le 2 janvier 2006 à 15:04:05.", None, TIME),

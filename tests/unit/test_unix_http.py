@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labkit.incus import unix_http
-from labkit.incus.client_config import parse
 from labkit.errors import IncusAccessDenied, IncusTimeout, IncusUnavailable, InstanceNotFound
+from labkit.incus import unix_http
 from labkit.incus.client import Endpoint, IncusClient
+from labkit.incus.client_config import parse
 
 from .fake_incus import FakeIncus
 from .test_incus_client import FORBIDDEN

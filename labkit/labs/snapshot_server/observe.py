@@ -12,26 +12,25 @@ an observation and is pure.
 """
 from __future__ import annotations
 
-import os
 import socket as socketlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ...errors import InstanceNotFound, LabkitError, SnapshotServerMissing
+from ...errors import InstanceNotFound, LabkitError
 from ...i18n import M
-from ..snapshots.observe import Instance
 from ...incus.client_config import split_address
 from ...incus.timestamps import parse_incus_time
+from ..snapshots.observe import Instance
 
 if TYPE_CHECKING:
     from ...grading.access import Access
-    from ...incus.client import IncusClient
     from ...i18n import Message
+    from ...incus.client import IncusClient
 
 # The keys the checks read, on both instances.  volatile.* ones only Incus writes.
 KEYS = ("boot.autostart", "snapshots.schedule", "snapshots.pattern", "snapshots.expiry",

@@ -13,8 +13,21 @@ from datetime import datetime, timezone
 
 from ...grading.engine import Chapter, Context, Status, Step, Verdict, consumed, failed, passed
 from ...i18n import M
-from .evidence import (FILE_PATH, _before_restore, _first, _gone, _hms, _not_done, _p, _started_after_restore,
-                                 _status_now, identity_problem, restore_doubt, restore_proof, restore_unknown)
+from .evidence import (
+    FILE_PATH,
+    _before_restore,
+    _first,
+    _gone,
+    _hms,
+    _not_done,
+    _p,
+    _started_after_restore,
+    _status_now,
+    identity_problem,
+    restore_doubt,
+    restore_proof,
+    restore_unknown,
+)
 from .observe import observe_chapter, reset_chapter
 from .recorded import FUTURE_SKEW, recorded_touch
 from .texts import NUDGES, SOLUTIONS, TITLES
