@@ -107,7 +107,7 @@ def create_phases() -> tuple[dict[str, tuple[int, float]], Callable[[], None]]:
     timed(classroom.quotas, "ensure_counted", "pool quotas counted")
     timed(classroom, "_ensure_class_project", "class project")
     timed(classroom, "_ensure_golden", "golden instance (built, booted, stopped)")
-    timed(classroom, "_ensure_project", "projects created or updated (sum)")
+    timed(classroom, "ensure_project", "projects created or updated (sum)")
     timed(classroom, "ensure_root_disk", "root disk profiles (sum)")
     timed(IncusClient, "request", "copies of the golden instance (sum; one at a time)", copy)
     timed(classroom, "_start", "starts and boots (sum)")

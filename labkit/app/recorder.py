@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote, urlsplit
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, unix_connect
 
+from ..grading.contract import Retention
 from ..grading.engine import EXEC_ENDED, FILE_SEEN
 from ..grading.journal import Journal
 from ..incus.events import journal_entry
@@ -72,10 +73,19 @@ class Stopped(BaseException):
     """SIGTERM or SIGINT: raised from the signal handler, so a blocked read ends at once."""
 
 
+def _retention(lab: str) -> Retention:
+    """The chapter's journal retention (its checks and their I/O are not loaded with it); a lab this
+    labkit no longer knows keeps the default bound."""
+    from ..labs import CHAPTERS
+
+    return CHAPTERS[lab].retention if lab in CHAPTERS else Retention()
+
+
 class Recorder:
     def __init__(self, config: Config, state_path: Path, log=sys.stderr):
         self.config, self.state_path, self.log = config, state_path, log
-        self.journals = [(w, Journal.of_params(Path(w.journal), w.lab, config.project, w.params)) for w in config.watches]
+        self.journals = [(w, Journal.of_params(Path(w.journal), w.lab, config.project, w.params, _retention(w.lab)))
+                         for w in config.watches]
         self.state = State(os.getpid(), _now().isoformat())
         self._ws: ClientConnection | None = None
         self.instance_deleted = False

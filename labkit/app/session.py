@@ -68,7 +68,7 @@ class Session:
         self.project = self.client.project
         self.access = access or Access(self.client, _snapshot_server_opener(self.project, lean_reads), _client_config())
         path = Path(journal) if journal else journal_mod.default_path(self.chapter.id, self.project, self.container)
-        self.journal = Journal.of_params(path, self.chapter.id, self.project, self.params)
+        self.journal = Journal.of_params(path, self.chapter.id, self.project, self.params, self.chapter.retention)
 
     def steps(self, wanted: list[str] | None) -> list[str]:
         known = self.chapter.step_ids

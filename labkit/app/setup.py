@@ -11,9 +11,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
-from ..errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError
+from ..errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError, UsageError
 from ..i18n import M, Message, Number
 from ..incus import instances
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
@@ -26,6 +26,8 @@ from ..provision.image import REMOTE_IMAGE, find_image, local_images
 from ..provision.storage import ensure_root_disk, ensure_storage
 
 REMOTE_PROBE_SECONDS = 5
+# confirm(question, refusal, lang): returns when the user agrees, raises UsageError(refusal) otherwise.
+Confirm = Callable[[Message, Message, str], None]
 
 
 @dataclass
@@ -57,8 +59,11 @@ class Phases:
 
 def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bool, yes: bool, lab: str = DEFAULT_LAB,
               container: str | None = None, snapshot: str | None = None, journal: Path | None = None,
-              recorder: bool = True) -> None:
-    """Bring up the lab instance of the chapter `lab` (its own container name unless one is given)."""
+              recorder: bool = True, confirm: Confirm | None = None) -> None:
+    """Bring up the lab instance of the chapter `lab` (its own container name unless one is given).
+
+    `confirm(question, refusal, lang)` asks before anything is destroyed (the command line's prompt,
+    passed in: this layer does not print prompts); without it, only `yes` allows a rebuild."""
     from .session import chapter_params
 
     params = chapter_params(chapter_named(lab), container, snapshot)  # every name checked before any change
@@ -77,7 +82,7 @@ def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bo
                              else M("setup.storage.pool", "pool “{pool}” ({driver}).", pool=pool.pool, driver=pool.driver))
         existing = client.instance_or_none(container)
         if existing is not None and recreate:
-            _confirm_recreate(container, yes, lang)
+            _confirm_recreate(container, yes, lang, confirm)
             with phases.phase(M("setup.phase.delete", "Deleting the old instance")):
                 instances.delete(client, container)
             existing = None
@@ -224,10 +229,11 @@ def _launch(client: IncusClient, image: str, container: str, log: Path) -> None:
         raise SetupError(M("setup.launch_failed", "Creating the instance “{container}” from {image} failed. The reason is at the end of {log}; nothing was left behind.", container=container, image=image, log=str(log)))
 
 
-def _confirm_recreate(container: str, yes: bool, lang: str) -> None:
+def _confirm_recreate(container: str, yes: bool, lang: str, confirm: Confirm | None) -> None:
     if yes:
         return
-    from ..cli.errors import confirm
-
+    refusal = M("setup.recreate.needs_yes", "Nothing was deleted. Confirm the rebuild, or pass --yes.")
+    if confirm is None:
+        raise UsageError(refusal)
     confirm(M("setup.recreate.confirm", "This deletes the instance “{container}” with its snapshots and files, then creates it again. Continue?", container=container),
-            M("setup.recreate.needs_yes", "Nothing was deleted. Confirm the rebuild, or pass --yes."), lang)
+            refusal, lang)

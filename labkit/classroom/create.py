@@ -27,6 +27,7 @@ from ..provision import quotas
 from ..provision.image import default_image
 from ..provision.storage import default_pool, ensure_root_disk
 from . import second_server
+from .projects import delete_project, ensure_project, update_project
 from .spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
     CERT_KEY,
     CLASS_KEY,
@@ -215,31 +216,13 @@ def image_source(image: str) -> dict[str, Any]:
     return {"type": "image", "alias": image}
 
 
-def _ensure_project(client: IncusClient, state: ServerState, name: str, config: dict[str, str], description: str) -> None:
-    if name not in state.projects:
-        client.request("POST", "/1.0/projects", json={"name": name, "description": description, "config": config}, project=False)
-    else:
-        # features.* cannot change once a project holds instances; they are set at creation only.
-        update_project(client, name, {k: v for k, v in config.items() if not k.startswith("features.")})
-
-
-def update_project(client: IncusClient, name: str, changes: dict[str, str]) -> None:
-    """PUT, not PATCH: Incus 6.0 resets the features a PATCH leaves out (and then refuses)."""
-    current = client.request("GET", f"/1.0/projects/{quote(name)}", project=False) or {}
-    config = dict(current.get("config") or {})
-    if all(config.get(k) == v for k, v in changes.items()):
-        return
-    client.request("PUT", f"/1.0/projects/{quote(name)}", project=False,
-                   json={"config": config | changes, "description": current.get("description", "")})
-
-
 def _ensure_class_project(client: IncusClient, spec: ClassSpec, state: ServerState, pool: str) -> None:
     known = [n for n in ((state.projects.get(spec.class_project) or {}).get("config") or {}).get(LEARNERS_KEY, "").split(",") if n]
     config = {CLASS_KEY: spec.name, ROLE_KEY: "class", LAB_KEY: spec.lab, CONTAINER_KEY: spec.container, LIMITS_KEY: spec.limits.to_text(),
               LEARNERS_KEY: ",".join(dict.fromkeys([*known, *spec.learners])), "features.images": "false", "features.profiles": "true"}
     if spec.image:
         config[IMAGE_KEY] = spec.image
-    _ensure_project(client, state, spec.class_project, config, f"labkit class {spec.name}")
+    ensure_project(client, state, spec.class_project, config, f"labkit class {spec.name}")
     ensure_root_disk(client, pool, project=spec.class_project, exact=True)
 
 
@@ -304,7 +287,7 @@ def _prepare_learner(client: IncusClient, spec: ClassSpec, state: ServerState, l
     # “isolated” refuses security.idmap.isolated=false (and privileged containers). Incus 6.0.4
     # checks only the keys an instance sets, so an instance made without the profile escapes it:
     # `class status` warns about those (class_status.isolation_warnings).
-    _ensure_project(client, state, project, {CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner,
+    ensure_project(client, state, project, {CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner,
                                              "features.images": "true", "features.profiles": "true",
                                              "restricted.containers.privilege": "isolated",
                                              **limits.project_config()}, f"labkit class {spec.name}: {learner}")
@@ -423,7 +406,7 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
         elif listen and owner and state.config.get("core.https_address") == listen:
             client.request("PATCH", "/1.0", json={"config": {"core.https_address": ""}}, project=False)
             done.listener_off = True
-        done.projects.append(_delete_project(client, project["name"]))
+        done.projects.append(delete_project(client, project["name"]))
     shutil.rmtree(folder, ignore_errors=True)
     return done
 
@@ -431,7 +414,7 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
 def _try_delete_project(client: IncusClient, project: str) -> tuple[str, LabkitError | None]:
     """A learner's project, or why not (a cluster member down): the others are removed all the same."""
     try:
-        return _delete_project(client, project), None
+        return delete_project(client, project), None
     except LabkitError as exc:
         return project, exc
 
@@ -449,11 +432,3 @@ def _not_removed(name: str, failed: dict[str, LabkitError], done: Destroyed) -> 
         count=len(failed), name=name, projects=", ".join(sorted(failed)), reason=reasons, removed=len(done.projects),
         certificates=done.certificates))
 
-
-def _delete_project(client: IncusClient, project: str) -> str:
-    for inst in client.request("GET", "/1.0/instances", params={"project": project, "recursion": 1}) or []:
-        if inst.get("status") != "Stopped":
-            _stop(client, project, inst["name"])
-    # projects_force_delete (Incus ≥ 6.0): instances, images, volumes and profiles go with it.
-    client.request("DELETE", f"/1.0/projects/{quote(project)}", params={"force": "true"}, project=False, timeout=300)
-    return project

@@ -14,7 +14,7 @@ from ..incus.client import IncusClient
 from .observe import requests_pool
 
 if TYPE_CHECKING:
-    from .status import ClassInfo
+    from .info import ClassInfo
 
 MEMBER_UNREACHABLE = "member-unreachable"  # not a learner's mistake: reported once per member, not per step
 MEMBER_PROBE = 3.0  # seconds: a member that does not answer the leader this fast is reported, not waited for

@@ -24,8 +24,8 @@ from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..labs import chapter_named
 from ..labs.baseline import baseline_config
-from .create import update_project
 from .observe import in_project
+from .projects import update_project
 from .status import RESETS_FILE, ClassInfo, SnapshotServerOnce, journal_of_params
 
 # A line of the resets journal names a learner and an instructor: both bounded, whatever they are.

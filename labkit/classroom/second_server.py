@@ -21,6 +21,8 @@ from ..i18n import M, Message
 from ..incus import certs
 from ..incus.client import IncusClient
 from ..provision.second_server import LEARNER_REMOTE_FILE
+from ..servers import SNAPSHOT_SERVER
+from .projects import delete_project, ensure_project
 from .spec import CLASS_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY, ClassSpec
 
 # The remote's name the chapters teach (docs/second-lab-facts.md), in the line the learner runs.
@@ -125,10 +127,9 @@ def ensure_learner(client: IncusClient, spec: ClassSpec, side: ServerSide, learn
     """The learner's project there, and their token: returns the `incus remote add` line, or None
     when their certificate is already trusted (a token works once: a re-run issues none)."""
     from ..provision.storage import ensure_root_disk
-    from .create import _ensure_project
 
     project, limits, trust = spec.project(learner), spec.limits, spec.certificate_name(learner)
-    _ensure_project(client, side, project, {
+    ensure_project(client, side, project, {
         CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner, TRUST_KEY: trust,
         "features.images": "true", "features.profiles": "true", "restricted.containers.privilege": "isolated",
         **limits.project_config()}, f"labkit class {spec.name}: {learner}")
@@ -177,7 +178,7 @@ def used_by(config: dict[str, str]) -> bool:
     if config.get(TRUST_KEY):
         return True
     try:
-        return config.get(ROLE_KEY) == "class" and "snapshot-server" in chapter_named(config.get(LAB_KEY) or "").needs
+        return config.get(ROLE_KEY) == "class" and chapter_named(config.get(LAB_KEY) or "").needs_server(SNAPSHOT_SERVER)
     except UsageError:  # a lab this labkit does not know
         return False
 
@@ -208,7 +209,6 @@ def _gone_for_good() -> bool:
 
 def destroy(client: IncusClient, name: str) -> Removed:
     """Access first (pending tokens, then certificates), then the projects with all they hold."""
-    from .create import _delete_project
 
     side = ServerSide.read(client)
     mine = {p for p, data in side.projects.items() if (data.get("config") or {}).get(CLASS_KEY) == name}
@@ -223,5 +223,5 @@ def destroy(client: IncusClient, name: str) -> Removed:
             client.request("DELETE", f"/1.0/certificates/{cert['fingerprint']}", project=False)
             done.certificates += 1
     for project in sorted(mine):
-        done.projects.append(_delete_project(client, project))
+        done.projects.append(delete_project(client, project))
     return done

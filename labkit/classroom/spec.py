@@ -32,6 +32,7 @@ from ..keys import (  # noqa: F401
 )
 from ..labs import DEFAULT_LAB, chapter_named
 from ..paths import state_dir
+from ..servers import SNAPSHOT_SERVER
 
 CLASS_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{0,28}[A-Za-z0-9])?$")
 LEARNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,30}[A-Za-z0-9])?$")
@@ -146,7 +147,7 @@ class ClassSpec:
 
     @property
     def needs_snapshot_server(self) -> bool:
-        return "snapshot-server" in chapter_named(self.lab).needs
+        return chapter_named(self.lab).needs_server(SNAPSHOT_SERVER)
 
     @property
     def class_project(self) -> str:

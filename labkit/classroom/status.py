@@ -25,14 +25,14 @@ from ..grading.journal import Journal
 from ..grading.render import SYMBOLS
 from ..i18n import M, Message
 from ..incus.client import IncusClient
-from ..labs import DEFAULT_LAB, chapter_named
-from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
+from ..labs import chapter_named
 from ..provision import quotas
+from ..servers import SNAPSHOT_SERVER
+from .info import ClassInfo
 from .members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
 from .observe import Unobserved, chapter_look, learner_access, observe_learners, requests_pool
 from .operations import RunningTasks
 from .progress import DEFAULT_STUCK_MINUTES, NOT_STARTED, STARTED, Progress, progress_of, untouched
-from .spec import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 
 FOLLOW_UP = 0.4
 QUIET = ("instance-file-retrieved",)
@@ -42,48 +42,6 @@ NOT_MISTAKES = (MEMBER_UNREACHABLE, "unobserved")
 # One line per learner reset (reset.py), in the class folder: a view that sees it change reads the
 # class's baselines and the journals again.
 RESETS_FILE = "resets.jsonl"
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    name: str
-    container: str
-    learners: dict[str, str]  # learner -> project
-    # learner -> (volatile.uuid, volatile.uuid.generation) of the instance `class create` made,
-    # held in the learner's project config, which the learner can read but not write.
-    baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
-    lab: str = DEFAULT_LAB
-    # learner -> the name of their certificate on the snapshot server (the chapter's `learner` param).
-    trust_names: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_projects(cls, name: str, projects: list[dict[str, Any]]) -> ClassInfo:
-        mine = [p for p in projects if (p.get("config") or {}).get(CLASS_KEY) == name]
-        head = next((p for p in mine if p["config"].get(ROLE_KEY) == "class"), None)
-        learners = {p["config"][LEARNER_KEY]: p for p in mine if p["config"].get(ROLE_KEY) == "learner"}
-        if head is None and not learners:
-            raise UsageError(M("class.status.unknown", "There is no class “{name}” on this server (no project carries user.labkit.class={name}). Create it with “labkit class create {name} --learners N”.", name=name))
-        head_config = (head or {}).get("config", {})
-        lab = head_config.get(LAB_KEY) or DEFAULT_LAB
-        container = head_config.get(CONTAINER_KEY) or chapter_named(lab).defaults["container"]
-        baselines = {learner: (p["config"][BASELINE_UUID], p["config"][BASELINE_GENERATION]) for learner, p in learners.items()
-                     if p["config"].get(BASELINE_UUID) and p["config"].get(BASELINE_GENERATION)}
-        trust = {learner: p["config"][TRUST_KEY] for learner, p in learners.items() if p["config"].get(TRUST_KEY)}
-        return cls(name, container, {k: learners[k]["name"] for k in sorted(learners)}, baselines, lab, trust)
-
-    def params(self, chapter: Chapter, snapshot: str | None) -> dict[str, str]:
-        """The chapter's params for the whole class: its defaults, the class's instance name."""
-        params = dict(chapter.defaults) | {"container": self.container}
-        return params | ({"snapshot": snapshot} if snapshot else {})
-
-    def learner_params(self) -> dict[str, dict[str, str]]:
-        """What differs per learner: the name of the certificate their snapshot-server token made
-        (the chapter's `learner` param, the name it looks for in the trust store)."""
-        return {learner: {"learner": name} for learner, name in self.trust_names.items()}
-
-    def baseline(self, learner: str) -> Baseline | None:
-        held = self.baselines.get(learner)
-        return None if held is None else Baseline(held[0], held[1], datetime.now(timezone.utc), trusted=True)
 
 
 @dataclass(frozen=True)
@@ -144,7 +102,8 @@ def display(result: Result, not_started: bool = False) -> str:
 
 
 def journal_for(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, snapshot: str) -> Journal:
-    return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container, snapshot)
+    return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container, snapshot,
+                   chapter.retention)
 
 
 def journal_of_params(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, params: dict[str, str]) -> Journal:
@@ -282,7 +241,7 @@ class SnapshotServerOnce:
     A server that cannot be reached makes each learner's look say so (`unobserved`), not the view fail."""
 
     def __init__(self, chapter: Chapter) -> None:
-        self.needed = "snapshot-server" in chapter.needs
+        self.needed = chapter.needs_server(SNAPSHOT_SERVER)
         self.client: IncusClient | None = None
         self.lock = threading.Lock()
 

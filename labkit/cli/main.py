@@ -16,6 +16,7 @@ from ..errors import IncusUnavailable, UsageError
 from ..grading import render
 from ..i18n import M, Message, normalise_language
 from ..labs import CHAPTERS, DEFAULT_LAB, chapter_named
+from ..servers import SNAPSHOT_SERVER
 from ..terminal import terminal
 from .classes import class_group
 from .errors import confirm, handles_errors
@@ -197,8 +198,8 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
 
         ensure_test_tools(STATE_DIR / "setup.log", lambda message: opts.say(message, err=True))
     run_setup(lang=opts.lang, lab=opts.lab, container=opts.container, snapshot=opts.snapshot, project=opts.project,
-              image=image, recreate=recreate, yes=yes, journal=opts.journal, recorder=not no_recorder)
-    if "snapshot-server" in chapter_named(opts.lab).needs:
+              image=image, recreate=recreate, yes=yes, journal=opts.journal, recorder=not no_recorder, confirm=confirm)
+    if chapter_named(opts.lab).needs_server(SNAPSHOT_SERVER):
         # The lab cannot be done without it: bring it up too (idempotent), or say how.
         from ..provision import second_server as second
         from ..provision.install import is_root
@@ -216,7 +217,7 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
 @click.pass_obj
 @handles_errors
 def doctor(opts: Options, as_json: bool) -> None:
-    from ..provision.doctor import diagnose, doctor_json, doctor_text
+    from ..app.doctor import diagnose, doctor_json, doctor_text
 
     checks = diagnose(container=opts.container or opts.default_container(), project=opts.project)
     ok = all(c.ok or not c.required for c in checks)

@@ -8,9 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..i18n import M, Message
+from ..servers import Server
+from .contract import ClassLook, Observation, Retention
+
+if TYPE_CHECKING:
+    from .access import Access
 
 
 class Status(str, Enum):
@@ -116,7 +121,7 @@ class Chapter:
     """Everything the engine, the CLI, the classes and the notebook builder know of a chapter.
 
     `observe(access, params)` is the chapter's one look at Incus (I/O, returns the chapter's own
-    observation, which has at least `instance`, `taken_at`, `unobserved` and `to_json()`);
+    observation, which the layers above read only through `contract.Observation`);
     `reset(access, params)` puts the learner's instances back at the chapter's start (the session
     archives the journal itself).  `params` always holds every key of `defaults`."""
 
@@ -124,24 +129,30 @@ class Chapter:
     title: Message
     steps: tuple[Step, ...]
     defaults: dict[str, str]
-    observe: Callable[[Any, dict[str, str]], Any] | None = None
-    reset: Callable[[Any, dict[str, str]], None] | None = None
+    observe: Callable[[Access, dict[str, str]], Observation] | None = None
+    reset: Callable[[Access, dict[str, str]], None] | None = None
     # The CLI's confirmation before a reset, formatted with the params.
     reset_question: Message | None = None
     # notebooks/source/<notebook>.md → notebooks/<lang>/<notebook>.ipynb
     notebook: str = ""
-    # What `labkit setup` must have brought up besides the main daemon ("snapshot-server").
-    needs: tuple[str, ...] = ()
+    # The servers the chapter needs besides the main one (labkit.servers): setup brings them up,
+    # classes make each learner's side there, the hub wires them into workspaces.
+    needs: tuple[Server, ...] = ()
     # A class view's faster look, optional: `observe_class(main, params, projects, instances, cache)`
     # is called once per refresh with the admin client, {learner: project}, the all-projects instance
     # listing (None on a partial refresh) and a cache kept across a watch's refreshes; it returns
     # `look(learner, access, history) -> observation`, run per learner with the class's time limits.
     # Without it, a class view calls `observe(access, params)` per learner.
-    observe_class: Callable[..., Callable[[str, Any, Any], Any]] | None = None
+    observe_class: Callable[..., ClassLook] | None = None
     # Whether an observation shows the learner's instances as the chapter's start left them
     # (`untouched(observation, history, params)`, pure): a class view then shows the learner as
     # not started rather than failing, and never counts them among the mistakes.
     untouched: Callable[[Any, History, dict[str, str]], bool] | None = None
+    # How its journal stays bounded without losing the chapter's evidence (contract.Retention).
+    retention: Retention = Retention()
+
+    def needs_server(self, server: Server) -> bool:
+        return any(need.id == server.id for need in self.needs)
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

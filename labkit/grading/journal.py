@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..i18n import M, Message
 from ..paths import state_dir
-from .engine import EXEC_ENDED, FILE_SEEN, Baseline, Event, History, Result, Status
+from .contract import INSTANCE_PARAM, SNAPSHOT_PARAM, Retention
+from .engine import Baseline, Event, History, Result, Status
 
-if TYPE_CHECKING:  # the recorder writes journals without importing the HTTP client
-    from ..labs.snapshots.observe import Instance
+if TYPE_CHECKING:
+    from .contract import InstanceIdentity
 
 FORMAT = 1
 # Per action, the newest this many events are kept.  A learner can cause thousands (snapshots made
@@ -99,19 +100,23 @@ def empty(lab: str, project: str, container: str, snapshot: str, attempt: int = 
 
 
 class Journal:
-    def __init__(self, path: Path | None, lab: str, project: str, container: str, snapshot: str):
+    def __init__(self, path: Path | None, lab: str, project: str, container: str, snapshot: str,
+                 retention: Retention = Retention()):
         self.path = path
         self.identity = (lab, project, container, snapshot)
+        # The chapter's rule for what stays when the events must be bounded (contract.Retention).
+        self.retention = retention
         self.warnings: list[Message] = []
         # The notebook's listener thread writes events while the learner's cell checks.
         self._mutex = threading.RLock()
         self.data = self._read_disk() or empty(*self.identity)
 
     @classmethod
-    def of_params(cls, path: Path | None, lab: str, project: str, params: dict[str, str]) -> Journal:
+    def of_params(cls, path: Path | None, lab: str, project: str, params: dict[str, str],
+                  retention: Retention = Retention()) -> Journal:
         """The journal of a chapter's attempt, from the chapter's params: the session and the event
         recorder both open it this way, so they write the same file with the same identity."""
-        return cls(path, lab, project, params["container"], params.get("snapshot", ""))
+        return cls(path, lab, project, params[INSTANCE_PARAM], params.get(SNAPSHOT_PARAM, ""), retention)
 
     # -- disk -------------------------------------------------------------
     def _read_disk(self) -> dict[str, Any] | None:
@@ -229,7 +234,7 @@ class Journal:
     def attempt(self) -> int:
         return int(self.data.get("attempt", 1))
 
-    def ensure_baseline(self, instance: Instance | None) -> bool:
+    def ensure_baseline(self, instance: InstanceIdentity | None) -> bool:
         """Record the instance's identity once; a different instance starts a new attempt."""
         if instance is None:
             return False
@@ -304,7 +309,8 @@ class Journal:
                 data["events"].append(event)
                 added += 1
             if added:
-                data["events"] = bounded(data["events"], self.identity[2], self.identity[3])
+                params = {INSTANCE_PARAM: self.identity[2], SNAPSHOT_PARAM: self.identity[3]}
+                data["events"] = bounded(data["events"], params, self.retention)
         self.update(record)
         return added
 
@@ -317,15 +323,14 @@ class Journal:
         return History(frozenset(view.first_pass), view.baseline, view.events)
 
 
-def bounded(events: list[dict[str, Any]], container: str, snapshot: str) -> list[dict[str, Any]]:
+def bounded(events: list[dict[str, Any]], params: dict[str, str], retention: Retention = Retention()
+            ) -> list[dict[str, Any]]:
     """`events` without the oldest (by time, so a late copy of an old event stays out) of any kind seen more
-    than KEPT_PER_ACTION times; the order of those kept is unchanged.  A kind is an action, counted apart
-    for the chapter's own snapshot, so that a flood about other snapshots never pushes out its evidence;
-    and the last look at the file, and the last command naming it, before the last restore (what `touch`
-    is graded on) always stay."""
+    than KEPT_PER_ACTION times; the order of those kept is unchanged.  A kind is an action, with the events
+    the chapter counts apart (`retention.counted_apart`) as a kind of their own, so that a flood of others
+    never pushes them out; and the events the chapter must keep (`retention.always_kept`) always stay."""
     def kind(event: dict[str, Any]) -> tuple[str, bool]:
-        context = event.get("context") or {}
-        return event["action"], context.get("name") == snapshot or context.get("snapshot") == f"{container}/{snapshot}"
+        return event["action"], retention.counted_apart(event, params)
 
     counts: dict[tuple[str, bool], int] = {}
     for event in events:
@@ -339,11 +344,7 @@ def bounded(events: list[dict[str, Any]], container: str, snapshot: str) -> list
         if taken[kind(events[i])] < KEPT_PER_ACTION:
             taken[kind(events[i])] += 1
             kept.add(i)
-    restores = [times[i] for i, e in enumerate(events) if e["action"] == "instance-restored"]
-    for action in (FILE_SEEN, EXEC_ENDED):
-        before = [i for i, e in enumerate(events) if e["action"] == action and restores and times[i] < max(restores)]
-        if before:
-            kept.add(max(before, key=lambda i: times[i]))
+    kept |= retention.always_kept(events, times)
     return [e for i, e in enumerate(events) if i in kept]
 
 

@@ -35,7 +35,7 @@ def loopback_address(listen: str) -> str:
 
 def ensure_learner_api(client: IncusClient, cls: str) -> str:
     """The address learners on this machine use (host:port), turning on a loopback listener if needed."""
-    from ..classroom.create import update_project
+    from ..classroom.projects import update_project
 
     current = (client.server().get("config") or {}).get("core.https_address") or ""
     if current:

@@ -25,6 +25,7 @@ from ..errors import LabkitError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..keys import WORKSPACE_KEY
+from ..servers import SNAPSHOT_SERVER
 from . import access, workspaces
 from . import accounts as accts
 from .config import HubPorts, render_config
@@ -129,7 +130,7 @@ def snapshot_server_address(lab: str) -> str | None:
     """Where a class of a lab with a snapshot server reaches it (learners' workspaces get a way there)."""
     from ..labs import chapter_named
 
-    if "snapshot-server" not in chapter_named(lab).needs:
+    if not chapter_named(lab).needs_server(SNAPSHOT_SERVER):
         return None
     from ..classroom.second_server import ServerSide, open_admin
 

@@ -16,18 +16,15 @@ import os
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import IncusAccessDenied, IncusUnavailable, SetupError
 from ..i18n import M
 from . import client_config
 
-if TYPE_CHECKING:  # client.py may import this module (HTTPS remotes): no import cycle
+if TYPE_CHECKING:
     import ssl
 
-    import httpx
-
-    from .client import IncusClient
 
 DEFAULT_PORT = 8443
 CERT_DAYS = 365
@@ -109,7 +106,13 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def ensure_trusted(client: IncusClient, *, name: str, project: str, folder: Path, existing: list[dict[str, Any]]) -> str:
+class Requests(Protocol):
+    """What trusting a certificate needs of a client (IncusClient has it; client.py imports this module)."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any: ...
+
+
+def ensure_trusted(client: Requests, *, name: str, project: str, folder: Path, existing: list[dict[str, Any]]) -> str:
     """The folder's certificate, trusted by the server and restricted to one project; its fingerprint."""
     local = ClientCert(folder / "client.crt", folder / "client.key")
     if not local.exists():
@@ -187,11 +190,6 @@ class Remote:
     @property
     def server_cert(self) -> Path:
         return self.conf / "servercerts" / f"{self.name}.crt"
-
-    def transport(self) -> httpx.BaseTransport:
-        from .remote_transport import RemoteTransport
-
-        return RemoteTransport(self.address, ssl_context(self.client, self.server_cert))
 
 
 def read_remote(conf: Path, name: str | None = None) -> Remote | None:

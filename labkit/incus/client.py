@@ -103,8 +103,10 @@ class IncusClient:
             if self._http is None:
                 import httpx
 
+                from .remote_transport import transport_for  # with httpx, only when a request needs it
+
                 self._http = httpx.Client(
-                    transport=self._transport or (self.endpoint.remote.transport() if self.endpoint.remote
+                    transport=self._transport or (transport_for(self.endpoint.remote) if self.endpoint.remote
                                                   else httpx.HTTPTransport(uds=str(self.endpoint.socket))),
                     base_url="http://incus",
                     timeout=self.timeout,

@@ -5,7 +5,7 @@ import ssl
 
 import httpx
 
-from .certs import DEFAULT_PORT
+from .certs import DEFAULT_PORT, Remote, ssl_context
 
 
 class RemoteTransport(httpx.BaseTransport):
@@ -24,3 +24,8 @@ class RemoteTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+def transport_for(remote: Remote) -> RemoteTransport:
+    """HTTPS to the remote, trusting exactly its pinned certificate, with the remote's client certificate."""
+    return RemoteTransport(remote.address, ssl_context(remote.client, remote.server_cert))

@@ -33,6 +33,7 @@ from labkit.classroom import create as classroom
 from labkit.errors import SetupError
 from labkit.incus import certs
 from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient
+from labkit.incus.remote_transport import transport_for
 
 from .conftest import ROOT, _require_daemon, unique
 
@@ -97,7 +98,7 @@ class Klass:
 
     def learner_client(self, learner: str) -> IncusClient:
         remote = certs.read_remote(self.bundle(learner))
-        return IncusClient(Endpoint(Path("/nonexistent.socket"), remote.project), transport=remote.transport())
+        return IncusClient(Endpoint(Path("/nonexistent.socket"), remote.project), transport=transport_for(remote))
 
     def as_learner(self, learner: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """The official client, with nothing but the learner's bundle."""

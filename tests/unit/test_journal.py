@@ -7,16 +7,19 @@ import stat
 import subprocess
 from pathlib import Path
 
+from labkit.grading.contract import Retention
 from labkit.grading.engine import Result, Status
 from labkit.grading.journal import Journal, default_path, now
 from labkit.i18n import M
+from labkit.labs import CHAPTERS
 from labkit.labs.snapshots.observe import Instance
 
 IDENTITY = ("snapshots", "default", "ubuntu-test", "ubuntu-test-1")
 
 
-def journal(path: Path | None) -> Journal:
-    return Journal(path, *IDENTITY)
+def journal(path: Path | None, retention: Retention | None = None) -> Journal:
+    """The first chapter's journal, with that chapter's retention rule (its hook), unless told otherwise."""
+    return Journal(path, *IDENTITY, CHAPTERS["snapshots"].retention if retention is None else retention)
 
 
 def result(step: str, status: Status) -> Result:
@@ -223,3 +226,27 @@ def test_a_flood_about_other_snapshots_or_later_looks_keeps_the_chapters_own_evi
     data = json.loads((tmp_path / "j.json").read_text())
     assert created in data["events"] and seen in data["events"] and restored in data["events"]
     assert [e["action"] for e in data["events"]].count(FILE_SEEN) == KEPT_PER_ACTION + 1
+
+
+def test_the_evidence_stays_by_the_chapters_rule_not_the_journals(tmp_path: Path):
+    """The journal knows no chapter: without the chapter's retention hook, the same flood pushes the
+    chapter's snapshot and its last look at the file out (so the test above proves the hook works)."""
+    from datetime import timedelta
+
+    from labkit.grading.engine import FILE_SEEN
+    from labkit.grading.journal import KEPT_PER_ACTION
+
+    _, _, container, snapshot = IDENTITY
+    j = journal(tmp_path / "j.json", Retention())
+    start = now()
+    at = lambda s: (start + timedelta(seconds=s)).isoformat()  # noqa: E731
+    created = {"action": "instance-snapshot-created", "time": at(0), "context": {"name": snapshot}}
+    seen = {"action": FILE_SEEN, "time": at(1), "context": {"path": "/root/this_file.txt", "present": True}}
+    restored = {"action": "instance-restored", "time": at(2), "context": {"snapshot": f"{container}/{snapshot}"}}
+    j.record_events([created, seen, restored])
+    for i in range(KEPT_PER_ACTION + 10):
+        j.record_events([{"action": "instance-snapshot-created", "time": at(3 + i), "context": {"name": f"x{i}"}},
+                         {"action": FILE_SEEN, "time": at(3 + i), "context": {"path": "/root/this_file.txt", "n": i}}])
+    data = json.loads((tmp_path / "j.json").read_text())
+    assert restored in data["events"]
+    assert created not in data["events"] and seen not in data["events"]

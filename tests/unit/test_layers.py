@@ -35,7 +35,9 @@ GENERIC = {
         # the chapter parameter of that name (both chapters have one).
         "labkit/entry.py": "the --snapshot option's value, read without click",
         "labkit/app/session.py": "the --snapshot option merged into the chapter's params and checked",
-        "labkit/classroom/status.py": "the --snapshot option merged into the chapter's params of a class view",
+        "labkit/classroom/info.py": "the --snapshot option merged into the chapter's params of a class view",
+        "labkit/classroom/status.py": "the --snapshot option passed on to the class view's params",
+        "labkit/grading/contract.py": "the contract's name of the chapter's snapshot param (--snapshot)",
         # Output and file formats others read.
         "labkit/grading/render.py": "a field of `labkit check --json`",
         "labkit/grading/journal.py": "a field of the journal's format, and of Incus events' context",
@@ -48,11 +50,12 @@ GENERIC = {
               "labkit/hub/workspaces.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
     "stop": {"labkit/incus/instances.py": "an Incus state action (PUT /1.0/instances/NAME/state)",
              "labkit/classroom/create.py": "an Incus state action (PUT /1.0/instances/NAME/state)",
+             "labkit/classroom/projects.py": "an Incus state action (PUT /1.0/instances/NAME/state)",
              "labkit/hub/workspaces.py": "an Incus state action (PUT /1.0/instances/NAME/state)"},
     # The second lab's ids (snapshot-server) that are Incus words too.
     "copy": {"labkit/provision/image_build.py": "an Incus image template trigger (“when”: create, copy)",
              "labkit/classroom/create.py": "an Incus instance source type (“source”: {“type”: “copy”})"},
-    "remote": {"labkit/provision/doctor.py": "the id of doctor's check of the client's Incus remote",
+    "remote": {"labkit/app/doctor.py": "the id of doctor's check of the client's Incus remote",
                "labkit/provision/second_server.py": "a key of the snapshot server's configuration file"},
 }
 
@@ -119,16 +122,57 @@ def test_the_engine_loads_no_network_client() -> None:
     assert not network, f"labkit.grading.engine loads {network}"
 
 
-# Lower layers never reach up: Incus access knows no grading or chapter, grading no class, and a
-# chapter no class, hub, CLI or notebook (they take a chapter as a parameter, not the other way).
-ABOVE = {"incus": ("grading", "labs", "provision", "classroom", "notebooks", "cli", "hub"),
-         "grading": ("classroom", "notebooks", "cli", "hub"),
-         "labs": ("classroom", "notebooks", "cli", "hub")}
+# The layers, lowest first.  A module may import its own folder and the layers below its own, never a
+# layer above nor a peer folder of its layer: the pure engine knows no chapter, a chapter no session,
+# provisioning no command line.  Every folder of labkit/ and every top-level module is in one layer
+# (the next test says so); the modules of the first layer, and of the last, may import each other.
+LAYERS = (
+    ("errors", "i18n", "keys", "paths", "pools", "servers", "terminal"),  # the base every layer uses
+    ("incus",),                    # Incus access
+    ("provision",),                # the daemon, storage, images, the snapshot server
+    ("grading",),                  # the pure engine, the chapter contract, the journal, rendering
+    ("labs",),                     # the chapters
+    ("app",),                      # a learner's session, setup, doctor, the event recorder
+    ("notebooks", "classroom"),    # the notebooks; classes
+    ("hub",),                      # `labkit class serve`
+    ("cli",),                      # the command line
+    ("entry", "__main__", "__init__"),
+)
+RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
+
+
+def unit_of(module: str) -> str:
+    """labkit.grading.engine -> grading; labkit.errors -> errors; labkit -> __init__."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def units() -> set[str]:
+    return {p.name.removesuffix(".py") for p in PACKAGE.iterdir()
+            if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"}
+
+
+def reaching_up(path: Path) -> list[str]:
+    mine = unit_of(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    wrong = []
+    for name in sorted(imports_of(path)):
+        other = unit_of(name)
+        if other == mine or RANK[mine] == RANK[other] in (0, len(LAYERS) - 1):
+            continue
+        if RANK[other] >= RANK[mine]:
+            wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    return wrong
+
+
+def test_every_folder_and_module_has_a_layer() -> None:
+    assert units() == set(RANK), f"not in LAYERS: {sorted(units() - set(RANK))}; gone: {sorted(set(RANK) - units())}"
 
 
 def imports_of(path: Path) -> set[str]:
     """The labkit modules a file imports (relative imports resolved), at any depth of the file."""
     package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    if path.name == "__init__.py":
+        package = path.relative_to(ROOT).parts[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
@@ -143,17 +187,75 @@ def imports_of(path: Path) -> set[str]:
 
 
 def test_no_layer_imports_one_above_it() -> None:
-    wrong = [f"{path.relative_to(ROOT)} imports {name}"
-             for layer, above in ABOVE.items() for path in sorted((PACKAGE / layer).rglob("*.py"))
-             for name in sorted(imports_of(path)) if name.split(".")[1:2] and name.split(".")[1] in above]
+    wrong = [line for path in sorted(PACKAGE.rglob("*.py")) for line in reaching_up(path)]
     assert not wrong, "A lower layer reaches up:\n  " + "\n  ".join(wrong)
 
 
-def test_the_layer_scan_sees_a_relative_import() -> None:
+def test_the_layer_scan_sees_a_relative_import(tmp_path: Path) -> None:
     # Guards the guard: the class status module does import the chapters, relatively.
     assert "labkit.labs" in imports_of(PACKAGE / "classroom" / "status.py")
-    assert "labkit.classroom.spec" in imports_of(PACKAGE / "classroom" / "status.py")
     assert "labkit.provision.quotas" in imports_of(PACKAGE / "classroom" / "status.py")  # from ..provision import quotas
+    # And an engine module that imported a chapter, or a setup that imported the command line, is refused.
+    planted = PACKAGE / "grading" / "_planted_for_test.py"
+    planted.write_text("from ..labs import CHAPTERS\nfrom ..cli.errors import confirm\n", encoding="utf-8")
+    try:
+        assert reaching_up(planted) == ["labkit/grading/_planted_for_test.py imports labkit.cli.errors",
+                                        "labkit/grading/_planted_for_test.py imports labkit.cli.errors.confirm",
+                                        "labkit/grading/_planted_for_test.py imports labkit.labs",
+                                        "labkit/grading/_planted_for_test.py imports labkit.labs.CHAPTERS"]
+    finally:
+        planted.unlink()
+
+
+def module_graph() -> dict[str, set[str]]:
+    """labkit's modules and the labkit modules each imports (a name imported from a package counts as
+    the package, unless it is a module of it), TYPE_CHECKING imports included: a circle there is a
+    circle in the design, even when Python never runs it."""
+    names = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in PACKAGE.rglob("*.py")}
+    return {name: {m for m in imports_of(path) if m in names and m != name} for name, path in names.items()}
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles (strongly connected components of more than one module), by Tarjan."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_circle() -> None:
+    found = circles(module_graph())
+    assert not found, f"import circles in labkit/: {found}"
+
+
+def test_the_circle_scan_sees_a_circle() -> None:
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
 
 
 def test_no_comment_points_outside_the_repository() -> None:

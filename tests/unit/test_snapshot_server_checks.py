@@ -18,6 +18,7 @@ from labkit.grading.engine import Event, History, Status, grade
 from labkit.labs import CHAPTERS
 from labkit.labs.snapshot_server.observe import build, same_address
 from labkit.labs.snapshot_server.steps import CHAPTER, pattern_problem
+from labkit.servers import SNAPSHOT_SERVER
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "snapshot-server"
 ORDER = ["remote", "snapshot", "copy", "autostart", "schedule", "pattern", "expiry", "refresh"]
@@ -70,7 +71,8 @@ def test_registered_with_its_contract() -> None:
     assert chapter.step_ids == tuple(ORDER)
     assert [s.points for s in chapter.steps] == [2, 1, 3, 1, 1, 1, 1, 3]
     assert chapter.defaults["container"] == "ubuntu-test" and chapter.defaults["remote"] == "incus-snapshot"
-    assert chapter.notebook == "snapshot-server" and chapter.needs == ("snapshot-server",)
+    assert chapter.notebook == "snapshot-server" and chapter.needs == (SNAPSHOT_SERVER,) and chapter.needs_server(SNAPSHOT_SERVER)
+    assert not CHAPTERS["snapshots"].needs_server(SNAPSHOT_SERVER)
     assert chapter.observe is not None and chapter.reset is not None and chapter.reset_question is not None
 
 

@@ -15,8 +15,11 @@ evidence.py, the titles, nudges, solutions and hints in texts.py.
 """
 from __future__ import annotations
 
+from ...grading.contract import Retention
 from ...grading.engine import Chapter, Context, Step, Verdict, consumed, failed, passed
 from ...i18n import M
+from ...servers import SNAPSHOT_SERVER
+from ..retention import own_snapshot
 from .copies import check_copy, check_refresh
 from .evidence import FALSE, _first, _gone, _hms, _names, _p, _refreshed
 from .keys import expiry_is_zero, pattern_problem, schedule_never_fires, schedule_only_at_startup
@@ -261,5 +264,5 @@ CHAPTER = Chapter(
                      SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
     defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "remote": "incus-snapshot", "learner": LEARNER_NAME},
     observe=_observe, reset=_reset, reset_question=RESET_QUESTION,
-    notebook="snapshot-server", needs=("snapshot-server",), observe_class=_observe_class, untouched=untouched,
+    notebook="snapshot-server", needs=(SNAPSHOT_SERVER,), retention=Retention(own_snapshot), observe_class=_observe_class, untouched=untouched,
 )

@@ -8,6 +8,7 @@ the restore, never a time to come."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from ...grading.engine import EXEC_ENDED, FILE_SEEN, Context, Event, Verdict, passed
 from ...i18n import M
@@ -83,3 +84,16 @@ def _snapshot_time_before(ctx: Context, events: list[Event], moment: datetime) -
     created = [e.time for e in events if e.action == "instance-snapshot-created"
                and e.context.get("name") == ctx.params["snapshot"] and e.time <= moment]
     return created[-1] if created else None
+
+
+def last_sightings_before_restore(events: list[dict[str, Any]], times: list[datetime]) -> set[int]:
+    """The journal's retention hook (contract.Retention.always_kept): the last look at the file and
+    the last command naming it before the last restore, what `touch` is graded on once the restore
+    has removed the file, stay however many events came after."""
+    restores = [times[i] for i, e in enumerate(events) if e["action"] == "instance-restored"]
+    kept = set()
+    for action in (FILE_SEEN, EXEC_ENDED):
+        before = [i for i, e in enumerate(events) if e["action"] == action and restores and times[i] < max(restores)]
+        if before:
+            kept.add(max(before, key=lambda i: times[i]))
+    return kept

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ...grading.contract import Retention
 from ...grading.engine import Chapter, Context, Status, Step, Verdict, consumed, failed, passed
 from ...i18n import M
+from ..retention import own_snapshot
 from .evidence import (
     FILE_PATH,
     _before_restore,
@@ -28,8 +30,7 @@ from .evidence import (
     restore_proof,
     restore_unknown,
 )
-from .observe import observe_chapter, reset_chapter
-from .recorded import FUTURE_SKEW, recorded_touch
+from .recorded import FUTURE_SKEW, last_sightings_before_restore, recorded_touch
 from .texts import NUDGES, SOLUTIONS, TITLES
 
 
@@ -266,14 +267,27 @@ def untouched(obs, history, params) -> bool:
             and base is not None and base.trusted and (inst.uuid, inst.generation) == (base.uuid, base.generation))
 
 
+def _observe(access, params):
+    from .observe import observe_chapter  # I/O: loaded when a check runs, not with the chapter
+
+    return observe_chapter(access, params)
+
+
+def _reset(access, params):
+    from .observe import reset_chapter
+
+    reset_chapter(access, params)
+
+
 CHAPTER = Chapter(
     id="snapshots",
     title=M("snap.title", "Container snapshots"),
     steps=tuple(Step(step_id, POINTS[step_id], TITLES[step_id], CHECKS[step_id], NUDGES[step_id],
                      SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
     defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "file": FILE_PATH},
-    observe=observe_chapter,
-    reset=reset_chapter,
+    observe=_observe,
+    reset=_reset,
+    retention=Retention(own_snapshot, last_sightings_before_restore),
     reset_question=M("cli.reset.confirm", "This deletes the snapshot {snapshot} and {file} in {container}, and starts a new attempt. Continue?"),
     notebook="snapshots",
     observe_class=_observe_class,

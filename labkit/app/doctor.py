@@ -7,8 +7,8 @@ from typing import Any
 from ..errors import IncusUnavailable, LabkitError
 from ..i18n import M, Message
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
+from ..provision.image import local_images
 from ..terminal import terminal
-from .image import local_images
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _instance(client: IncusClient, container: str) -> Check:
 def _recorder(project: str, container: str) -> Check:
     """Not required: without it the checks work, but steps done in a terminal and checked
     only at the end cannot all be proven."""
-    from ..app.recorder_service import status
+    from .recorder_service import status
 
     found = status(project, container)
     if not found.running:
@@ -97,8 +97,8 @@ def _recorder(project: str, container: str) -> Check:
 
 def _snapshot_server() -> list[Check]:
     """Only when the lab has one (started by `setup --snapshot-server`, or named by URL); not required."""
-    from . import daemon
-    from . import second_server as second
+    from ..provision import daemon
+    from ..provision import second_server as second
 
     named = second.configured(daemon.STATE_DIR)
     server = second.local_server()
