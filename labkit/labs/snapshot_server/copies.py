@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from ...grading.engine import Context, Event, Verdict, consumed, failed, passed
 from ...i18n import M, Message
-from .evidence import _first, _gone, _hms, _names, _not_done, _p, _refreshed
+from ..evidence_helpers import hms, not_done
+from .evidence import _first, _gone, _names, _p, _refreshed
 from .observe import Machine
 from .texts import NEW_SNAPSHOT_HINT, REFRESH_HINT
 
@@ -44,13 +45,13 @@ def check_copy(ctx: Context) -> Verdict:
     if event is not None:
         source = str(event.context.get("snapshot") or "")
         if not source:
-            return _whole(ctx, M("snapsrv.evidence.migrated_whole", "Incus reported at {time} the copy of the whole instance {container}.", time=_hms(event.time), **_p(ctx)))
+            return _whole(ctx, M("snapsrv.evidence.migrated_whole", "Incus reported at {time} the copy of the whole instance {container}.", time=hms(event.time), **_p(ctx)))
         if source != f"{ctx.params['container']}/{ctx.params['snapshot']}":
             return failed(M("snapsrv.copy.other_snapshot", "The copy was made from the snapshot “{found}”, not from “{snapshot}”.", found=source.split("/", 1)[-1], **_p(ctx)),
                           M("snapsrv.copy.other_snapshot.hint", "Delete the copy (“incus delete {remote}:{container}”) and copy “{snapshot}”: “incus copy {container}/{snapshot} {remote}:{container}”.", **_p(ctx)),
                           "copied_other_snapshot")
         return passed(M("snapsrv.copy.ok", "“{container}” on the snapshot server is a copy of your snapshot “{snapshot}”.", **_p(ctx)),
-                      M("snapsrv.evidence.migrated", "Incus reported at {time} the copy of {container}/{snapshot}.", time=_hms(event.time), **_p(ctx)))
+                      M("snapsrv.evidence.migrated", "Incus reported at {time} the copy of {container}/{snapshot}.", time=hms(event.time), **_p(ctx)))
     if _refreshed(ctx):
         return consumed(M("snapsrv.copy.refreshed", "The copy has been refreshed since it was made: the refresh replaced what showed how it was first made.", **_p(ctx)))
     shared = [s for s in copy.snapshots if _same_snapshot(primary.snapshot(s.name), s)]
@@ -109,9 +110,9 @@ def _no_copy(ctx: Context) -> Verdict:
         return failed(M("snapsrv.copy.other_name", "The snapshot server has a copy named “{found}”, not “{container}”.", found=other.name, **_p(ctx)),
                       M("snapsrv.copy.other_name.hint", "The copy keeps the instance's name. Rename it: “incus move {remote}:{found} {remote}:{container}”.", found=other.name, **_p(ctx)),
                       "copy_other_name")
-    if _not_done(ctx, "snapshot"):
+    if not_done(ctx, "snapshot"):
         return _first(ctx, "snapshot")
-    if _not_done(ctx, "remote"):
+    if not_done(ctx, "remote"):
         return _first(ctx, "remote")
     return failed(M("snapsrv.copy.missing", "There is no instance “{container}” on the snapshot server yet.", **_p(ctx)),
                   M("snapsrv.copy.missing.hint", "Run “incus copy {container}/{snapshot} {remote}:{container}”. If incus answers “The source server isn't listening on the network”, ask for “labkit setup --snapshot-server” again, or add “--mode push”.", **_p(ctx)),
@@ -140,7 +141,7 @@ def check_refresh(ctx: Context) -> Verdict:
             snap = brought[-1]
             return passed(M("snapsrv.refresh.ok_brought", "The copy was refreshed: it received “{found}”, a snapshot newer than the one it was made from.", found=snap.name, **_p(ctx)),
                           M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's ({uuid}…), as a refresh from it leaves it.", uuid=(copy.uuid or "?")[:8]),
-                          M("snapsrv.evidence.refresh_brought", "Snapshot {found} taken at {time} UTC, brought to the copy by Incus (its time there is cut to the second).", found=snap.name, time=_hms(snap.created_at)))
+                          M("snapsrv.evidence.refresh_brought", "Snapshot {found} taken at {time} UTC, brought to the copy by Incus (its time there is cut to the second).", found=snap.name, time=hms(snap.created_at)))
         if primary.key("snapshots.expiry") and not copy.snapshots:
             # What the refresh brought, snapshots.expiry deleted later on both servers.
             return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: snapshots.expiry deletes old snapshots.", **_p(ctx)),
@@ -160,7 +161,7 @@ def check_refresh(ctx: Context) -> Verdict:
                       REFRESH_HINT.bind(**_p(ctx)), "not_refreshed")
     recopied = [s for s in later if s not in newer]
     if recopied:
-        return failed(M("snapsrv.refresh.recopied", "The copy on the snapshot server was made at {made} UTC, after the snapshot “{found}”: it was copied again, not refreshed.", made=_hms(made), found=recopied[-1].name, **_p(ctx)),
+        return failed(M("snapsrv.refresh.recopied", "The copy on the snapshot server was made at {made} UTC, after the snapshot “{found}”: it was copied again, not refreshed.", made=hms(made), found=recopied[-1].name, **_p(ctx)),
                       M("snapsrv.refresh.recopied.hint", "A refresh updates the existing copy: take a new snapshot (“incus snapshot create {container}”), then run “incus copy --refresh {container} {remote}:{container}”, and “incus config set {remote}:{container} boot.autostart=false” again.", **_p(ctx)),
                       "recopied_instead_of_refresh")
     return failed(M("snapsrv.refresh.no_new_snapshot", "“{container}” has no snapshot newer than the copy yet.", **_p(ctx)),

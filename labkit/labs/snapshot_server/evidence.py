@@ -1,14 +1,13 @@
 """What the checks of the “snapshot server” chapter share (steps.py and
 copies.py): their messages' parameters, the order rule (“do X first”), the main
-instance's disappearance, the sign of a refresh, and how times and names are shown.
+instance's disappearance, the sign of a refresh, and how names are shown (what both
+chapters share, such as how times are shown, is in ../evidence_helpers.py).
 
 The evidence rules these apply are in steps.py's docstring.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from ...grading.engine import Context, Status, Verdict, failed
+from ...grading.engine import Context, Verdict, failed
 from ...i18n import M
 from .texts import NUDGES, TITLES
 
@@ -21,11 +20,6 @@ SHOWN = 5
 def _p(ctx: Context, **more: str) -> dict[str, str]:
     return {"container": ctx.params["container"], "snapshot": ctx.params["snapshot"],
             "remote": ctx.params["remote"], **more}
-
-
-def _not_done(ctx: Context, step_id: str) -> bool:
-    result = ctx.earlier.get(step_id)
-    return result is not None and result.status is Status.FAILED
 
 
 def _first(ctx: Context, step_id: str) -> Verdict:
@@ -51,8 +45,4 @@ def _refreshed(ctx: Context) -> bool:
 def _names(items) -> str:
     names = [s.name for s in items]
     return ", ".join(names[:SHOWN]) + (", …" if len(names) > SHOWN else "")
-
-
-def _hms(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%H:%M:%S") if value else "?"
 

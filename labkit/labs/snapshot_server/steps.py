@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from ...grading.engine import Chapter, Context, Step, Verdict, consumed, failed, passed
 from ...i18n import M
+from ..evidence_helpers import hms
 from .copies import check_copy, check_refresh
-from .evidence import FALSE, _first, _gone, _hms, _names, _p, _refreshed
+from .evidence import FALSE, _first, _gone, _names, _p, _refreshed
 from .keys import expiry_is_zero, pattern_problem, schedule_never_fires, schedule_only_at_startup
 from .texts import DATE_BLOCK, NUDGES, PATTERN_HINT, RESET_QUESTION, SOLUTIONS, TITLES
 
@@ -81,7 +82,7 @@ def check_snapshot(ctx: Context) -> Verdict:
     snap = primary.snapshot(ctx.params["snapshot"])
     if snap is not None:
         return passed(M("snapsrv.snapshot.ok", "The snapshot “{snapshot}” of “{container}” exists.", **_p(ctx)),
-                      M("snapsrv.evidence.snapshot", "Snapshot {snapshot} created at {time} UTC.", time=_hms(snap.created_at), **_p(ctx)))
+                      M("snapsrv.evidence.snapshot", "Snapshot {snapshot} created at {time} UTC.", time=hms(snap.created_at), **_p(ctx)))
     if primary.key("snapshots.expiry") and not primary.snapshots and \
             ("snapshot" in ctx.history.passed or ctx.observation.copy is not None):
         # The copy was made from a snapshot; snapshots.expiry deletes them later on both servers.
@@ -113,7 +114,7 @@ def check_autostart(ctx: Context) -> Verdict:
         return _first(ctx, "copy")
     if obs.copy.key("boot.autostart").lower() in FALSE:
         return passed(M("snapsrv.autostart.ok", "The copy on the snapshot server will not start when that server boots.", **_p(ctx)),
-                      M("snapsrv.evidence.autostart", "boot.autostart={value} on {remote}:{container} at {time} UTC.", value=obs.copy.key("boot.autostart"), time=_hms(obs.taken_at), **_p(ctx)))
+                      M("snapsrv.evidence.autostart", "boot.autostart={value} on {remote}:{container} at {time} UTC.", value=obs.copy.key("boot.autostart"), time=hms(obs.taken_at), **_p(ctx)))
     if _refreshed(ctx):
         # Not evidence gone: the copy would start with the snapshot server now. The refresh step's
         # points are about the refresh itself; this one says the key must be set again after each.

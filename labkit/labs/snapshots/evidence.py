@@ -7,10 +7,9 @@ Apart from the checks so that the restore's evidence rules (docs/architecture.md
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from ...grading.engine import Context, Event, Status, Verdict, consumed, failed, passed
+from ...grading.engine import Context, Event, Verdict, consumed, failed, passed
 from ...i18n import M, Message
+from ..evidence_helpers import hms, not_done
 from .texts import NUDGES, TITLES
 
 FILE_PATH = "/root/this_file.txt"
@@ -29,20 +28,13 @@ def _gone(ctx: Context) -> Verdict | None:
                   "instance_deleted")
 
 
-def _not_done(ctx: Context, step_id: str) -> bool:
-    """Known not to be done: its check failed.  A step that is only *not verified* may well
-    be done, and an order rule must never turn that doubt into a failure of a later step."""
-    result = ctx.earlier.get(step_id)
-    return result is not None and result.status is Status.FAILED
-
-
 def _first(ctx: Context, step_id: str) -> Verdict:
     """“Do X first”, naming the first step not done up to `step_id` (which is not done).
 
     Prerequisites are skipped: apart from a deleted instance (every check says so itself)
     they fail only on a stopped instance, which the chapter's own stop step causes."""
     order = list(TITLES)
-    first = next(s for s in order[1:order.index(step_id) + 1] if _not_done(ctx, s) or s == step_id)
+    first = next(s for s in order[1:order.index(step_id) + 1] if not_done(ctx, s) or s == step_id)
     return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[first]),
                   NUDGES[first].bind(**_p(ctx)), f"order:{first}")
 
@@ -76,7 +68,7 @@ def restore_proof(ctx: Context) -> Verdict | None:
     if event is not None:
         # Events come from the server while a listener runs: evidence no learner can write.
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
-                      M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at {time}.", time=_hms(event.time), **_p(ctx)))
+                      M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at {time}.", time=hms(event.time), **_p(ctx)))
     if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
     if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
@@ -129,7 +121,7 @@ def restore_doubt(ctx: Context) -> Verdict | None:
     restore of the chapter's snapshot was seen."""
     renamed = ctx.history.saw("instance-renamed", old_name=ctx.params["container"])
     if renamed is not None:
-        return failed(M("snap.restore.renamed", "“{container}” was renamed to “{name}” at {time} during the attempt: what was done to it under another name is not seen, so its restores cannot be proven.", name=renamed.context.get("name") or "?", time=_hms(renamed.time), **_p(ctx)),
+        return failed(M("snap.restore.renamed", "“{container}” was renamed to “{name}” at {time} during the attempt: what was done to it under another name is not seen, so its restores cannot be proven.", name=renamed.context.get("name") or "?", time=hms(renamed.time), **_p(ctx)),
                       M("snap.restore.renamed.hint", "Instance renamed: ask the trainer to look at it. The chapter never renames the instance; only a restore of “{snapshot}” seen by “labkit class status --watch” or the event recorder counts now.", **_p(ctx)),
                       "instance_renamed")
     other = ctx.history.saw("instance-restored")
@@ -143,7 +135,7 @@ def restore_doubt(ctx: Context) -> Verdict | None:
 def _status_now(ctx: Context) -> Message:
     inst = ctx.observation.instance
     return M("snap.evidence.status", "Incus reports {container} as {status} at {time} UTC.",
-             status=inst.status if inst else "?", time=_hms(ctx.observation.taken_at), **_p(ctx))
+             status=inst.status if inst else "?", time=hms(ctx.observation.taken_at), **_p(ctx))
 
 
 def _started_after_restore(ctx: Context) -> Message | None:
@@ -151,12 +143,7 @@ def _started_after_restore(ctx: Context) -> Message | None:
     started = ctx.history.saw("instance-started")
     if restored is None or started is None or started.time < restored.time:
         return None
-    return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=_hms(started.time))
-
-
-def _hms(value: datetime | None, fine: bool = False) -> str:
-    # Incus answers in its own offset; evidence always reads in UTC.
-    return value.astimezone(timezone.utc).strftime("%H:%M:%S.%f" if fine else "%H:%M:%S") if value else "?"
+    return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=hms(started.time))
 
 
 def _before_restore(ctx: Context) -> Event | None:

@@ -13,13 +13,12 @@ from datetime import datetime, timezone
 
 from ...grading.engine import Chapter, Context, Status, Step, Verdict, consumed, failed, passed
 from ...i18n import M
+from ..evidence_helpers import hms, not_done
 from .evidence import (
     FILE_PATH,
     _before_restore,
     _first,
     _gone,
-    _hms,
-    _not_done,
     _p,
     _started_after_restore,
     _status_now,
@@ -55,11 +54,11 @@ def check_snapshot(ctx: Context) -> Verdict:
                           M("snap.snapshot.stateful.hint", "This chapter uses a stateless snapshot. Delete it with “incus snapshot delete {container} {snapshot}”, then run “incus snapshot create {container} {snapshot}” without --stateful.", **_p(ctx)),
                           "stateful")
         return passed(M("snap.snapshot.ok", "The snapshot “{snapshot}” of “{container}” exists and is stateless.", **_p(ctx)),
-                      M("snap.evidence.snapshot_created", "Snapshot {snapshot} created at {time} UTC.", time=_hms(snap.created_at), **_p(ctx)))
+                      M("snap.evidence.snapshot_created", "Snapshot {snapshot} created at {time} UTC.", time=hms(snap.created_at), **_p(ctx)))
     created = ctx.history.saw("instance-snapshot-created", name=ctx.params["snapshot"])
     if created is not None:
         return passed(M("snap.snapshot.ok_event", "The snapshot “{snapshot}” was created; it has been deleted since.", **_p(ctx)),
-                      M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.", time=_hms(created.time), **_p(ctx)))
+                      M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.", time=hms(created.time), **_p(ctx)))
     if restore_proof(ctx) is not None:
         return consumed(M("snap.snapshot.consumed", "The snapshot “{snapshot}” is no longer there: the cleanup step deleted it.", **_p(ctx)))
     if (unknown := restore_unknown(ctx)) is not None:
@@ -80,7 +79,7 @@ def check_touch(ctx: Context) -> Verdict:
     obs, snap = ctx.observation, ctx.observation.snapshot
     if obs.file_present:
         if snap is None:
-            return _first(ctx, "snapshot") if _not_done(ctx, "snapshot") else recorded_touch(ctx) or consumed(
+            return _first(ctx, "snapshot") if not_done(ctx, "snapshot") else recorded_touch(ctx) or consumed(
                 M("snap.touch.snapshot_gone", "The snapshot it must be compared with is gone.", **_p(ctx)))
         if snap.created_at is None or obs.file_modified is None:
             # Never pass on what cannot be compared.
@@ -92,7 +91,7 @@ def check_touch(ctx: Context) -> Verdict:
         return recorded_touch(ctx) or consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown
-    if snap is None and _not_done(ctx, "snapshot"):
+    if snap is None and not_done(ctx, "snapshot"):
         return _first(ctx, "snapshot")
     if obs.file_elsewhere:
         return failed(M("snap.touch.elsewhere", "{path} does not exist, but the file is at {found}.", found=", ".join(obs.file_elsewhere), **_p(ctx)),
@@ -109,7 +108,7 @@ def _file_time(ctx: Context, modified: datetime, created: datetime) -> Verdict:
     """Order the file and the snapshot: whole seconds from the files API, the finer time read
     inside the instance when both share a second, never a pass on a tie or a time to come."""
     obs = ctx.observation
-    seen = M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(modified), snap=_hms(created))
+    seen = M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=hms(modified), snap=hms(created))
     now = obs.taken_at or datetime.now(timezone.utc)
     if modified > now + FUTURE_SKEW:
         return failed(M("snap.touch.future", "{path} claims to have been modified on {date}, a time still to come: its time was set by hand, so it proves nothing.", date=modified.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), **_p(ctx)),
@@ -119,8 +118,8 @@ def _file_time(ctx: Context, modified: datetime, created: datetime) -> Verdict:
         fine = obs.file_modified_fine
         if fine is None or fine == created:
             # The daemon's report of the touch, when the recorder kept it, orders them all the same.
-            return recorded_touch(ctx) or consumed(M("snap.touch.same_second", "{path} and the snapshot “{snapshot}” date from the same second ({time} UTC), and the file's finer time could not be read inside the instance, so which came first cannot be told.", time=_hms(created), **_p(ctx)), seen)
-        modified, seen = fine, M("snap.evidence.file_time_fine", "File modified at {file}, snapshot taken at {snap} (UTC, to the microsecond).", file=_hms(fine, fine=True), snap=_hms(created, fine=True))
+            return recorded_touch(ctx) or consumed(M("snap.touch.same_second", "{path} and the snapshot “{snapshot}” date from the same second ({time} UTC), and the file's finer time could not be read inside the instance, so which came first cannot be told.", time=hms(created), **_p(ctx)), seen)
+        modified, seen = fine, M("snap.evidence.file_time_fine", "File modified at {file}, snapshot taken at {snap} (UTC, to the microsecond).", file=hms(fine, fine=True), snap=hms(created, fine=True))
     if modified < created:
         return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),
                       M("snap.touch.older.hint", "The snapshot already contains the file, so a restore cannot remove it. Run “incus snapshot delete {container} {snapshot}” and “incus exec {container} -- rm {path}”, then take the snapshot again before creating the file.", **_p(ctx)),
@@ -140,11 +139,11 @@ def check_stop(ctx: Context) -> Verdict:
                           "restore_while_running")
         if before is not None:
             return passed(M("snap.stop.ok_event", "The instance was stopped before the restore."),
-                          M("snap.evidence.stop_event", "Incus reported the stop at {time}.", time=_hms(before.time)))
+                          M("snap.evidence.stop_event", "Incus reported the stop at {time}.", time=hms(before.time)))
         if not inst.running:
             return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
         return consumed(M("snap.stop.consumed", "The instance is running again after the restore, so the stop that came before it leaves no trace."))
-    if _not_done(ctx, "touch"):
+    if not_done(ctx, "touch"):
         return _first(ctx, "touch")
     if not inst.running:
         return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
@@ -167,7 +166,7 @@ def check_restore(ctx: Context) -> Verdict:
         return failed(M("snap.restore.rm", "{path} is gone, but the instance was never restored.", **_p(ctx)),
                       M("snap.restore.rm.hint", "Removing the file by hand (rm) is not a restore. Create it again with “incus exec {container} -- touch {path}”, stop the instance, then run “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
                       "rm_instead_of_restore")
-    if _not_done(ctx, "touch"):
+    if not_done(ctx, "touch"):
         return _first(ctx, "touch")
     return failed(M("snap.restore.missing", "The instance has not been restored from a snapshot yet.", **_p(ctx)),
                   M("snap.restore.missing.hint", "Run “incus snapshot restore {container} {snapshot}”. Older guides show “incus restore {container} {snapshot}”, which Incus rejects with “unknown command \"restore\"”.", **_p(ctx)),
@@ -212,19 +211,19 @@ def check_verify(ctx: Context) -> Verdict:
                       M("snap.verify.still_there.hint", "The file survived the restore, so the snapshot already contained it: it was created before the snapshot was taken. Redo the chapter in order (“labkit reset --yes”).", **_p(ctx)),
                       "file_in_snapshot")
     return passed(M("snap.verify.ok", "{path} is gone: the restore brought the instance back to the moment of the snapshot.", **_p(ctx)),
-                  M("snap.evidence.file_absent", "Incus reports no {path} in the running instance at {time} UTC.", time=_hms(obs.taken_at), **_p(ctx)))
+                  M("snap.evidence.file_absent", "Incus reports no {path} in the running instance at {time} UTC.", time=hms(obs.taken_at), **_p(ctx)))
 
 
 def check_cleanup(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     if ctx.observation.snapshot is not None:
-        if _not_done(ctx, "verify"):
+        if not_done(ctx, "verify"):
             return _first(ctx, "verify")
         return failed(M("snap.cleanup.still_there", "The snapshot “{snapshot}” still exists.", **_p(ctx)),
                       M("snap.cleanup.still_there.hint", "Delete it with “incus snapshot delete {container} {snapshot}”. Older guides show “incus delete {container}/{snapshot}”, which Incus rejects (“Invalid instance name”); “incus delete {container}” alone deletes a stopped instance without asking.", **_p(ctx)),
                       "snapshot_not_deleted")
-    if _not_done(ctx, "verify"):
+    if not_done(ctx, "verify"):
         return _first(ctx, "verify")
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown  # a snapshot is gone, but which one, and when, cannot be told
@@ -232,8 +231,8 @@ def check_cleanup(ctx: Context) -> Verdict:
     # and the instance is there, after a proven restore (verify fails without one).
     deleted = ctx.history.saw("instance-snapshot-deleted", name=ctx.params["snapshot"])
     return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)),
-                  M("snap.evidence.snapshot_deleted", "Incus reported the deletion of {snapshot} at {time}.", time=_hms(deleted.time), **_p(ctx)) if deleted
-                  else M("snap.evidence.no_snapshot", "No snapshot named {snapshot} at {time} UTC.", time=_hms(ctx.observation.taken_at), **_p(ctx)))
+                  M("snap.evidence.snapshot_deleted", "Incus reported the deletion of {snapshot} at {time}.", time=hms(deleted.time), **_p(ctx)) if deleted
+                  else M("snap.evidence.no_snapshot", "No snapshot named {snapshot} at {time} UTC.", time=hms(ctx.observation.taken_at), **_p(ctx)))
 
 
 # What the notebook's solution cells and the integration tests run, per step.
