@@ -48,8 +48,10 @@ def _made_by_exec(ctx: Context) -> Verdict | None:
         taken = _snapshot_time_before(ctx, events, ran.time)
         if taken is None or taken >= ran.time:
             continue
-        return passed(M("snap.touch.ok_exec", "{path} was created after the snapshot and before the restore.", **_p(ctx)),
-                      M("snap.evidence.touch_exec", "Incus reported at {time} the end of “{command}” in {container} (exit code 0); snapshot taken at {snap} (UTC).",
+        return passed(M("snap.touch.ok_exec", "{path} was created after the snapshot and before the restore.",
+                        **_p(ctx)),
+                      M("snap.evidence.touch_exec", "Incus reported at {time} the end of “{command}” in {container} "
+                                                    "(exit code 0); snapshot taken at {snap} (UTC).",
                         time=hms(ran.time), command=" ".join(ran.context["command"]), snap=hms(taken), **_p(ctx)))
     return None
 
@@ -71,8 +73,10 @@ def _seen_by_recorder(ctx: Context) -> Verdict | None:
         if taken is None or modified is None or int(modified.timestamp()) <= int(taken.timestamp()) \
                 or modified > seen.time + FUTURE_SKEW:
             continue
-        return passed(M("snap.touch.ok_seen", "{path} was there before the restore, newer than the snapshot.", **_p(ctx)),
-                      M("snap.evidence.file_seen", "The event recorder saw {path} at {seen} (modified at {file}); snapshot taken at {snap} (UTC).",
+        return passed(M("snap.touch.ok_seen", "{path} was there before the restore, newer than the snapshot.",
+                        **_p(ctx)),
+                      M("snap.evidence.file_seen", "The event recorder saw {path} at {seen} (modified at {file}); "
+                                                   "snapshot taken at {snap} (UTC).",
                         seen=hms(seen.time), file=hms(modified), snap=hms(taken), **_p(ctx)))
     return None
 
