@@ -30,8 +30,11 @@ def _first(ctx: Context, step_id: str) -> Verdict:
 def _gone(ctx: Context) -> Verdict | None:
     if ctx.observation.primary is not None:
         return None
-    return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.", **_p(ctx)),
-                  M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then start the chapter over with “labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
+    return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.",
+                    **_p(ctx)),
+                  M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then "
+                                                  "start the chapter over with "
+                                                  "“labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
                   "instance_deleted")
 
 
