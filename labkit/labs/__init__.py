@@ -49,4 +49,5 @@ def chapter_named(lab: str) -> Chapter:
     except KeyError:
         from ..errors import UsageError
         from ..i18n import M
-        raise UsageError(M("labs.unknown", "“{lab}” is not a lab of labkit. The labs are: {labs}.", lab=lab, labs=", ".join(CHAPTERS))) from None
+        raise UsageError(M("labs.unknown", "“{lab}” is not a lab of labkit. The labs are: {labs}.",
+                           lab=lab, labs=", ".join(CHAPTERS))) from None

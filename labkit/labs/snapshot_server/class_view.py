@@ -26,7 +26,8 @@ def _requests() -> ThreadPoolExecutor:
 
 
 def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str, str],
-                  instances: list[dict[str, Any]] | None, cache: dict[tuple, Any]) -> Callable[[str, Any, Any], ServerObservation]:
+                  instances: list[dict[str, Any]] | None,
+                  cache: dict[tuple, Any]) -> Callable[[str, Any, Any], ServerObservation]:
     """Each learner's look, sharing the class-wide answers.  `instances` is the main server's
     all-projects listing (None on a partial refresh: each learner's instance is then asked alone)."""
     container = params["container"]
@@ -59,7 +60,8 @@ def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str,
         raw = {
             "primary": primary, "primary_snapshots": primary_snapshots,
             "server_instances": theirs, "copy_snapshots": copy_snapshots,
-            "certificates": [{k: v for k, v in c.items() if k != "certificate"} for c in wide["certificates"].result() or []],
+            "certificates": [{k: v for k, v in c.items() if k != "certificate"}
+                             for c in wide["certificates"].result() or []],
             "server_addresses": _addresses(wide["info"].result(), remotes, first=params.get("remote")),
             "client_remotes": remotes, "client_fingerprint": fingerprint,
         }

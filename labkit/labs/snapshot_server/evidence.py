@@ -1,14 +1,13 @@
 """What the checks of the “snapshot server” chapter share (steps.py and
 copies.py): their messages' parameters, the order rule (“do X first”), the main
-instance's disappearance, the sign of a refresh, and how times and names are shown.
+instance's disappearance, the sign of a refresh, and how names are shown (what both
+chapters share, such as how times are shown, is in ../evidence_helpers.py).
 
 The evidence rules these apply are in steps.py's docstring.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from ...grading.engine import Context, Status, Verdict, failed
+from ...grading.engine import Context, Verdict, failed
 from ...i18n import M
 from .texts import NUDGES, TITLES
 
@@ -23,11 +22,6 @@ def _p(ctx: Context, **more: str) -> dict[str, str]:
             "remote": ctx.params["remote"], **more}
 
 
-def _not_done(ctx: Context, step_id: str) -> bool:
-    result = ctx.earlier.get(step_id)
-    return result is not None and result.status is Status.FAILED
-
-
 def _first(ctx: Context, step_id: str) -> Verdict:
     return failed(M("snapsrv.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[step_id]),
                   NUDGES[step_id].bind(**_p(ctx)), f"order:{step_id}")
@@ -36,8 +30,11 @@ def _first(ctx: Context, step_id: str) -> Verdict:
 def _gone(ctx: Context) -> Verdict | None:
     if ctx.observation.primary is not None:
         return None
-    return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.", **_p(ctx)),
-                  M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then start the chapter over with “labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
+    return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.",
+                    **_p(ctx)),
+                  M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then "
+                                                  "start the chapter over with "
+                                                  "“labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
                   "instance_deleted")
 
 
@@ -51,8 +48,4 @@ def _refreshed(ctx: Context) -> bool:
 def _names(items) -> str:
     names = [s.name for s in items]
     return ", ".join(names[:SHOWN]) + (", …" if len(names) > SHOWN else "")
-
-
-def _hms(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%H:%M:%S") if value else "?"
 

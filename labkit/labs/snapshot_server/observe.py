@@ -288,15 +288,19 @@ def reset(access: Access, params: dict[str, str]) -> None:
     container, main, server = params["container"], access.main, access.snapshot_server()
     data = main.instance_or_none(container)
     if data is None:
-        raise InstanceNotFound(M("snapsrv.reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit --lab snapshot-server setup”.", container=container))
+        raise InstanceNotFound(M("snapsrv.reset.no_instance", "There is no instance “{container}” to reset. Create it "
+                                                              "with “labkit --lab snapshot-server setup”.",
+                                 container=container))
     if server.instance_or_none(container) is not None:
         instances.delete(server, container)
     for snap in main.snapshots(container):
-        main.request("DELETE", f"/1.0/instances/{quote(container)}/snapshots/{quote(snap['name'], safe='')}", timeout=120)
+        main.request("DELETE", f"/1.0/instances/{quote(container)}/snapshots/{quote(snap['name'], safe='')}",
+                     timeout=120)
     data = main.instance(container)
     config = {k: v for k, v in (data.get("config") or {}).items() if k not in CHAPTER_KEYS}
     if config != data.get("config"):
-        body = {k: data[k] for k in ("architecture", "devices", "ephemeral", "profiles", "stateful", "description") if k in data}
+        body = {k: data[k] for k in ("architecture", "devices", "ephemeral", "profiles", "stateful", "description")
+                if k in data}
         main.request("PUT", f"/1.0/instances/{quote(container)}", json={**body, "config": config})
     if data.get("status") != "Running":
         instances.change_state(main, container, "start")

@@ -9,9 +9,18 @@ from ...i18n import M
 # Incus' template for a dated name (pongo2): a parameter of the messages, so that no catalogue holds braces.
 DATE_BLOCK = "{{ creation_date|date:'2006-01-02_15-04-05' }}"
 
-PATTERN_HINT = M("snapsrv.pattern.hint", "Run “incus config set {container} snapshots.pattern=\"{container}-{block}\"”: each block {empty} is closed, creation_date is the snapshot's date, and the date filter's layout uses Go's reference date.", block=DATE_BLOCK, empty="{{ … }}")
-REFRESH_HINT = M("snapsrv.refresh.hint", "Run “incus copy --refresh {container} {remote}:{container}” (the whole instance: “--refresh can only be used with instances”), then “incus config set {remote}:{container} boot.autostart=false” again. A copy without --refresh fails with “UNIQUE constraint failed”: the copy exists already.")
-NEW_SNAPSHOT_HINT = M("snapsrv.refresh.new_snapshot.hint", "Take a snapshot named by your pattern: “incus snapshot create {container}” (no name), then “incus copy --refresh {container} {remote}:{container}” and “incus config set {remote}:{container} boot.autostart=false” again.")
+PATTERN_HINT = M("snapsrv.pattern.hint",
+                 "Run “incus config set {container} snapshots.pattern=\"{container}-{block}\"”: each block {empty} is "
+                 "closed, creation_date is the snapshot's date, and the date filter's layout uses Go's reference date.",
+                 block=DATE_BLOCK, empty="{{ … }}")
+REFRESH_HINT = M("snapsrv.refresh.hint", "Run “incus copy --refresh {container} {remote}:{container}” (the whole "
+                                         "instance: “--refresh can only be used with instances”), then “incus config "
+                                         "set {remote}:{container} boot.autostart=false” again. A copy without "
+                                         "--refresh fails with “UNIQUE constraint failed”: the copy exists already.")
+NEW_SNAPSHOT_HINT = M("snapsrv.refresh.new_snapshot.hint",
+                      "Take a snapshot named by your pattern: “incus snapshot create {container}” (no name), then "
+                      "“incus copy --refresh {container} {remote}:{container}” and "
+                      "“incus config set {remote}:{container} boot.autostart=false” again.")
 
 TITLES = {
     "remote": M("snapsrv.title.remote", "Add the snapshot server as a remote"),
@@ -24,23 +33,39 @@ TITLES = {
     "refresh": M("snapsrv.title.refresh", "Refresh the copy"),
 }
 NUDGES = {
-    "remote": M("snapsrv.nudge.remote", "Remote servers are managed with “incus remote”; the trust token comes from the snapshot server (“labkit setup --snapshot-server” prints the whole command)."),
-    "snapshot": M("snapsrv.nudge.snapshot", "Snapshots have their own family of commands: look at “incus snapshot --help”."),
-    "copy": M("snapsrv.nudge.copy", "“incus copy” takes a source and a target: the source can be a snapshot (INSTANCE/SNAPSHOT), the target can be on a remote (REMOTE:NAME)."),
-    "autostart": M("snapsrv.nudge.autostart", "Whether an instance starts with its server is the key boot.autostart; “incus config set” works on a remote's instances too."),
-    "schedule": M("snapsrv.nudge.schedule", "Automatic snapshots are the instance's key snapshots.schedule, written like a cron line."),
-    "pattern": M("snapsrv.nudge.pattern", "The names of automatic snapshots come from the key snapshots.pattern, a template that can use creation_date."),
+    "remote": M("snapsrv.nudge.remote", "Remote servers are managed with “incus remote”; the trust token comes from "
+                                        "the snapshot server (“labkit setup --snapshot-server” prints the whole "
+                                        "command)."),
+    "snapshot": M("snapsrv.nudge.snapshot", "Snapshots have their own family of commands: look at "
+                                            "“incus snapshot --help”."),
+    "copy": M("snapsrv.nudge.copy", "“incus copy” takes a source and a target: the source can be a snapshot "
+                                    "(INSTANCE/SNAPSHOT), the target can be on a remote (REMOTE:NAME)."),
+    "autostart": M("snapsrv.nudge.autostart", "Whether an instance starts with its server is the key boot.autostart; "
+                                              "“incus config set” works on a remote's instances too."),
+    "schedule": M("snapsrv.nudge.schedule", "Automatic snapshots are the instance's key snapshots.schedule, written "
+                                            "like a cron line."),
+    "pattern": M("snapsrv.nudge.pattern", "The names of automatic snapshots come from the key snapshots.pattern, a "
+                                          "template that can use creation_date."),
     "expiry": M("snapsrv.nudge.expiry", "How long snapshots live is the key snapshots.expiry."),
-    "refresh": M("snapsrv.nudge.refresh", "Take a new snapshot, then bring the copy up to date with “incus copy --refresh”: look at “incus copy --help”."),
+    "refresh": M("snapsrv.nudge.refresh", "Take a new snapshot, then bring the copy up to date with "
+                                          "“incus copy --refresh”: look at “incus copy --help”."),
 }
 SOLUTIONS = {
-    "remote": M("snapsrv.solution.remote", "Run the line “labkit setup --snapshot-server” printed: “incus remote add {remote} ADDRESS --token TOKEN --accept-certificate”."),
+    "remote": M("snapsrv.solution.remote", "Run the line “labkit setup --snapshot-server” printed: "
+                                           "“incus remote add {remote} ADDRESS --token TOKEN --accept-certificate”."),
     "snapshot": M("snapsrv.solution.snapshot", "Run “incus snapshot create {container} {snapshot}”."),
     "copy": M("snapsrv.solution.copy", "Run “incus copy {container}/{snapshot} {remote}:{container}”."),
     "autostart": M("snapsrv.solution.autostart", "Run “incus config set {remote}:{container} boot.autostart=false”."),
-    "schedule": M("snapsrv.solution.schedule", "Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"”."),
-    "pattern": M("snapsrv.solution.pattern", "Run “incus config set {container} snapshots.pattern=\"{container}-{block}\"”.", block=DATE_BLOCK),
+    "schedule": M("snapsrv.solution.schedule",
+                  "Run “incus config set {container} snapshots.schedule=\"50 20 * * *\"”."),
+    "pattern": M("snapsrv.solution.pattern",
+                 "Run “incus config set {container} snapshots.pattern=\"{container}-{block}\"”.", block=DATE_BLOCK),
     "expiry": M("snapsrv.solution.expiry", "Run “incus config set {container} snapshots.expiry=1d”."),
-    "refresh": M("snapsrv.solution.refresh", "Run “incus snapshot create {container}”, then “incus copy --refresh {container} {remote}:{container}”, then “incus config set {remote}:{container} boot.autostart=false”."),
+    "refresh": M("snapsrv.solution.refresh", "Run “incus snapshot create {container}”, then "
+                                             "“incus copy --refresh {container} {remote}:{container}”, then "
+                                             "“incus config set {remote}:{container} boot.autostart=false”."),
 }
-RESET_QUESTION = M("snapsrv.reset.confirm", "This deletes the copy {container} on the snapshot server, every snapshot of {container}, and its keys boot.autostart, snapshots.schedule, snapshots.pattern and snapshots.expiry, and starts a new attempt. Your remote {remote} stays. Continue?")
+RESET_QUESTION = M("snapsrv.reset.confirm", "This deletes the copy {container} on the snapshot server, every snapshot "
+                                            "of {container}, and its keys boot.autostart, snapshots.schedule, "
+                                            "snapshots.pattern and snapshots.expiry, and starts a new attempt. Your "
+                                            "remote {remote} stays. Continue?")

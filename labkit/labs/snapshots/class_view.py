@@ -30,7 +30,8 @@ def _requests() -> ThreadPoolExecutor:
 
 
 def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str, str],
-                  instances: list[dict[str, Any]] | None, cache: dict[tuple, Any]) -> Callable[[str, Any, History | None], Observation]:
+                  instances: list[dict[str, Any]] | None,
+                  cache: dict[tuple, Any]) -> Callable[[str, Any, History | None], Observation]:
     """Start the class-wide listing of snapshot volumes, and return each learner's look.
 
     `instances` is the all-projects listing (None on a partial refresh: each learner is then asked
@@ -67,7 +68,11 @@ def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str,
             # requests, for a moment: look at it alone again (the other learners are not held up).
             time.sleep(0.1)
             data = view.instance_or_none(container)
-        raise IncusRequestFailed(M("class.status.unsettled", "The instance of {learner} (project “{project}”) does not settle: Incus reports it as “{status}”. Look at it with “incus info {container} --project {project} --show-log”.", learner=learner, project=project, status=data.get("status", "?"), container=container))
+        raise IncusRequestFailed(M("class.status.unsettled", "The instance of {learner} (project “{project}”) does not "
+                                                             "settle: Incus reports it as “{status}”. Look at it with "
+                                                             "“incus info {container} --project {project} --show-log”.",
+                                   learner=learner, project=project, status=data.get("status", "?"),
+                                   container=container))
 
     return look
 
@@ -107,7 +112,8 @@ def _restored(data: dict[str, Any], history: History) -> bool:
     """Whether a restore is proven (an event, or a new generation against the class's baseline)."""
     config, base = data.get("config") or {}, history.baseline
     return history.saw("instance-restored") is not None or (
-        base is not None and base.uuid == config.get("volatile.uuid") and base.generation != config.get("volatile.uuid.generation"))
+        base is not None and base.uuid == config.get("volatile.uuid")
+        and base.generation != config.get("volatile.uuid.generation"))
 
 
 def file_matters(data: dict[str, Any], listing: list[dict[str, Any]], snapshot: str, history: History | None) -> bool:
@@ -120,7 +126,8 @@ def file_matters(data: dict[str, Any], listing: list[dict[str, Any]], snapshot: 
     return _snapped(listing, snapshot, history) or "touch" in history.passed or _restored(data, history)
 
 
-def elsewhere_matters(data: dict[str, Any], listing: list[dict[str, Any]], snapshot: str, history: History | None) -> bool:
+def elsewhere_matters(data: dict[str, Any], listing: list[dict[str, Any]], snapshot: str,
+                      history: History | None) -> bool:
     """Whether a misplaced file could change the touch step's verdict (see check_touch): not before
     the snapshot step can pass, nor once a restore is proven."""
     history = history or History()
@@ -140,7 +147,8 @@ def all_volumes(client: IncusClient) -> list[dict[str, Any]]:
     return [volume for job in jobs for volume in job.result() or []]
 
 
-def snapshots_by_instance(volumes: list[dict[str, Any]], projects: set[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def snapshots_by_instance(volumes: list[dict[str, Any]],
+                          projects: set[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Every snapshot of the class's instances from the volume listings (snapshot volumes carry the
     same created_at as the instance snapshots, to the nanosecond), instead of one request per learner."""
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}

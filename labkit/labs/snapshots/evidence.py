@@ -3,14 +3,14 @@ its messages' parameters, the order rule (“do X first”), the instance's disa
 evidence of a restore — its proof, what casts doubt on it, and whether the instance is still the
 one the class made.
 
-Apart from the checks so that the restore's evidence rules (docs/architecture.md §2, docs/incus-facts.md §3) read in one place.
+Apart from the checks so that the restore's evidence rules (docs/architecture.md §2,
+docs/incus-facts.md §3) read in one place.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
-from ...grading.engine import Context, Event, Status, Verdict, consumed, failed, passed
+from ...grading.engine import Context, Event, Verdict, consumed, failed, passed
 from ...i18n import M, Message
+from ..evidence_helpers import hms, not_done
 from .texts import NUDGES, TITLES
 
 FILE_PATH = "/root/this_file.txt"
@@ -25,15 +25,11 @@ def _gone(ctx: Context) -> Verdict | None:
     if ctx.observation.instance is not None:
         return None
     return failed(M("snap.instance_gone", "The instance “{container}” no longer exists.", **_p(ctx)),
-                  M("snap.instance_gone.hint", "On a stopped instance, “incus delete {container}” deletes it without asking, snapshots included. Create it again with “labkit setup”, then start over with “labkit reset --yes”. To delete a snapshot only: “incus snapshot delete {container} {snapshot}”.", **_p(ctx)),
+                  M("snap.instance_gone.hint", "On a stopped instance, “incus delete {container}” deletes it without "
+                                               "asking, snapshots included. Create it again with “labkit setup”, then "
+                                               "start over with “labkit reset --yes”. To delete a snapshot only: "
+                                               "“incus snapshot delete {container} {snapshot}”.", **_p(ctx)),
                   "instance_deleted")
-
-
-def _not_done(ctx: Context, step_id: str) -> bool:
-    """Known not to be done: its check failed.  A step that is only *not verified* may well
-    be done, and an order rule must never turn that doubt into a failure of a later step."""
-    result = ctx.earlier.get(step_id)
-    return result is not None and result.status is Status.FAILED
 
 
 def _first(ctx: Context, step_id: str) -> Verdict:
@@ -42,7 +38,7 @@ def _first(ctx: Context, step_id: str) -> Verdict:
     Prerequisites are skipped: apart from a deleted instance (every check says so itself)
     they fail only on a stopped instance, which the chapter's own stop step causes."""
     order = list(TITLES)
-    first = next(s for s in order[1:order.index(step_id) + 1] if _not_done(ctx, s) or s == step_id)
+    first = next(s for s in order[1:order.index(step_id) + 1] if not_done(ctx, s) or s == step_id)
     return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[first]),
                   NUDGES[first].bind(**_p(ctx)), f"order:{first}")
 
@@ -57,12 +53,24 @@ def identity_problem(ctx: Context) -> Verdict | None:
     if inst is None or base is None or not base.trusted:
         return None
     if inst.uuid != base.uuid:
-        return failed(M("snap.identity.replaced", "“{container}” is not the instance the class created: it was deleted and created again, or another instance was renamed to this name (volatile.uuid {before} → {after}). Its restores cannot be proven.", before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8], **_p(ctx)),
-                      M("snap.identity.replaced.hint", "Instance replaced: ask the trainer to look at it. Only a restore seen by “labkit class status --watch” counts for this instance.", **_p(ctx)),
+        return failed(M("snap.identity.replaced", "“{container}” is not the instance the class created: it was deleted "
+                                                  "and created again, or another instance was renamed to this name "
+                                                  "(volatile.uuid {before} → {after}). Its restores cannot be proven.",
+                        before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8], **_p(ctx)),
+                      M("snap.identity.replaced.hint", "Instance replaced: ask the trainer to look at it. Only a "
+                                                       "restore seen by “labkit class status --watch” counts for this "
+                                                       "instance.", **_p(ctx)),
                       "instance_replaced")
     if (inst.baseline_uuid, inst.baseline_generation) != (base.uuid, base.generation):
-        return failed(M("snap.identity.baseline_changed", "The keys user.labkit.baseline.* of “{container}” were changed since the class created it (generation {before} → {after}): they are not evidence, and a restore is not counted on their word.", before=(base.generation or "?")[:8], after=(inst.baseline_generation or "—")[:8], **_p(ctx)),
-                      M("snap.identity.baseline_changed.hint", "Baseline changed: ask the trainer to look at it. Only a change of volatile.uuid.generation since the class recorded it, or a restore seen by “labkit class status --watch”, proves a restore.", **_p(ctx)),
+        return failed(M("snap.identity.baseline_changed", "The keys user.labkit.baseline.* of “{container}” were "
+                                                          "changed since the class created it (generation {before} → "
+                                                          "{after}): they are not evidence, and a restore is not "
+                                                          "counted on their word.",
+                        before=(base.generation or "?")[:8], after=(inst.baseline_generation or "—")[:8], **_p(ctx)),
+                      M("snap.identity.baseline_changed.hint",
+                        "Baseline changed: ask the trainer to look at it. Only a change of volatile.uuid.generation "
+                        "since the class recorded it, or a restore seen by “labkit class status --watch”, proves a "
+                        "restore.", **_p(ctx)),
                       "baseline_changed")
     return None
 
@@ -76,12 +84,16 @@ def restore_proof(ctx: Context) -> Verdict | None:
     if event is not None:
         # Events come from the server while a listener runs: evidence no learner can write.
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
-                      M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at {time}.", time=_hms(event.time), **_p(ctx)))
+                      M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at "
+                                                        "{time}.", time=hms(event.time), **_p(ctx)))
     if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
     if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
         return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
-                      M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt ({before} → {after}): Incus changes it on every restore, and a plain “rm” does not.", before=base.generation[:8], after=inst.generation[:8]))
+                      M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt "
+                                                    "({before} → {after}): Incus changes it on every restore, and a "
+                                                    "plain “rm” does not.",
+                        before=base.generation[:8], after=inst.generation[:8]))
     return None
 
 
@@ -115,9 +127,19 @@ def restore_unknown(ctx: Context) -> Verdict | None:
         return None
     if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
-    return consumed(M("snap.unknown_start", "“{container}” was restored at some time (its volatile.uuid.generation is no longer its volatile.uuid, as Incus leaves it after a restore), but labkit knew nothing of this instance before that: it did not set it up, and no check was made before the snapshot. So whether the chapter's steps were done cannot be told now.", **_p(ctx)),
-                    M("snap.evidence.generation_differs", "volatile.uuid {uuid}…, volatile.uuid.generation {generation}….", uuid=inst.uuid[:8], generation=inst.generation[:8]),
-                    how=M("snap.unknown_start.how", "To have every step verified, start a new attempt from the instance as it is now with “labkit reset --yes”, then follow the chapter again with the event recorder running (“labkit setup” starts it for an existing instance too), or check each step right after doing it.", **_p(ctx)))
+    return consumed(M("snap.unknown_start", "“{container}” was restored at some time (its volatile.uuid.generation is "
+                                            "no longer its volatile.uuid, as Incus leaves it after a restore), but "
+                                            "labkit knew nothing of this instance before that: it did not set it up, "
+                                            "and no check was made before the snapshot. So whether the chapter's steps "
+                                            "were done cannot be told now.", **_p(ctx)),
+                    M("snap.evidence.generation_differs", "volatile.uuid {uuid}…, volatile.uuid.generation "
+                                                          "{generation}….",
+                      uuid=inst.uuid[:8], generation=inst.generation[:8]),
+                    how=M("snap.unknown_start.how", "To have every step verified, start a new attempt from the "
+                                                    "instance as it is now with “labkit reset --yes”, then follow the "
+                                                    "chapter again with the event recorder running (“labkit setup” "
+                                                    "starts it for an existing instance too), or check each step right "
+                                                    "after doing it.", **_p(ctx)))
 
 
 def restore_doubt(ctx: Context) -> Verdict | None:
@@ -129,13 +151,23 @@ def restore_doubt(ctx: Context) -> Verdict | None:
     restore of the chapter's snapshot was seen."""
     renamed = ctx.history.saw("instance-renamed", old_name=ctx.params["container"])
     if renamed is not None:
-        return failed(M("snap.restore.renamed", "“{container}” was renamed to “{name}” at {time} during the attempt: what was done to it under another name is not seen, so its restores cannot be proven.", name=renamed.context.get("name") or "?", time=_hms(renamed.time), **_p(ctx)),
-                      M("snap.restore.renamed.hint", "Instance renamed: ask the trainer to look at it. The chapter never renames the instance; only a restore of “{snapshot}” seen by “labkit class status --watch” or the event recorder counts now.", **_p(ctx)),
+        return failed(M("snap.restore.renamed", "“{container}” was renamed to “{name}” at {time} during the attempt: "
+                                                "what was done to it under another name is not seen, so its restores "
+                                                "cannot be proven.",
+                        name=renamed.context.get("name") or "?", time=hms(renamed.time), **_p(ctx)),
+                      M("snap.restore.renamed.hint", "Instance renamed: ask the trainer to look at it. The chapter "
+                                                     "never renames the instance; only a restore of “{snapshot}” seen "
+                                                     "by “labkit class status --watch” or the event recorder counts "
+                                                     "now.", **_p(ctx)),
                       "instance_renamed")
     other = ctx.history.saw("instance-restored")
     if other is not None:
-        return failed(M("snap.restore.other", "“{container}” was restored from the snapshot “{other}”, not from “{snapshot}”.", other=str(other.context.get("snapshot") or "?").split("/", 1)[-1], **_p(ctx)),
-                      M("snap.restore.other.hint", "The chapter restores the snapshot taken before the file was created: “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
+        return failed(M("snap.restore.other", "“{container}” was restored from the snapshot “{other}”, not from "
+                                              "“{snapshot}”.",
+                        other=str(other.context.get("snapshot") or "?").split("/", 1)[-1], **_p(ctx)),
+                      M("snap.restore.other.hint", "The chapter restores the snapshot taken before the file was "
+                                                   "created: “incus snapshot restore {container} {snapshot}”.",
+                        **_p(ctx)),
                       "wrong_snapshot_restored")
     return None
 
@@ -143,7 +175,7 @@ def restore_doubt(ctx: Context) -> Verdict | None:
 def _status_now(ctx: Context) -> Message:
     inst = ctx.observation.instance
     return M("snap.evidence.status", "Incus reports {container} as {status} at {time} UTC.",
-             status=inst.status if inst else "?", time=_hms(ctx.observation.taken_at), **_p(ctx))
+             status=inst.status if inst else "?", time=hms(ctx.observation.taken_at), **_p(ctx))
 
 
 def _started_after_restore(ctx: Context) -> Message | None:
@@ -151,12 +183,7 @@ def _started_after_restore(ctx: Context) -> Message | None:
     started = ctx.history.saw("instance-started")
     if restored is None or started is None or started.time < restored.time:
         return None
-    return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=_hms(started.time))
-
-
-def _hms(value: datetime | None, fine: bool = False) -> str:
-    # Incus answers in its own offset; evidence always reads in UTC.
-    return value.astimezone(timezone.utc).strftime("%H:%M:%S.%f" if fine else "%H:%M:%S") if value else "?"
+    return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=hms(started.time))
 
 
 def _before_restore(ctx: Context) -> Event | None:
@@ -164,7 +191,8 @@ def _before_restore(ctx: Context) -> Event | None:
     a stop (the chapter's way) or a start (Incus' own restart around a running restore)."""
     events = sorted(ctx.history.events, key=lambda e: e.time)
     wanted = f"{ctx.params['container']}/{ctx.params['snapshot']}"
-    restored = [i for i, e in enumerate(events) if e.action == "instance-restored" and e.context.get("snapshot") == wanted]
+    restored = [i for i, e in enumerate(events)
+                if e.action == "instance-restored" and e.context.get("snapshot") == wanted]
     if not restored:
         return None
     for event in reversed(events[:restored[-1]]):

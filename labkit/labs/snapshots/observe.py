@@ -98,7 +98,8 @@ class Observation:
             "instance": None if self.instance is None else {
                 "name": self.instance.name, "status": self.instance.status, "uuid": self.instance.uuid,
                 "generation": self.instance.generation, "created_at": _iso(self.instance.created_at)},
-            "snapshots": [{"name": s.name, "created_at": _iso(s.created_at), "stateful": s.stateful} for s in self.snapshots],
+            "snapshots": [{"name": s.name, "created_at": _iso(s.created_at), "stateful": s.stateful}
+                          for s in self.snapshots],
             "file_present": self.file_present, "file_modified": _iso(self.file_modified),
             "file_elsewhere": list(self.file_elsewhere), "taken_at": _iso(self.taken_at),
             "file_modified_fine": _iso(self.file_modified_fine),
@@ -111,7 +112,8 @@ class Observation:
             container=data["container"], snapshot_name=data["snapshot_name"], file_path=data["file_path"],
             instance=None if inst is None else Instance(inst["name"], inst["status"], inst.get("uuid"),
                                                         inst.get("generation"), _dt(inst.get("created_at"))),
-            snapshots=tuple(Snapshot(s["name"], _dt(s.get("created_at")), s.get("stateful", False)) for s in data.get("snapshots", [])),
+            snapshots=tuple(Snapshot(s["name"], _dt(s.get("created_at")), s.get("stateful", False))
+                            for s in data.get("snapshots", [])),
             file_present=data.get("file_present", False), file_modified=_dt(data.get("file_modified")),
             file_elsewhere=tuple(data.get("file_elsewhere", [])), taken_at=_dt(data.get("taken_at")),
             file_modified_fine=_dt(data.get("file_modified_fine")),
@@ -245,7 +247,8 @@ def reset_chapter(access: Any, params: dict[str, str]) -> None:
     client, name, snapshot, path = access.main, params["container"], params["snapshot"], params["file"]
     data = client.instance_or_none(name)
     if data is None:
-        raise InstanceNotFound(M("reset.no_instance", "There is no instance “{container}” to reset. Create it with “labkit setup”.", container=name))
+        raise InstanceNotFound(M("reset.no_instance", "There is no instance “{container}” to reset. Create it with "
+                                                      "“labkit setup”.", container=name))
     if any(s["name"] == snapshot for s in client.snapshots(name)):
         client.request("DELETE", f"/1.0/instances/{quote(name)}/snapshots/{quote(snapshot, safe='')}")
     if client.file_info(name, path) is not None:

@@ -12,7 +12,8 @@ from typing import Any
 
 from ...grading.engine import EXEC_ENDED, FILE_SEEN, Context, Event, Verdict, passed
 from ...i18n import M
-from .evidence import FILE_PATH, _hms, _p
+from ..evidence_helpers import hms
+from .evidence import FILE_PATH, _p
 
 # A file time further in the future than this is not a clock's skew but a time set by hand
 # (touch -d 2099-01-01), or a time before 1901 that Incus' 32-bit file times wrapped past 2038.
@@ -48,9 +49,11 @@ def _made_by_exec(ctx: Context) -> Verdict | None:
         taken = _snapshot_time_before(ctx, events, ran.time)
         if taken is None or taken >= ran.time:
             continue
-        return passed(M("snap.touch.ok_exec", "{path} was created after the snapshot and before the restore.", **_p(ctx)),
-                      M("snap.evidence.touch_exec", "Incus reported at {time} the end of “{command}” in {container} (exit code 0); snapshot taken at {snap} (UTC).",
-                        time=_hms(ran.time), command=" ".join(ran.context["command"]), snap=_hms(taken), **_p(ctx)))
+        return passed(M("snap.touch.ok_exec", "{path} was created after the snapshot and before the restore.",
+                        **_p(ctx)),
+                      M("snap.evidence.touch_exec", "Incus reported at {time} the end of “{command}” in {container} "
+                                                    "(exit code 0); snapshot taken at {snap} (UTC).",
+                        time=hms(ran.time), command=" ".join(ran.context["command"]), snap=hms(taken), **_p(ctx)))
     return None
 
 
@@ -71,9 +74,11 @@ def _seen_by_recorder(ctx: Context) -> Verdict | None:
         if taken is None or modified is None or int(modified.timestamp()) <= int(taken.timestamp()) \
                 or modified > seen.time + FUTURE_SKEW:
             continue
-        return passed(M("snap.touch.ok_seen", "{path} was there before the restore, newer than the snapshot.", **_p(ctx)),
-                      M("snap.evidence.file_seen", "The event recorder saw {path} at {seen} (modified at {file}); snapshot taken at {snap} (UTC).",
-                        seen=_hms(seen.time), file=_hms(modified), snap=_hms(taken), **_p(ctx)))
+        return passed(M("snap.touch.ok_seen", "{path} was there before the restore, newer than the snapshot.",
+                        **_p(ctx)),
+                      M("snap.evidence.file_seen", "The event recorder saw {path} at {seen} (modified at {file}); "
+                                                   "snapshot taken at {snap} (UTC).",
+                        seen=hms(seen.time), file=hms(modified), snap=hms(taken), **_p(ctx)))
     return None
 
 

@@ -14,14 +14,13 @@ from datetime import datetime, timezone
 from ...grading.contract import Retention
 from ...grading.engine import Chapter, Context, Status, Step, Verdict, consumed, failed, passed
 from ...i18n import M
+from ..evidence_helpers import hms, not_done
 from ..retention import own_snapshot
 from .evidence import (
     FILE_PATH,
     _before_restore,
     _first,
     _gone,
-    _hms,
-    _not_done,
     _p,
     _started_after_restore,
     _status_now,
@@ -39,10 +38,12 @@ def check_prerequisites(ctx: Context) -> Verdict:
         return gone
     inst = ctx.observation.instance
     if inst.running:
-        return passed(M("snap.prereq.ok", "The instance “{container}” exists and is running.", **_p(ctx)), _status_now(ctx))
+        return passed(M("snap.prereq.ok", "The instance “{container}” exists and is running.", **_p(ctx)),
+                      _status_now(ctx))
     if ctx.observation.snapshot is not None or restore_proof(ctx) is not None:
         return consumed(M("snap.prereq.stopped_later", "The instance is stopped, as a later step of the chapter asks."))
-    return failed(M("snap.prereq.stopped", "The instance “{container}” exists but is {status}.", status=inst.status, **_p(ctx)),
+    return failed(M("snap.prereq.stopped", "The instance “{container}” exists but is {status}.",
+                    status=inst.status, **_p(ctx)),
                   M("snap.prereq.stopped.hint", "Start it with “incus start {container}”.", **_p(ctx)), "not_running")
 
 
@@ -52,26 +53,42 @@ def check_snapshot(ctx: Context) -> Verdict:
     obs, snap = ctx.observation, ctx.observation.snapshot
     if snap is not None:
         if snap.stateful:
-            return failed(M("snap.snapshot.stateful", "“{snapshot}” is a stateful snapshot (it saved the memory too).", **_p(ctx)),
-                          M("snap.snapshot.stateful.hint", "This chapter uses a stateless snapshot. Delete it with “incus snapshot delete {container} {snapshot}”, then run “incus snapshot create {container} {snapshot}” without --stateful.", **_p(ctx)),
+            return failed(M("snap.snapshot.stateful", "“{snapshot}” is a stateful snapshot (it saved the memory too).",
+                            **_p(ctx)),
+                          M("snap.snapshot.stateful.hint", "This chapter uses a stateless snapshot. Delete it with "
+                                                           "“incus snapshot delete {container} {snapshot}”, then run "
+                                                           "“incus snapshot create {container} {snapshot}” without "
+                                                           "--stateful.", **_p(ctx)),
                           "stateful")
-        return passed(M("snap.snapshot.ok", "The snapshot “{snapshot}” of “{container}” exists and is stateless.", **_p(ctx)),
-                      M("snap.evidence.snapshot_created", "Snapshot {snapshot} created at {time} UTC.", time=_hms(snap.created_at), **_p(ctx)))
+        return passed(M("snap.snapshot.ok", "The snapshot “{snapshot}” of “{container}” exists and is stateless.",
+                        **_p(ctx)),
+                      M("snap.evidence.snapshot_created", "Snapshot {snapshot} created at {time} UTC.",
+                        time=hms(snap.created_at), **_p(ctx)))
     created = ctx.history.saw("instance-snapshot-created", name=ctx.params["snapshot"])
     if created is not None:
-        return passed(M("snap.snapshot.ok_event", "The snapshot “{snapshot}” was created; it has been deleted since.", **_p(ctx)),
-                      M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.", time=_hms(created.time), **_p(ctx)))
+        return passed(M("snap.snapshot.ok_event", "The snapshot “{snapshot}” was created; it has been deleted since.",
+                        **_p(ctx)),
+                      M("snap.evidence.snapshot_event", "Incus reported the creation of {snapshot} at {time}.",
+                        time=hms(created.time), **_p(ctx)))
     if restore_proof(ctx) is not None:
-        return consumed(M("snap.snapshot.consumed", "The snapshot “{snapshot}” is no longer there: the cleanup step deleted it.", **_p(ctx)))
+        return consumed(M("snap.snapshot.consumed", "The snapshot “{snapshot}” is no longer there: the cleanup step "
+                                                    "deleted it.", **_p(ctx)))
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown
     if obs.other_snapshots:
         names = ", ".join(s.name for s in obs.other_snapshots)
-        return failed(M("snap.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: {found}.", found=names, **_p(ctx)),
-                      M("snap.snapshot.wrong_name.hint", "The lab looks for the name “{snapshot}”. Rename yours with “incus snapshot rename {container} {first} {snapshot}”, or create it with “incus snapshot create {container} {snapshot}”.", first=obs.other_snapshots[0].name, **_p(ctx)),
+        return failed(M("snap.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: "
+                                                    "{found}.", found=names, **_p(ctx)),
+                      M("snap.snapshot.wrong_name.hint",
+                        "The lab looks for the name “{snapshot}”. Rename yours with “incus snapshot rename {container} "
+                        "{first} {snapshot}”, or create it with “incus snapshot create {container} {snapshot}”.",
+                        first=obs.other_snapshots[0].name, **_p(ctx)),
                       "wrong_snapshot_name")
     return failed(M("snap.snapshot.missing", "“{container}” has no snapshot yet.", **_p(ctx)),
-                  M("snap.snapshot.missing.hint", "Create it with “incus snapshot create {container} {snapshot}”. Older guides show “incus snapshot {container} {snapshot}”, which Incus rejects with “unknown command”: the snapshot commands are now subcommands (create, restore, delete…).", **_p(ctx)),
+                  M("snap.snapshot.missing.hint", "Create it with “incus snapshot create {container} {snapshot}”. "
+                                                  "Older guides show “incus snapshot {container} {snapshot}”, which "
+                                                  "Incus rejects with “unknown command”: the snapshot commands are now "
+                                                  "subcommands (create, restore, delete…).", **_p(ctx)),
                   "no_snapshot")
 
 
@@ -81,50 +98,79 @@ def check_touch(ctx: Context) -> Verdict:
     obs, snap = ctx.observation, ctx.observation.snapshot
     if obs.file_present:
         if snap is None:
-            return _first(ctx, "snapshot") if _not_done(ctx, "snapshot") else recorded_touch(ctx) or consumed(
+            return _first(ctx, "snapshot") if not_done(ctx, "snapshot") else recorded_touch(ctx) or consumed(
                 M("snap.touch.snapshot_gone", "The snapshot it must be compared with is gone.", **_p(ctx)))
         if snap.created_at is None or obs.file_modified is None:
             # Never pass on what cannot be compared.
-            return failed(M("snap.touch.time_unknown", "Incus did not give the time of {path} or of the snapshot, so labkit cannot tell which came first.", **_p(ctx)),
-                          M("snap.touch.time_unknown.hint", "Compare them yourself with “incus exec {container} -- ls -l --time-style=full-iso {path}” and “incus snapshot list {container}”, then check again.", **_p(ctx)),
+            return failed(M("snap.touch.time_unknown", "Incus did not give the time of {path} or of the snapshot, so "
+                                                       "labkit cannot tell which came first.", **_p(ctx)),
+                          M("snap.touch.time_unknown.hint",
+                            "Compare them yourself with “incus exec {container} -- ls -l --time-style=full-iso {path}” "
+                            "and “incus snapshot list {container}”, then check again.", **_p(ctx)),
                           "file_time_unknown")
         return _file_time(ctx, obs.file_modified, snap.created_at)
     if restore_proof(ctx) is not None:
-        return recorded_touch(ctx) or consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it should.", **_p(ctx)))
+        return recorded_touch(ctx) or consumed(M("snap.touch.consumed", "{path} is gone: the restore removed it, as it "
+                                                                        "should.", **_p(ctx)))
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown
-    if snap is None and _not_done(ctx, "snapshot"):
+    if snap is None and not_done(ctx, "snapshot"):
         return _first(ctx, "snapshot")
     if obs.file_elsewhere:
-        return failed(M("snap.touch.elsewhere", "{path} does not exist, but the file is at {found}.", found=", ".join(obs.file_elsewhere), **_p(ctx)),
-                      M("snap.touch.elsewhere.hint", "The lab expects the file in root's home folder, /root, where “incus shell {container}” opens. Create it there with “incus exec {container} -- touch {path}”.", **_p(ctx)),
+        return failed(M("snap.touch.elsewhere", "{path} does not exist, but the file is at {found}.",
+                        found=", ".join(obs.file_elsewhere), **_p(ctx)),
+                      M("snap.touch.elsewhere.hint", "The lab expects the file in root's home folder, /root, where "
+                                                     "“incus shell {container}” opens. Create it there with "
+                                                     "“incus exec {container} -- touch {path}”.", **_p(ctx)),
                       "file_elsewhere")
     if "touch" in ctx.history.passed:
-        return failed(M("snap.touch.removed", "{path} was there before but has disappeared, and no restore happened.", **_p(ctx)),
-                      M("snap.touch.removed.hint", "Deleting the file by hand (rm) is not what this lab teaches. Create it again with “incus exec {container} -- touch {path}”, then restore the snapshot to see it disappear.", **_p(ctx)), "rm_instead_of_restore")
+        return failed(M("snap.touch.removed", "{path} was there before but has disappeared, and no restore happened.",
+                        **_p(ctx)),
+                      M("snap.touch.removed.hint", "Deleting the file by hand (rm) is not what this lab teaches. "
+                                                   "Create it again with “incus exec {container} -- touch {path}”, "
+                                                   "then restore the snapshot to see it disappear.", **_p(ctx)),
+                      "rm_instead_of_restore")
     return failed(M("snap.touch.missing", "{path} does not exist yet.", **_p(ctx)),
-                  M("snap.touch.missing.hint", "Create it with “incus exec {container} -- touch {path}”, or open a shell with “incus shell {container}” and type “touch this_file.txt”.", **_p(ctx)), "no_file")
+                  M("snap.touch.missing.hint",
+                    "Create it with “incus exec {container} -- touch {path}”, or open a shell with "
+                    "“incus shell {container}” and type “touch this_file.txt”.", **_p(ctx)), "no_file")
 
 
 def _file_time(ctx: Context, modified: datetime, created: datetime) -> Verdict:
     """Order the file and the snapshot: whole seconds from the files API, the finer time read
     inside the instance when both share a second, never a pass on a tie or a time to come."""
     obs = ctx.observation
-    seen = M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).", file=_hms(modified), snap=_hms(created))
+    seen = M("snap.evidence.file_time", "File modified at {file}, snapshot taken at {snap} (UTC).",
+             file=hms(modified), snap=hms(created))
     now = obs.taken_at or datetime.now(timezone.utc)
     if modified > now + FUTURE_SKEW:
-        return failed(M("snap.touch.future", "{path} claims to have been modified on {date}, a time still to come: its time was set by hand, so it proves nothing.", date=modified.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), **_p(ctx)),
-                      M("snap.touch.future.hint", "Give the file the current time: “incus exec {container} -- touch {path}” (without -d or -t).", **_p(ctx)),
+        return failed(M("snap.touch.future", "{path} claims to have been modified on {date}, a time still to come: its "
+                                             "time was set by hand, so it proves nothing.",
+                        date=modified.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"), **_p(ctx)),
+                      M("snap.touch.future.hint", "Give the file the current time: "
+                                                  "“incus exec {container} -- touch {path}” (without -d or -t).",
+                        **_p(ctx)),
                       "file_time_future", seen)
     if int(modified.timestamp()) == int(created.timestamp()):
         fine = obs.file_modified_fine
         if fine is None or fine == created:
             # The daemon's report of the touch, when the recorder kept it, orders them all the same.
-            return recorded_touch(ctx) or consumed(M("snap.touch.same_second", "{path} and the snapshot “{snapshot}” date from the same second ({time} UTC), and the file's finer time could not be read inside the instance, so which came first cannot be told.", time=_hms(created), **_p(ctx)), seen)
-        modified, seen = fine, M("snap.evidence.file_time_fine", "File modified at {file}, snapshot taken at {snap} (UTC, to the microsecond).", file=_hms(fine, fine=True), snap=_hms(created, fine=True))
+            return recorded_touch(ctx) or consumed(M("snap.touch.same_second",
+                                                     "{path} and the snapshot “{snapshot}” date from the same second "
+                                                     "({time} UTC), and the file's finer time could not be read inside "
+                                                     "the instance, so which came first cannot be told.",
+                                                     time=hms(created), **_p(ctx)),
+                                                   seen)
+        modified, seen = fine, M("snap.evidence.file_time_fine", "File modified at {file}, snapshot taken at {snap} "
+                                                                 "(UTC, to the microsecond).",
+                                 file=hms(fine, fine=True), snap=hms(created, fine=True))
     if modified < created:
-        return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the snapshot.", **_p(ctx)),
-                      M("snap.touch.older.hint", "The snapshot already contains the file, so a restore cannot remove it. Run “incus snapshot delete {container} {snapshot}” and “incus exec {container} -- rm {path}”, then take the snapshot again before creating the file.", **_p(ctx)),
+        return failed(M("snap.touch.older", "{path} is older than the snapshot “{snapshot}”: it was created before the "
+                                            "snapshot.", **_p(ctx)),
+                      M("snap.touch.older.hint", "The snapshot already contains the file, so a restore cannot remove "
+                                                 "it. Run “incus snapshot delete {container} {snapshot}” and "
+                                                 "“incus exec {container} -- rm {path}”, then take the snapshot again "
+                                                 "before creating the file.", **_p(ctx)),
                       "file_before_snapshot", seen)
     return passed(M("snap.touch.ok", "{path} exists and is newer than the snapshot.", **_p(ctx)), seen)
 
@@ -136,23 +182,30 @@ def check_stop(ctx: Context) -> Verdict:
     if restore_proof(ctx) is not None:
         before = _before_restore(ctx)
         if before is not None and before.action == "instance-started":
-            return failed(M("snap.stop.restored_running", "The snapshot was restored while “{container}” was running: Incus stopped and restarted it by itself.", **_p(ctx)),
-                          M("snap.stop.restored_running.hint", "It works, but the chapter asks you to stop the instance first, so that nothing writes to its disk during the restore: run “incus stop {container}” before “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
+            return failed(M("snap.stop.restored_running", "The snapshot was restored while “{container}” was running: "
+                                                          "Incus stopped and restarted it by itself.", **_p(ctx)),
+                          M("snap.stop.restored_running.hint",
+                            "It works, but the chapter asks you to stop the instance first, so that nothing writes to "
+                            "its disk during the restore: run “incus stop {container}” before "
+                            "“incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
                           "restore_while_running")
         if before is not None:
             return passed(M("snap.stop.ok_event", "The instance was stopped before the restore."),
-                          M("snap.evidence.stop_event", "Incus reported the stop at {time}.", time=_hms(before.time)))
+                          M("snap.evidence.stop_event", "Incus reported the stop at {time}.", time=hms(before.time)))
         if not inst.running:
             return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
-        return consumed(M("snap.stop.consumed", "The instance is running again after the restore, so the stop that came before it leaves no trace."))
-    if _not_done(ctx, "touch"):
+        return consumed(M("snap.stop.consumed", "The instance is running again after the restore, so the stop that "
+                                                "came before it leaves no trace."))
+    if not_done(ctx, "touch"):
         return _first(ctx, "touch")
     if not inst.running:
         return passed(M("snap.stop.ok", "The instance “{container}” is stopped.", **_p(ctx)))
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown
     return failed(M("snap.stop.running", "The instance “{container}” is still running.", **_p(ctx)),
-                  M("snap.stop.running.hint", "Stop it with “incus stop {container}”: restoring a stopped instance is the safe way, nothing is writing to its disk meanwhile.", **_p(ctx)), "still_running")
+                  M("snap.stop.running.hint", "Stop it with “incus stop {container}”: restoring a stopped instance is "
+                                              "the safe way, nothing is writing to its disk meanwhile.", **_p(ctx)),
+                  "still_running")
 
 
 def check_restore(ctx: Context) -> Verdict:
@@ -166,12 +219,16 @@ def check_restore(ctx: Context) -> Verdict:
     obs = ctx.observation
     if not obs.file_present and "touch" in ctx.history.passed:
         return failed(M("snap.restore.rm", "{path} is gone, but the instance was never restored.", **_p(ctx)),
-                      M("snap.restore.rm.hint", "Removing the file by hand (rm) is not a restore. Create it again with “incus exec {container} -- touch {path}”, stop the instance, then run “incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
+                      M("snap.restore.rm.hint", "Removing the file by hand (rm) is not a restore. Create it again with "
+                                                "“incus exec {container} -- touch {path}”, stop the instance, then run "
+                                                "“incus snapshot restore {container} {snapshot}”.", **_p(ctx)),
                       "rm_instead_of_restore")
-    if _not_done(ctx, "touch"):
+    if not_done(ctx, "touch"):
         return _first(ctx, "touch")
     return failed(M("snap.restore.missing", "The instance has not been restored from a snapshot yet.", **_p(ctx)),
-                  M("snap.restore.missing.hint", "Run “incus snapshot restore {container} {snapshot}”. Older guides show “incus restore {container} {snapshot}”, which Incus rejects with “unknown command \"restore\"”.", **_p(ctx)),
+                  M("snap.restore.missing.hint", "Run “incus snapshot restore {container} {snapshot}”. Older guides "
+                                                 "show “incus restore {container} {snapshot}”, which Incus rejects "
+                                                 "with “unknown command \"restore\"”.", **_p(ctx)),
                   "no_restore")
 
 
@@ -184,7 +241,8 @@ def check_start(ctx: Context) -> Verdict:
         return passed(M("snap.start.ok", "The instance “{container}” is running again after the restore.", **_p(ctx)),
                       _started_after_restore(ctx) or _status_now(ctx))
     return failed(M("snap.start.stopped", "The snapshot was restored, but “{container}” is still stopped.", **_p(ctx)),
-                  M("snap.start.stopped.hint", "A restore does not start a stopped instance. Start it with “incus start {container}”.", **_p(ctx)),
+                  M("snap.start.stopped.hint", "A restore does not start a stopped instance. Start it with "
+                                               "“incus start {container}”.", **_p(ctx)),
                   "restore_without_start")
 
 
@@ -193,7 +251,8 @@ def _after_restore_unknown(ctx: Context) -> Verdict | None:
     unknown = restore_unknown(ctx)
     if unknown is None:
         return None
-    return consumed(M("snap.after_unknown", "The restore cannot be verified (see the step “{step}”), so neither can this step, which comes after it.", step=TITLES["restore"]),
+    return consumed(M("snap.after_unknown", "The restore cannot be verified (see the step “{step}”), so neither can "
+                                            "this step, which comes after it.", step=TITLES["restore"]),
                     *unknown.evidence, how=unknown.hint)
 
 
@@ -207,34 +266,45 @@ def check_verify(ctx: Context) -> Verdict:
         return _first(ctx, "start")
     if not obs.file_present and ctx.earlier["touch"].status is Status.NOT_VERIFIED:
         # Its absence proves something only if the file was seen before the restore.
-        return consumed(M("snap.verify.no_file_proof", "{path} is absent, but no check saw it before the restore, so its absence proves nothing.", **_p(ctx)))
+        return consumed(M("snap.verify.no_file_proof", "{path} is absent, but no check saw it before the restore, so "
+                                                       "its absence proves nothing.", **_p(ctx)))
     if obs.file_present:
         return failed(M("snap.verify.still_there", "{path} is still there after the restore.", **_p(ctx)),
-                      M("snap.verify.still_there.hint", "The file survived the restore, so the snapshot already contained it: it was created before the snapshot was taken. Redo the chapter in order (“labkit reset --yes”).", **_p(ctx)),
+                      M("snap.verify.still_there.hint", "The file survived the restore, so the snapshot already "
+                                                        "contained it: it was created before the snapshot was taken. "
+                                                        "Redo the chapter in order (“labkit reset --yes”).", **_p(ctx)),
                       "file_in_snapshot")
-    return passed(M("snap.verify.ok", "{path} is gone: the restore brought the instance back to the moment of the snapshot.", **_p(ctx)),
-                  M("snap.evidence.file_absent", "Incus reports no {path} in the running instance at {time} UTC.", time=_hms(obs.taken_at), **_p(ctx)))
+    return passed(M("snap.verify.ok", "{path} is gone: the restore brought the instance back to the moment of the "
+                                      "snapshot.", **_p(ctx)),
+                  M("snap.evidence.file_absent", "Incus reports no {path} in the running instance at {time} UTC.",
+                    time=hms(obs.taken_at), **_p(ctx)))
 
 
 def check_cleanup(ctx: Context) -> Verdict:
     if (gone := _gone(ctx)) is not None:
         return gone
     if ctx.observation.snapshot is not None:
-        if _not_done(ctx, "verify"):
+        if not_done(ctx, "verify"):
             return _first(ctx, "verify")
         return failed(M("snap.cleanup.still_there", "The snapshot “{snapshot}” still exists.", **_p(ctx)),
-                      M("snap.cleanup.still_there.hint", "Delete it with “incus snapshot delete {container} {snapshot}”. Older guides show “incus delete {container}/{snapshot}”, which Incus rejects (“Invalid instance name”); “incus delete {container}” alone deletes a stopped instance without asking.", **_p(ctx)),
+                      M("snap.cleanup.still_there.hint",
+                        "Delete it with “incus snapshot delete {container} {snapshot}”. Older guides show "
+                        "“incus delete {container}/{snapshot}”, which Incus rejects (“Invalid instance name”); "
+                        "“incus delete {container}” alone deletes a stopped instance without asking.", **_p(ctx)),
                       "snapshot_not_deleted")
-    if _not_done(ctx, "verify"):
+    if not_done(ctx, "verify"):
         return _first(ctx, "verify")
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown  # a snapshot is gone, but which one, and when, cannot be told
     # verify passed, or is only not verified (its file was never seen): the snapshot is gone
     # and the instance is there, after a proven restore (verify fails without one).
     deleted = ctx.history.saw("instance-snapshot-deleted", name=ctx.params["snapshot"])
-    return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.", **_p(ctx)),
-                  M("snap.evidence.snapshot_deleted", "Incus reported the deletion of {snapshot} at {time}.", time=_hms(deleted.time), **_p(ctx)) if deleted
-                  else M("snap.evidence.no_snapshot", "No snapshot named {snapshot} at {time} UTC.", time=_hms(ctx.observation.taken_at), **_p(ctx)))
+    return passed(M("snap.cleanup.ok", "The snapshot “{snapshot}” is deleted and “{container}” is still there.",
+                    **_p(ctx)),
+                  M("snap.evidence.snapshot_deleted", "Incus reported the deletion of {snapshot} at {time}.",
+                    time=hms(deleted.time), **_p(ctx)) if deleted
+                  else M("snap.evidence.no_snapshot", "No snapshot named {snapshot} at {time} UTC.",
+                         time=hms(ctx.observation.taken_at), **_p(ctx)))
 
 
 # What the notebook's solution cells and the integration tests run, per step.
@@ -288,7 +358,8 @@ CHAPTER = Chapter(
     observe=_observe,
     reset=_reset,
     retention=Retention(own_snapshot, last_sightings_before_restore),
-    reset_question=M("cli.reset.confirm", "This deletes the snapshot {snapshot} and {file} in {container}, and starts a new attempt. Continue?"),
+    reset_question=M("cli.reset.confirm", "This deletes the snapshot {snapshot} and {file} in {container}, and starts "
+                                          "a new attempt. Continue?"),
     notebook="snapshots",
     observe_class=_observe_class,
     untouched=untouched,
