@@ -63,8 +63,8 @@ class Grading:
         while os.getppid() == parent:  # a hub killed with -9 leaves no dashboard behind
             try:
                 with IncusClient(find_endpoint()) as client:
-                    watch(client=client, name=self.cls, folder=self.folder, show=self.show, every=3.0,
-                          seconds=30.0, stuck_after=self.stuck_after)  # returns now and then, so the parent check above runs
+                    watch(client=client, name=self.cls, folder=self.folder, show=self.show, every=3.0, seconds=30.0,
+                          stuck_after=self.stuck_after)  # returns now and then, so the parent check above runs
             except LabkitError as exc:
                 self.error = exc.render(self.lang)
                 time.sleep(REFRESH_SECONDS)
@@ -108,7 +108,8 @@ class InstructorOnly(HubOAuthenticated, web.RequestHandler):
 class PageHandler(InstructorOnly):
     @web.authenticated
     def get(self) -> None:
-        self.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'self'")
+        self.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; "
+                                                   "script-src 'unsafe-inline' 'self'")
         # The page's fetch() calls are cookie-authenticated: JupyterHub wants its XSRF token on them.
         token = self.xsrf_token
         token = token.decode() if isinstance(token, bytes) else token
