@@ -356,7 +356,7 @@ def _prepare_learner(client: IncusClient, spec: ClassSpec, state: ServerState, l
     project, container, limits = spec.project(learner), spec.container, spec.limits
     # “isolated” refuses security.idmap.isolated=false (and privileged containers). Incus 6.0.4
     # checks only the keys an instance sets, so an instance made without the profile escapes it:
-    # `class status` warns about those (class_status.isolation_warnings).
+    # `class status` warns about those (isolation_warnings in status.py).
     _ensure_project(client, state, project, {CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner,
                                              "features.images": "true", "features.profiles": "true",
                                              "restricted.containers.privilege": "isolated",

@@ -1,6 +1,6 @@
-"""`labkit class create|status|report|destroy`: thin wrappers over classroom, class_status, class_report.
+"""`labkit class create|status|reset|report|destroy|serve|credentials`: thin wrappers over classroom/ and hub/.
 
-Registered in cli.py with `main.add_command(class_group)`; the global options
+Registered in cli/main.py with `main.add_command(class_group)`; the global options
 (--lang, --container, --snapshot) come from the parent command.
 """
 from __future__ import annotations
@@ -214,7 +214,7 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
 
     if watch:  # a polite `kill` ends the watch like Ctrl+C, after the refresh being written
         interrupt_on(signal.SIGTERM)
-    # GET and HEAD without httpx (unix_http.py): a status asks only those, but for an exec in a rare tie.
+    # GET and HEAD without httpx (incus/unix_http.py): a status asks only those, but for an exec in a rare tie.
     with _client(lean_reads=True) as client:
         if not watch:
             show(cs.class_status(client=client, name=name, folder=opts.folder(name), snapshot=opts.snapshot,

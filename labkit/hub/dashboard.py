@@ -2,7 +2,7 @@
 
 Modelled on JupyterHub's examples/service-whoami: a small Tornado app whose handlers
 are `HubOAuthenticated`.  Only the instructor may enter (the hub's `access:services`
-scope, and admin); a learner gets 403.  The class is graded by `class_status.watch`,
+scope, and admin); a learner gets 403.  The class is graded by `classroom.status.watch`,
 with the instructor's own access (root's socket, passed by `serve`), never a learner's;
 the page fetches status.json every few seconds and redraws its grid in place.
 
