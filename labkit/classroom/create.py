@@ -76,14 +76,16 @@ class ServerState:
 
     def certificates_of(self, name: str, learner: str | None = None) -> list[dict[str, Any]]:
         prefix = f"labkit:{name}:" + (learner or "")
-        return [c for c in self.certificates if c.get("name") == prefix or (learner is None and c.get("name", "").startswith(prefix))]
+        return [c for c in self.certificates
+                if c.get("name") == prefix or (learner is None and c.get("name", "").startswith(prefix))]
 
 
 def read_state(client: IncusClient) -> ServerState:
     get = lambda path, **params: client.request("GET", path, params=params, project=False) or []  # noqa: E731
     server = client.server()
     return ServerState({p["name"]: p for p in get("/1.0/projects", recursion=1)},
-                       {(i.get("project", "default"), i["name"]): i["status"] for i in get("/1.0/instances", recursion=1, **{"all-projects": "true"})},
+                       {(i.get("project", "default"), i["name"]): i["status"]
+                        for i in get("/1.0/instances", recursion=1, **{"all-projects": "true"})},
                        get("/1.0/certificates", recursion=1), server.get("config") or {},
                        (server.get("environment") or {}).get("certificate", ""))
 
@@ -96,10 +98,15 @@ def check_ownership(spec: ClassSpec, state: ServerState) -> None:
         config = (state.projects.get(project) or {}).get("config")
         if config is None:
             continue
-        if config.get(CLASS_KEY) != spec.name or config.get(ROLE_KEY) != role or (learner and config.get(LEARNER_KEY) != learner):
+        if (config.get(CLASS_KEY) != spec.name or config.get(ROLE_KEY) != role
+                or (learner and config.get(LEARNER_KEY) != learner)):
             foreign.append(project)
     if foreign:
-        raise UsageError(M("class.create.foreign_projects", "These Incus projects already exist and do not belong to the class “{name}”: {projects}. labkit never changes them: choose another class name, or remove them yourself if they are left over.", name=spec.name, projects=", ".join(sorted(foreign))))
+        raise UsageError(M("class.create.foreign_projects", "These Incus projects already exist and do not belong to "
+                                                            "the class “{name}”: {projects}. labkit never changes "
+                                                            "them: choose another class name, or remove them "
+                                                            "yourself if they are left over.",
+                           name=spec.name, projects=", ".join(sorted(foreign))))
 
 
 def plan(*, client: IncusClient, spec: ClassSpec, state: ServerState | None = None) -> list[Message]:
@@ -108,20 +115,34 @@ def plan(*, client: IncusClient, spec: ClassSpec, state: ServerState | None = No
     check_ownership(spec, state)
     todo: list[Message] = []
     if spec.class_project not in state.projects:
-        todo.append(M("class.plan.class_project", "Create the project “{project}”, which holds the golden instance.", project=spec.class_project))
+        todo.append(M("class.plan.class_project", "Create the project “{project}”, which holds the golden instance.",
+                      project=spec.class_project))
     if (spec.class_project, GOLDEN) not in state.instances:
-        todo.append(M("class.plan.golden", "Build the golden instance “{golden}” from {image}, boot it once and stop it.", golden=GOLDEN, image=spec.image or default_image(client)))
+        todo.append(M("class.plan.golden", "Build the golden instance “{golden}” from {image}, "
+                                           "boot it once and stop it.",
+                      golden=GOLDEN, image=spec.image or default_image(client)))
     if spec.listen and state.config.get("core.https_address") != spec.listen:
-        todo.append(M("class.plan.listen", "Listen for learners on {address} (core.https_address).", address=spec.listen))
+        todo.append(M("class.plan.listen", "Listen for learners on {address} (core.https_address).",
+                      address=spec.listen))
     limits = spec.limits
     for learner in spec.learners:
         project = spec.project(learner)
         if project not in state.projects:
-            todo.append(M("class.plan.project", "{learner}: create the restricted project “{project}” (snapshots allowed; at most {instances} instances, {disk} of disk, {memory} of memory, {processes} processes).", learner=learner, project=project, instances=limits.instances, disk=limits.disk, memory=limits.memory, processes=limits.processes))
+            todo.append(M("class.plan.project", "{learner}: create the restricted project “{project}” (snapshots "
+                                                "allowed; at most {instances} instances, {disk} of disk, {memory} of "
+                                                "memory, {processes} processes).",
+                          learner=learner, project=project, instances=limits.instances, disk=limits.disk,
+                          memory=limits.memory, processes=limits.processes))
         if (project, spec.container) not in state.instances:
-            todo.append(M("class.plan.copy", "{learner}: copy the golden instance to “{container}” in “{project}” and start it.", learner=learner, container=spec.container, project=project))
-        if not state.certificates_of(spec.name, learner) or not certs.ClientCert(spec.bundle(learner) / "client.crt", spec.bundle(learner) / "client.key").exists():
-            todo.append(M("class.plan.certificate", "{learner}: create a client certificate restricted to “{project}”, and the access folder {folder}.", learner=learner, project=project, folder=str(spec.bundle(learner))))
+            todo.append(M("class.plan.copy", "{learner}: copy the golden instance to “{container}” in "
+                                             "“{project}” and start it.",
+                          learner=learner, container=spec.container, project=project))
+        if (not state.certificates_of(spec.name, learner)
+                or not certs.ClientCert(spec.bundle(learner) / "client.crt",
+                                        spec.bundle(learner) / "client.key").exists()):
+            todo.append(M("class.plan.certificate", "{learner}: create a client certificate restricted to “{project}”, "
+                                                    "and the access folder {folder}.",
+                          learner=learner, project=project, folder=str(spec.bundle(learner))))
     return todo + (second_server.plan(spec) if spec.needs_snapshot_server else [])
 
 
@@ -183,10 +204,15 @@ def _create(client: IncusClient, spec: ClassSpec, state: ServerState, second: tu
                 failures[learner] = exc
                 continue
             except OSError as exc:  # writing the access folder, on the instructor's side
-                failures[learner] = SetupError(M("class.create.folder_failed", "The access folder of {learner} could not be written in {folder}: {detail}", learner=learner, folder=str(spec.bundle(learner)), detail=exc.strerror or str(exc)))
+                failures[learner] = SetupError(M("class.create.folder_failed",
+                                                 "The access folder of {learner} could not be "
+                                                 "written in {folder}: {detail}",
+                                                 learner=learner, folder=str(spec.bundle(learner)),
+                                                 detail=exc.strerror or str(exc)))
                 continue
             done.ready.append(learner)
-            say(M("class.progress.learner", "{learner} ready ({count}/{total}).", learner=learner, count=len(done.ready), total=len(spec.learners)))
+            say(M("class.progress.learner", "{learner} ready ({count}/{total}).", learner=learner,
+                  count=len(done.ready), total=len(spec.learners)))
     done.seconds = time.monotonic() - start
     if failures:
         raise _incomplete(spec, failures, len(done.ready), pool)
@@ -195,11 +221,18 @@ def _create(client: IncusClient, spec: ClassSpec, state: ServerState, second: tu
 
 def _incomplete(spec: ClassSpec, failures: dict[str, LabkitError], ready: int, pool: str) -> SetupError:
     """One message for the whole run: the likeliest cause first (full disk, exhausted inotify)."""
-    full = next((str(exc) for exc in failures.values() if _disk_full(str(exc)) and exc.message.key != "class.create.folder_failed"), None)
+    full = next((str(exc) for exc in failures.values()
+                 if _disk_full(str(exc)) and exc.message.key != "class.create.folder_failed"), None)
     known = next((exc.message for exc in failures.values() if exc.message.key == "class.create.inotify"), None)
-    reason = (M("class.create.disk_full", "The storage pool “{pool}” is full ({detail}). Free some space, or choose another pool with --pool.", pool=pool, detail=full)
+    reason = (M("class.create.disk_full", "The storage pool “{pool}” is full ({detail}). Free some space, or choose "
+                                          "another pool with --pool.", pool=pool, detail=full)
               if full else known or next(iter(failures.values())).message)
-    return SetupError(M("class.create.incomplete", "{failed} of {total} learners could not be prepared ({learners}); {ready} are ready. {reason} What was made is kept: run “labkit class create {name}” again to complete the class, or remove it with “labkit class destroy {name}”.", failed=len(failures), total=len(spec.learners), learners=", ".join(sorted(failures)), ready=ready, reason=reason, name=spec.name))
+    return SetupError(M("class.create.incomplete", "{failed} of {total} learners could not be prepared ({learners}); "
+                                                   "{ready} are ready. {reason} What was made is kept: run “labkit "
+                                                   "class create {name}” again to complete the class, or remove it "
+                                                   "with “labkit class destroy {name}”.",
+                        failed=len(failures), total=len(spec.learners), learners=", ".join(sorted(failures)),
+                        ready=ready, reason=reason, name=spec.name))
 
 
 def _disk_full(text: str) -> bool:
@@ -217,9 +250,11 @@ def image_source(image: str) -> dict[str, Any]:
 
 
 def _ensure_class_project(client: IncusClient, spec: ClassSpec, state: ServerState, pool: str) -> None:
-    known = [n for n in ((state.projects.get(spec.class_project) or {}).get("config") or {}).get(LEARNERS_KEY, "").split(",") if n]
-    config = {CLASS_KEY: spec.name, ROLE_KEY: "class", LAB_KEY: spec.lab, CONTAINER_KEY: spec.container, LIMITS_KEY: spec.limits.to_text(),
-              LEARNERS_KEY: ",".join(dict.fromkeys([*known, *spec.learners])), "features.images": "false", "features.profiles": "true"}
+    known = [n for n in ((state.projects.get(spec.class_project) or {}).get("config") or {}).get(LEARNERS_KEY, "")
+             .split(",") if n]
+    config = {CLASS_KEY: spec.name, ROLE_KEY: "class", LAB_KEY: spec.lab, CONTAINER_KEY: spec.container,
+              LIMITS_KEY: spec.limits.to_text(), LEARNERS_KEY: ",".join(dict.fromkeys([*known, *spec.learners])),
+              "features.images": "false", "features.profiles": "true"}
     if spec.image:
         config[IMAGE_KEY] = spec.image
     ensure_project(client, state, spec.class_project, config, f"labkit class {spec.name}")
@@ -238,8 +273,12 @@ def _ensure_golden(client: IncusClient, spec: ClassSpec, state: ServerState, say
         _start(client, project, GOLDEN)
         _stop(client, project, GOLDEN)
     except IncusRequestFailed as exc:
-        raise SetupError(M("class.create.golden_failed", "The golden instance could not be built from {image}: {detail}. Check the image (“incus image list”, or --image), then run the command again.", image=image, detail=str(exc))) from exc
-    say(M("class.progress.golden", "Golden instance built from {image} ({seconds} s).", image=image, seconds=Number(time.monotonic() - started)))
+        raise SetupError(M("class.create.golden_failed", "The golden instance could not be built from {image}: "
+                                                         "{detail}. Check the image (“incus image list”, or --image), "
+                                                         "then run the command again.",
+                           image=image, detail=str(exc))) from exc
+    say(M("class.progress.golden", "Golden instance built from {image} ({seconds} s).", image=image,
+          seconds=Number(time.monotonic() - started)))
 
 
 def _start(client: IncusClient, project: str, name: str) -> None:
@@ -249,7 +288,13 @@ def _start(client: IncusClient, project: str, name: str) -> None:
     except IncusRequestFailed:
         console = client.raw("GET", f"/1.0/instances/{quote(name)}/console", params={"project": project}).text
         if "Too many open files" in console:  # systemd could not get an inotify instance
-            raise SetupError(M("class.create.inotify", "The server has run out of inotify instances: a container's init stopped with “Too many open files”. Each running container needs a few, and Linux allows 128 per user by default. On the server, as root, run “sysctl -w fs.inotify.max_user_instances=1024 fs.inotify.max_user_watches=1048576” (and put these settings in /etc/sysctl.d/ to keep them), as Incus recommends for production servers.")) from None
+            raise SetupError(M("class.create.inotify",
+                               "The server has run out of inotify instances: a container's init stopped with “Too many "
+                               "open files”. Each running container needs a few, and Linux allows 128 per user by "
+                               "default. On the server, as root, run "
+                               "“sysctl -w fs.inotify.max_user_instances=1024 fs.inotify.max_user_watches=1048576” "
+                               "(and put these settings in /etc/sysctl.d/ to keep them), as Incus recommends for "
+                               "production servers.")) from None
         raise
 
 
@@ -267,16 +312,22 @@ def _stop(client: IncusClient, project: str, name: str) -> None:
 def _ensure_listener(client: IncusClient, spec: ClassSpec, state: ServerState) -> str | None:
     current = state.config.get("core.https_address") or ""
     if spec.listen and current and current != spec.listen:
-        raise UsageError(M("class.create.listen_other", "The server already listens on {current}, not on {wanted}. Pass --listen {current}, or change core.https_address yourself.", current=current, wanted=spec.listen))
+        raise UsageError(M("class.create.listen_other", "The server already listens on {current}, not on {wanted}. "
+                                                        "Pass --listen {current}, or change "
+                                                        "core.https_address yourself.",
+                           current=current, wanted=spec.listen))
     if spec.listen:
         # Recorded before it is set, so that `destroy` turns it off even after a failure
         # (only the class that turned it on does, once no other class uses it).
-        update_project(client, spec.class_project, {LISTEN_KEY: spec.listen} | ({} if current else {LISTEN_OWNER_KEY: "true"}))
+        update_project(client, spec.class_project,
+                       {LISTEN_KEY: spec.listen} | ({} if current else {LISTEN_OWNER_KEY: "true"}))
     if spec.listen and not current:
         try:
             client.request("PATCH", "/1.0", json={"config": {"core.https_address": spec.listen}}, project=False)
         except IncusRequestFailed as exc:
-            raise SetupError(M("class.create.listen_failed", "Incus could not listen on {address}: {detail}. Choose a free address and port (for example 0.0.0.0:8443).", address=spec.listen, detail=str(exc))) from exc
+            raise SetupError(M("class.create.listen_failed", "Incus could not listen on {address}: {detail}. Choose a "
+                                                             "free address and port (for example 0.0.0.0:8443).",
+                               address=spec.listen, detail=str(exc))) from exc
     return certs.public_address(spec.listen or current) if (spec.listen or current) else None
 
 
@@ -286,7 +337,7 @@ def _prepare_learner(client: IncusClient, spec: ClassSpec, state: ServerState, l
     project, container, limits = spec.project(learner), spec.container, spec.limits
     # “isolated” refuses security.idmap.isolated=false (and privileged containers). Incus 6.0.4
     # checks only the keys an instance sets, so an instance made without the profile escapes it:
-    # `class status` warns about those (class_status.isolation_warnings).
+    # `class status` warns about those (isolation_warnings in status.py).
     ensure_project(client, state, project, {CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner,
                                              "features.images": "true", "features.profiles": "true",
                                              "restricted.containers.privilege": "isolated",
@@ -327,7 +378,8 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
         if data.get("status") != "Running":
             _start(client, project, container)
         # Recorded before the learner can take any snapshot: every snapshot carries it, so a restore keeps it.
-        generation = config.get("volatile.uuid.generation") if fresh or not data.get("snapshots") else config.get("volatile.uuid")
+        generation = (config.get("volatile.uuid.generation") if fresh or not data.get("snapshots")
+                      else config.get("volatile.uuid"))
         baseline = baseline_config(config, generation)
         client.request("PATCH", f"/1.0/instances/{quote(container)}", params={"project": project},
                        json={"config": baseline})
@@ -337,7 +389,8 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
     line = None
     if second is not None:
         line = second_server.ensure_learner(second[0], spec, second[1], learner)
-    update_project(client, project, {CERT_KEY: fingerprint} | ({TRUST_KEY: spec.certificate_name(learner)} if second else {}))
+    update_project(client, project,
+                   {CERT_KEY: fingerprint} | ({TRUST_KEY: spec.certificate_name(learner)} if second else {}))
     readme = certs.bundle_readme(cls=spec.name, learner=learner, project=project, container=container,
                                  address=address, server_cert=state.certificate_pem, lang=lang)
     if second is not None:
@@ -377,7 +430,8 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
     mine = {p["name"] for p in projects}
     found = [c for c in state.certificates_of(name) if set(c.get("projects") or []) <= mine]
     if not projects and not found and not folder.exists():
-        raise UsageError(M("class.destroy.unknown", "There is no class “{name}” on this server (no project carries user.labkit.class={name}).", name=name))
+        raise UsageError(M("class.destroy.unknown", "There is no class “{name}” on this server (no project carries "
+                                                    "user.labkit.class={name}).", name=name))
     done = Destroyed()
     if any(second_server.used_by(p["config"]) for p in projects):
         # There first: if it fails, the class stays whole here and a second run finds it all again.
@@ -395,12 +449,14 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
                 failed[project] = error
                 continue
             done.projects.append(project)
-            say(M("class.progress.removed", "Project “{project}” removed ({count}/{total}).", project=project, count=len(done.projects), total=len(projects)))
+            say(M("class.progress.removed", "Project “{project}” removed ({count}/{total}).", project=project,
+                  count=len(done.projects), total=len(projects)))
     if failed:
         raise _not_removed(name, failed, done)
     for project in [p for p in order if p["config"].get(ROLE_KEY) == "class"]:
         listen, owner = project["config"].get(LISTEN_KEY), project["config"].get(LISTEN_OWNER_KEY) == "true"
-        others = [p["name"] for p in state.projects.values() if p["name"] not in mine and (p.get("config") or {}).get(LISTEN_KEY) == listen]
+        others = [p["name"] for p in state.projects.values()
+                  if p["name"] not in mine and (p.get("config") or {}).get(LISTEN_KEY) == listen]
         if listen and owner and others:  # another class still needs it: it becomes the one to turn it off
             update_project(client, others[0], {LISTEN_OWNER_KEY: "true"})
         elif listen and owner and state.config.get("core.https_address") == listen:

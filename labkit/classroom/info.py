@@ -32,11 +32,14 @@ class ClassInfo:
         head = next((p for p in mine if p["config"].get(ROLE_KEY) == "class"), None)
         learners = {p["config"][LEARNER_KEY]: p for p in mine if p["config"].get(ROLE_KEY) == "learner"}
         if head is None and not learners:
-            raise UsageError(M("class.status.unknown", "There is no class “{name}” on this server (no project carries user.labkit.class={name}). Create it with “labkit class create {name} --learners N”.", name=name))
+            raise UsageError(M("class.status.unknown", "There is no class “{name}” on this server (no project carries "
+                                                       "user.labkit.class={name}). Create it with “labkit class "
+                                                       "create {name} --learners N”.", name=name))
         head_config = (head or {}).get("config", {})
         lab = head_config.get(LAB_KEY) or DEFAULT_LAB
         container = head_config.get(CONTAINER_KEY) or chapter_named(lab).defaults["container"]
-        baselines = {learner: (p["config"][BASELINE_UUID], p["config"][BASELINE_GENERATION]) for learner, p in learners.items()
+        baselines = {learner: (p["config"][BASELINE_UUID], p["config"][BASELINE_GENERATION])
+                     for learner, p in learners.items()
                      if p["config"].get(BASELINE_UUID) and p["config"].get(BASELINE_GENERATION)}
         trust = {learner: p["config"][TRUST_KEY] for learner, p in learners.items() if p["config"].get(TRUST_KEY)}
         return cls(name, container, {k: learners[k]["name"] for k in sorted(learners)}, baselines, lab, trust)

@@ -73,7 +73,8 @@ LearnerLook = Callable[[str, Access, "History | None"], Any]
 
 
 def chapter_look(chapter: Chapter, main: IncusClient, params: dict[str, str], extra: dict[str, dict[str, str]],
-                 projects: dict[str, str], instances: list[dict[str, Any]] | None, cache: dict[tuple, Any]) -> LearnerLook:
+                 projects: dict[str, str], instances: list[dict[str, Any]] | None,
+                 cache: dict[tuple, Any]) -> LearnerLook:
     """The chapter's own class-wide look when it has one, else its `observe` for each learner, with
     the class's params and the learner's own (`extra`: what differs per learner, e.g. a trust name)."""
     if chapter.observe_class is not None:

@@ -59,7 +59,8 @@ def progress_of(results: list[Result], attempt: Attempt | None, not_started: boo
                  if step in {r.step for r in results if r.status is Status.PASSED}]
     stamps = passed_at + ([attempt_marks[STARTED]] if STARTED in attempt_marks else [])
     since = max(stamps) if stamps else None
-    failure = current if current.status is Status.FAILED and not (current.diagnosis or "").startswith("order:") else None
+    failure = (current if current.status is Status.FAILED and not (current.diagnosis or "").startswith("order:")
+               else None)
     stuck = since is not None and now - since >= stuck_after
     return Progress(False, current.step, since, stuck, failure)
 

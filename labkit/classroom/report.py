@@ -22,7 +22,9 @@ SHOWN = {"✔": "passed", "✘": "failed", "?": "not_verified", TODO: "todo", NO
 
 
 # -- the terminal table and JSON -----------------------------------------
-LEGEND = M("class.status.legend_started", "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)   ○ not started (nothing done since the class was created)")
+LEGEND = M("class.status.legend_started",
+           "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)   "
+           "○ not started (nothing done since the class was created)")
 HEAD_LEARNER = M("class.status.learner", "Learner")
 HEAD_SCORE = M("class.status.score", "Score")
 HEAD_NOW = M("class.status.now_on", "Now on")
@@ -188,7 +190,8 @@ def status_json(status: ClassStatus, lang: str) -> dict[str, Any]:
                         **{s.value: counts.get(s.value, 0) for s in Status},
                         "not_started": status.counts(step).get(NOT_STARTED, 0),
                         "most_common": None if found is None else {
-                            "diagnosis": found[0].diagnosis, "count": found[1], "message": found[0].message.render(lang),
+                            "diagnosis": found[0].diagnosis, "count": found[1],
+                            "message": found[0].message.render(lang),
                             "hint": found[0].hint.render(lang) if found[0].hint else None}})
     return {"class": status.info.name, "lab": status.chapter.id, "container": status.info.container,
             "snapshot": status.snapshot, "lang": lang, "taken_at": status.taken_at.isoformat(),
@@ -213,7 +216,8 @@ def _progress_json(status: ClassStatus, ls: LearnerStatus, lang: str) -> dict[st
     if progress is None or progress.step is None:
         return {"current": None, "last_failure": None}
     step = status.chapter.step(progress.step)
-    current = {"step": step.id, "title": step.title.render(lang), "since": progress.since.isoformat() if progress.since else None,
+    current = {"step": step.id, "title": step.title.render(lang),
+               "since": progress.since.isoformat() if progress.since else None,
                "seconds": progress.seconds(status.taken_at), "stuck": progress.stuck}
     failure = None if progress.failure is None else {
         "step": step.id, "title": current["title"], "diagnosis": progress.failure.diagnosis,
@@ -228,5 +232,5 @@ def _alert_json(results: list[Result], lang: str) -> dict[str, str] | None:
 
 def words(lang: str) -> dict[str, str]:
     """The word for each displayed symbol, for reports."""
-    return {SYMBOLS[s]: WORDS[s].render(lang) for s in Status} | {TODO: M("class.status.todo", "not reached").render(lang),
-                                                                   NOT_STARTED: NOW_NOT_STARTED.render(lang)}
+    return {SYMBOLS[s]: WORDS[s].render(lang) for s in Status} | {
+        TODO: M("class.status.todo", "not reached").render(lang), NOT_STARTED: NOW_NOT_STARTED.render(lang)}

@@ -87,11 +87,14 @@ def report_csv(status: ClassStatus, journals: dict[str, Journal], lang: str) -> 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;margin:24px;line-height:1.4}
 h1{font-size:1.5em;margin:0 0 4px}h2{font-size:1.2em;margin-top:28px}.meta{color:#57606a;margin:0 0 16px}
-table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #d0d7de;padding:5px 6px;text-align:center;vertical-align:top}
+table{border-collapse:collapse;font-size:.9em}\
+th,td{border:1px solid #d0d7de;padding:5px 6px;text-align:center;vertical-align:top}
 thead th{background:#f6f8fa;font-size:.85em;max-width:9em}tbody th{text-align:left;white-space:nowrap}
 td.cell{font-weight:600;white-space:nowrap}td.cell small{display:block;font-weight:400;color:#1f2328;opacity:.8}
-.sym{font-size:1.15em;margin-right:3px}.score{font-weight:700;white-space:nowrap}tfoot td,tfoot th{background:#f6f8fa;font-size:.85em}
-.legend{margin-top:10px;font-size:.9em}.legend span{display:inline-block;margin-right:14px;padding:2px 6px;border-radius:3px}
+.sym{font-size:1.15em;margin-right:3px}.score{font-weight:700;white-space:nowrap}\
+tfoot td,tfoot th{background:#f6f8fa;font-size:.85em}
+.legend{margin-top:10px;font-size:.9em}\
+.legend span{display:inline-block;margin-right:14px;padding:2px 6px;border-radius:3px}
 ol li{margin-bottom:10px}.hint{color:#0b4f8a}.alert{color:#8a4b00;background:#fff8c5;padding:4px 8px}
 .warning{color:#7d4e00;background:#fff8c5;padding:4px 8px}
 @media print{body{margin:8mm}}
@@ -100,13 +103,15 @@ ol li{margin-bottom:10px}.hint{color:#0b4f8a}.alert{color:#8a4b00;background:#ff
 
 def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) -> str:
     esc, times, names = html.escape, step_times(status, journals), words(lang)
-    title = M("class.report.title", "Class “{name}” — {chapter}", name=status.info.name, chapter=status.chapter.title).render(lang)
+    title = M("class.report.title", "Class “{name}” — {chapter}", name=status.info.name,
+              chapter=status.chapter.title).render(lang)
     average = sum(ls.score.earned for ls in status.learners) / len(status.learners) if status.learners else 0
     possible = sum(s.points for s in status.chapter.steps)
     meta = M("class.report.meta", "Report of {time} UTC · learners: {count} · average score: {average}/{possible}",
              time=status.taken_at.strftime("%Y-%m-%d %H:%M"), count=len(status.learners),
              average=f"{average:.1f}".replace(".", "," if lang == "fr" else "."), possible=possible).render(lang)
-    head = "".join(f"<th scope=\"col\">{i}. {esc(s.title.render(lang))}</th>" for i, s in enumerate(status.chapter.steps, 1))
+    head = "".join(f"<th scope=\"col\">{i}. {esc(s.title.render(lang))}</th>"
+                   for i, s in enumerate(status.chapter.steps, 1))
     body = []
     for ls in status.learners:
         cells = []
@@ -114,20 +119,26 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
             fg, bg = COLOURS[sym]
             took = times[ls.learner][step]
             detail = f"<small>{esc(_duration(took))}</small>" if took is not None else ""
-            cells.append(f'<td class="cell {CLASSES[sym]}" style="color:{fg};background:{bg}" title="{esc(result.message.render(lang))}">'
+            cells.append(f'<td class="cell {CLASSES[sym]}" style="color:{fg};background:{bg}" '
+                         f'title="{esc(result.message.render(lang))}">'
                          f'<span class="sym" aria-hidden="true">{sym}</span>{esc(names[sym])}{detail}</td>')
         total = times[ls.learner]["total"]
         where = "".join(f"<td>{esc(cell)}</td>" for cell in member_cell(status, ls.learner, lang))
-        body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{where}{"".join(cells)}<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
+        body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{where}{"".join(cells)}'
+                    f'<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
                     f'<td>{esc(_duration(total)) if total is not None else "—"}</td></tr>')
-    passed_row = "".join(f"<td>{status.counts(step).get('✔', 0)}/{len(status.learners)}</td>" for step in status.chapter.step_ids)
-    legend = "".join(f'<span style="color:{COLOURS[sym][0]};background:{COLOURS[sym][1]}">{sym} {esc(names[sym])}</span>'
+    passed_row = "".join(f"<td>{status.counts(step).get('✔', 0)}/{len(status.learners)}</td>"
+                         for step in status.chapter.step_ids)
+    legend = "".join(f'<span style="color:{COLOURS[sym][0]};background:{COLOURS[sym][1]}">'
+                     f'{sym} {esc(names[sym])}</span>'
                      for sym in ("✔", "✘", "?", TODO, NOT_STARTED))
     found = mistakes(status)
     items = []
     for step, result, count in found[:10]:
-        hint = f'<div class="hint"><b>{esc(HINT.render(lang))}{colon(lang)}</b>{esc(result.hint.render(lang))}</div>' if result.hint else ""
-        learners = (M("class.report.one_learner", "1 learner") if count == 1 else M("class.report.learners", "{count} learners", count=count)).render(lang)
+        hint = (f'<div class="hint"><b>{esc(HINT.render(lang))}{colon(lang)}</b>'
+                f'{esc(result.hint.render(lang))}</div>' if result.hint else "")
+        learners = (M("class.report.one_learner", "1 learner") if count == 1
+                    else M("class.report.learners", "{count} learners", count=count)).render(lang)
         items.append(f"<li><b>{esc(status.chapter.step(step).title.render(lang))}</b> — {esc(learners)}{colon(lang)}"
                      f"{esc(result.message.render(lang))}{hint}</li>")
     none = M("class.report.no_mistakes", "No failure right now.").render(lang)
@@ -141,9 +152,11 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
 <title>{esc(title)}</title><style>{STYLE}</style></head>
 <body><h1>{esc(title)}</h1><p class="meta">{esc(meta)}</p>
 {"".join(f'<p class="warning">⚠ {esc(w.render(lang))}</p>' for w in status.warnings)}
-<table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{member_th}{head}<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
+<table><thead><tr><th scope="col">{esc(HEADERS['learner'].render(lang))}</th>{member_th}{head}\
+<th scope="col">{esc(HEADERS['score'].render(lang))}</th><th scope="col">{esc(labels['total_head'])}</th></tr></thead>
 <tbody>{"".join(body)}</tbody>
-<tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{member_td}{passed_row}<td></td><td></td></tr></tfoot></table>
+<tfoot><tr><th scope="row">{esc(labels['passed_row'])}</th>{member_td}{passed_row}\
+<td></td><td></td></tr></tfoot></table>
 <p class="legend">{legend}</p>
 {"".join(f'<p class="alert">{esc(line)}</p>' for line in alert_lines(status, lang, Message.render))}
 <h2>{esc(labels['mistakes'])}</h2>

@@ -54,7 +54,8 @@ def plan_reset(client: IncusClient, name: str, learner: str) -> ResetPlan:
     projects = client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or []
     info = ClassInfo.from_projects(name, projects)
     if learner not in info.learners:
-        raise UsageError(M("class.reset.unknown_learner", "The class “{name}” has no learner “{learner}”. Its learners are: {learners}.",
+        raise UsageError(M("class.reset.unknown_learner", "The class “{name}” has no learner “{learner}”. Its "
+                                                          "learners are: {learners}.",
                            name=name, learner=learner, learners=", ".join(info.learners) or "—"))
     chapter = chapter_named(info.lab)
     params = info.params(chapter, None) | info.learner_params().get(learner, {})

@@ -29,7 +29,10 @@ from .spec import CLASS_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY, ClassSpe
 REMOTE = "incus-snapshot"
 # In the learner's access folder: the one line that adds the snapshot server with their token.
 REMOTE_FILE = LEARNER_REMOTE_FILE  # where labkit looks for it on the learner's side too
-README = M("class.bundle.snapshot_server", "This lab also uses the snapshot server, where your project “{project}” is waiting too. Add it once, with this folder as INCUS_CONF: run the command in snapshot-server.txt (“incus remote add incus-snapshot … --token … --accept-certificate”). Its token works once, and only for your project.")
+README = M("class.bundle.snapshot_server", "This lab also uses the snapshot server, where your project “{project}” is "
+                                           "waiting too. Add it once, with this folder as INCUS_CONF: run the command "
+                                           "in snapshot-server.txt (“incus remote add incus-snapshot … --token … "
+                                           "--accept-certificate”). Its token works once, and only for your project.")
 
 
 def open_admin() -> IncusClient:
@@ -76,7 +79,9 @@ def _address(client: IncusClient) -> str:
         return remote.address.removeprefix("https://").rstrip("/")
     listen = (client.server().get("config") or {}).get("core.https_address") or ""
     if not listen:
-        raise SetupError(M("class.snapshot_server.not_listening", "The snapshot server does not listen on the network (core.https_address is empty), so learners could not add it. Run “sudo labkit setup --snapshot-server” again."))
+        raise SetupError(M("class.snapshot_server.not_listening",
+                           "The snapshot server does not listen on the network (core.https_address is empty), so "
+                           "learners could not add it. Run “sudo labkit setup --snapshot-server” again."))
     return certs.public_address(listen)
 
 
@@ -84,7 +89,9 @@ def _pool(client: IncusClient) -> str:
     profile = client.request("GET", "/1.0/profiles/default", params={"project": "default"}, project=False) or {}
     pool = ((profile.get("devices") or {}).get("root") or {}).get("pool")
     if not pool:
-        raise SetupError(M("class.snapshot_server.no_pool", "The snapshot server's default profile has no root disk, so copies would have nowhere to go. Run “sudo labkit setup --snapshot-server” again."))
+        raise SetupError(M("class.snapshot_server.no_pool", "The snapshot server's default profile has no root disk, "
+                                                            "so copies would have nowhere to go. Run “sudo labkit "
+                                                            "setup --snapshot-server” again."))
     return str(pool)
 
 
@@ -96,7 +103,10 @@ def refuse_foreign(spec: ClassSpec, side: ServerSide) -> None:
         if config is not None and (config.get(CLASS_KEY) != spec.name or config.get(LEARNER_KEY) != learner):
             found.append(spec.project(learner))
     if found:
-        raise UsageError(M("class.create.foreign_projects_there", "These projects already exist on the snapshot server and do not belong to the class “{name}”: {projects}. labkit never changes them: choose another class name, or remove them there yourself if they are left over.", name=spec.name, projects=", ".join(sorted(found))))
+        raise UsageError(M("class.create.foreign_projects_there",
+                           "These projects already exist on the snapshot server and do not belong to the class "
+                           "“{name}”: {projects}. labkit never changes them: choose another class name, or remove them "
+                           "there yourself if they are left over.", name=spec.name, projects=", ".join(sorted(found))))
 
 
 def open_for(spec: ClassSpec) -> tuple[IncusClient, ServerSide] | None:
@@ -118,7 +128,9 @@ def plan(spec: ClassSpec) -> list[Message]:
     with open_admin() as server:
         side = ServerSide.read(server)
     refuse_foreign(spec, side)
-    return [M("class.plan.snapshot_server", "{learner}: on the snapshot server, create the restricted project “{project}” and a trust token restricted to it, given in {file}.", learner=learner, project=spec.project(learner), file=str(spec.bundle(learner) / REMOTE_FILE))
+    return [M("class.plan.snapshot_server", "{learner}: on the snapshot server, create the restricted project "
+                                            "“{project}” and a trust token restricted to it, given in {file}.",
+              learner=learner, project=spec.project(learner), file=str(spec.bundle(learner) / REMOTE_FILE))
             for learner in spec.learners if spec.project(learner) not in side.projects
             or not (side.trusted(spec.certificate_name(learner)) or side.pending(spec.certificate_name(learner)))]
 
@@ -152,7 +164,10 @@ def _new_token(client: IncusClient, name: str, project: str) -> dict[str, Any]:
     answer = client.raw("POST", "/1.0/certificates", project=False, json={
         "name": name, "type": "client", "token": True, "restricted": True, "projects": [project]})
     if answer.status_code != 202:
-        raise SetupError(M("class.snapshot_server.token_failed", "The snapshot server refused to make a trust token for the project “{project}” (HTTP {code}: {detail}).", project=project, code=answer.status_code, detail=answer.text[:200]))
+        raise SetupError(M("class.snapshot_server.token_failed",
+                           "The snapshot server refused to make a trust token for the project "
+                           "“{project}” (HTTP {code}: {detail}).",
+                           project=project, code=answer.status_code, detail=answer.text[:200]))
     return answer.json()["metadata"]["metadata"]
 
 
@@ -178,7 +193,8 @@ def used_by(config: dict[str, str]) -> bool:
     if config.get(TRUST_KEY):
         return True
     try:
-        return config.get(ROLE_KEY) == "class" and chapter_named(config.get(LAB_KEY) or "").needs_server(SNAPSHOT_SERVER)
+        lab = chapter_named(config.get(LAB_KEY) or "")
+        return config.get(ROLE_KEY) == "class" and lab.needs_server(SNAPSHOT_SERVER)
     except UsageError:  # a lab this labkit does not know
         return False
 

@@ -43,7 +43,9 @@ UNITS = {None: 1, "B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 
 def validate_class_name(name: str) -> str:
     if not CLASS_NAME.match(name or ""):
-        raise InvalidName(M("class.names.class", "“{name}” cannot name a class: use 1 to 30 letters, digits or hyphens, starting with a letter and not ending with a hyphen (for example demo or bts-2026).", name=name))
+        raise InvalidName(M("class.names.class", "“{name}” cannot name a class: use 1 to 30 letters, digits or "
+                                                 "hyphens, starting with a letter and not ending with a hyphen (for "
+                                                 "example demo or bts-2026).", name=name))
     return name
 
 
@@ -52,11 +54,17 @@ def validate_learners(names: list[str], source: Message | None = None) -> tuple[
     source = source or M("class.names.from_args", "the command line")
     bad = [n for n in names if not LEARNER_NAME.match(n)]
     if bad:
-        raise InvalidName(M("class.names.learner", "These learner names from {source} cannot be used: {names}. A name is 1 to 32 letters, digits, hyphens or dots, starting and ending with a letter or digit (no spaces, accents or underscores: “marie-dupont”, not “Marie Dupont”).", names=", ".join(f"“{n}”" for n in bad), source=source))
+        raise InvalidName(M("class.names.learner", "These learner names from {source} cannot be used: {names}. A name "
+                                                   "is 1 to 32 letters, digits, hyphens or dots, starting and ending "
+                                                   "with a letter or digit (no spaces, accents or underscores: "
+                                                   "“marie-dupont”, not “Marie Dupont”).",
+                            names=", ".join(f"“{n}”" for n in bad), source=source))
     counts = Counter(n.lower() for n in names)
     twice = sorted(n for n, c in counts.items() if c > 1)
     if twice:
-        raise UsageError(M("class.names.duplicates", "These learners appear more than once in {source}: {names}. Each learner needs a name of their own.", names=", ".join(twice), source=source))
+        raise UsageError(M("class.names.duplicates", "These learners appear more than once in {source}: {names}. Each "
+                                                     "learner needs a name of their own.",
+                           names=", ".join(twice), source=source))
     if not names:
         raise UsageError(M("class.names.none", "There is no learner in {source}.", source=source))
     return tuple(names)
@@ -73,7 +81,8 @@ def read_roster(path: Path) -> tuple[str, ...]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(M("class.names.roster_unreadable", "The roster {path} cannot be read: {detail}", path=str(path), detail=str(exc))) from exc
+        raise UsageError(M("class.names.roster_unreadable", "The roster {path} cannot be read: {detail}",
+                           path=str(path), detail=str(exc))) from exc
     names = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
     return validate_learners(names, M("class.names.from_roster", "the roster {path}", path=str(path)))
 
@@ -81,7 +90,8 @@ def read_roster(path: Path) -> tuple[str, ...]:
 def parse_size(text: str) -> int:
     match = SIZE.match(str(text).strip())
     if not match or int(match.group(1)) == 0:
-        raise UsageError(M("class.limits.bad_size", "“{value}” is not a size Incus understands: write a number and a unit, for example 512MiB or 4GiB.", value=text))
+        raise UsageError(M("class.limits.bad_size", "“{value}” is not a size Incus understands: write a number and a "
+                                                    "unit, for example 512MiB or 4GiB.", value=text))
     return int(match.group(1)) * UNITS[match.group(2)]
 
 
@@ -97,7 +107,8 @@ class Limits:
     def __post_init__(self) -> None:
         parse_size(self.disk), parse_size(self.memory)
         if self.instances < 1 or self.processes < self.instances:
-            raise UsageError(M("class.limits.bad_count", "The limits need at least one instance and one process per instance."))
+            raise UsageError(M("class.limits.bad_count", "The limits need at least one instance and "
+                                                         "one process per instance."))
 
     def _share(self, size: str) -> str:
         return f"{parse_size(size) // self.instances // 2**20}MiB"
@@ -120,7 +131,8 @@ class Limits:
     @classmethod
     def from_text(cls, text: str | None, **overrides: Any) -> Limits:
         stored = dict(item.split("=", 1) for item in (text or "").split(",") if "=" in item)
-        values = {k: v for k, v in {**stored, **{k: v for k, v in overrides.items() if v is not None}}.items() if k in cls.__dataclass_fields__}
+        values = {k: v for k, v in {**stored, **{k: v for k, v in overrides.items() if v is not None}}.items()
+                  if k in cls.__dataclass_fields__}
         return cls(**{k: int(v) if k in ("instances", "processes") else str(v) for k, v in values.items()})
 
 
@@ -179,14 +191,18 @@ def spec_for(client: IncusClient, name: str, *, learners: tuple[str, ...] | None
     head = next((c for c in mine if c.get(ROLE_KEY) == "class"), {})
     recorded = head.get(LAB_KEY) or (DEFAULT_LAB if head else None)
     if lab and recorded and lab != recorded:
-        raise UsageError(M("class.create.other_lab", "The class “{name}” was created for the lab “{recorded}”, not “{lab}”: a class does one lab. Create another class for “{lab}”, or leave out --lab.", name=name, recorded=recorded, lab=lab))
+        raise UsageError(M("class.create.other_lab", "The class “{name}” was created for the lab “{recorded}”, not "
+                                                     "“{lab}”: a class does one lab. Create another class for "
+                                                     "“{lab}”, or leave out --lab.",
+                           name=name, recorded=recorded, lab=lab))
     chapter = chapter_named(lab or recorded or DEFAULT_LAB)
     if learners is None:
         # A half-created class is completed with the learners its first run was given.
         listed = [n for n in head.get(LEARNERS_KEY, "").split(",") if n]
         learners = tuple(listed or sorted(c[LEARNER_KEY] for c in mine if c.get(ROLE_KEY) == "learner"))
         if not learners:
-            raise UsageError(M("class.create.no_learners", "Say who the learners are: --learners N (learner01, learner02…) or --roster FILE (one name per line)."))
+            raise UsageError(M("class.create.no_learners", "Say who the learners are: --learners N (learner01, "
+                                                           "learner02…) or --roster FILE (one name per line)."))
     return ClassSpec(name, learners, folder, container or head.get(CONTAINER_KEY, chapter.defaults["container"]),
-                     image or head.get(IMAGE_KEY), pool, Limits.from_text(head.get(LIMITS_KEY), **limits), listen, targets,
-                     chapter.id)
+                     image or head.get(IMAGE_KEY), pool, Limits.from_text(head.get(LIMITS_KEY), **limits), listen,
+                     targets, chapter.id)

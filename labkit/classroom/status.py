@@ -102,8 +102,8 @@ def display(result: Result, not_started: bool = False) -> str:
 
 
 def journal_for(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, snapshot: str) -> Journal:
-    return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container, snapshot,
-                   chapter.retention)
+    return Journal(folder / "journals" / f"{learner}.json", chapter.id, info.learners[learner], info.container,
+                   snapshot, chapter.retention)
 
 
 def journal_of_params(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, params: dict[str, str]) -> Journal:
@@ -136,7 +136,8 @@ def grade_learner(journal: Journal, chapter: Chapter, observation: Any, params: 
 def unobserved_results(chapter: Chapter, reason: Message) -> list[Result]:
     """Every step “not verified”, saying why; nothing is journaled from a look that did not happen."""
     message = M("class.status.unobserved", "Could not be observed: {reason}", reason=reason)
-    return [Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, None, (), "unobserved") for step in chapter.steps]
+    return [Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, None, (), "unobserved")
+            for step in chapter.steps]
 
 
 def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str | None = None,
@@ -166,7 +167,8 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         # other (600-1000 ms for 30 learners here), and the checks need none of it.
         listing = requests_pool().submit(client.all_instances, recursion=1)
         listed_at = started_at
-        info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
+        info = ClassInfo.from_projects(name, client.request("GET", "/1.0/projects", params={"recursion": 1},
+                                                            project=False) or [])
         instances = listing.result()
     chapter = _chapter_of(info, lab)
     params = info.params(chapter, snapshot)
@@ -193,7 +195,8 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     for learner in info.learners:
         if members.get(learner) in down:  # nothing journaled: what was seen before stays
             results = member_down_results(chapter, members[learner])
-            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), Unobserved(None)))
+            learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results),
+                                          Unobserved(None)))
             continue
         if learner not in seen:
             learners.append(kept[learner])
@@ -204,7 +207,8 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         fresh = not_started_yet(journals[learner], chapter, observation, histories[learner], mine, results)
         progress = None if getattr(observation, "unobserved", None) is not None else progress_of(
             results, journals[learner].attempt_view(), fresh, datetime.now(timezone.utc), stuck_after)
-        learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation, fresh, progress))
+        learners.append(LearnerStatus(learner, info.learners[learner], results, Score.of(results), observation, fresh,
+                                      progress))
     return ClassStatus(info, chapter, snapshot, learners, datetime.now(timezone.utc), time.monotonic() - start,
                        warnings, members, down, stuck_after, listed_at)
 
@@ -231,7 +235,9 @@ def not_started_yet(journal: Journal, chapter: Chapter, observation: Any, histor
 
 def _chapter_of(info: ClassInfo, lab: str | None) -> Chapter:
     if lab and lab != info.lab:
-        raise UsageError(M("class.status.other_lab", "The class “{name}” does the lab “{recorded}”, not “{lab}”: leave out --lab, and its own lab is graded.", name=info.name, recorded=info.lab, lab=lab))
+        raise UsageError(M("class.status.other_lab", "The class “{name}” does the lab “{recorded}”, not “{lab}”: leave "
+                                                     "out --lab, and its own lab is graded.",
+                           name=info.name, recorded=info.lab, lab=lab))
     return chapter_named(info.lab)
 
 
@@ -327,7 +333,8 @@ def watch(*, client: IncusClient, name: str, folder: Path, show: Callable[[Class
         while deadline is None or time.monotonic() < deadline:
             pause = FOLLOW_UP if busy else max(0.0, every - (time.monotonic() - full_at))
             try:
-                item = inbox.get(timeout=pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+                item = inbox.get(timeout=pause if deadline is None
+                                 else max(0.0, min(pause, deadline - time.monotonic())))
             except queue.Empty:
                 item = ()
             if item is None:

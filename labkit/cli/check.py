@@ -1,6 +1,6 @@
 """`labkit check`: grade, print, exit with the contract's code (docs/architecture.md §4).
 
-Shared by the click command (cli.py) and the console script's fast path (entry.py),
+Shared by the click command (cli/main.py) and the console script's fast path (entry.py),
 so both print the same bytes.  Nothing here imports click, httpx or rich unless it
 is needed: rich only for a terminal, click only to print an error.
 """
@@ -27,15 +27,16 @@ def run_check(*, lang: str, lab: str | None = None, container: str | None, snaps
         return 130
 
 
-def _check(lang: str, lab: str | None, container: str | None, snapshot: str | None, project: str | None, journal: Path | None,
-           steps: tuple[str, ...], as_json: bool, verbose: bool) -> int:
+def _check(lang: str, lab: str | None, container: str | None, snapshot: str | None, project: str | None,
+           journal: Path | None, steps: tuple[str, ...], as_json: bool, verbose: bool) -> int:
     from ..app.session import Session
     from ..grading import render
 
-    # GET and HEAD over the local socket without httpx: see unix_http.py.
+    # GET and HEAD over the local socket without httpx: see incus/unix_http.py.
     from ..labs import DEFAULT_LAB
 
-    session = Session(lab=lab or DEFAULT_LAB, container=container, snapshot=snapshot, project=project, journal=journal, lean_reads=True)
+    session = Session(lab=lab or DEFAULT_LAB, container=container, snapshot=snapshot, project=project, journal=journal,
+                      lean_reads=True)
     try:
         report = session.check(list(steps) or None)
     finally:

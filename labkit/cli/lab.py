@@ -18,9 +18,11 @@ from .localized import Command, option
 from .signals import interrupt_on
 
 
-@click.command("lab", cls=Command, help=M("cli.help.lab", "Open a lab's notebook in JupyterLab, in your language, and print its URL."))
+@click.command("lab", cls=Command, help=M("cli.help.lab", "Open a lab's notebook in JupyterLab, in your "
+                                                          "language, and print its URL."))
 @option("--lab", "lab", type=click.Choice(list(CHAPTERS)), default=None,
-        help=M("cli.help.lab.lab", "Whose notebook to open (default: the one given to “labkit --lab”, else the first lab)."))
+        help=M("cli.help.lab.lab", "Whose notebook to open (default: the one given to "
+                                   "“labkit --lab”, else the first lab)."))
 @option("--listen", default=None, metavar=M("cli.metavar.address_port", "ADDR:PORT"),
         help=M("cli.help.lab.listen", "Where JupyterLab listens (default: 127.0.0.1:8888, or the next free port)."))
 @option("--no-browser", is_flag=True, help=M("cli.help.lab.no_browser", "Do not open a browser, only print the URL."))

@@ -50,5 +50,7 @@ def ensure_learner_api(client: IncusClient, cls: str) -> str:
     try:
         client.request("PATCH", "/1.0", json={"config": {"core.https_address": listen}}, project=False)
     except IncusRequestFailed as exc:
-        raise SetupError(M("hub.access.listen_failed", "Incus could not listen on {address} for the learners served by the hub: {detail}", address=listen, detail=str(exc))) from exc
+        raise SetupError(M("hub.access.listen_failed", "Incus could not listen on {address} for the learners "
+                                                       "served by the hub: {detail}",
+                           address=listen, detail=str(exc))) from exc
     return listen

@@ -107,6 +107,7 @@ def render_config(*, state: HubState, cls: str, ports: HubPorts, lang: str, dash
         proxy_api=f"http://127.0.0.1:{ports.proxy_api}", proxy_pid=str(state.root / "proxy.pid"), tls=tls,
         db_url=f"sqlite:///{state.root / 'jupyterhub.sqlite'}", cookie=str(state.root / "jupyterhub_cookie_secret"),
         accounts=str(state.accounts_file), instructor=INSTRUCTOR, lang_env=LOCALES.get(lang, "C.UTF-8"), home=HOME,
-        default_url=f"/lab/tree/{notebook_file(lab)}", idle=idle_minutes, templates=str(TEMPLATES), words=page_words(lang),
-        culler_cmd=[sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_minutes * 60}", "--cull-every=60"],
+        default_url=f"/lab/tree/{notebook_file(lab)}", idle=idle_minutes, templates=str(TEMPLATES),
+        words=page_words(lang), culler_cmd=[sys.executable, "-m", "jupyterhub_idle_culler",
+                                            f"--timeout={idle_minutes * 60}", "--cull-every=60"],
         dashboard_url=f"http://127.0.0.1:{ports.dashboard}", dashboard_cmd=dashboard_cmd, dashboard_env=dashboard_env)

@@ -44,7 +44,9 @@ def read(folder: Path, name: str) -> Cards:
     validate_class_name(name)
     accounts = HubState(folder).read_accounts()
     if accounts is None:
-        raise UsageError(M("hub.credentials.none", "The class “{name}” has no logins yet: they are made the first time you run “labkit class serve {name}” (look in {folder} if you created the class with --dir).", name=name, folder=str(folder)))
+        raise UsageError(M("hub.credentials.none", "The class “{name}” has no logins yet: they are made the first time "
+                                                   "you run “labkit class serve {name}” (look in {folder} if you "
+                                                   "created the class with --dir).", name=name, folder=str(folder)))
     return Cards(name, accounts, folder)
 
 
@@ -84,7 +86,10 @@ h1 { font-size: 14pt; }
 
 
 INSTRUCTOR_ROLE = M("hub.credentials.instructor", "Instructor")
-INSTRUCTOR_NOTE = M("hub.credentials.instructor_note", "Open the address in a browser and log in: the dashboard of the class “{name}” opens, with every learner's progress, their reset buttons and the reports. This card is yours alone: do not hand it out with the learners' cards.")
+INSTRUCTOR_NOTE = M("hub.credentials.instructor_note", "Open the address in a browser and log in: the dashboard of the "
+                                                       "class “{name}” opens, with every learner's progress, their "
+                                                       "reset buttons and the reports. This card is yours alone: do "
+                                                       "not hand it out with the learners' cards.")
 
 
 def sheet_html(cards: Cards, lang: str) -> str:
@@ -93,7 +98,8 @@ def sheet_html(cards: Cards, lang: str) -> str:
         ("address", M("hub.credentials.address", "Address")), ("login", M("hub.credentials.login", "Login")),
         ("password", M("hub.credentials.password", "Password")),
         ("snapshot_server", M("hub.credentials.snapshot_server", "Snapshot server (run once, in a terminal)")))}
-    note = M("hub.credentials.note", "Open the address in a browser and log in: your notebook opens by itself. Keep this card to yourself.").render(lang)
+    note = M("hub.credentials.note", "Open the address in a browser and log in: your notebook opens by itself. "
+                                     "Keep this card to yourself.").render(lang)
     title = M("hub.credentials.title", "labkit — class “{name}”: logins", name=cards.name).render(lang)
     *learners, instructor = as_json(cards)  # the instructor's row comes last
     items = [_card(row, e(row["learner"]), labels, note) for row in learners]
@@ -119,8 +125,11 @@ def write_sheet(path: Path, text: str) -> Path:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
         if exc.errno in (errno.EEXIST, errno.ELOOP):
-            raise UsageError(M("hub.credentials.exists", "{path} already exists: labkit writes the passwords only into a new file. Choose another name, or remove that file first.", path=str(path))) from None
-        raise UsageError(M("hub.credentials.unwritable", "{path} cannot be written: {detail}", path=str(path), detail=exc.strerror or str(exc))) from None
+            raise UsageError(M("hub.credentials.exists", "{path} already exists: labkit writes the passwords only into "
+                                                         "a new file. Choose another name, or remove that file first.",
+                               path=str(path))) from None
+        raise UsageError(M("hub.credentials.unwritable", "{path} cannot be written: {detail}", path=str(path),
+                           detail=exc.strerror or str(exc))) from None
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
     return path.resolve()

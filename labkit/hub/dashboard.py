@@ -2,7 +2,7 @@
 
 Modelled on JupyterHub's examples/service-whoami: a small Tornado app whose handlers
 are `HubOAuthenticated`.  Only the instructor may enter (the hub's `access:services`
-scope, and admin); a learner gets 403.  The class is graded by `class_status.watch`,
+scope, and admin); a learner gets 403.  The class is graded by `classroom.status.watch`,
 with the instructor's own access (root's socket, passed by `serve`), never a learner's;
 the page fetches status.json every few seconds and redraws its grid in place.
 
@@ -63,8 +63,8 @@ class Grading:
         while os.getppid() == parent:  # a hub killed with -9 leaves no dashboard behind
             try:
                 with IncusClient(find_endpoint()) as client:
-                    watch(client=client, name=self.cls, folder=self.folder, show=self.show, every=3.0,
-                          seconds=30.0, stuck_after=self.stuck_after)  # returns now and then, so the parent check above runs
+                    watch(client=client, name=self.cls, folder=self.folder, show=self.show, every=3.0, seconds=30.0,
+                          stuck_after=self.stuck_after)  # returns now and then, so the parent check above runs
             except LabkitError as exc:
                 self.error = exc.render(self.lang)
                 time.sleep(REFRESH_SECONDS)
@@ -108,7 +108,8 @@ class InstructorOnly(HubOAuthenticated, web.RequestHandler):
 class PageHandler(InstructorOnly):
     @web.authenticated
     def get(self) -> None:
-        self.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'self'")
+        self.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; "
+                                                   "script-src 'unsafe-inline' 'self'")
         # The page's fetch() calls are cookie-authenticated: JupyterHub wants its XSRF token on them.
         token = self.xsrf_token
         token = token.decode() if isinstance(token, bytes) else token

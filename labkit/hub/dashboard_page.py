@@ -46,9 +46,13 @@ const symbol = SYMBOLS;
 const stuckInput = document.getElementById('stuck-minutes');
 const kept = Number(localStorage.getItem('labkit-stuck-minutes'));
 if (kept >= 1) stuckInput.value = kept;
-stuckInput.addEventListener('change', () => { localStorage.setItem('labkit-stuck-minutes', stuckInput.value); refresh(); });
+stuckInput.addEventListener('change', () => {
+  localStorage.setItem('labkit-stuck-minutes', stuckInput.value); refresh();
+});
 let latest = null;
-function cell(tag, text, cls) { const c = document.createElement(tag); c.textContent = text; if (cls) c.className = cls; return c; }
+function cell(tag, text, cls) {
+  const c = document.createElement(tag); c.textContent = text; if (cls) c.className = cls; return c;
+}
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return '';
   const m = Math.floor(seconds / 60), s = seconds % 60;
@@ -65,7 +69,8 @@ function draw(data) {
   const table = document.getElementById('grid');
   const head = document.createElement('tr'); head.className = 'head';
   head.append(cell('th', labels.learner, 'learner'), ...titles.map((t, i) => cell('th', (i + 1) + '. ' + t)),
-              cell('th', labels.score), cell('th', labels.now_on), cell('th', labels.for), cell('th', labels.last_failure), cell('th', ''));
+              cell('th', labels.score), cell('th', labels.now_on), cell('th', labels.for),
+              cell('th', labels.last_failure), cell('th', ''));
   const rows = data.learners.map(l => {
     const tr = document.createElement('tr'); tr.dataset.learner = l.learner;
     tr.append(cell('td', l.learner, 'learner'));
@@ -91,7 +96,8 @@ function draw(data) {
   table.replaceChildren(head, ...rows);
   const common = document.getElementById('common');
   common.replaceChildren(...data.summary.filter(s => s.most_common).map(s => {
-    const li = cell('li', (s.title || s.id) + ' — ' + s.most_common.count + '/' + data.learners.length + ' — ' + s.most_common.message);
+    const li = cell('li', (s.title || s.id) + ' — ' + s.most_common.count + '/' + data.learners.length
+                    + ' — ' + s.most_common.message);
     if (s.most_common.hint) li.append(cell('div', labels.hint + ' ' + s.most_common.hint, 'hint'));
     return li;
   }));
@@ -101,7 +107,8 @@ function draw(data) {
 }
 async function refresh() {
   try {
-    const r = await fetch('status.json', {cache: 'no-store', credentials: 'same-origin', headers: {'X-XSRFToken': xsrf}});
+    const r = await fetch('status.json', {cache: 'no-store', credentials: 'same-origin',
+                                          headers: {'X-XSRFToken': xsrf}});
     const data = await r.json();
     if (r.ok) draw(data); else document.getElementById('error').textContent = data.error || r.status;
   } catch (e) { document.getElementById('error').textContent = String(e); }
@@ -136,14 +143,18 @@ def texts(lang: str) -> dict[str, str]:
         ("updated", M("hub.dashboard.updated", "Updated at")), ("reports", M("hub.dashboard.reports", "Reports:")),
         ("report_html", M("hub.dashboard.report_html", "HTML page")),
         ("report_csv", M("hub.dashboard.report_csv", "CSV for the LMS")),
-        ("legend", M("class.status.legend_started", "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)   ○ not started (nothing done since the class was created)")),
+        ("legend", M("class.status.legend_started",
+                     "✔ passed   ✘ failed   ? not verified   · not reached (an earlier step is not done yet)   "
+                     "○ not started (nothing done since the class was created)")),
         ("now_on", M("class.status.now_on", "Now on")), ("for", M("class.status.for", "For")),
         ("last_failure", M("hub.dashboard.last_failure", "What fails")),
         ("not_started", M("class.status.not_started", "not started")), ("done", M("class.status.done", "all done")),
         ("stuck", M("hub.dashboard.stuck", "stuck")),
         ("stuck_minutes", M("hub.dashboard.stuck_minutes", "Stuck after (minutes on one step):")),
         ("reset", M("hub.dashboard.reset", "Reset")),
-        ("reset_confirm", M("hub.dashboard.reset_confirm", "Reset the lab of {learner}? Their instance goes back to the chapter's start and a new attempt begins; what they did in it is lost.")),
+        ("reset_confirm", M("hub.dashboard.reset_confirm", "Reset the lab of {learner}? Their instance goes back to "
+                                                           "the chapter's start and a new attempt begins; what they "
+                                                           "did in it is lost.")),
         ("resetting", M("hub.dashboard.resetting", "Resetting the lab of {learner}…")))}
 
 
@@ -157,19 +168,24 @@ def page_html(cls: str, lang: str, latest: dict[str, Any] | None, refresh_second
         titles = latest.get("step_titles") or latest["steps"]
         rows = (f'<tr class="head"><th class="learner">{e(text["learner"])}</th>'
                 + "".join(f"<th>{i}. {e(t)}</th>" for i, t in enumerate(titles, 1))
-                + "".join(f"<th>{e(text[k])}</th>" for k in ("score", "now_on", "for", "last_failure")) + "<th></th></tr>")
+                + "".join(f"<th>{e(text[k])}</th>" for k in ("score", "now_on", "for", "last_failure"))
+                + "<th></th></tr>")
         rows += "".join(_row(learner, text) for learner in latest["learners"])
-    labels = json.dumps({k: text[k] for k in ("learner", "score", "hint", "none", "now_on", "for", "last_failure", "not_started",
-                                              "done", "stuck", "reset", "reset_confirm", "resetting")}, ensure_ascii=False)
+    labels = json.dumps({k: text[k] for k in ("learner", "score", "hint", "none", "now_on", "for", "last_failure",
+                                              "not_started", "done", "stuck", "reset", "reset_confirm", "resetting")},
+                        ensure_ascii=False)
     labels = labels.replace("<", "\\u003c")  # safe inside a <script> element
-    script = SCRIPT.replace("REFRESH_MS", str(int(refresh_seconds * 1000))).replace("SYMBOLS", json.dumps(SYMBOL, ensure_ascii=False))
+    script = (SCRIPT.replace("REFRESH_MS", str(int(refresh_seconds * 1000)))
+              .replace("SYMBOLS", json.dumps(SYMBOL, ensure_ascii=False)))
     return f"""<!DOCTYPE html>
-<html lang="{e(lang)}"><head><meta charset="utf-8"><meta name="xsrf" content="{e(xsrf)}"><title>{e(title)}</title><style>{STYLE}</style></head>
+<html lang="{e(lang)}"><head><meta charset="utf-8"><meta name="xsrf" content="{e(xsrf)}">\
+<title>{e(title)}</title><style>{STYLE}</style></head>
 <body>
 <h1>{e(title)}</h1>
 <p class="meta">{e(text["updated"])} <span id="updated">…</span> · {e(text["reports"])}
  <a href="report.html" target="_blank">{e(text["report_html"])}</a> · <a href="report.csv">{e(text["report_csv"])}</a>
- · <label>{e(text["stuck_minutes"])} <input id="stuck-minutes" type="number" min="1" step="1" value="{stuck_minutes:g}" style="width:4em"></label></p>
+ · <label>{e(text["stuck_minutes"])} <input id="stuck-minutes" type="number" min="1" step="1" \
+value="{stuck_minutes:g}" style="width:4em"></label></p>
 <p id="notice" class="notice" role="status"></p>
 <table id="grid">{rows}</table>
 <p class="meta">{e(text["legend"])}</p>
@@ -188,14 +204,17 @@ def _row(learner: dict[str, Any], text: dict[str, str]) -> str:
     cells = ""
     for s in learner["steps"]:
         state = s.get("shown") or s["status"]
-        cells += f'<td class="{e(state)}" data-step="{e(s["id"])}" data-status="{e(state)}">{SYMBOL.get(state, "?")}</td>'
+        cells += (f'<td class="{e(state)}" data-step="{e(s["id"])}" data-status="{e(state)}">'
+                  f'{SYMBOL.get(state, "?")}</td>')
     score, current, failure = learner["score"], learner.get("current"), learner.get("last_failure")
     now = text["not_started"] if learner.get("not_started") else current["title"] if current else ""
-    took = "" if not current or current.get("seconds") is None else f'{current["seconds"] // 60}\u00a0min {current["seconds"] % 60:02d}\u00a0s'
+    took = ("" if not current or current.get("seconds") is None
+            else f'{current["seconds"] // 60}\u00a0min {current["seconds"] % 60:02d}\u00a0s')
     stuck = bool(current and current.get("stuck"))
     mark = ' class="stuck"' if stuck else ""
     return (f'<tr data-learner="{e(learner["learner"])}"{mark}><td class="learner">{e(learner["learner"])}</td>{cells}'
             f'<td class="score">{score["earned"]}/{score["possible"]}</td><td class="now">{e(now)}</td>'
             f'<td class="for">{e(took)}{" ⚠ " + e(text["stuck"]) if stuck else ""}</td>'
             f'<td class="failure">{e(failure["message"]) if failure else ""}</td>'
-            f'<td><button type="button" class="reset" data-learner="{e(learner["learner"])}">{e(text["reset"])}</button></td></tr>')
+            f'<td><button type="button" class="reset" data-learner="{e(learner["learner"])}">'
+            f'{e(text["reset"])}</button></td></tr>')

@@ -21,11 +21,14 @@ WORDS = {
     "username": M("hub.page.username", "Login:"),
     "password": M("hub.page.password", "Password:"),
     "submit": M("hub.page.submit", "Log in"),
-    "insecure": M("hub.page.insecure", "This page comes over plain HTTP: your password travels in clear text. Ask your instructor for the HTTPS address."),
+    "insecure": M("hub.page.insecure", "This page comes over plain HTTP: your password travels in clear text. Ask your "
+                                       "instructor for the HTTPS address."),
     "login_error": M("hub.page.login_error", "Wrong login or password. Type them as they are on your card."),
-    "instructor_home": M("hub.page.instructor_home", "You are the class's instructor: you have no workspace, your page is the class dashboard."),
+    "instructor_home": M("hub.page.instructor_home", "You are the class's instructor: you have no workspace, your "
+                                                     "page is the class dashboard."),
     "open_dashboard": M("hub.page.open_dashboard", "Open the dashboard"),
-    "learner_home": M("hub.page.learner_home", "Your lab runs in a workspace of your own: JupyterLab, with your notebook and a terminal."),
+    "learner_home": M("hub.page.learner_home", "Your lab runs in a workspace of your own: JupyterLab, with "
+                                               "your notebook and a terminal."),
     "open_lab": M("hub.page.open_lab", "Open my lab"),
     "starting": M("hub.page.starting", "Your workspace is starting."),
     "redirected": M("hub.page.redirected", "Your notebook opens by itself as soon as it is ready."),
@@ -33,9 +36,11 @@ WORDS = {
     "stop_server": M("hub.page.stop", "Stop"),
     "not_running": M("hub.page.not_running", "Your workspace is stopped"),
     "not_running_failed": M("hub.page.not_running_failed", "Your workspace did not start"),
-    "not_running_message": M("hub.page.not_running_message", "It stops after a while without activity; your files are kept. Open your lab to start it again."),
+    "not_running_message": M("hub.page.not_running_message", "It stops after a while without activity; your files are "
+                                                             "kept. Open your lab to start it again."),
     "failed_message": M("hub.page.failed_message", "Try once more; if it fails again, tell your instructor."),
-    "error_detail": M("hub.page.error_detail", "Something went wrong. Go back to the home page, or tell your instructor."),
+    "error_detail": M("hub.page.error_detail",
+                      "Something went wrong. Go back to the home page, or tell your instructor."),
 }
 ERRORS = {
     "403": M("hub.page.error.403", "Not yours"),
@@ -44,7 +49,8 @@ ERRORS = {
     "503": M("hub.page.error.503", "Not available yet"),
 }
 ERROR_DETAILS = {
-    "403": M("hub.page.error.403.detail", "This page belongs to someone else: each learner may open only their own lab."),
+    "403": M("hub.page.error.403.detail",
+             "This page belongs to someone else: each learner may open only their own lab."),
     "404": M("hub.page.error.404.detail", "There is no such page. Go back to the home page."),
 }
 

@@ -32,7 +32,8 @@ def packages_stamp() -> str:
 
 def source_stamp(source: Path = SOURCE) -> str:
     digest = hashlib.sha256(b"")
-    for path in sorted([source / "pyproject.toml", *(source / "labkit").rglob("*.py"), *(source / "labkit").rglob("*.mo")]):
+    for path in sorted([source / "pyproject.toml", *(source / "labkit").rglob("*.py"),
+                        *(source / "labkit").rglob("*.mo")]):
         digest.update(str(path.relative_to(source)).encode() + path.read_bytes())
     return digest.hexdigest()
 
@@ -50,7 +51,8 @@ def ensure_runtime(root: Path = RUNTIME, say=lambda message: None) -> Path:
         log = root.parent / "hub-runtime.log"
         python = root / "bin" / "python"
         if not python.exists():
-            say(M("hub.runtime.building", "Building the learners' Python environment in {path} (once; about a minute)…", path=str(root)))
+            say(M("hub.runtime.building", "Building the learners' Python environment in {path} (once; about a minute)…",
+                  path=str(root)))
             # The system's interpreter: the workspaces have the same one at the same path.
             _run([str(SYSTEM_PYTHON), "-m", "venv", str(root)], log)
         if current.split(" ")[0] != packages_stamp() or not (root / "bin" / "jupyterhub-singleuser").exists():
@@ -72,4 +74,7 @@ def _run(argv: list[str], log: Path) -> None:
         out.flush()
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     if done.returncode != 0:
-        raise SetupError(M("hub.runtime.failed", "The learners' Python environment could not be built (“{command}” failed). Read the end of {log}; on Debian, “apt-get install python3-venv” is often what is missing.", command=" ".join(argv[:4]), log=str(log)))
+        raise SetupError(M("hub.runtime.failed", "The learners' Python environment could not be built (“{command}” "
+                                                 "failed). Read the end of {log}; on Debian, “apt-get install "
+                                                 "python3-venv” is often what is missing.",
+                           command=" ".join(argv[:4]), log=str(log)))

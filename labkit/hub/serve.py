@@ -45,7 +45,8 @@ class HubError(LabkitError):
 def parse_listen(listen: str) -> tuple[str, int]:
     host, _, port = listen.rpartition(":")
     if not port.isdigit() or not host or not 0 < int(port) < 65536:
-        raise UsageError(M("hub.serve.bad_listen", "“{listen}” is not an address and port: write ADDR:PORT, for example 127.0.0.1:8000 or 0.0.0.0:8000.", listen=listen))
+        raise UsageError(M("hub.serve.bad_listen", "“{listen}” is not an address and port: write ADDR:PORT, for "
+                                                   "example 127.0.0.1:8000 or 0.0.0.0:8000.", listen=listen))
     return host.strip("[]"), int(port)
 
 
@@ -68,7 +69,9 @@ def ensure_proxy(log: Path) -> None:
 
     install_packages(InstallPlan((PackageGroup((PROXY_PACKAGE,)),)), log)
     if not shutil.which("configurable-http-proxy"):
-        raise HubError(M("hub.serve.no_proxy", "JupyterHub's proxy “configurable-http-proxy” is missing. Install it with “apt-get install {package}”, then run the command again.", package=PROXY_PACKAGE))
+        raise HubError(M("hub.serve.no_proxy", "JupyterHub's proxy “configurable-http-proxy” is missing. Install it "
+                                               "with “apt-get install {package}”, then run the command again.",
+                         package=PROXY_PACKAGE))
 
 
 def stored_ports(state: HubState, bind_url: str) -> HubPorts:
@@ -88,11 +91,16 @@ def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Call
     from .runtime import ensure_runtime
 
     if os.geteuid() != 0:
-        raise HubError(M("hub.serve.needs_root", "Serving a class needs root: labkit runs each learner's JupyterLab in an Incus container of their own, from a runtime it installs in /opt/labkit. Run the command again with sudo."))
+        raise HubError(M("hub.serve.needs_root", "Serving a class needs root: labkit runs each learner's JupyterLab in "
+                                                 "an Incus container of their own, from a runtime it installs in "
+                                                 "/opt/labkit. Run the command again with sudo."))
     info = class_info(client, cls)
     missing = [n for n in info.learners if not (folder / "learners" / n / "client.key").exists()]
     if missing:
-        raise UsageError(M("hub.serve.no_bundles", "The access folders of {learners} are not in {folder}: serve the class with the same --dir it was created with, or run “labkit class create {name}” again to write them.", learners=", ".join(missing), folder=str(folder / "learners"), name=cls))
+        raise UsageError(M("hub.serve.no_bundles", "The access folders of {learners} are not in {folder}: serve the "
+                                                   "class with the same --dir it was created with, or run “labkit "
+                                                   "class create {name}” again to write them.",
+                           learners=", ".join(missing), folder=str(folder / "learners"), name=cls))
     state = HubState(folder).ensure()
     accts.ensure_accounts(state, tuple(info.learners), lang)  # the first serve sets the language
     ensure_runtime(say=say)
@@ -103,7 +111,8 @@ def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Call
 def class_info(client: IncusClient, cls: str):
     from ..classroom.status import ClassInfo
 
-    return ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1}, project=False) or [])
+    return ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1},
+                                                       project=False) or [])
 
 
 def workspace_limits(client: IncusClient, cls: str, learners: int) -> WorkspaceLimits:
@@ -117,7 +126,8 @@ def start_workspaces(*, client: IncusClient, state: HubState, cls: str, info: An
     """Every learner's workspace made, wired to this run's ports and started, ahead of the logins."""
     address = access.ensure_learner_api(client, cls)
     image = ensure_workspace_image(client, state.root / "image.log", say)
-    pool = ((client.request("GET", "/1.0/profiles/default", params={"project": cls}) or {}).get("devices") or {}).get("root", {}).get("pool")
+    pool = (((client.request("GET", "/1.0/profiles/default", params={"project": cls}) or {}).get("devices") or {})
+            .get("root", {}).get("pool"))
     wiring = workspaces.Wiring(api=address, hub_port=hub_port, snapshot_server=snapshot_server_address(info.lab))
     files = {learner: accts.workspace_files(bundle=state.folder / "learners" / learner, remote=cls, project=project,
                                             lang=accounts.lang, lab=info.lab)
@@ -143,14 +153,19 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
     """Start the hub, say where it is, and wait for a signal (or for the hub to stop)."""
     host, port = parse_listen(listen)
     if state.running_pid() is not None:
-        raise HubError(M("hub.serve.already", "The class “{name}” is already being served (process {pid}). Stop that one first (Ctrl+C in its terminal).", name=cls, pid=state.running_pid()))
+        raise HubError(M("hub.serve.already", "The class “{name}” is already being served (process {pid}). Stop that "
+                                              "one first (Ctrl+C in its terminal).", name=cls, pid=state.running_pid()))
     _stop_orphan_hub(state)
     state.destroying.unlink(missing_ok=True)  # a destroy that did not finish: this run serves the class again
     proxy_pid = _alive(state.root / "proxy.pid")  # a killed hub's proxy: the hub replaces it itself
     if proxy_pid is None and not port_free(host, port):
-        raise HubError(M("hub.serve.port_taken", "The address {listen} is already in use by another program. Choose another one with --listen ADDR:PORT (for example 127.0.0.1:8010).", listen=listen))
+        raise HubError(M("hub.serve.port_taken", "The address {listen} is already in use by another program. Choose "
+                                                 "another one with --listen ADDR:PORT (for example 127.0.0.1:8010).",
+                         listen=listen))
     scheme = "https" if ssl_cert else "http"
-    public = f"{scheme}://{'localhost' if host in ('127.0.0.1', '::1') else socket.getfqdn() if host in ('0.0.0.0', '::') else host}:{port}/"
+    public_host = ("localhost" if host in ("127.0.0.1", "::1")
+                   else socket.getfqdn() if host in ("0.0.0.0", "::") else host)
+    public = f"{scheme}://{public_host}:{port}/"
     ports = stored_ports(state, f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}")
     endpoint = client.endpoint
     env = {"INCUS_CONF": str(endpoint.remote.conf)} if endpoint.remote else {"INCUS_SOCKET": str(endpoint.socket)}
@@ -162,11 +177,12 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
     state.config.write_text(render_config(state=state, cls=cls, ports=ports, lang=accounts.lang, dashboard_env=env,
                                           ssl_cert=ssl_cert, ssl_key=ssl_key, lab=info.lab, idle_minutes=limits.idle),
                             encoding="utf-8")
-    start_workspaces(client=client, state=state, cls=cls, info=info, accounts=accounts, limits=limits, hub_port=ports.hub,
-                     say=say)
+    start_workspaces(client=client, state=state, cls=cls, info=info, accounts=accounts, limits=limits,
+                     hub_port=ports.hub, say=say)
     accounts.url = public
     state.write_accounts(accounts)
-    hub_env = {**os.environ, **env, "NODE_PATH": os.pathsep.join(filter(None, [os.environ.get("NODE_PATH"), NODE_PATH]))}
+    hub_env = {**os.environ, **env,
+               "NODE_PATH": os.pathsep.join(filter(None, [os.environ.get("NODE_PATH"), NODE_PATH]))}
     with state.log.open("a", encoding="utf-8") as log:
         hub = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(state.config)], cwd=state.root,
                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=hub_env,
@@ -183,7 +199,10 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
         signal.signal(signum, stop)
     try:
         _wait_ready(hub, ports, state)
-        say(M("hub.serve.ready", "The class “{name}” is served at {url} (instructor's dashboard: {url}services/labkit/). Hand out the logins with “labkit class credentials {name} --html FILE”. Ctrl+C stops the hub and every learner's server; their notebooks are kept.", name=cls, url=public))
+        say(M("hub.serve.ready", "The class “{name}” is served at {url} (instructor's dashboard: "
+                                 "{url}services/labkit/). Hand out the logins with “labkit class credentials {name} "
+                                 "--html FILE”. Ctrl+C stops the hub and every learner's server; "
+                                 "their notebooks are kept.", name=cls, url=public))
         while hub.poll() is None:
             time.sleep(0.5)
     finally:
@@ -196,28 +215,37 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
             hub.wait()
         state.pid_file.unlink(missing_ok=True)
     if stopping and state.destroying.exists():
-        say(M("hub.serve.destroyed", "The hub has stopped: the class “{name}” is being destroyed (labkit class destroy), its workspaces and notebooks with it. There is nothing to resume.", name=cls))
+        say(M("hub.serve.destroyed", "The hub has stopped: the class “{name}” is being destroyed (labkit class "
+                                     "destroy), its workspaces and notebooks with it. There is nothing to resume.",
+              name=cls))
         return 0
     if stopping:
-        say(M("hub.serve.stopped", "The hub has stopped, and so have the learners' servers. Their notebooks are kept: run the same command to resume."))
+        say(M("hub.serve.stopped", "The hub has stopped, and so have the learners' servers. Their notebooks are kept: "
+                                   "run the same command to resume."))
         return 0
     if hub.returncode < 0:
-        raise HubError(M("hub.serve.killed", "The hub was killed (signal {signal}). The learners' notebooks are kept: run the same command again to resume.", signal=-hub.returncode))
-    raise HubError(M("hub.serve.died", "The hub stopped by itself (exit status {code}). The learners' notebooks are kept; read the end of {log}, then run the same command again to resume.", code=hub.returncode, log=str(state.log)))
+        raise HubError(M("hub.serve.killed", "The hub was killed (signal {signal}). The learners' notebooks are kept: "
+                                             "run the same command again to resume.", signal=-hub.returncode))
+    raise HubError(M("hub.serve.died", "The hub stopped by itself (exit status {code}). The learners' notebooks are "
+                                       "kept; read the end of {log}, then run the same command again to resume.",
+                     code=hub.returncode, log=str(state.log)))
 
 
 def _wait_ready(hub: subprocess.Popen, ports: HubPorts, state: HubState) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if hub.poll() is not None:
-            raise HubError(M("hub.serve.failed_start", "JupyterHub did not start (exit status {code}). The end of its log, {log}:\n{tail}", code=hub.returncode, log=str(state.log), tail=_tail(state.log)))
+            raise HubError(M("hub.serve.failed_start", "JupyterHub did not start (exit status {code}). The end "
+                                                       "of its log, {log}:\n{tail}",
+                             code=hub.returncode, log=str(state.log), tail=_tail(state.log)))
         try:  # through the proxy: ready when a browser would get an answer
             if httpx.get(f"{ports.bind_url}/hub/api/", timeout=2, verify=False).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise HubError(M("hub.serve.slow_start", "JupyterHub did not answer within {seconds} s. Read the end of {log}.", seconds=READY_SECONDS, log=str(state.log)))
+    raise HubError(M("hub.serve.slow_start", "JupyterHub did not answer within {seconds} s. Read the end of {log}.",
+                     seconds=READY_SECONDS, log=str(state.log)))
 
 
 def _tail(path: Path, lines: int = 12) -> str:

@@ -30,7 +30,8 @@ from .workspace_image import HOME, LEARNER, RUNTIME_MOUNT
 LAUNCH = ('old=$(cat /run/labkit-lab.pid 2>/dev/null); '
           'if [ -n "$old" ]; then kill "$old" 2>/dev/null; i=0; while kill -0 "$old" 2>/dev/null && [ $i -lt 100 ]; '
           'do sleep 0.1; i=$((i+1)); done; fi; '
-          'echo $$ > /run/labkit-lab.pid; mkdir -p /home/learner/.local/state; chown learner: /home/learner/.local /home/learner/.local/state; '
+          'echo $$ > /run/labkit-lab.pid; mkdir -p /home/learner/.local/state; '
+          'chown learner: /home/learner/.local /home/learner/.local/state; '
           'exec setpriv --reuid=learner --regid=learner --init-groups -- "$@" >>/var/log/labkit-lab.log 2>&1')
 
 
@@ -68,7 +69,8 @@ class WorkspaceSpawner(Spawner):
     def get_env(self) -> dict[str, str]:
         env = super().get_env()
         env.update({"HOME": HOME, "USER": LEARNER, "LOGNAME": LEARNER, "SHELL": "/bin/bash", "LANG": self.lang_env,
-                    "PATH": f"{RUNTIME_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin", "JUPYTER_CONFIG_DIR": f"{HOME}/.jupyter",
+                    "PATH": f"{RUNTIME_MOUNT}/bin:/usr/local/bin:/usr/bin:/bin",
+                    "JUPYTER_CONFIG_DIR": f"{HOME}/.jupyter",
                     "INCUS_CONF": workspaces.CONFIG_DIR})
         return env
 
@@ -86,8 +88,9 @@ class WorkspaceSpawner(Spawner):
         with IncusClient(timeout=120) as client:
             port = workspaces.ensure_running(client, self.project, name)
             answer = client.request("POST", f"/1.0/instances/{quote(name)}/exec", params={"project": self.project},
-                                    json={"command": ["sh", "-c", LAUNCH, "launch", *argv], "environment": env, "cwd": HOME,
-                                          "wait-for-websocket": False, "interactive": False, "record-output": False},
+                                    json={"command": ["sh", "-c", LAUNCH, "launch", *argv], "environment": env,
+                                          "cwd": HOME, "wait-for-websocket": False, "interactive": False,
+                                          "record-output": False},
                                     timeout=60, wait=False)
         return port, str((answer or {}).get("id", ""))
 

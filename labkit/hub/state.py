@@ -40,7 +40,8 @@ class Accounts:
 
     @classmethod
     def from_json(cls, data: dict) -> Accounts:
-        learners = {k: Account(k, v["login"], v["password"], v.get("workspace", "")) for k, v in data.get("learners", {}).items()}
+        learners = {k: Account(k, v["login"], v["password"], v.get("workspace", ""))
+                    for k, v in data.get("learners", {}).items()}
         return cls(data[INSTRUCTOR]["password"], learners, data.get("lang", "en"), data.get("url", ""))
 
 

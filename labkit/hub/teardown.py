@@ -26,6 +26,7 @@ def remove_unused_images(client: IncusClient, progress: Callable[[Message], None
     """After the class's projects are gone: its workspace image, unless another class uses it."""
     unused = unused_workspace_images(client)
     for fingerprint in unused:
-        client.request("DELETE", f"/1.0/images/{fingerprint}", params={"project": "default"}, project=False, timeout=120)
+        client.request("DELETE", f"/1.0/images/{fingerprint}", params={"project": "default"}, project=False,
+                       timeout=120)
     if unused and progress:
         progress(M("hub.destroy.images", "The workspace image, used by no other class, was removed."))

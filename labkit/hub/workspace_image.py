@@ -57,15 +57,21 @@ def _finish(chroot: Path, log: Path, suite: str, mirror: str) -> None:
     the runtime on PATH, no apt lists."""
     apt = ["apt-get", "install", "-y", "-qq", "--no-install-recommends"]
     if suite == "bookworm":
-        (chroot / "etc" / "apt" / "sources.list.d" / "labkit-backports.list").write_text(f"deb {mirror} {suite}-backports main\n")
+        (chroot / "etc" / "apt" / "sources.list.d" / "labkit-backports.list").write_text(
+            f"deb {mirror} {suite}-backports main\n")
         apt += ["-t", f"{suite}-backports"]
     (chroot / "etc" / "locale.gen").write_text("".join(f"{name} UTF-8\n" for name in LOCALES))
     run_logged(["mount", "-t", "proc", "proc", str(chroot / "proc")], log)  # dpkg's scripts look there
     try:
         for argv in (["apt-get", "update", "-qq"], [*apt, CLIENT], ["locale-gen"],
-                     ["useradd", "--create-home", "--uid", str(LEARNER_UID), "--user-group", "--shell", "/bin/bash", LEARNER]):
-            if run_logged(["chroot", str(chroot), *argv], log, env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}) != 0:
-                raise SetupError(M("hub.workspace.image_step", "Building the workspace image failed at “{command}”. Read the end of {log}; often the Debian mirror cannot be reached.", command=" ".join(argv[:4]), log=str(log)))
+                     ["useradd", "--create-home", "--uid", str(LEARNER_UID), "--user-group", "--shell", "/bin/bash",
+                      LEARNER]):
+            if run_logged(["chroot", str(chroot), *argv], log,
+                          env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}) != 0:
+                raise SetupError(M("hub.workspace.image_step", "Building the workspace image failed at “{command}”. "
+                                                               "Read the end of {log}; often the Debian mirror cannot "
+                                                               "be reached.",
+                                   command=" ".join(argv[:4]), log=str(log)))
     finally:
         run_logged(["umount", "--lazy", str(chroot / "proc")], log)
     (chroot / "etc" / "profile.d" / "labkit.sh").write_text(PROFILE)
@@ -81,9 +87,11 @@ def ensure_workspace_image(client: IncusClient, log: Path, say: Callable[[Messag
     alias = alias_for(suite, arch)
     if alias in local_images(client, "default"):
         return alias
-    say(M("hub.workspace.building_image", "Building the learners' workspace image {alias} with debootstrap (once; about three minutes)…", alias=alias))
+    say(M("hub.workspace.building_image", "Building the learners' workspace image {alias} with debootstrap "
+                                          "(once; about three minutes)…", alias=alias))
     mirror = find_debian_mirror()
-    meta, rootfs = build_debian_image(mirror, suite, CACHE_ROOT / f"workspace-{suite}-{arch}-{recipe_digest(suite, arch)}",
+    meta, rootfs = build_debian_image(mirror, suite,
+                                      CACHE_ROOT / f"workspace-{suite}-{arch}-{recipe_digest(suite, arch)}",
                                       log, arch=arch, recipe=recipe(suite, mirror))
     import_image(meta, rootfs, alias, log, images=lambda: local_images(client, "default"), project="default")
     return alias
@@ -92,9 +100,11 @@ def ensure_workspace_image(client: IncusClient, log: Path, say: Callable[[Messag
 def unused_workspace_images(client: IncusClient, keep: str | None = None) -> list[str]:
     """Fingerprints of workspace images no instance uses any more (for `class destroy`)."""
     used = {(i.get("config") or {}).get("volatile.base_image")
-            for i in client.request("GET", "/1.0/instances", params={"recursion": 1, "all-projects": "true"}, project=False) or []}
+            for i in client.request("GET", "/1.0/instances", params={"recursion": 1, "all-projects": "true"},
+                                    project=False) or []}
     found = []
-    for image in client.request("GET", "/1.0/images", params={"recursion": 1, "project": "default"}, project=False) or []:
+    for image in client.request("GET", "/1.0/images", params={"recursion": 1, "project": "default"},
+                                project=False) or []:
         names = [a["name"] for a in image.get("aliases") or []]
         if any(n.startswith(ALIAS_PREFIX) for n in names) and image["fingerprint"] not in used and keep not in names:
             found.append(image["fingerprint"])

@@ -44,9 +44,11 @@ class WorkspaceLimits:
     def __post_init__(self) -> None:
         parse_size(self.memory), parse_size(self.disk)
         if self.cpu < 1 or self.processes < 64 or self.idle < 1:
-            raise UsageError(M("hub.limits.too_small", "A workspace needs at least 1 CPU, 64 processes and 1 minute before it is stopped when idle."))
+            raise UsageError(M("hub.limits.too_small", "A workspace needs at least 1 CPU, 64 processes and 1 minute "
+                                                       "before it is stopped when idle."))
         if parse_size(self.memory) < 256 * MIB:
-            raise UsageError(M("hub.limits.memory_small", "A workspace needs at least 256MiB of memory: JupyterLab alone takes about 150 MB."))
+            raise UsageError(M("hub.limits.memory_small", "A workspace needs at least 256MiB of memory: JupyterLab "
+                                                          "alone takes about 150 MB."))
 
     @classmethod
     def default_for(cls, learners: int, memory: int | None = None) -> WorkspaceLimits:
@@ -64,13 +66,17 @@ class WorkspaceLimits:
             key, sep, value = item.partition("=")
             key, value = key.strip(), value.strip()
             if not sep or key not in names or not value:
-                raise UsageError(M("hub.limits.bad", "“{item}” is not a workspace limit: write KEY=VALUE pairs separated by commas, with KEY among {keys} (for example memory=768MiB,idle=45).", item=item, keys=", ".join(names)))
+                raise UsageError(M("hub.limits.bad", "“{item}” is not a workspace limit: write KEY=VALUE pairs "
+                                                     "separated by commas, with KEY among {keys} (for example "
+                                                     "memory=768MiB,idle=45).",
+                                   item=item, keys=", ".join(names)))
             if key in ("memory", "disk"):
                 changes[key] = value
             elif value.isdigit():
                 changes[key] = int(value)
             else:
-                raise UsageError(M("hub.limits.bad_number", "The workspace limit {key} takes a whole number, not “{value}”.", key=key, value=value))
+                raise UsageError(M("hub.limits.bad_number", "The workspace limit {key} takes a whole number, "
+                                                            "not “{value}”.", key=key, value=value))
         return replace(self, **changes)
 
     def to_text(self) -> str:
@@ -80,9 +86,12 @@ class WorkspaceLimits:
         # CPU time, not pinned cores: limits.cpu=1 pins each workspace to one core, and with three
         # workspaces on two cores two of them share one (cpusets 0, 1, 0), so a learner's busy loop halves
         # the time of the neighbour pinned with them. An allowance lets the scheduler use any free core.
-        return {"limits.cpu.allowance": f"{self.cpu * 100}ms/100ms", "limits.memory": self.memory, "limits.memory.enforce": "hard",
-                "limits.processes": str(self.processes), "security.idmap.isolated": "true", "boot.autostart": "false"}
+        return {"limits.cpu.allowance": f"{self.cpu * 100}ms/100ms", "limits.memory": self.memory,
+                "limits.memory.enforce": "hard", "limits.processes": str(self.processes),
+                "security.idmap.isolated": "true", "boot.autostart": "false"}
 
     def describe(self) -> Message:
-        return M("hub.limits.describe", "Each learner's workspace: {cpu} CPU, {memory} of memory, {processes} processes, {disk} of disk; stopped after {idle} min without activity (its files are kept).",
+        return M("hub.limits.describe", "Each learner's workspace: {cpu} CPU, {memory} of memory, {processes} "
+                                        "processes, {disk} of disk; stopped after {idle} min without activity (its "
+                                        "files are kept).",
                  cpu=self.cpu, memory=self.memory, processes=self.processes, disk=self.disk, idle=self.idle)

@@ -69,8 +69,10 @@ class Wiring:
 
 def devices(wiring: Wiring, lab_port: int) -> dict[str, dict[str, str]]:
     return {
-        "lab": {"type": "proxy", "bind": "host", "listen": f"tcp:127.0.0.1:{lab_port}", "connect": f"tcp:127.0.0.1:{LAB_PORT}"},
-        "incus": {"type": "proxy", "bind": "container", "listen": f"tcp:127.0.0.1:{API_PORT}", "connect": f"tcp:{wiring.api}"},
+        "lab": {"type": "proxy", "bind": "host", "listen": f"tcp:127.0.0.1:{lab_port}",
+                "connect": f"tcp:127.0.0.1:{LAB_PORT}"},
+        "incus": {"type": "proxy", "bind": "container", "listen": f"tcp:127.0.0.1:{API_PORT}",
+                  "connect": f"tcp:{wiring.api}"},
         "hub": {"type": "proxy", "bind": "container", "listen": f"tcp:127.0.0.1:{HUB_PORT}",
                 "connect": f"tcp:127.0.0.1:{wiring.hub_port}"},
         "runtime": {"type": "disk", "source": str(RUNTIME), "path": RUNTIME_MOUNT, "readonly": "true"},
@@ -103,19 +105,23 @@ def _push(client: IncusClient, project: str, name: str, path: str, content: byte
     answer = client.raw("POST", f"/1.0/instances/{quote(name)}/files", params={"project": project, "path": path},
                         content=content or b"", headers=headers, timeout=60)
     if answer.status_code >= 400:
-        raise SetupError(M("hub.workspace.push_failed", "The file {path} could not be put into the workspace {name}: {detail}", path=path, name=name, detail=answer.text[:300]))
+        raise SetupError(M("hub.workspace.push_failed", "The file {path} could not be put into the "
+                                                        "workspace {name}: {detail}",
+                           path=path, name=name, detail=answer.text[:300]))
 
 
 def give_files(client: IncusClient, project: str, name: str, files: Files) -> None:
     config = certs.config_yml(files.remote, f"127.0.0.1:{API_PORT}", files.project).encode()
     for folder in (f"{HOME}/.config", CONFIG_DIR, f"{CONFIG_DIR}/servercerts"):
         _push(client, project, name, folder, None, 0o700)
-    folders = sorted({str(parent) for relative in files.home for parent in Path(relative).parents if str(parent) != "."}, key=len)
+    folders = sorted({str(parent) for relative in files.home for parent in Path(relative).parents
+                      if str(parent) != "."}, key=len)
     for folder in folders:
         _push(client, project, name, f"{HOME}/{folder}", None, 0o755)
     for relative, content in files.home.items():
         _push(client, project, name, f"{HOME}/{relative}", content, 0o644)
-    wanted = {"client.crt": (files.access / "client.crt").read_bytes(), "client.key": (files.access / "client.key").read_bytes(),
+    wanted = {"client.crt": (files.access / "client.crt").read_bytes(),
+              "client.key": (files.access / "client.key").read_bytes(),
               f"servercerts/{files.remote}.crt": (files.access / "servercerts" / f"{files.remote}.crt").read_bytes(),
               "config.yml": config, **files.extra}
     for file_name, content in wanted.items():
@@ -174,7 +180,8 @@ def ensure_all(client: IncusClient, project: str, wanted: dict[str, Files], *, i
     """Every learner's workspace made (the missing ones), wired and started: learner -> host port."""
     environment = client.server().get("environment") or {}
     target = environment.get("server_name") if environment.get("server_clustered") else None
-    present = {i["name"]: i for i in client.request("GET", "/1.0/instances", params={"project": project, "recursion": 1}) or []}
+    present = {i["name"]: i for i in client.request("GET", "/1.0/instances",
+                                                    params={"project": project, "recursion": 1}) or []}
     started = time.monotonic()
 
     def one(learner: str) -> int:
@@ -192,7 +199,8 @@ def ensure_all(client: IncusClient, project: str, wanted: dict[str, Files], *, i
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         ports = dict(zip(wanted, pool.map(one, wanted)))
-    say(M("hub.workspace.ready", "{count} workspaces running ({seconds} s).", count=len(ports), seconds=round(time.monotonic() - started, 1)))
+    say(M("hub.workspace.ready", "{count} workspaces running ({seconds} s).", count=len(ports),
+          seconds=round(time.monotonic() - started, 1)))
     return ports
 
 
