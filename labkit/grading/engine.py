@@ -133,8 +133,13 @@ class Chapter:
     reset: Callable[[Access, dict[str, str]], None] | None = None
     # The CLI's confirmation before a reset, formatted with the params.
     reset_question: Message | None = None
-    # notebooks/source/<notebook>.md → notebooks/<lang>/<notebook>.ipynb
+    # Its notebook's name: notebooks/<lang>/<notebook>.ipynb, built from `notebook_source` (by default
+    # notebooks/source/<notebook>.md; a path from the repository's root, so it may sit in the chapter's folder).
     notebook: str = ""
+    notebook_source: str = ""
+    # What its notebook's gettext contexts start with (default "<notebook>/"): the first chapter's are
+    # unprefixed, as they were translated before there was a second; declared, so order never matters.
+    notebook_context: str | None = None
     # The servers the chapter needs besides the main one (labkit.servers): setup brings them up,
     # classes make each learner's side there, the hub wires them into workspaces.
     needs: tuple[Server, ...] = ()

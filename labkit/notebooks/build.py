@@ -6,8 +6,8 @@ cells, such as the comments of its YAML header, are notes for authors).  Transla
 units are the paragraphs of Markdown cells (fenced code blocks stay literal) and the
 comment blocks of code cells (comments are learner-facing text).  Each unit is one gettext
 entry of the one `notebooks` domain, msgid the English text, msgctxt `<cell id>:<n>` in the
-first chapter's notebook (so its French, translated before there was a second, stays as
-is) and `<name>/<cell id>:<n>` in every other.  Cell ids need only be unique in a notebook:
+first chapter's notebook (it declares so: its French was translated before there was a second)
+and `<name>/<cell id>:<n>` in every other.  Cell ids need only be unique in a notebook:
 nbformat allows no "/" in them, so a prefixed context can never equal another's.
 
 `build()` writes the template `translations/notebooks.pot` and every notebook; the
@@ -47,11 +47,12 @@ class Notebook:
 
     name: str
     lab: str  # the chapter's id, written in the notebook's metadata
-    prefix: str = ""  # before every msgctxt: "" for the first chapter's notebook, else "<name>/"
+    prefix: str = ""  # before every msgctxt: the chapter's `notebook_context`, "<name>/" by default
+    source_path: str = ""  # from the repository's root; notebooks/source/<name>.md by default
 
     @property
     def source(self) -> Path:
-        return SOURCES / f"{self.name}.md"
+        return Path(self.source_path) if self.source_path else SOURCES / f"{self.name}.md"
 
     def output(self, lang: str) -> Path:
         return Path("notebooks") / lang / f"{self.name}.ipynb"
@@ -62,17 +63,15 @@ def notebooks(root: Path) -> list[Notebook]:
     still being written): a source is never left out, so its French is never merged away."""
     from ..labs import CHAPTERS
 
-    chapters = list(CHAPTERS.values())
     found = sorted(path.stem for path in (root / SOURCES).glob("*.md"))
-    labs: dict[str, str] = {}  # notebook name -> chapter id, in the chapters' order
-    for chapter in chapters:
+    books: dict[str, Notebook] = {}
+    for chapter in CHAPTERS.values():
         # A chapter that declares no notebook yet owns the source named after it, if any.
         name = chapter.notebook or (chapter.id if chapter.id in found else "")
-        if name:
-            labs.setdefault(name, chapter.id)
-    first = (chapters[0].notebook or chapters[0].id) if chapters else ""
-    names = list(labs) + [name for name in found if name not in labs]
-    return [Notebook(name, labs.get(name, name), "" if name == first else f"{name}/") for name in names]
+        if name and name not in books:
+            prefix = f"{name}/" if chapter.notebook_context is None else chapter.notebook_context
+            books[name] = Notebook(name, chapter.id, prefix, chapter.notebook_source)
+    return list(books.values()) + [Notebook(name, name, f"{name}/") for name in found if name not in books]
 
 
 # -- splitting cells into translatable units ------------------------------

@@ -361,6 +361,8 @@ CHAPTER = Chapter(
     reset_question=M("cli.reset.confirm", "This deletes the snapshot {snapshot} and {file} in {container}, and starts "
                                           "a new attempt. Continue?"),
     notebook="snapshots",
+    # Its notebook's French was translated before there was a second chapter, under unprefixed contexts.
+    notebook_context="",
     observe_class=_observe_class,
     untouched=untouched,
 )
