@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import UsageError
+from ..grading.contract import INSTANCE_PARAM, SNAPSHOT_PARAM
 from ..grading.engine import Baseline, Chapter
 from ..i18n import M
 from ..labs import DEFAULT_LAB, chapter_named
@@ -37,7 +38,7 @@ class ClassInfo:
                                                        "create {name} --learners N”.", name=name))
         head_config = (head or {}).get("config", {})
         lab = head_config.get(LAB_KEY) or DEFAULT_LAB
-        container = head_config.get(CONTAINER_KEY) or chapter_named(lab).defaults["container"]
+        container = head_config.get(CONTAINER_KEY) or chapter_named(lab).defaults[INSTANCE_PARAM]
         baselines = {learner: (p["config"][BASELINE_UUID], p["config"][BASELINE_GENERATION])
                      for learner, p in learners.items()
                      if p["config"].get(BASELINE_UUID) and p["config"].get(BASELINE_GENERATION)}
@@ -46,8 +47,8 @@ class ClassInfo:
 
     def params(self, chapter: Chapter, snapshot: str | None) -> dict[str, str]:
         """The chapter's params for the whole class: its defaults, the class's instance name."""
-        params = dict(chapter.defaults) | {"container": self.container}
-        return params | ({"snapshot": snapshot} if snapshot else {})
+        params = dict(chapter.defaults) | {INSTANCE_PARAM: self.container}
+        return params | ({SNAPSHOT_PARAM: snapshot} if snapshot else {})
 
     def learner_params(self) -> dict[str, dict[str, str]]:
         """What differs per learner: the name of the certificate their snapshot-server token made

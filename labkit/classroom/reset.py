@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from ..errors import UsageError
 from ..grading.access import Access
+from ..grading.contract import INSTANCE_PARAM
 from ..grading.engine import Chapter
 from ..i18n import M, Message
 from ..incus.client import IncusClient
@@ -64,7 +65,7 @@ def plan_reset(client: IncusClient, name: str, learner: str) -> ResetPlan:
 
 def apply_reset(client: IncusClient, plan: ResetPlan, folder: Path, *, by: str, via: str) -> dict[str, Any]:
     """Reset, rebase, start a new attempt, journal it; returns the journal's entry."""
-    project, container = plan.project, plan.params["container"]
+    project, container = plan.project, plan.params[INSTANCE_PARAM]
     with SnapshotServerOnce(plan.chapter) as server:
         opener = server.opener
         access = Access(in_project(client, project), (lambda: in_project(opener(), project)) if opener else None, None)

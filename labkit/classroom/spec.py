@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidName, UsageError
+from ..grading.contract import INSTANCE_PARAM
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 
@@ -155,7 +156,7 @@ class ClassSpec:
         validate_learners(list(self.learners))
         chapter = chapter_named(self.lab)
         if not self.container:
-            object.__setattr__(self, "container", chapter.defaults["container"])
+            object.__setattr__(self, "container", chapter.defaults[INSTANCE_PARAM])
 
     @property
     def needs_snapshot_server(self) -> bool:
@@ -203,6 +204,6 @@ def spec_for(client: IncusClient, name: str, *, learners: tuple[str, ...] | None
         if not learners:
             raise UsageError(M("class.create.no_learners", "Say who the learners are: --learners N (learner01, "
                                                            "learner02…) or --roster FILE (one name per line)."))
-    return ClassSpec(name, learners, folder, container or head.get(CONTAINER_KEY, chapter.defaults["container"]),
+    return ClassSpec(name, learners, folder, container or head.get(CONTAINER_KEY, chapter.defaults[INSTANCE_PARAM]),
                      image or head.get(IMAGE_KEY), pool, Limits.from_text(head.get(LIMITS_KEY), **limits), listen,
                      targets, chapter.id)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import LabkitError, UsageError
+from ..grading.contract import SNAPSHOT_PARAM
 from ..grading.engine import Baseline, Chapter, History, Result, Score, Status, grade
 from ..grading.journal import Journal
 from ..grading.render import SYMBOLS
@@ -108,7 +109,7 @@ def journal_for(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, s
 
 def journal_of_params(folder: Path, info: ClassInfo, learner: str, chapter: Chapter, params: dict[str, str]) -> Journal:
     """The instructor's journal of a learner, for the chapter's params of a class view."""
-    return journal_for(folder, info, learner, chapter, params.get("snapshot", ""))
+    return journal_for(folder, info, learner, chapter, params.get(SNAPSHOT_PARAM, ""))
 
 
 def history_of(journal: Journal, baseline: Baseline | None) -> History:
@@ -172,7 +173,7 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
         instances = listing.result()
     chapter = _chapter_of(info, lab)
     params = info.params(chapter, snapshot)
-    snapshot = params.get("snapshot", "")
+    snapshot = params.get(SNAPSHOT_PARAM, "")
     # The chapter's look starts here (its own class-wide listings run while the server's state is checked).
     look = chapter_look(chapter, client, params, info.learner_params(), info.learners, instances,
                         {} if fine_cache is None else fine_cache)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..grading.contract import INSTANCE_PARAM
 from ..i18n import M, Message
 from ..labs import CHAPTERS, chapter_named
 from .errors import handles_errors
@@ -42,7 +43,7 @@ def lab_command(opts: object, lab: str | None, listen: str | None, no_browser: b
     require_jupyterlab()  # before this process's signals change: a missing JupyterLab is one line
     # A polite kill, or the terminal closing, stops JupyterLab like Ctrl+C (its kernels included).
     interrupt_on(signal.SIGTERM, signal.SIGHUP)
-    container = getattr(opts, "container", None) or chapter.defaults["container"]
+    container = getattr(opts, "container", None) or chapter.defaults[INSTANCE_PARAM]
     code = run_lab(root=root / "notebooks", lang=lang, notebook=chapter.notebook, listen_text=listen or DEFAULT_LISTEN,
                    open_browser=not no_browser, container=container, say=say)
     sys.exit(code)

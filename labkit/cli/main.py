@@ -14,6 +14,7 @@ import click
 
 from ..errors import IncusUnavailable, UsageError
 from ..grading import render
+from ..grading.contract import INSTANCE_PARAM
 from ..i18n import M, Message, normalise_language
 from ..labs import CHAPTERS, DEFAULT_LAB, chapter_named
 from ..servers import SNAPSHOT_SERVER
@@ -42,7 +43,7 @@ class Options:
 
     def default_container(self) -> str:
         """The lab instance's name when --container is not given: the chapter's own."""
-        return chapter_named(self.lab).defaults["container"]
+        return chapter_named(self.lab).defaults[INSTANCE_PARAM]
 
     def say(self, message: Message, err: bool = False) -> None:
         click.echo(terminal(message, self.lang), err=err)

@@ -35,8 +35,6 @@ GENERIC = {
         # the chapter parameter of that name (both chapters have one).
         "labkit/entry.py": "the --snapshot option's value, read without click",
         "labkit/app/session.py": "the --snapshot option merged into the chapter's params and checked",
-        "labkit/classroom/info.py": "the --snapshot option merged into the chapter's params of a class view",
-        "labkit/classroom/status.py": "the --snapshot option passed on to the class view's params",
         "labkit/grading/contract.py": "the contract's name of the chapter's snapshot param (--snapshot)",
         # Output and file formats others read.
         "labkit/grading/render.py": "a field of `labkit check --json`",
