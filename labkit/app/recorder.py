@@ -75,7 +75,8 @@ class Stopped(BaseException):
 class Recorder:
     def __init__(self, config: Config, state_path: Path, log=sys.stderr):
         self.config, self.state_path, self.log = config, state_path, log
-        self.journals = [(w, Journal.of_params(Path(w.journal), w.lab, config.project, w.params)) for w in config.watches]
+        self.journals = [(w, Journal.of_params(Path(w.journal), w.lab, config.project, w.params))
+                         for w in config.watches]
         self.state = State(os.getpid(), _now().isoformat())
         self._ws: ClientConnection | None = None
         self.instance_deleted = False
@@ -180,7 +181,8 @@ class Recorder:
         command, a stop then a restore, may already have run); this record does not."""
         result = meta.get("metadata") or {}
         command = result.get("command")
-        if meta.get("status") != "Success" or not isinstance(command, list) or not isinstance(result.get("return"), int):
+        if (meta.get("status") != "Success" or not isinstance(command, list)
+                or not isinstance(result.get("return"), int)):
             return
         words = [str(w)[:MAX_ARG_CHARS] for w in command[:MAX_ARGS]]
         when = parse_incus_time(event.get("timestamp")) or _now()
