@@ -243,7 +243,8 @@ def ensure_test_tools(
     if not is_root():
         say(M(
             "setup.test_tools_not_root",
-            "{packages} not installed, and only root can install them: the tests that need them (browser, CPU pressure) will be skipped. "
+            "{packages} not installed, and only root can install them: the "
+            "tests that need them (browser, CPU pressure) will be skipped. "
             "To run them: sudo apt-get install {packages}",
             packages=missing,
         ))
