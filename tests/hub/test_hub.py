@@ -110,8 +110,8 @@ def section(said: str, name: str, following: str) -> str:
     return said.split(name)[-1].split(following)[0]
 
 
-def test_a_learners_terminal_is_in_their_workspace_and_their_project_only(hub: ServedClass,
-                                                                          pages: dict[str, Any]) -> None:
+def test_a_learners_terminal_is_in_their_workspace_and_their_project_only(
+        hub: ServedClass, pages: dict[str, Any]) -> None:
     said = terminal(pages["learner01"], 'echo "=I""D"; id; hostname; echo "=M""INE"; incus list --format csv -c n; '
                     'echo "=DEF""AULT"; incus list --project default 2>&1; '
                     f'echo "=OT""HER"; incus list --project {hub.name}-learner02 2>&1; echo "==""END"', "==END")
