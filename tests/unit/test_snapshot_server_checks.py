@@ -181,7 +181,8 @@ def test_the_server_is_matched_by_address_and_port() -> None:
 
 # -- the copy: volatile keys and the main server's events ---------------------------
 def migrated(raw: dict, source: str | None, after: float = 3.0) -> Event:
-    made = datetime.fromisoformat(instance_of(raw, raw["params"]["container"])["created_at"].replace("Z", "+00:00")[:26] + "+00:00")
+    made = datetime.fromisoformat(instance_of(raw, raw["params"]["container"])["created_at"].replace("Z", "+00:00")[:26]
+                                  + "+00:00")
     return Event("instance-migrated", made + timedelta(seconds=after), {"snapshot": source} if source else {})
 
 
@@ -344,7 +345,8 @@ def test_no_snapshot_server_is_a_clear_error_in_both_languages(tmp_path: Path, m
     assert str(tmp_path / "stopped") in down.value.render("fr")
 
 
-def test_a_named_server_is_reached_with_a_remote_of_exactly_its_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_named_server_is_reached_with_a_remote_of_exactly_its_address(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from labkit.errors import SnapshotServerMissing
     from labkit.provision.second_server import admin_client as open_snapshot_server
 
@@ -356,7 +358,8 @@ def test_a_named_server_is_reached_with_a_remote_of_exactly_its_address(tmp_path
     monkeypatch.setenv("LABKIT_STATE_DIR", str(state))
     monkeypatch.setenv("INCUS_CONF", str(conf))
     # A remote of another address (the learner's choice) is not the instructor's server.
-    (conf / "config.yml").write_text("remotes:\n  incus-snapshot:\n    addr: https://10.0.0.6:8444\n    protocol: incus\n")
+    (conf / "config.yml").write_text("remotes:\n  incus-snapshot:\n"
+                                     "    addr: https://10.0.0.6:8444\n    protocol: incus\n")
     with pytest.raises(SnapshotServerMissing) as missing:
         open_snapshot_server("p1")
     assert "https://10.0.0.5:8444" in missing.value.render("en")
