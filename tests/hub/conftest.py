@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from tests.browser.conftest import NotebookPage, fail_or_skip, free_port, missing_requirements
@@ -196,8 +195,3 @@ def terminal(page: Any, command: str, until: str, timeout: float = 60) -> str:
             ws.onerror = () => reject(new Error('terminal websocket refused'));
         });
     }""", [command, until, timeout])
-
-
-def hub_api(cls: ServedClass, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, f"{cls.url}hub/api/{path.lstrip('/')}", headers={"Authorization": f"token {token}"},
-                         timeout=120, **kwargs)
