@@ -257,7 +257,7 @@ def started_message(started: Started, server: SnapshotServer) -> Message:
 
 def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | None, remote: str, stop_it: bool,
               main_listens: bool = True) -> None:
-    """`labkit setup --snapshot-server [...]`: the CLI's whole work, so cli.py stays a thin layer."""
+    """`labkit setup --snapshot-server [...]`: the CLI's whole work, so labkit/cli/main.py stays a thin layer."""
     from ..incus.client import find_endpoint
     from .install import is_root
 

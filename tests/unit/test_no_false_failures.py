@@ -2,7 +2,7 @@
 or was never seen it is *not verified*, with the reason and how to get it verified (issue 19).
 
 On observations recorded from a real daemon (tests/fixtures/observations), first lab.  The second
-lab's side of the rule is in test_snapshot_server_grading_rules.py.
+lab's side of the rule is in test_snapshot_server_checks.py.
 """
 from __future__ import annotations
 
