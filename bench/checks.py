@@ -63,7 +63,8 @@ def timed(action: Callable[[], object], runs: int) -> list[float]:
     return samples
 
 
-def side_by_side(actions: dict[str, Callable[[], object]], runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def side_by_side(actions: dict[str, Callable[[], object]],
+                 runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Alternate the commands, so that a change of load hits them all alike.  Wall clock, and the
     CPU time (user + system) of the command's processes: the daemon's work is in neither."""
     for action in actions.values():

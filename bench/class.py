@@ -10,7 +10,8 @@ that too.  The load average before each size is printed: the server is shared.  
 the same runs again on a temporary `dir` pool (created and removed here).
 Goals on a btrfs pool, 30 learners: ready in 5 s; `class status` as a command (start-up
 included) in 250 ms, timed alternately with `incus list --all-projects` (their ratio printed).
-`class create` is timed phase by phase as it runs. One more status is then timed phase by phase (where the time goes).  With --cluster the same sizes run on a three-member Incus cluster
+`class create` is timed phase by phase as it runs. One more status is then timed phase by phase
+(where the time goes).  With --cluster the same sizes run on a three-member Incus cluster
 formed here (scripts/cluster.py: network namespaces, `dir` pools, removed afterwards),
 learners spread with --target m1 m2 m3.  With --lab snapshot-server the class does the second lab
 (the snapshot server must be up: `sudo labkit setup --snapshot-server`), and each learner's look
@@ -148,8 +149,8 @@ def one_size(client: IncusClient, size: int, runs: int, pool: str | None, image:
         # Every learner observed (none “unobserved”); in the first lab the snapshot step is not done yet.
         assert all(r.diagnosis != "unobserved" for ls in status.learners for r in ls.results), status
         breakdown = phases(client, name, spec.folder)
-        command = alternated({"labkit": lambda: run([str(Path(sys.executable).parent / "labkit"), "--lang", "en", "class",
-                                                     "--dir", str(spec.folder.parent), "status", name]),
+        command = alternated({"labkit": lambda: run([str(Path(sys.executable).parent / "labkit"), "--lang", "en",
+                                                     "class", "--dir", str(spec.folder.parent), "status", name]),
                               "incus": lambda: run(["incus", "list", "--all-projects", "--format", "csv"])}, runs)
     finally:
         t = time.perf_counter()
@@ -183,19 +184,21 @@ def alternated(actions: dict[str, Callable[[], object]], runs: int) -> dict[str,
 
 def bench(label: str, sizes: list[int], runs: int, pool: str | None, image: str | None, lab: str = DEFAULT_LAB) -> None:
     with IncusClient(find_endpoint()) as client, tempfile.TemporaryDirectory(prefix="lkc-bench-") as tmp:
-        driver = next(p["driver"] for p in client.request("GET", "/1.0/storage-pools", params={"recursion": 1}, project=False)
+        driver = next(p["driver"]
+                      for p in client.request("GET", "/1.0/storage-pools", params={"recursion": 1}, project=False)
                       if p["name"] == (pool or default_pool(client)))
         print(f"\n{label}: pool {pool or default_pool(client)} ({driver}), lab {lab}")
         print(f"{'learners':>8}  {'create (ready)':>15}  {'status median':>14}  {'status max':>11}  {'destroy':>8}")
         for size in sizes:
             load = os.getloadavg()[0]
             r = one_size(client, size, runs, pool, image, Path(tmp), lab=lab)
-            print(f"{size:>8}  {r['create']:>13.2f} s  {r['status'] * 1000:>11.0f} ms  {r['status_max'] * 1000:>8.0f} ms  {r['destroy']:>6.2f} s"
-                  f"   (load {load:.1f})", flush=True)
+            print(f"{size:>8}  {r['create']:>13.2f} s  {r['status'] * 1000:>11.0f} ms"
+                  f"  {r['status_max'] * 1000:>8.0f} ms  {r['destroy']:>6.2f} s   (load {load:.1f})", flush=True)
             print(f"{'':>10}goals at 30 learners: create <= {GOAL_CREATE_S:.0f} s; `class status` as a command "
                   f"<= {GOAL_STATUS_MS:.0f} ms")
-            print(f"{'':>10}`labkit class status` as a command: {r['command'] * 1000:.0f} ms; `incus list --all-projects` "
-                  f"{r['incus_list'] * 1000:.0f} ms (alternated): {r['command'] / r['incus_list']:.2f} x incus")
+            print(f"{'':>10}`labkit class status` as a command: {r['command'] * 1000:.0f} ms; "
+                  f"`incus list --all-projects` {r['incus_list'] * 1000:.0f} ms (alternated): "
+                  f"{r['command'] / r['incus_list']:.2f} x incus")
             print(f"{'':>10}class create, phase by phase:")
             for label, (calls, seconds) in r["create_phases"].items():
                 print(f"{'':>10}{label:<52} {calls:>3} × {seconds * 1000:8.1f} ms")
@@ -212,16 +215,16 @@ def bench_cluster(sizes: list[int], runs: int, image: str | None) -> None:
     cluster = Cluster.new(3)
     try:
         cluster.up()
-        print(f"\ncluster of 3 (dir pools) formed in {cluster.formed_in:.1f} s: namespaces, bridge, daemons, bootstrap, "
-              "2 joins, image import")
+        print(f"\ncluster of 3 (dir pools) formed in {cluster.formed_in:.1f} s: namespaces, bridge, daemons, "
+              "bootstrap, 2 joins, image import")
         print(f"{'learners':>8}  {'create (ready)':>15}  {'status median':>14}  {'status max':>11}  {'destroy':>8}")
         endpoint = Endpoint(Path(cluster.members[0].socket), "default")
         with IncusClient(endpoint) as client, tempfile.TemporaryDirectory(prefix="lkc-bench-") as tmp:
             for size in sizes:
                 load = os.getloadavg()[0]
                 r = one_size(client, size, runs, None, image, Path(tmp), targets=tuple(m.name for m in cluster.members))
-                print(f"{size:>8}  {r['create']:>13.2f} s  {r['status'] * 1000:>11.0f} ms  {r['status_max'] * 1000:>8.0f} ms"
-                      f"  {r['destroy']:>6.2f} s   (load {load:.1f})", flush=True)
+                print(f"{size:>8}  {r['create']:>13.2f} s  {r['status'] * 1000:>11.0f} ms"
+                      f"  {r['status_max'] * 1000:>8.0f} ms  {r['destroy']:>6.2f} s   (load {load:.1f})", flush=True)
     finally:
         t = time.perf_counter()
         problems = cluster.down()

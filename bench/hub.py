@@ -62,7 +62,8 @@ def login(cls: ServedClass, who: str, password: str) -> float:
 
 
 def memory_mb(cls: ServedClass) -> list[float]:
-    listed = subprocess.run(["incus", "list", "--project", cls.name, "--format", "json"], capture_output=True, text=True, check=True)
+    listed = subprocess.run(["incus", "list", "--project", cls.name, "--format", "json"],
+                            capture_output=True, text=True, check=True)
     return [i["state"]["memory"]["usage"] / 2**20 for i in json.loads(listed.stdout) if i["name"].startswith("ws-")]
 
 
@@ -101,7 +102,8 @@ def measure(count: int, root: Path) -> None:
         time.sleep(5)
         memory = memory_mb(cls)
         print(f"{count} learners: serve {served:.1f} s ({made}); all logged in with JupyterLab answering "
-              f"{all_in:.1f} s after serve was ready (login median {statistics.median(logins):.1f} s, max {max(logins):.1f} s; "
+              f"{all_in:.1f} s after serve was ready (login median "
+              f"{statistics.median(logins):.1f} s, max {max(logins):.1f} s; "
               f"goal < 60 s from serve for 30, < 5 s a login once served); first check median "
               f"{statistics.median(firsts)} ms, max {max(firsts)} ms; idle memory per workspace median "
               f"{statistics.median(memory):.0f} MB, max {max(memory):.0f} MB (goal ≤ 200 MB)", flush=True)

@@ -80,14 +80,16 @@ def read_run(executed: Path) -> tuple[bool, float]:
     """Whether the summary shows the full score, and how long the setup cell (import, Lab()) took."""
     nb = nbformat.read(executed, as_version=4)
     cells = {tag: c for c in nb.cells for tag in c.metadata.get("tags", [])}
-    text = next(o.data["text/plain"] for o in cells["summary"].outputs if o.output_type in ("display_data", "execute_result"))
+    text = next(o.data["text/plain"] for o in cells["summary"].outputs
+                if o.output_type in ("display_data", "execute_result"))
     earned, possible = text.rsplit(" ", 1)[-1].split("/")
     return earned == possible, cells["setup"].metadata["papermill"]["duration"]
 
 
 def run_once(image: str, lang: str, tmp: Path) -> tuple[float, float, float, float]:
     empty = tmp / "empty.ipynb"
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
     nb.cells.append(nbformat.v4.new_code_cell("pass"))
     nbformat.write(nb, empty)
     folder = ROOT / "notebooks" / lang
@@ -130,7 +132,8 @@ def main() -> int:
           f"  raw {notebook / bash:.2f}x")
     print(f"ratio, setup excluded   {without_setup:6.2f}x  (the setup cell, {setup:.2f} s:"
           f" import labkit and Lab(), counted as start-up too)")
-    print("target met" if ratio <= TARGET else "target missed: the gap is grading (lab.check observes the instance anew each time)")
+    print("target met" if ratio <= TARGET else "target missed: the gap is grading (lab.check "
+                                               "observes the instance anew each time)")
     return 0
 
 

@@ -92,7 +92,8 @@ def main() -> None:
         print(f"CPU for the chapter's actions ({state.events} events, {state.sightings} looks at the file): "
               f"{burst * 1000:.0f} ms; memory after: {memory_kb(pid)['VmRSS'] / 1024:.1f} MB")
         probe = subprocess.run([sys.executable, "-c", "import sys, labkit.app.recorder; print(' '.join(sorted("
-                                "m for m in ('httpx', 'click', 'rich', 'labkit.incus.client', 'labkit.labs.snapshots.observe') "
+                                "m for m in ('httpx', 'click', 'rich', "
+                                "'labkit.incus.client', 'labkit.labs.snapshots.observe') "
                                 "if m in sys.modules)) or 'none')"], capture_output=True, text=True, cwd=ROOT)
         print(f"heavy modules imported by the recorder: {probe.stdout.strip()}")
     finally:

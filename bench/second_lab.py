@@ -39,7 +39,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.app.session import Session
+from labkit.app.session import Session  # noqa: E402
 from labkit.incus.events import Listener  # noqa: E402
 from labkit.incus.instances import wait_until_booted  # noqa: E402
 from labkit.labs import chapter_named  # noqa: E402

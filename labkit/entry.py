@@ -61,6 +61,7 @@ def parse_check(argv: list[str]) -> dict[str, Any] | None:
     from .i18n import normalise_language
 
     journal = options.get("--journal")
-    return {"lang": normalise_language(options.get("--lang")), "lab": options.get("--lab"), "container": options.get("--container"),
-            "snapshot": options.get("--snapshot"), "project": options.get("--project"),
+    return {"lang": normalise_language(options.get("--lang")), "lab": options.get("--lab"),
+            "container": options.get("--container"), "snapshot": options.get("--snapshot"),
+            "project": options.get("--project"),
             "journal": Path(journal) if journal else None, "steps": tuple(steps), **flags}

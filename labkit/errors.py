@@ -53,10 +53,6 @@ class LabServerError(LabkitError):
     """JupyterLab cannot be started: not installed, no free port, or it died while starting."""
 
 
-class JournalError(LabkitError):
-    """The learner's journal cannot be read or written."""
-
-
 class UsageError(LabkitError):
     """Bad arguments: unknown step, unknown language, missing confirmation."""
 

@@ -190,7 +190,8 @@ class Cluster:
         token = self.incus("cluster", "add", member.name, "--quiet").stdout.strip().splitlines()[-1]
         preseed = {"cluster": {"enabled": True, "server_name": member.name, "server_address": member.https,
                                "cluster_token": token,
-                               "member_config": [{"entity": "storage-pool", "name": POOL, "key": "source", "value": ""}]}}
+                               "member_config": [{"entity": "storage-pool", "name": POOL, "key": "source",
+                                                  "value": ""}]}}
         self.incus("admin", "init", "--preseed", member=member, stdin=json.dumps(preseed), timeout=180)
 
     def import_image(self, alias: str = IMAGE_ALIAS) -> None:

@@ -63,8 +63,8 @@ def main() -> None:
                    ("HEAD", f"{base}/files?path={quote('/this_file.txt', safe='')}&project=default"),
                    ("GET", f"{base}/files?path={quote('/home', safe='')}&project=default"),
                    ("GET", "/1.0/instances/lk-no-such-instance?project=default")]
-        answers = {f"{method} {target.replace(name, 'ubuntu-test')}": raw_answer(sock, method, target).replace(name, "ubuntu-test")
-                   for method, target in targets}
+        answers = {f"{method} {target.replace(name, 'ubuntu-test')}":
+                   raw_answer(sock, method, target).replace(name, "ubuntu-test") for method, target in targets}
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps({"recorded_with": "Incus " + subprocess.run(
             ["incus", "version"], capture_output=True, text=True).stdout.split()[-1], "answers": answers},

@@ -58,7 +58,8 @@ def shoot(lab: JupyterLab, context, lang: str) -> list[Path]:
         command, check = cells.nth(ids["snapshot-command"]), cells.nth(ids["snapshot-check"])
         nb.type_into(command, f"incus snapshot create {name} ubuntu-test-1")
         nb.run_selected(times=2)
-        assert nb.boxes(check).first.get_attribute("class").endswith("labkit-passed"), nb.boxes(check).first.text_content()
+        assert nb.boxes(check).first.get_attribute("class").endswith("labkit-passed"), \
+            nb.boxes(check).first.text_content()
         rename(page, name)
         command.locator(".cm-content").click()  # the typed line too, without running it again
         page.keyboard.press("Control+End")
@@ -71,7 +72,8 @@ def shoot(lab: JupyterLab, context, lang: str) -> list[Path]:
         nb.shot(passed, command, check)
         touch = cells.nth(ids["touch-check"])
         nb.run_cell(touch)
-        assert nb.boxes(touch).first.get_attribute("class").endswith("labkit-failed"), nb.boxes(touch).first.text_content()
+        assert nb.boxes(touch).first.get_attribute("class").endswith("labkit-failed"), \
+            nb.boxes(touch).first.text_content()
         rename(page, name)
         nb.select(cells.last)
         failed = OUT / f"check-failed-{lang}.png"

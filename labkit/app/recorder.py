@@ -190,7 +190,8 @@ class Recorder:
         command, a stop then a restore, may already have run); this record does not."""
         result = meta.get("metadata") or {}
         command = result.get("command")
-        if meta.get("status") != "Success" or not isinstance(command, list) or not isinstance(result.get("return"), int):
+        if (meta.get("status") != "Success" or not isinstance(command, list)
+                or not isinstance(result.get("return"), int)):
             return
         words = [str(w)[:MAX_ARG_CHARS] for w in command[:MAX_ARGS]]
         when = parse_incus_time(event.get("timestamp")) or _now()

@@ -74,7 +74,8 @@ def _recorder_pid(pid_path: Path, config: Path) -> int | None:
     args = [a.decode(errors="replace") for a in cmdline]
     # labkit.recorder and labkit.grading.recorder: the module's earlier names, still running after an
     # upgrade until `labkit setup` replaces it (it holds the PID lock: not recognising it would block the new one).
-    return pid if {"labkit.app.recorder", "labkit.grading.recorder", "labkit.recorder"} & set(args) and str(config) in args else None
+    return pid if ({"labkit.app.recorder", "labkit.grading.recorder", "labkit.recorder"} & set(args)
+                   and str(config) in args) else None
 
 
 def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path,
@@ -123,7 +124,8 @@ def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: 
         else:
             wanted = Config(str(endpoint.socket), endpoint.project, params["container"], (watch,))
         for other in others:
-            if other.params.get("container") == params["container"] and other.lab not in {w.lab for w in wanted.watches}:
+            if (other.params.get("container") == params["container"]
+                    and other.lab not in {w.lab for w in wanted.watches}):
                 wanted = wanted.with_watch(other)
         changed = wanted != current
         if changed:

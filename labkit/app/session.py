@@ -74,7 +74,8 @@ class Session:
         known = self.chapter.step_ids
         for step in wanted or []:
             if step not in known:
-                raise UsageError(M("cli.unknown_step", "“{step}” is not a step of this lab. The steps are: {steps}.", step=step, steps=", ".join(known)))
+                raise UsageError(M("cli.unknown_step", "“{step}” is not a step of this lab. The steps are: {steps}.",
+                                   step=step, steps=", ".join(known)))
         return list(wanted or known)
 
     def observe(self) -> Any:

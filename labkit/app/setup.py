@@ -54,7 +54,8 @@ class Phases:
         seconds = time.monotonic() - start
         detail = " ".join(n.render(self.lang) for n in notes)
         self.rows.append((label, seconds, detail))
-        print(f"✔ {label} ({Number(seconds).render(self.lang)}\u00a0s){' — ' + detail if detail else ''}", file=sys.stderr, flush=True)
+        print(f"✔ {label} ({Number(seconds).render(self.lang)}\u00a0s){' — ' + detail if detail else ''}",
+              file=sys.stderr, flush=True)
 
 
 def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bool, yes: bool, lab: str = DEFAULT_LAB,
@@ -78,8 +79,10 @@ def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bo
             with phases.phase(M("setup.phase.storage", "Storage and default profile")) as notes:
                 pool = ensure_storage(client)
                 ensure_root_disk(client, pool.pool)
-                notes.append(M("setup.storage.created", "pool “{pool}” ({driver}) created.", pool=pool.pool, driver=pool.driver) if pool.created
-                             else M("setup.storage.pool", "pool “{pool}” ({driver}).", pool=pool.pool, driver=pool.driver))
+                notes.append(M("setup.storage.created", "pool “{pool}” ({driver}) created.",
+                               pool=pool.pool, driver=pool.driver) if pool.created
+                             else M("setup.storage.pool", "pool “{pool}” ({driver}).",
+                                    pool=pool.pool, driver=pool.driver))
         existing = client.instance_or_none(container)
         if existing is not None and recreate:
             _confirm_recreate(container, yes, lang, confirm)
@@ -97,14 +100,16 @@ def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bo
                 notes.append(M("setup.instance.running", "running."))
         else:
             with phases.phase(M("setup.phase.instance", "Lab instance “{container}”", container=container)) as notes:
-                notes.append(M("setup.instance.kept", "already exists ({status}); left as it is. Use --recreate to rebuild it.", status=existing.get("status", "?")))
+                notes.append(M("setup.instance.kept", "already exists ({status}); left as it is. Use "
+                                                      "--recreate to rebuild it.", status=existing.get("status", "?")))
         if recorder:
             with phases.phase(M("setup.phase.recorder", "Event recorder")) as notes:
                 notes.append(start_recorder(client, container, lab=lab, snapshot=snapshot, journal=journal))
     finally:
         client.close()
     total = sum(s for _, s, _ in phases.rows)
-    print(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.", seconds=Number(total)).render(lang), file=sys.stderr)
+    print(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.",
+            seconds=Number(total)).render(lang), file=sys.stderr)
 
 
 def start_recorder(client: IncusClient, container: str | None = None, *, lab: str = DEFAULT_LAB,
@@ -129,9 +134,11 @@ def start_recorder(client: IncusClient, container: str | None = None, *, lab: st
         for other in CHAPTERS.values() if other.id != lab)
     status = ensure_running(client.endpoint, lab, params, path, others=others)
     if status is None:
-        return M("setup.recorder.remote", "not used with a remote server: the notebook records events itself, or run “labkit watch”.")
+        return M("setup.recorder.remote", "not used with a remote server: the notebook "
+                                          "records events itself, or run “labkit watch”.")
     if not status.connected:
-        raise SetupError(M("setup.recorder.failed", "The event recorder did not start listening. Its log is {log}.", log=str(status.log)))
+        raise SetupError(M("setup.recorder.failed", "The event recorder did not start "
+                                                    "listening. Its log is {log}.", log=str(status.log)))
     return M("setup.recorder.running", "running (PID {pid}, log in {log}).", pid=status.pid, log=str(status.log))
 
 
@@ -161,14 +168,19 @@ def _ensure_incus(log: Path, notes: list[Message], project: str | None) -> Incus
     except IncusUnavailable:
         client.close()
     if not _root():
-        raise SetupError(M("setup.not_root", "No usable Incus server was found, and installing one needs root. Run “sudo labkit setup” (or “sudo .venv/bin/labkit setup”), then add yourself to the “{group}” group with “sudo usermod -aG {group} $USER” and open a new session.", group=ADMIN_GROUP))
+        raise SetupError(M("setup.not_root", "No usable Incus server was found, and installing one needs root. "
+                                             "Run “sudo labkit setup” (or “sudo .venv/bin/labkit setup”), then "
+                                             "add yourself to the “{group}” group with "
+                                             "“sudo usermod -aG {group} $USER” and open a new session.",
+                           group=ADMIN_GROUP))
     log.parent.mkdir(parents=True, exist_ok=True)
     if not daemon.incus_installed():
         _install(log)
         notes.append(M("setup.incus.installed", "installed."))
     pid = daemon.start_daemon()
     if pid is not None:
-        notes.append(M("setup.incus.started", "daemon started (PID {pid}, log in {log}).", pid=pid, log=str(daemon.STATE_DIR / "incusd.log")))
+        notes.append(M("setup.incus.started", "daemon started (PID {pid}, log in {log}).",
+                       pid=pid, log=str(daemon.STATE_DIR / "incusd.log")))
     return IncusClient(find_endpoint(project))
 
 
@@ -182,7 +194,10 @@ def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list
     if image:
         known = _remote_answers(image) if ":" in image else find_image(local_images(client), image) is not None
         if not known:
-            raise SetupError(M("setup.unknown_image", "The image “{image}” was not found: it is neither a local alias nor a fingerprint (see “incus image list”), nor an image of a reachable remote (REMOTE:ALIAS, e.g. images:ubuntu/24.04).", image=image))
+            raise SetupError(M("setup.unknown_image", "The image “{image}” was not found: it is neither "
+                                                      "a local alias nor a fingerprint (see "
+                                                      "“incus image list”), nor an image of a reachable "
+                                                      "remote (REMOTE:ALIAS, e.g. images:ubuntu/24.04).", image=image))
         notes.append(M("setup.image.given", "{image}.", image=image))
         return image
     if _remote_answers(REMOTE_IMAGE):
@@ -202,7 +217,8 @@ def _local_debian_image(client: IncusClient, log: Path, notes: list[Message]) ->
         notes.append(M("setup.image.cached", "{alias} (already imported).", alias=alias))
         return alias
     if not _root():
-        raise SetupError(M("setup.image.needs_root", "No image server answers and building the local Debian image needs root: run “sudo labkit setup” once."))
+        raise SetupError(M("setup.image.needs_root", "No image server answers and building the local Debian "
+                                                     "image needs root: run “sudo labkit setup” once."))
     meta, rootfs = build_debian_image(find_debian_mirror(), suite, default_cache_dir(suite), log)
     import_image(meta, rootfs, alias, log, images=lambda: local_images(client), project=client.project)
     notes.append(M("setup.image.built", "{alias} built with debootstrap (no image server answered).", alias=alias))
@@ -226,7 +242,9 @@ def _launch(client: IncusClient, image: str, container: str, log: Path) -> None:
         # A failed launch must not leave a broken instance behind.
         if client.instance_or_none(container) is not None:
             instances.delete(client, container)
-        raise SetupError(M("setup.launch_failed", "Creating the instance “{container}” from {image} failed. The reason is at the end of {log}; nothing was left behind.", container=container, image=image, log=str(log)))
+        raise SetupError(M("setup.launch_failed", "Creating the instance “{container}” from {image} failed. "
+                                                  "The reason is at the end of {log}; nothing was left behind.",
+                           container=container, image=image, log=str(log)))
 
 
 def _confirm_recreate(container: str, yes: bool, lang: str, confirm: Confirm | None) -> None:
@@ -235,5 +253,6 @@ def _confirm_recreate(container: str, yes: bool, lang: str, confirm: Confirm | N
     refusal = M("setup.recreate.needs_yes", "Nothing was deleted. Confirm the rebuild, or pass --yes.")
     if confirm is None:
         raise UsageError(refusal)
-    confirm(M("setup.recreate.confirm", "This deletes the instance “{container}” with its snapshots and files, then creates it again. Continue?", container=container),
+    confirm(M("setup.recreate.confirm", "This deletes the instance “{container}” with its "
+                                        "snapshots and files, then creates it again. Continue?", container=container),
             refusal, lang)

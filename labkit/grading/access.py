@@ -31,7 +31,10 @@ class Access:
         if self._snapshot is None:
             if self.open_snapshot_server is None:
                 from ..i18n import M
-                raise SnapshotServerMissing(M("access.no_snapshot_server", "This lab needs the snapshot server, and none is set up. Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))
+                raise SnapshotServerMissing(M(
+                    "access.no_snapshot_server",
+                    "This lab needs the snapshot server, and none is set up. "
+                    "Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))
             self._snapshot = self.open_snapshot_server()
         return self._snapshot
 

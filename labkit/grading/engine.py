@@ -222,7 +222,10 @@ class Score:
         return cls(sum(r.points for r in results), sum(r.possible for r in results))
 
 
-NOT_VERIFIED_HINT = M("engine.not_verified_hint", "Check each step right after doing it (“labkit check STEP” or the notebook's check cell), or keep the event recorder running (“labkit setup” starts it): labkit then sees each action as it happens.")
+NOT_VERIFIED_HINT = M("engine.not_verified_hint", "Check each step right after doing it "
+                                                  "(“labkit check STEP” or the notebook's check cell), or "
+                                                  "keep the event recorder running (“labkit setup” starts "
+                                                  "it): labkit then sees each action as it happens.")
 
 
 def resolve(step: Step, verdict: Verdict, history: History) -> Result:
@@ -234,12 +237,15 @@ def resolve(step: Step, verdict: Verdict, history: History) -> Result:
     if verdict.outcome is Outcome.PASSED:
         return Result(step.id, Status.PASSED, step.points, step.points, verdict.message, None, verdict.evidence)
     if verdict.outcome is Outcome.FAILED:
-        return Result(step.id, Status.FAILED, 0, step.points, verdict.message, verdict.hint, verdict.evidence, verdict.diagnosis)
+        return Result(step.id, Status.FAILED, 0, step.points, verdict.message, verdict.hint, verdict.evidence,
+                      verdict.diagnosis)
     if step.id in history.passed:
         message = M("engine.kept", "{reason} This step passed earlier in this attempt.", reason=verdict.message)
         return Result(step.id, Status.PASSED, step.points, step.points, message, None, verdict.evidence)
-    message = M("engine.not_verified", "{reason} This step was never checked while its evidence was there, so it cannot be verified now.", reason=verdict.message)
-    return Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, verdict.hint or NOT_VERIFIED_HINT, verdict.evidence, "not_verified")
+    message = M("engine.not_verified", "{reason} This step was never checked while its "
+                                       "evidence was there, so it cannot be verified now.", reason=verdict.message)
+    return Result(step.id, Status.NOT_VERIFIED, 0, step.points, message, verdict.hint or NOT_VERIFIED_HINT,
+                  verdict.evidence, "not_verified")
 
 
 def grade(chapter: Chapter, observation: Any, history: History, params: dict[str, str],

@@ -73,7 +73,8 @@ class Attempt:
 
 def attempt_of(data: dict[str, Any]) -> Attempt:
     base = data.get("baseline")
-    baseline = None if base is None else Baseline(base.get("uuid"), base.get("generation"), datetime.fromisoformat(base["recorded_at"]))
+    baseline = None if base is None else Baseline(base.get("uuid"), base.get("generation"),
+                                                  datetime.fromisoformat(base["recorded_at"]))
     return Attempt(
         lab=data.get("lab", ""), project=data.get("project", ""), container=data.get("container", ""),
         number=int(data.get("attempt", 1)), started_at=datetime.fromisoformat(data["started_at"]), baseline=baseline,
@@ -81,7 +82,8 @@ def attempt_of(data: dict[str, Any]) -> Attempt:
                      for c in data.get("checks", [])),
         first_pass={k: datetime.fromisoformat(v) for k, v in (data.get("first_pass") or {}).items()},
         attempts=dict(data.get("attempts") or {}), hints=dict(data.get("hints") or {}),
-        events=tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {}) for e in data.get("events", [])),
+        events=tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e.get("context") or {})
+                     for e in data.get("events", [])),
         marks={k: datetime.fromisoformat(v) for k, v in (data.get("marks") or {}).items()})
 
 
@@ -152,10 +154,15 @@ class Journal:
         except OSError:
             where = str(self.path)
             self.path = None  # never overwrite a file we could not move aside
-        self.warnings.append(M("journal.corrupt", "Your journal could not be read ({detail}). It was kept as {aside} and a new one was started; earlier progress of this attempt is not counted.", detail=str(exc), aside=where))
+        self.warnings.append(M("journal.corrupt", "Your journal could not be read ({detail}). It was kept "
+                                                  "as {aside} and a new one was started; earlier progress "
+                                                  "of this attempt is not counted.", detail=str(exc), aside=where))
 
     def _give_up(self, exc: OSError) -> None:
-        self.warnings.append(M("journal.unwritable", "Your progress could not be saved to {path} ({detail}). Grading goes on, but this session's results will not be remembered; use --journal to choose another file.", path=str(self.path), detail=exc.strerror or str(exc)))
+        self.warnings.append(M("journal.unwritable", "Your progress could not be saved to {path} ({detail}). "
+                                                     "Grading goes on, but this session's results will not "
+                                                     "be remembered; use --journal to choose another file.",
+                               path=str(self.path), detail=exc.strerror or str(exc)))
         self.path = None
 
     @contextmanager
@@ -251,7 +258,8 @@ class Journal:
 
         def record(data: dict[str, Any]) -> None:
             if data.get("baseline") is None:
-                data["baseline"] = {"uuid": instance.uuid, "generation": recorded or instance.generation, "recorded_at": now().isoformat()}
+                data["baseline"] = {"uuid": instance.uuid, "generation": recorded or instance.generation,
+                                    "recorded_at": now().isoformat()}
         self.update(record)
         return True
 
@@ -260,7 +268,8 @@ class Journal:
 
         def record(data: dict[str, Any]) -> None:
             for r in results:
-                data["checks"].append({"step": r.step, "time": when, "status": r.status.value, "diagnosis": r.diagnosis})
+                data["checks"].append({"step": r.step, "time": when, "status": r.status.value,
+                                       "diagnosis": r.diagnosis})
                 data["attempts"][r.step] = data["attempts"].get(r.step, 0) + 1
                 if r.status is Status.PASSED:
                     data["first_pass"].setdefault(r.step, when)

@@ -21,11 +21,13 @@ def attempt_report(chapter: Chapter, attempt: Attempt) -> dict[str, Any]:
         first = attempt.first_pass.get(step.id)
         points = step.points if status is Status.PASSED else 0
         earned += points
-        rows.append({"id": step.id, "status": status.value if status else None, "points": points, "possible": step.points,
+        rows.append({"id": step.id, "status": status.value if status else None, "points": points,
+                     "possible": step.points,
                      "seconds_to_pass": round((first - attempt.started_at).total_seconds()) if first else None,
                      "checks": attempt.attempts.get(step.id, 0), "hints": attempt.hints.get(step.id, 0)})
     return {"lab": chapter.id, "container": attempt.container, "attempt": attempt.number,
-            "started_at": attempt.started_at.isoformat(), "score": {"earned": earned, "possible": sum(s.points for s in chapter.steps)},
+            "started_at": attempt.started_at.isoformat(),
+            "score": {"earned": earned, "possible": sum(s.points for s in chapter.steps)},
             "steps": rows}
 
 
@@ -43,8 +45,8 @@ def report_table(chapter: Chapter, data: dict[str, Any], lang: str) -> str:
     table = [[h.render(lang) for h in HEADERS]]
     for row in data["steps"]:
         status = WORDS[Status(row["status"])].render(lang) if row["status"] else NEVER.render(lang)
-        table.append([titles[row["id"]], status, f"{row['points']}/{row['possible']}", _duration(row["seconds_to_pass"]),
-                      str(row["checks"]), str(row["hints"])])
+        table.append([titles[row["id"]], status, f"{row['points']}/{row['possible']}",
+                      _duration(row["seconds_to_pass"]), str(row["checks"]), str(row["hints"])])
     widths = [max(len(r[i]) for r in table) for i in range(len(HEADERS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))

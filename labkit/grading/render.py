@@ -29,7 +29,8 @@ WORDS = {
     Status.NOT_VERIFIED: M("render.not_verified", "not verified"),
 }
 # (border and verdict colour, card background): light cards that read on light and dark themes.
-HTML_COLOURS = {Status.PASSED: ("#116329", "#e6f4ea"), Status.FAILED: ("#a40e26", "#ffebe9"), Status.NOT_VERIFIED: ("#7d4e00", "#fff8c5")}
+HTML_COLOURS = {Status.PASSED: ("#116329", "#e6f4ea"), Status.FAILED: ("#a40e26", "#ffebe9"),
+                Status.NOT_VERIFIED: ("#7d4e00", "#fff8c5")}
 # Terminal badges: white on the same dark colours as the notebook's verdicts, so they
 # read on light and dark terminals alike, whatever their palette.
 RICH_STYLES = {status: f"bold #ffffff on {fg}" for status, (fg, _) in HTML_COLOURS.items()}
@@ -51,7 +52,8 @@ def verdict(status: Status, lang: str) -> str:
     return f"{SYMBOLS[status]} {WORDS[status].render(lang)}"
 
 
-def report_json(results: list[Result], score: Score, *, lab: str, container: str, snapshot: str, lang: str) -> dict[str, Any]:
+def report_json(results: list[Result], score: Score, *, lab: str, container: str, snapshot: str,
+                lang: str) -> dict[str, Any]:
     return {"lab": lab, "container": container, "snapshot": snapshot, "lang": lang,
             "score": {"earned": score.earned, "possible": score.possible},
             "steps": [r.to_json(lang) for r in results]}
@@ -118,7 +120,8 @@ def rich_report(console: Any, results: list[Result], score: Score, titles: dict[
                                         f" {titles[r.step].render(lang)} ({r.step}, {r.points}/{r.possible})"))
             continue
         console.print(Text.assemble((f" {verdict(r.status, lang)} ", RICH_STYLES[r.status]),
-                                    (f" {titles[r.step].render(lang)}", "bold"), f" ({r.step}, {r.points}/{r.possible})"))
+                                    (f" {titles[r.step].render(lang)}", "bold"),
+                                    f" ({r.step}, {r.points}/{r.possible})"))
         paragraph((terminal(r.message, lang), ""))
         for e in r.evidence:
             paragraph((f"· {terminal(e, lang)}", "italic"))
@@ -163,7 +166,8 @@ HINT_COLOURS = ("#0550ae", "#ddf4ff")
 # A command quoted in a message (“incus …” or « incus … », whose no-break spaces may be
 # U+00A0 or the narrow U+202F), or the `incus` command that ends a solution after its colon
 # (“Run: incus stop ubuntu-test”).
-COMMAND = re.compile(r"“((?:incus|labkit|touch|rm) [^”]+)”|«[\u00a0\u202f]((?:incus|labkit|touch|rm) [^»]+?)[\u00a0\u202f]»"
+COMMAND = re.compile(r"“((?:incus|labkit|touch|rm) [^”]+)”"
+                     r"|«[\u00a0\u202f]((?:incus|labkit|touch|rm) [^»]+?)[\u00a0\u202f]»"
                      r"|(?<=: )(incus [^()]+?)(?=\s*(?:\(|$))")
 
 
@@ -191,7 +195,8 @@ def html_result(result: Result, title: Message, lang: str, progress: tuple[int, 
     parts = [
         f'<div style="font-weight:bold;color:{fg};font-size:1.05em">{esc(verdict(result.status, lang))}'
         f'<span style="color:{INK}"> — {esc(title.render(lang))}</span>'
-        f' <span style="font-weight:normal;color:{INK};white-space:nowrap">({result.points}/{result.possible})</span></div>',
+        f' <span style="font-weight:normal;color:{INK};white-space:nowrap">'
+        f'({result.points}/{result.possible})</span></div>',
         f'<div>{html_text(result.message.render(lang))}</div>',
     ]
     for e in result.evidence:
@@ -204,7 +209,8 @@ def html_result(result: Result, title: Message, lang: str, progress: tuple[int, 
     parts.append(f'<div style="margin-top:6px;font-size:0.85em;color:{INK};white-space:nowrap" title="{done}/{total}">'
                  f'<div style="display:inline-block;vertical-align:middle;width:16em;max-width:60%;height:8px;'
                  f'background:#ffffff;border:1px solid #8c959f;border-radius:4px">'
-                 f'<div class="labkit-progress-bar" style="background:#116329;width:{pct}%;height:8px;border-radius:3px"></div></div>'
+                 f'<div class="labkit-progress-bar" '
+                 f'style="background:#116329;width:{pct}%;height:8px;border-radius:3px"></div></div>'
                  f' <span class="labkit-progress" style="vertical-align:middle">{done}/{total}</span></div>')
     return html_card(f"labkit-result labkit-{result.status.value}", HTML_COLOURS[result.status], "".join(parts))
 
@@ -236,7 +242,8 @@ def html_summary(results: list[Result], score: Score, titles: dict[str, Message]
         f'{esc(verdict(r.status, lang))}</td>'
         f'<td style="{cell};text-align:right;white-space:nowrap">{r.points}/{r.possible}</td></tr>' for r in results)
     total = esc(SCORE.bind(earned=score.earned, possible=score.possible).render(lang))
-    return (f'<div class="labkit-summary" style="border:1px solid #8c959f;background:#f6f8fa;{CARD};display:inline-block">'
+    return (f'<div class="labkit-summary" '
+            f'style="border:1px solid #8c959f;background:#f6f8fa;{CARD};display:inline-block">'
             f'<table style="border-collapse:collapse;margin:0;color:{INK};background:transparent;font-size:1em">'
             f'{rows}</table>'
             f'<div style="font-weight:bold;margin-top:4px;padding:0 10px">{total}</div></div>')

@@ -74,7 +74,9 @@ def generate(folder: Path, common_name: str, days: int = CERT_DAYS) -> ClientCer
     import subprocess
 
     if shutil.which("openssl") is None:
-        raise SetupError(M("class.certs.no_openssl", "The “openssl” command is needed to create the learners' certificates. Install it (Debian and Ubuntu: “apt-get install openssl”) and run the command again."))
+        raise SetupError(M("class.certs.no_openssl", "The “openssl” command is needed to create the "
+                                                     "learners' certificates. Install it (Debian and Ubuntu: "
+                                                     "“apt-get install openssl”) and run the command again."))
     private_folder(folder)
     final = ClientCert(folder / "client.crt", folder / "client.key")
     tmp = ClientCert(folder / ".client.crt.tmp", folder / ".client.key.tmp")
@@ -83,7 +85,8 @@ def generate(folder: Path, common_name: str, days: int = CERT_DAYS) -> ClientCer
            "-keyout", str(tmp.key), "-out", str(tmp.cert)]
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SetupError(M("class.certs.openssl_failed", "openssl could not create a certificate in {folder}: {detail}", folder=str(folder), detail=done.stderr.strip()[-300:]))
+        raise SetupError(M("class.certs.openssl_failed", "openssl could not create a certificate in {folder}: {detail}",
+                           folder=str(folder), detail=done.stderr.strip()[-300:]))
     for path in (tmp.key, tmp.cert):
         os.chmod(path, 0o600)
     # The key first: a certificate on disk always has its key beside it.
@@ -112,7 +115,8 @@ class Requests(Protocol):
     def request(self, method: str, path: str, **kwargs: Any) -> Any: ...
 
 
-def ensure_trusted(client: Requests, *, name: str, project: str, folder: Path, existing: list[dict[str, Any]]) -> str:
+def ensure_trusted(client: Requests, *, name: str, project: str, folder: Path,
+                   existing: list[dict[str, Any]]) -> str:
     """The folder's certificate, trusted by the server and restricted to one project; its fingerprint."""
     local = ClientCert(folder / "client.crt", folder / "client.key")
     if not local.exists():
@@ -125,7 +129,8 @@ def ensure_trusted(client: Requests, *, name: str, project: str, folder: Path, e
             client.request("DELETE", f"/1.0/certificates/{entry['fingerprint']}", project=False)
     if not present:
         client.request("POST", "/1.0/certificates", project=False, json={
-            "name": name, "type": "client", "restricted": True, "projects": [project], "certificate": der_base64(local.pem)})
+            "name": name, "type": "client", "restricted": True, "projects": [project],
+            "certificate": der_base64(local.pem)})
     return wanted
 
 
@@ -150,7 +155,8 @@ def config_yml(remote: str, address: str, project: str) -> str:
             f"    project: {project}\n    protocol: incus\n    public: false\naliases: {{}}\n")
 
 
-def write_bundle(folder: Path, *, remote: str, address: str | None, project: str, server_cert: str, readme: str) -> None:
+def write_bundle(folder: Path, *, remote: str, address: str | None, project: str, server_cert: str,
+                 readme: str) -> None:
     private_folder(folder)
     private_folder(folder / "servercerts")
     write_private(folder / "servercerts" / f"{remote}.crt", server_cert)
@@ -166,11 +172,34 @@ def bundle_readme(*, cls: str, learner: str, project: str, container: str, addre
     """The README.txt of a learner's folder, in the class's language."""
     parts = [M("class.bundle.title", "labkit — class “{name}”: access for {learner}", name=cls, learner=learner)]
     if address:
-        parts.append(M("class.bundle.conf", "Use this folder as your Incus configuration. In a terminal, from this folder:\n\n    export INCUS_CONF=\"$PWD\"\n    incus list\n\nYour incus commands then go to the class server ({address}), into your own project “{project}”, where your instance “{container}” is waiting. labkit reads the same variable: “labkit check” grades your work there, with no other option.", address=address, project=project, container=container))
-        parts.append(M("class.bundle.remote", "Or add the class server to your own Incus configuration (only if ~/.config/incus/client.crt does not exist yet, since it would be replaced): copy client.crt and client.key into ~/.config/incus/, then run\n\n    incus remote add {remote} https://{address} --project {project} --accept-certificate\n    incus remote switch {remote}\n\nThe server's certificate fingerprint is {fingerprint} (the certificate is in servercerts/{remote}.crt).", remote=cls, address=address, project=project, fingerprint=fingerprint(server_cert) if server_cert else "?"))
+        parts.append(M("class.bundle.conf", "Use this folder as your Incus configuration. In a terminal, from "
+                                            "this folder:\n\n"
+                                            "    export INCUS_CONF=\"$PWD\"\n"
+                                            "    incus list\n\n"
+                                            "Your incus commands then go to the class server ({address}), into "
+                                            "your own project “{project}”, where your instance “{container}” is "
+                                            "waiting. labkit reads the same variable: “labkit check” grades your "
+                                            "work there, with no other option.",
+                       address=address, project=project, container=container))
+        parts.append(M("class.bundle.remote", "Or add the class server to your own Incus configuration (only if "
+                                              "~/.config/incus/client.crt does not exist yet, since it would be "
+                                              "replaced): copy client.crt and client.key into ~/.config/incus/, "
+                                              "then run\n\n"
+                                              "    incus remote add {remote} https://{address} --project {project} "
+                                              "--accept-certificate\n"
+                                              "    incus remote switch {remote}\n\n"
+                                              "The server's certificate fingerprint is {fingerprint} (the "
+                                              "certificate is in servercerts/{remote}.crt).",
+                       remote=cls, address=address, project=project,
+                       fingerprint=fingerprint(server_cert) if server_cert else "?"))
     else:
-        parts.append(M("class.bundle.no_listener", "The class server does not accept network connections yet, so this folder holds your certificate and key but no config.yml. Your instructor must enable them (“labkit class create {name} --listen ADDRESS”) and give you this folder again.", name=cls))
-    parts.append(M("class.bundle.private", "client.key lets whoever holds it act in your project: keep this folder to yourself, and delete it at the end of the session."))
+        parts.append(M("class.bundle.no_listener", "The class server does not accept network connections "
+                                                   "yet, so this folder holds your certificate and key "
+                                                   "but no config.yml. Your instructor must enable them "
+                                                   "(“labkit class create {name} --listen ADDRESS”) and "
+                                                   "give you this folder again.", name=cls))
+    parts.append(M("class.bundle.private", "client.key lets whoever holds it act in your project: keep this "
+                                           "folder to yourself, and delete it at the end of the session."))
     return "\n\n".join(part.render(lang) for part in parts) + "\n"
 
 
@@ -200,7 +229,11 @@ def read_remote(conf: Path, name: str | None = None) -> Remote | None:
     try:
         data = client_config.parse(client_config.read(path))
     except (OSError, ValueError) as exc:
-        raise IncusUnavailable(M("certs.config_unreadable", "The Incus client configuration {path} cannot be read ({detail}). Fix it, or point INCUS_CONF at the access folder your instructor gave you.", path=str(path), detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
+        raise IncusUnavailable(M("certs.config_unreadable", "The Incus client configuration {path} cannot be "
+                                                            "read ({detail}). Fix it, or point INCUS_CONF at "
+                                                            "the access folder your instructor gave you.",
+                                 path=str(path),
+                                 detail=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from exc
     name = name or data.get("default-remote")
     entry = (data.get("remotes") or {}).get(name) or {}
     addr = str(entry.get("addr", ""))
@@ -219,5 +252,9 @@ def ssl_context(client: ClientCert, server_cert: Path) -> ssl.SSLContext:
         context.check_hostname = False
         context.load_cert_chain(str(client.cert), str(client.key))
     except (OSError, ssl.SSLError) as exc:
-        raise IncusAccessDenied(M("certs.unusable", "The certificates of {folder} cannot be used ({detail}): it needs client.crt, client.key and servercerts/ with the server's certificate. Use the whole access folder your instructor gave you.", folder=str(client.cert.parent), detail=str(exc))) from exc
+        raise IncusAccessDenied(M("certs.unusable", "The certificates of {folder} cannot be used "
+                                                    "({detail}): it needs client.crt, client.key and "
+                                                    "servercerts/ with the server's certificate. Use "
+                                                    "the whole access folder your instructor gave you.",
+                                  folder=str(client.cert.parent), detail=str(exc))) from exc
     return context

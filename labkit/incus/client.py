@@ -154,18 +154,34 @@ class IncusClient:
             raise self._connect_error(exc) from exc
 
     def _timeout_error(self, seconds: float, path: str) -> IncusTimeout:
-        return IncusTimeout(M("incus.timeout", "The Incus daemon did not answer within {seconds} seconds ({path}). It may be overloaded or stuck; try again, or look at its log.", seconds=int(seconds), path=path))
+        return IncusTimeout(M("incus.timeout", "The Incus daemon did not answer within {seconds} "
+                                               "seconds ({path}). It may be overloaded or stuck; "
+                                               "try again, or look at its log.", seconds=int(seconds), path=path))
 
     def _connect_error(self, exc: Exception) -> Exception:
         if self.endpoint.remote is not None:
-            return IncusUnavailable(M("incus.remote_down", "The Incus server {address} (remote “{remote}” of {conf}) is not reachable: {detail}. Check the address with your instructor; the server must listen on the network (core.https_address).", address=self.endpoint.remote.address, remote=self.endpoint.remote.name, conf=str(self.endpoint.remote.conf), detail=str(exc)))
+            return IncusUnavailable(M("incus.remote_down", "The Incus server {address} (remote “{remote}” "
+                                                           "of {conf}) is not reachable: {detail}. Check "
+                                                           "the address with your instructor; the server "
+                                                           "must listen on the network (core.https_address).",
+                                      address=self.endpoint.remote.address, remote=self.endpoint.remote.name,
+                                      conf=str(self.endpoint.remote.conf), detail=str(exc)))
         sock = self.endpoint.socket
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, OSError):
             cause = cause.__cause__ or cause.__context__
         if isinstance(cause, PermissionError) or (sock.exists() and not os.access(sock, os.R_OK | os.W_OK)):
-            return IncusAccessDenied(M("incus.no_access", "You may not use the Incus socket {socket}. Ask an administrator to add you to the “{group}” group (sudo usermod -aG {group} $USER), then open a new session (or run “newgrp {group}”). Members of the “{user_group}” group can use {user_socket} instead, restricted to their own project.", socket=str(sock), group=ADMIN_GROUP, user_group=USER_GROUP, user_socket=str(USER_SOCKET)))
-        return IncusUnavailable(M("incus.down", "The Incus daemon is not reachable: the socket {socket} is missing or nobody answers on it. Start the daemon (“labkit setup” does it, or “systemctl start incus” where systemd runs), or point INCUS_SOCKET at the right socket.", socket=str(sock)))
+            return IncusAccessDenied(M("incus.no_access", "You may not use the Incus socket {socket}. Ask an "
+                                                          "administrator to add you to the “{group}” group (sudo "
+                                                          "usermod -aG {group} $USER), then open a new session (or run "
+                                                          "“newgrp {group}”). Members of the “{user_group}” group can "
+                                                          "use {user_socket} instead, restricted to their own project.",
+                                       socket=str(sock), group=ADMIN_GROUP, user_group=USER_GROUP,
+                                       user_socket=str(USER_SOCKET)))
+        return IncusUnavailable(M("incus.down", "The Incus daemon is not reachable: the socket {socket} is missing "
+                                                "or nobody answers on it. Start the daemon (“labkit setup” does "
+                                                "it, or “systemctl start incus” where systemd runs), or point "
+                                                "INCUS_SOCKET at the right socket.", socket=str(sock)))
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request and return its metadata, waiting for background operations."""
@@ -188,8 +204,13 @@ class IncusClient:
 
     def _api_error(self, code: int, message: str, path: str) -> Exception:
         if FORBIDDEN_PROJECT in message or code == 403:
-            return IncusAccessDenied(M("incus.project_forbidden", "Incus refused access to project “{project}”: {detail}. Use the project you were given (--project), or ask your instructor to check your certificate's restrictions.", project=self.project, detail=message or str(code)))
-        return IncusRequestFailed(M("incus.request_failed", "Incus refused the request {path} (HTTP {code}): {detail}", path=path, code=code, detail=message))
+            return IncusAccessDenied(M("incus.project_forbidden", "Incus refused access to project “{project}”: "
+                                                                  "{detail}. Use the project you were given "
+                                                                  "(--project), or ask your instructor to check "
+                                                                  "your certificate's restrictions.",
+                                       project=self.project, detail=message or str(code)))
+        return IncusRequestFailed(M("incus.request_failed", "Incus refused the request {path} (HTTP {code}): {detail}",
+                                    path=path, code=code, detail=message))
 
     def wait(self, operation: str, timeout: float | None = None) -> Any:
         seconds = int(timeout or self.timeout)
@@ -199,9 +220,12 @@ class IncusClient:
         response = self.raw("GET", f"{path}/wait", params=params, project=False, timeout=seconds + 5)
         meta = self._body(response, operation).get("metadata") or {}
         if meta.get("status") == "Running":
-            raise IncusTimeout(M("incus.operation_timeout", "An Incus operation ({description}) did not finish within {seconds} seconds.", description=meta.get("description", operation), seconds=seconds))
+            raise IncusTimeout(M("incus.operation_timeout", "An Incus operation ({description}) did "
+                                                            "not finish within {seconds} seconds.",
+                                 description=meta.get("description", operation), seconds=seconds))
         if meta.get("status_code", 200) >= 400 or meta.get("err"):
-            raise IncusRequestFailed(M("incus.operation_failed", "Incus could not finish “{description}”: {detail}", description=meta.get("description", operation), detail=meta.get("err", "")))
+            raise IncusRequestFailed(M("incus.operation_failed", "Incus could not finish “{description}”: {detail}",
+                                       description=meta.get("description", operation), detail=meta.get("err", "")))
         return meta
 
     # -- reading state ----------------------------------------------------
@@ -211,7 +235,10 @@ class IncusClient:
     def instance(self, name: str) -> dict[str, Any]:
         response = self.raw("GET", f"/1.0/instances/{quote(name)}")
         if response.status_code == 404:
-            raise InstanceNotFound(M("incus.instance_not_found", "There is no instance named “{name}” in project “{project}”. Check the name (--container), or create the lab instance with “labkit setup”.", name=name, project=self.project))
+            raise InstanceNotFound(M("incus.instance_not_found", "There is no instance named “{name}” in project "
+                                                                 "“{project}”. Check the name (--container), or "
+                                                                 "create the lab instance with “labkit setup”.",
+                                     name=name, project=self.project))
         return self._body(response, f"/1.0/instances/{name}")["metadata"]
 
     def instance_or_none(self, name: str) -> dict[str, Any] | None:
@@ -248,11 +275,14 @@ class IncusClient:
                     if len(data) >= limit:
                         break
         except httpx.TimeoutException as exc:
-            raise IncusTimeout(M("incus.timeout", "The Incus daemon did not answer within {seconds} seconds ({path}). It may be overloaded or stuck; try again, or look at its log.", seconds=int(timeout or self.timeout), path=path)) from exc
+            raise IncusTimeout(M("incus.timeout", "The Incus daemon did not answer within {seconds} seconds ({path}). "
+                                                  "It may be overloaded or stuck; try again, or look at its log.",
+                                 seconds=int(timeout or self.timeout), path=path)) from exc
         except (httpx.TransportError, OSError) as exc:
             raise self._connect_error(exc) from exc
         return data[:limit].decode("utf-8", "replace")
 
     def all_instances(self, recursion: int = 2) -> list[dict[str, Any]]:
-        return self.request("GET", "/1.0/instances", params={"recursion": recursion, "all-projects": "true"}, project=False) or []
+        return self.request("GET", "/1.0/instances", params={"recursion": recursion, "all-projects": "true"},
+                            project=False) or []
 

@@ -71,7 +71,11 @@ def connect(endpoint: Endpoint, all_projects: bool = False, timeout: float = 5.0
                                ssl=ssl_context(remote.client, remote.server_cert))
         return unix_connect(str(endpoint.socket), f"ws://incus/1.0/events?{query}", open_timeout=timeout)
     except (OSError, WebSocketException) as exc:
-        raise IncusUnavailable(M("events.unavailable", "Could not listen to Incus events on {socket} ({detail}). Checks still work, but steps whose evidence disappears (the stop before a restore) can only be verified if you check right after doing them.", socket=str(endpoint.socket), detail=str(exc))) from exc
+        raise IncusUnavailable(M("events.unavailable", "Could not listen to Incus events on {socket} "
+                                                       "({detail}). Checks still work, but steps whose "
+                                                       "evidence disappears (the stop before a restore) can "
+                                                       "only be verified if you check right after doing them.",
+                                 socket=str(endpoint.socket), detail=str(exc))) from exc
 
 
 class Listener:

@@ -13,7 +13,9 @@ INSTANCE_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 def validate_instance(name: str) -> str:
     if not INSTANCE_NAME.match(name or ""):
-        raise InvalidName(M("names.instance", "“{name}” is not a valid Incus instance name: use 1 to 63 letters, digits or hyphens, starting with a letter and not ending with a hyphen (for example ubuntu-test).", name=name))
+        raise InvalidName(M("names.instance", "“{name}” is not a valid Incus instance name: use 1 to "
+                                              "63 letters, digits or hyphens, starting with a letter "
+                                              "and not ending with a hyphen (for example ubuntu-test).", name=name))
     return name
 
 

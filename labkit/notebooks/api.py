@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..app.session import Report, Session
+from ..errors import LabkitError, UsageError
 from ..grading import render
 from ..grading.engine import Result, Score, Status
-from ..errors import LabkitError, UsageError
 from ..i18n import M, Message, normalise_language
-from ..app.session import Report, Session
 from ..labs import DEFAULT_LAB
 from ..terminal import terminal
 

@@ -12,10 +12,21 @@ import tokenize
 from pathlib import Path
 from typing import Any
 
-from .catalogue import catalogue_problems, typography_problems
 from ..i18n import M, Message
-from .build import (CODE_SPAN, COMMENT, LANG_LINE, LANGUAGES, PO, POT, SOURCES, Notebook, expected,
-                    import_nbformat, notebooks)
+from .build import (
+    CODE_SPAN,
+    COMMENT,
+    LANG_LINE,
+    LANGUAGES,
+    PO,
+    POT,
+    SOURCES,
+    Notebook,
+    expected,
+    import_nbformat,
+    notebooks,
+)
+from .catalogue import catalogue_problems, typography_problems
 
 
 def strip_comments(source: str) -> str:

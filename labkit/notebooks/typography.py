@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 from ..i18n import M, Message
 
-NO_BREAK = "\u00a0\u202f"
-
 # Literal spans, masked before the rules run.  Masks keep the length, so positions found in
 # the masked text point at the same characters of the original.
 FENCED = re.compile(r"^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$", re.MULTILINE | re.DOTALL)

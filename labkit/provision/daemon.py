@@ -55,7 +55,8 @@ def start_daemon(state_dir: Path = STATE_DIR, socket: Path = SYSTEM_SOCKET, time
 
 def require_incusd() -> None:
     if not INCUSD.exists():
-        raise SetupError(M("setup.no_incusd", "The Incus daemon ({path}) is not installed. Install the “incus” package first (“labkit setup” does it when run as root).", path=str(INCUSD)))
+        raise SetupError(M("setup.no_incusd", "The Incus daemon ({path}) is not installed. Install the “incus” package "
+                                              "first (“labkit setup” does it when run as root).", path=str(INCUSD)))
 
 
 def spawn_incusd(log: Path, pid_file: Path, incus_dir: Path | None = None) -> subprocess.Popen[bytes]:
@@ -87,14 +88,18 @@ def wait_until_answers(socket: Path, log: Path, timeout: float, proc: subprocess
         if proc is not None and proc.poll() is not None:
             break
         time.sleep(0.2)
-    raise SetupError(M("setup.daemon_not_ready", "The Incus daemon did not come up within {seconds} seconds. Its log is {log}; the last lines usually say why.", seconds=int(timeout), log=str(log)))
+    raise SetupError(M("setup.daemon_not_ready", "The Incus daemon did not come up within "
+                                                 "{seconds} seconds. Its log is {log}; "
+                                                 "the last lines usually say why.", seconds=int(timeout), log=str(log)))
 
 
 def _run(cmd: list[str], log: Path) -> None:
     with open(log, "ab") as out:
         result = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     if result.returncode != 0:
-        raise SetupError(M("setup.command_failed", "The command “{command}” failed (exit code {code}). Its output is in {log}.", command=" ".join(cmd), code=result.returncode, log=str(log)))
+        raise SetupError(M("setup.command_failed", "The command “{command}” failed (exit "
+                                                   "code {code}). Its output is in {log}.",
+                           command=" ".join(cmd), code=result.returncode, log=str(log)))
 
 
 def incus_installed() -> bool:

@@ -104,7 +104,8 @@ def metadata_yaml(value: dict[str, Any], indent: int = 0) -> str:
 def host_arch() -> str:
     """This machine's dpkg architecture (`amd64`, `arm64`)."""
     try:  # dpkg's answer, not the kernel's: a 32-bit userland may run on a 64-bit kernel
-        return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                              check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         reverse = {v: k for k, v in INCUS_ARCHITECTURES.items()}
         return reverse.get(platform.machine(), platform.machine())

@@ -8,7 +8,6 @@ file, and does nothing at all (not even `apt-get update`) when every package is 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -106,12 +105,6 @@ def _version_tuple(version_id: str) -> tuple[int, ...]:
 
 def is_root() -> bool:
     return os.geteuid() == 0
-
-
-def have_command(name: str) -> bool:
-    # A user's PATH often lacks the sbin directories where debootstrap and mkfs.btrfs live.
-    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
-    return shutil.which(name, path=path) is not None
 
 
 def run_logged(argv: Sequence[str], log: Path, *, env: Mapping[str, str] | None = None) -> int:
@@ -243,7 +236,8 @@ def ensure_test_tools(
     if not is_root():
         say(M(
             "setup.test_tools_not_root",
-            "{packages} not installed, and only root can install them: the tests that need them (browser, CPU pressure) will be skipped. "
+            "{packages} not installed, and only root can install them: the "
+            "tests that need them (browser, CPU pressure) will be skipped. "
             "To run them: sudo apt-get install {packages}",
             packages=missing,
         ))

@@ -257,7 +257,7 @@ def started_message(started: Started, server: SnapshotServer) -> Message:
 
 def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | None, remote: str, stop_it: bool,
               main_listens: bool = True) -> None:
-    """`labkit setup --snapshot-server [...]`: the CLI's whole work, so cli.py stays a thin layer."""
+    """`labkit setup --snapshot-server [...]`: the CLI's whole work, so labkit/cli/main.py stays a thin layer."""
     from ..incus.client import find_endpoint
     from .install import is_root
 
@@ -307,7 +307,8 @@ def learner_client(project: str) -> IncusClient | None:
     except (OSError, ValueError, IndexError, AttributeError):
         return None
     for name, entry in remotes.items():
-        if isinstance(entry, dict) and str(entry.get("addr", "")).startswith("https://") and split_address(str(entry["addr"])) == wanted:
+        if (isinstance(entry, dict) and str(entry.get("addr", "")).startswith("https://")
+                and split_address(str(entry["addr"])) == wanted):
             remote = read_remote(conf, str(name))
             if remote is not None:
                 return IncusClient(Endpoint(conf / "config.yml", project, remote=remote))
@@ -336,11 +337,22 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
             own = learner_client(project)
             if own is not None:
                 return own
-            if local.socket.exists() or (Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus") / LEARNER_REMOTE_FILE).exists():
-                raise SnapshotServerMissing(M("snapsrv.snapshot_server_learner", "labkit reads the snapshot server with your own access, and your Incus client has no remote “{remote}” for it yet: add it first with the command in {file} (the lab's first step).", file=LEARNER_REMOTE_FILE, remote=REMOTE_NAME))
+            if local.socket.exists() or (Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
+                                         / LEARNER_REMOTE_FILE).exists():
+                raise SnapshotServerMissing(M(
+                    "snapsrv.snapshot_server_learner",
+                    "labkit reads the snapshot server with your own access, and your Incus client has no remote "
+                    "“{remote}” for it yet: add it first with the command in {file} (the lab's first step).",
+                    file=LEARNER_REMOTE_FILE, remote=REMOTE_NAME))
         if local.incus_dir.exists() and (mine or not local.socket.exists()):
-            raise SnapshotServerMissing(M("snapsrv.snapshot_server_down", "The snapshot server in {folder} is not running. Start it again with “sudo labkit setup --snapshot-server”.", folder=str(local.incus_dir)))
-        raise SnapshotServerMissing(M("access.no_snapshot_server", "This lab needs the snapshot server, and none is set up. Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))
+            raise SnapshotServerMissing(M(
+                "snapsrv.snapshot_server_down",
+                "The snapshot server in {folder} is not running. Start it again with "
+                "“sudo labkit setup --snapshot-server”.", folder=str(local.incus_dir)))
+        raise SnapshotServerMissing(M(
+            "access.no_snapshot_server",
+            "This lab needs the snapshot server, and none is set up. "
+            "Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))
     url = named["url"]
     conf = Path(named.get("conf") or os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
     try:
@@ -353,4 +365,10 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
             remote = read_remote(conf, str(name))
             if remote is not None:
                 return IncusClient(Endpoint(conf / "config.yml", project, remote=remote))
-    raise SnapshotServerMissing(M("snapsrv.snapshot_server_no_access", "labkit has no certificate trusted by the snapshot server {url}: the client folder {conf} has no remote with that address. Add one there (“incus remote add NAME {url} --token TOKEN --accept-certificate”), or name another folder in {record} (key “conf”).", url=url, conf=str(conf), record=str(Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR) / CONFIG_FILE)))
+    raise SnapshotServerMissing(M(
+        "snapsrv.snapshot_server_no_access",
+        "labkit has no certificate trusted by the snapshot server {url}: the client folder {conf} has no remote "
+        "with that address. Add one there (“incus remote add NAME {url} --token TOKEN --accept-certificate”), "
+        "or name another folder in {record} (key “conf”).",
+        url=url, conf=str(conf),
+        record=str(Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR) / CONFIG_FILE)))

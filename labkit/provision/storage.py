@@ -62,7 +62,8 @@ def ensure_storage(client: IncusClient, drivers: list[str] | None = None) -> Sto
             return StorageState(POOL_NAME, driver, True)
         except IncusRequestFailed as exc:
             errors.append(f"{driver}: {exc}")
-    raise SetupError(M("setup.no_storage", "Incus could not create a storage pool ({detail}). Check the free disk space and the daemon log.", detail="; ".join(errors)))
+    raise SetupError(M("setup.no_storage", "Incus could not create a storage pool ({detail}). "
+                                           "Check the free disk space and the daemon log.", detail="; ".join(errors)))
 
 
 def default_pool(client: IncusClient) -> str:

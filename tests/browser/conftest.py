@@ -217,8 +217,11 @@ def chromium(profile: Path | None = None, *, locale: str = "en-GB", scale: float
 # really behind it (the first opaque background up the tree), computed in the page.
 CONTRAST_JS = """
 (selector) => {
-  const rgba = (s) => { const m = s.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
-  const lum = ([r, g, b]) => { const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+  const rgba = (s) => { const m = s.match(/[\\d.]+/g).map(Number);
+                        return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const lum = ([r, g, b]) => { const f = (c) => { c /= 255;
+                                                  return c <= 0.03928 ? c / 12.92
+                                                                      : Math.pow((c + 0.055) / 1.055, 2.4); };
                                return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
   const background = (el) => { for (; el; el = el.parentElement) { const c = rgba(getComputedStyle(el).backgroundColor);
                                  if (c[3] > 0.99) return c; } return [255, 255, 255, 1]; };
@@ -273,7 +276,8 @@ class NotebookPage:
         self.page.wait_for_function(
             """() => {
                  const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
-                 const busy = [...document.querySelectorAll('.jp-InputArea-prompt')].some(p => p.textContent.includes('*'));
+                 const busy = [...document.querySelectorAll('.jp-InputArea-prompt')]
+                   .some(p => p.textContent.includes('*'));
                  return status !== null && status.getAttribute('data-status') === 'idle' && !busy;
                }""", timeout=timeout * 1000)
 
@@ -314,10 +318,12 @@ class NotebookPage:
         """Until every visible code cell in [start, stop) shows a new execution count, then idle."""
         self.page.wait_for_function(
             """([start, stop, before]) => {
-                 const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')].slice(start, stop);
+                 const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')]
+                   .slice(start, stop);
                  return cells.every(c => { const p = c.querySelector('.jp-InputPrompt');
                    const text = p ? p.textContent.trim() : '';
-                   return !c.classList.contains('jp-CodeCell') || !text || (/\\[\\d+\\]/.test(text) && text !== before); });
+                   return !c.classList.contains('jp-CodeCell') || !text
+                     || (/\\[\\d+\\]/.test(text) && text !== before); });
                }""", arg=[start, stop, before.strip()], timeout=120_000)
         self.wait_idle()
 
@@ -359,7 +365,8 @@ class NotebookPage:
     def errors(self) -> list[str]:
         """Tracebacks and stderr outputs shown anywhere in the notebook."""
         found = self.panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'],"
-                                   " .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error'], .labkit-error")
+                                   " .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error'], "
+                                   ".labkit-error")
         return [found.nth(i).text_content() for i in range(found.count())]
 
     def contrast(self, selector: str = ".labkit-result, .labkit-summary, .labkit-hint, .labkit-error") -> list[dict]:
@@ -372,7 +379,8 @@ class NotebookPage:
         self.page.wait_for_function(
             """(dark) => { const panel = document.querySelector('.jp-NotebookPanel-notebook');
                            const [r, g, b] = getComputedStyle(panel).backgroundColor.match(/\\d+/g).map(Number);
-                           return document.body.dataset.jpThemeLight === String(!dark) && (r + g + b < 200) === dark; }""",
+                           return document.body.dataset.jpThemeLight === String(!dark)
+                             && (r + g + b < 200) === dark; }""",
             arg=name == "dark")
         self.page.wait_for_timeout(300)
 

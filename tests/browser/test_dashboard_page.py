@@ -33,7 +33,8 @@ def test_the_trainer_sees_the_room_and_resets_one_learner(service) -> None:  # n
             page.wait_for_function("() => document.getElementById('updated').textContent !== '…'")
             heads = page.locator("#grid tr.head th").all_text_contents()
             assert "2. Prendre un instantané" in heads and "snapshot" not in heads
-            state = lambda who: page.get_attribute(f'#grid tr[data-learner="{who}"] td[data-step="snapshot"]', "data-status")  # noqa: E731
+            state = lambda who: page.get_attribute(  # noqa: E731
+                f'#grid tr[data-learner="{who}"] td[data-step="snapshot"]', "data-status")
             assert state("carol") == "not_started" and state("alice") == "failed"
             assert page.locator('#grid tr[data-learner="carol"] td.now').text_content() == "pas commencé"
             assert page.locator('#grid tr[data-learner="alice"] td.now').text_content() == "Prendre un instantané"
@@ -41,11 +42,13 @@ def test_the_trainer_sees_the_room_and_resets_one_learner(service) -> None:  # n
             # Stuck past the threshold set in the page.
             alice = next(ls for ls in grading.latest["learners"] if ls["learner"] == "alice")
             alice["current"]["seconds"] = 200  # 3 min 20 s on the step
-            page.wait_for_function("""() => document.querySelector('#grid tr[data-learner="alice"] td.for').textContent.startsWith('3')""")
+            page.wait_for_function("""() => document.querySelector('#grid tr[data-learner="alice"] td.for')
+                                      .textContent.startsWith('3')""")
             assert page.get_attribute('#grid tr[data-learner="alice"]', "data-stuck") == "false"  # 10 min by default
             page.fill("#stuck-minutes", "3")
             page.dispatch_event("#stuck-minutes", "change")
-            page.wait_for_function("""() => document.querySelector('#grid tr[data-learner="alice"]').dataset.stuck === 'true'""")
+            page.wait_for_function("""() => document.querySelector('#grid tr[data-learner="alice"]')
+                                      .dataset.stuck === 'true'""")
             assert "bloqué" in page.locator('#grid tr[data-learner="alice"] td.for').text_content()
             # Reset: a dismissed confirmation sends nothing; an accepted one resets alice.
             page.once("dialog", lambda dialog: dialog.dismiss())

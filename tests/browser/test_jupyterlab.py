@@ -63,7 +63,8 @@ def test_solved_run_from_the_run_menu(jupyterlab: JupyterLab, browser: Any, fres
     nb = open_notebook(browser, jupyterlab, path, fresh_instance)
     nb.menu("Run", "Run All Cells")
     nb.page.wait_for_function("() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .labkit-summary,"
-                              " .jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]').length > 0",
+                              " .jp-NotebookPanel:not(.lm-mod-hidden) "
+                              ".jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]').length > 0",
                               timeout=180_000)
     nb.wait_idle()
     assert nb.errors() == []
@@ -97,7 +98,8 @@ def graded(scenario: str, passed: set[str] = frozenset()) -> list[Result]:
 
     data = json.loads((FIXTURES / f"{scenario}.json").read_text())
     base = data["baseline"]
-    history = History(frozenset(passed), Baseline(base["uuid"], base["generation"], datetime(2026, 1, 1, tzinfo=timezone.utc)))
+    history = History(frozenset(passed),
+                      Baseline(base["uuid"], base["generation"], datetime(2026, 1, 1, tzinfo=timezone.utc)))
     return grade(CHAPTER, Observation.from_json(data["observation"]), history, PARAMS)
 
 
@@ -123,9 +125,13 @@ def gallery() -> nbformat.NotebookNode:
         nb.cells.append(nbformat.v4.new_markdown_cell(f"## {lang}"))
         for result in shown:
             cell(f'lab.check("{result.step}")', render.html_result(result, titles[result.step], lang, (3, 8)))
-        for label, message in ((M("lab.hint.nudge", "Hint"), step.nudge), (M("lab.hint.solution", "Solution"), step.solution)):
+        for label, message in ((M("lab.hint.nudge", "Hint"), step.nudge),
+                               (M("lab.hint.solution", "Solution"), step.solution)):
             cell('lab.hint("touch")', render.html_hint(label.render(lang), message.bind(**PARAMS).render(lang), lang))
-        cell("lab = Lab(...)", render.html_error(M("incus.instance_not_found", "There is no instance named “{name}” in project “{project}”. Check the name (--container), or create the lab instance with “labkit setup”.", name="ubuntu-test", project="default").render(lang)))
+        cell("lab = Lab(...)", render.html_error(M(
+            "incus.instance_not_found",
+            "There is no instance named “{name}” in project “{project}”. Check the name (--container), "
+            "or create the lab instance with “labkit setup”.", name="ubuntu-test", project="default").render(lang)))
         cell("lab.summary()", render.html_summary(summary, Score.of(summary), titles, lang))
     return nb
 
@@ -133,10 +139,12 @@ def gallery() -> nbformat.NotebookNode:
 def assert_boxes_styled_and_readable(nb: NotebookPage, where: str) -> None:
     # Every output of the gallery rendered: 3 results, 2 hints, 1 error and 1 summary per language.
     nb.page.wait_for_function("""() => document.querySelectorAll('.labkit-result').length === 6
-        && document.querySelectorAll('.labkit-hint').length === 4 && document.querySelectorAll('.labkit-summary').length === 2""")
+        && document.querySelectorAll('.labkit-hint').length === 4
+        && document.querySelectorAll('.labkit-summary').length === 2""")
     boxes = nb.page.locator(".labkit-result")
     for i in range(boxes.count()):
-        style = boxes.nth(i).evaluate("el => { const s = getComputedStyle(el); return [s.borderLeftWidth, s.backgroundColor]; }")
+        style = boxes.nth(i).evaluate("el => { const s = getComputedStyle(el); return "
+                                      "[s.borderLeftWidth, s.backgroundColor]; }")
         assert style[0] == "6px" and style[1] != "rgba(0, 0, 0, 0)", (where, style)  # inline styles survived
     texts = nb.contrast()
     assert len(texts) > 40
@@ -155,7 +163,8 @@ def test_untrusted_boxes_survive_the_sanitiser_and_read_in_light_and_dark(jupyte
     nb = NotebookPage(browser.new_page(), jupyterlab).open("gallery.ipynb", "gallery")
     # Wait for them: JupyterLab renders a long notebook's outputs progressively (13 of 14 were there
     # at the first count once, in CI under load).
-    nb.page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output.jp-RenderedHTMLCommon').length >= 14",
+    nb.page.wait_for_function("() => document.querySelectorAll('.jp-OutputArea-output.jp-RenderedHTMLCommon')"
+                              ".length >= 14",
                               timeout=60_000)
     assert nb.page.locator("script").filter(has_text="labkit").count() == 0
     try:
@@ -237,8 +246,10 @@ def test_learner_run_in_french(jupyterlab: JupyterLab, browser: Any, fresh_insta
 
 # -- the terminal report (`labkit check` on a TTY), looked at in the same browser ----
 # Tango's palette (GNOME Terminal, many distributions' default) on a light and a dark background.
-TANGO = ([(46, 52, 54), (204, 0, 0), (78, 154, 6), (196, 160, 0), (52, 101, 164), (117, 80, 123), (6, 152, 154), (211, 215, 207)],
-         [(85, 87, 83), (239, 41, 41), (138, 226, 52), (252, 233, 79), (114, 159, 207), (173, 127, 168), (52, 226, 226), (238, 238, 236)])
+TANGO = ([(46, 52, 54), (204, 0, 0), (78, 154, 6), (196, 160, 0),
+          (52, 101, 164), (117, 80, 123), (6, 152, 154), (211, 215, 207)],
+         [(85, 87, 83), (239, 41, 41), (138, 226, 52), (252, 233, 79),
+          (114, 159, 207), (173, 127, 168), (52, 226, 226), (238, 238, 236)])
 TERMINALS = {"light": ((255, 255, 255), (23, 20, 33)), "dark": ((23, 20, 33), (208, 207, 204))}
 
 
@@ -265,7 +276,8 @@ def test_terminal_report_reads_on_light_and_dark_terminals(browser: Any, lang: s
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     for name, (background, foreground) in TERMINALS.items():
         theme = TerminalTheme(background, foreground, *TANGO)
-        page.set_content(f'<div class="labkit-terminal">{console.export_html(theme=theme, inline_styles=True, clear=False)}</div>')
+        page.set_content(f'<div class="labkit-terminal">'
+                         f'{console.export_html(theme=theme, inline_styles=True, clear=False)}</div>')
         texts = NotebookPage(page, None).contrast(".labkit-terminal pre")
         poor = [t for t in texts if t["ratio"] < READABLE]
         assert texts and not poor, (name, poor)

@@ -146,8 +146,9 @@ def test_make_lab_serves_the_learners_notebook_and_stops_on_ctrl_c(tmp_path: Pat
         assert out.lines[at] == f"Le TP est prêt, ouvrez\u00a0: {url}", out.lines
         user = "root" if os.geteuid() == 0 else os.environ.get("USER", "")
         out.wait_for("ssh -L", 120, make)
-        assert out.lines[at + 1] == (f"Pas d’affichage graphique ici\u00a0: sur votre ordinateur, lancez ssh -L {port}:127.0.0.1:{port} "
-                                f"{user}@192.0.2.1, puis ouvrez la même adresse dans son navigateur."), out.lines
+        assert out.lines[at + 1] == (f"Pas d’affichage graphique ici\u00a0: sur votre ordinateur, "
+                                     f"lancez ssh -L {port}:127.0.0.1:{port} {user}@192.0.2.1, "
+                                     f"puis ouvrez la même adresse dans son navigateur."), out.lines
         if os.geteuid() == 0:
             err.wait_for(r"--allow-root", 120, make)
 
@@ -163,10 +164,11 @@ def test_make_lab_serves_the_learners_notebook_and_stops_on_ctrl_c(tmp_path: Pat
             assert "Fichier" in menus and "File" not in menus, menus
             # The kernel starts from the notebook's metadata, with no picker: the lab is usable.
             page.wait_for_function("""() => [...document.querySelectorAll('.jp-KernelName')]
-                                     .some(k => k.textContent.trim() && !/No Kernel|Aucun noyau/.test(k.textContent))""",
+                                     .some(k => k.textContent.trim()
+                                                && !/No Kernel|Aucun noyau/.test(k.textContent))""",
                                    timeout=90_000)
-            page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]')",
-                                   timeout=90_000)
+            page.wait_for_function("() => document.querySelector("
+                                   "'.jp-Notebook-ExecutionIndicator[data-status=\"idle\"]')", timeout=90_000)
         found = {pid: Path(f"/proc/{pid}/cmdline").read_text() for pid in our_processes(tmp_path)}
         # `labkit setup` leaves the event recorder running (in its own session): it outlives the lab by design.
         recorders = [pid for pid, cmd in found.items() if "labkit.app.recorder" in cmd]

@@ -53,13 +53,15 @@ def learner_conf(klass: Spread, learner: str, member: str) -> Path:
     if not conf.exists():
         shutil.copytree(klass.bundle(learner), conf)
         text = (conf / "config.yml").read_text()
-        (conf / "config.yml").write_text(text.replace(klass.cluster.members[0].https, klass.cluster.member(member).https))
+        (conf / "config.yml").write_text(text.replace(klass.cluster.members[0].https,
+                                                      klass.cluster.member(member).https))
     return conf
 
 
 def run_incus(conf: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(conf), "INCUS_CONF": str(conf)}
-    return subprocess.run(["incus", *args], env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(["incus", *args], env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
 
 
 def locations(cluster: Cluster, name: str) -> dict[str, str]:
@@ -92,7 +94,8 @@ def test_create_with_targets_puts_each_learner_on_the_next_member(spread: Spread
     print(f"class of 3 on the cluster: {time.monotonic() - started:.1f} s")
     # core.https_address was set by the cluster already: the class uses it and does not own it.
     assert f"connect to {m1}." in result.stdout
-    assert locations(spread.cluster, spread.name) == {f"{spread.name}-learner01": "m1", f"{spread.name}-learner02": "m2",
+    assert locations(spread.cluster, spread.name) == {f"{spread.name}-learner01": "m1",
+                                                      f"{spread.name}-learner02": "m2",
                                                       f"{spread.name}-learner03": "m3"}
 
 
@@ -106,7 +109,8 @@ def test_status_and_report_show_each_learners_member(spread: Spread) -> None:
     header, _, *rows = text.stdout.splitlines()
     assert header.split()[:2] == ["Learner", "Member"] and rows[2].split()[:3] == ["learner03", "m3", "✔"]
     csv_path = spread.root / "report.csv"
-    assert spread.run("report", spread.name, "--csv", str(csv_path), "--html", str(spread.root / "r.html")).returncode == 0
+    assert spread.run("report", spread.name, "--csv", str(csv_path),
+                      "--html", str(spread.root / "r.html")).returncode == 0
     lines = csv_path.read_text().splitlines()
     assert lines[0].split(",")[:3] == ["Learner", "Project", "Member"]
     assert [line.split(",")[2] for line in lines[1:]] == ["m1", "m2", "m3"]

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from tests.browser.conftest import NotebookPage, fail_or_skip, free_port, missing_requirements
@@ -116,8 +115,8 @@ def served_class(tmp: Path, learners: int = 3, prefix: str = "lkh", workspace: s
     require_hub()
     cls = ServedClass(unique(prefix), tmp, free_port(), lang)
     try:
-        done = labkit("create", cls.name, "--learners", str(learners), *(["--workspace", workspace] if workspace else []),
-                      folder=tmp, lang=lang, timeout=900)
+        done = labkit("create", cls.name, "--learners", str(learners),
+                      *(["--workspace", workspace] if workspace else []), folder=tmp, lang=lang, timeout=900)
         assert done.returncode == 0, done.stderr
         yield cls.serve()
     finally:
@@ -152,14 +151,16 @@ def wait_notebook(page: Any, timeout: float = 180) -> NotebookPage:
     page.wait_for_url("**/lab/tree/snapshots.ipynb", timeout=timeout * 1000)
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(state="visible", timeout=timeout * 1000)
     page.wait_for_function(
-        """() => [...document.querySelectorAll('.jp-KernelName')].some(k => k.textContent.trim() && !/No Kernel/.test(k.textContent))""",
+        """() => [...document.querySelectorAll('.jp-KernelName')]
+                   .some(k => k.textContent.trim() && !/No Kernel/.test(k.textContent))""",
         timeout=timeout * 1000)
     nb = NotebookPage(page, None)
     nb.wait_idle(timeout=timeout)
     return nb
 
 
-def in_workspace(cls: ServedClass, learner: str, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def in_workspace(cls: ServedClass, learner: str, command: str,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """A command in a learner's workspace, as the learner, with their JupyterLab's environment."""
     env = ["--env", "HOME=/home/learner", "--env", "INCUS_CONF=/home/learner/.config/incus",
            "--env", "PATH=/opt/labkit/hub-runtime/bin:/usr/bin:/bin"]
@@ -182,7 +183,8 @@ def terminal(page: Any, command: str, until: str, timeout: float = 60) -> str:
         return await new Promise((resolve, reject) => {
             const ws = new WebSocket(url);
             let seen = '';
-            const timer = setTimeout(() => { ws.close(); reject(new Error('terminal said only: ' + seen)); }, timeout * 1000);
+            const timer = setTimeout(() => { ws.close(); reject(new Error('terminal said only: ' + seen)); },
+                                     timeout * 1000);
             ws.onopen = () => ws.send(JSON.stringify(['stdin', command + String.fromCharCode(13)]));
             ws.onmessage = (event) => {
                 const [kind, text] = JSON.parse(event.data);
@@ -193,8 +195,3 @@ def terminal(page: Any, command: str, until: str, timeout: float = 60) -> str:
             ws.onerror = () => reject(new Error('terminal websocket refused'));
         });
     }""", [command, until, timeout])
-
-
-def hub_api(cls: ServedClass, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, f"{cls.url}hub/api/{path.lstrip('/')}", headers={"Authorization": f"token {token}"},
-                         timeout=120, **kwargs)

@@ -70,7 +70,8 @@ def test_port_taken(hub: ServedClass) -> None:
 
 
 def mark_notebook(hub: ServedClass) -> None:
-    done = in_workspace(hub, "learner01", "sed -i 's/Incus container snapshots/Incus container snapshots (mine)/' ~/snapshots.ipynb")
+    done = in_workspace(hub, "learner01",
+                        "sed -i 's/Incus container snapshots/Incus container snapshots (mine)/' ~/snapshots.ipynb")
     assert done.returncode == 0, done.stderr
 
 

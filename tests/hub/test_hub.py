@@ -63,7 +63,8 @@ def snapshot_states(page: Any) -> dict[str, str]:
 
 
 def workspaces_of(hub: ServedClass) -> dict[str, dict[str, Any]]:
-    listed = subprocess.run(["incus", "list", "--project", hub.name, "--format", "json"], capture_output=True, text=True, check=True)
+    listed = subprocess.run(["incus", "list", "--project", hub.name, "--format", "json"],
+                            capture_output=True, text=True, check=True)
     return {i["name"]: i for i in json.loads(listed.stdout) if i["name"].startswith("ws-")}
 
 
@@ -72,7 +73,8 @@ def test_three_learners_take_their_snapshot_at_once(hub: ServedClass, pages: dic
     notebooks = {who: wait_notebook(pages[who]) for who in LEARNERS}
     dashboard = pages["instructor"]
     dashboard.wait_for_url("**/services/labkit/")
-    dashboard.wait_for_function("() => document.querySelectorAll('#grid tr[data-learner]').length === 3", timeout=60_000)
+    dashboard.wait_for_function("() => document.querySelectorAll('#grid tr[data-learner]').length === 3",
+                                timeout=60_000)
     # Nobody has done anything yet: not started (its own state), never a failure.
     assert set(snapshot_states(dashboard).values()) <= {"not_started", "todo"}
     dashboard.evaluate("() => { window.notReloaded = true; }")
@@ -108,13 +110,16 @@ def section(said: str, name: str, following: str) -> str:
     return said.split(name)[-1].split(following)[0]
 
 
-def test_a_learners_terminal_is_in_their_workspace_and_their_project_only(hub: ServedClass, pages: dict[str, Any]) -> None:
+def test_a_learners_terminal_is_in_their_workspace_and_their_project_only(
+        hub: ServedClass, pages: dict[str, Any]) -> None:
     said = terminal(pages["learner01"], 'echo "=I""D"; id; hostname; echo "=M""INE"; incus list --format csv -c n; '
                     'echo "=DEF""AULT"; incus list --project default 2>&1; '
                     f'echo "=OT""HER"; incus list --project {hub.name}-learner02 2>&1; echo "==""END"', "==END")
     who = section(said, "=ID", "=MINE")
-    assert "uid=1000(learner)" in who and "incus-admin" not in who and "ws-learner01" in who, who  # inside their workspace
-    assert section(said, "=MINE", "=DEFAULT").split() == ["ubuntu-test"], said  # their instance, through their certificate
+    # inside their workspace
+    assert "uid=1000(learner)" in who and "incus-admin" not in who and "ws-learner01" in who, who
+    # their instance, through their certificate
+    assert section(said, "=MINE", "=DEFAULT").split() == ["ubuntu-test"], said
     for other in (section(said, "=DEFAULT", "=OTHER"), section(said, "=OTHER", "==END")):
         assert "Error" in other and "ubuntu-test" not in other, other
     # Every learner's JupyterLab on this machine runs inside their workspace: its cgroup says so.
@@ -216,7 +221,8 @@ def test_a_resume_follows_no_link_a_learner_planted(hub: ServedClass, pages: dic
     (sentinel / "tool").write_text("#!/bin/sh\necho root's\n")
     os.chmod(sentinel / "tool", 0o755)
     before = {p.name: p.stat() for p in sentinel.iterdir()} | {".": sentinel.stat()}
-    planted = terminal(pages["learner01"], f"mv ~/.config/incus ~/.config/incus.orig; ln -s {sentinel} ~/.config/incus; "
+    planted = terminal(pages["learner01"], f"mv ~/.config/incus ~/.config/incus.orig; "
+                                           f"ln -s {sentinel} ~/.config/incus; "
                        f"ln -s /etc ~/etc-link; ls -la --color=never ~/.config; echo \"==\"\"LINKED\"", "==LINKED")
     assert "incus ->" in planted, planted
     hub.stop()
@@ -236,11 +242,13 @@ def test_no_learner_can_reach_or_squat_the_hubs_ports(hub: ServedClass, browser:
     ports = json.loads((hub.folder / "hub" / "ports.json").read_text())
     probe = ("import socket,sys\nfor port in sys.argv[1:]:\n    s = socket.socket()\n    s.settimeout(2)\n"
              "    print(port, s.connect_ex(('127.0.0.1', int(port))))\n")
-    said = in_workspace(hub, "learner02", f"python3 -c \"{probe}\" {ports['dashboard']} {ports['proxy_api']} {hub.port}")
+    said = in_workspace(hub, "learner02", f"python3 -c \"{probe}\" {ports['dashboard']} "
+                                          f"{ports['proxy_api']} {hub.port}")
     assert said.returncode == 0 and all(line.split()[1] != "0" for line in said.stdout.splitlines()), said.stdout
     # A learner's listener on the dashboard's port exists only in their own workspace.
     squat = subprocess.Popen(["incus", "exec", "ws-learner02", "--project", hub.name, "--user", "1000", "--",
-                              "python3", "-c", f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1', {ports['dashboard']})); "
+                              "python3", "-c", f"import socket,time; s=socket.socket(); "
+                                               f"s.bind(('127.0.0.1', {ports['dashboard']})); "
                               "s.listen(); time.sleep(300)"], stdin=subprocess.DEVNULL)
     try:
         time.sleep(1)
@@ -283,12 +291,15 @@ def test_destroy_leaves_nothing(hub: ServedClass, pages: dict[str, Any]) -> None
     assert hub.process is None or hub.process.wait(timeout=30) == 0
     said = "".join(hub.output)  # serve's last words: nothing to resume once the class is destroyed
     assert "There is nothing to resume" in said and "run the same command to resume" not in said, said
-    projects = subprocess.run(["incus", "project", "list", "--format", "json"], capture_output=True, text=True, check=True)
+    projects = subprocess.run(["incus", "project", "list", "--format", "json"],
+                              capture_output=True, text=True, check=True)
     assert not [p for p in json.loads(projects.stdout) if p["name"].startswith(hub.name)]
     assert not hub.folder.exists()
-    everyone = subprocess.run(["incus", "list", "--all-projects", "--format", "json"], capture_output=True, text=True, check=True)
+    everyone = subprocess.run(["incus", "list", "--all-projects", "--format", "json"],
+                              capture_output=True, text=True, check=True)
     if not [i for i in json.loads(everyone.stdout) if (i.get("config") or {}).get("volatile.base_image") in image]:
-        images = subprocess.run(["incus", "image", "list", "--format", "json"], capture_output=True, text=True, check=True)
+        images = subprocess.run(["incus", "image", "list", "--format", "json"],
+                                capture_output=True, text=True, check=True)
         assert not [i for i in json.loads(images.stdout) if i["fingerprint"] in image]
     for port in lab_ports:  # nothing listens where the workspaces' JupyterLabs were
         with pytest.raises(httpx.ConnectError):

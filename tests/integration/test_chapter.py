@@ -146,7 +146,8 @@ def test_file_created_elsewhere_says_where_it_is(instance: str, tmp_path: Path, 
     learner = Learner(instance, tmp_path / "j.json", lang)
     learner.run("snapshot", "create", "{c}", "{s}")
     # A fixed handful of places, asked with HEAD (/home is the learner's: never listed).
-    learner.run("exec", "{c}", "--", "sh", "-c", "mkdir -p /home/ubuntu /home/alice && touch /home/ubuntu/this_file.txt /tmp/this_file.txt /home/alice/this_file.txt")
+    learner.run("exec", "{c}", "--", "sh", "-c", "mkdir -p /home/ubuntu /home/alice && "
+                "touch /home/ubuntu/this_file.txt /tmp/this_file.txt /home/alice/this_file.txt")
     result = learner.result("touch")
     assert result["status"] == "failed"
     assert "/tmp/this_file.txt" in result["message"] and "/home/ubuntu/this_file.txt" in result["message"]
@@ -167,7 +168,8 @@ def test_rm_instead_of_restore_is_not_a_restore(instance: str, tmp_path: Path, l
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
-def test_lxd_era_restore_is_rejected_and_a_restore_without_start_is_caught(instance: str, tmp_path: Path, lang: str) -> None:
+def test_lxd_era_restore_is_rejected_and_a_restore_without_start_is_caught(
+        instance: str, tmp_path: Path, lang: str) -> None:
     learner = Learner(instance, tmp_path / "j.json", lang)
     learner.follow_until("stop")
     old = learner.run("restore", "{c}", "{s}", check=False)

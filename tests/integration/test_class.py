@@ -59,13 +59,21 @@ def inventory(prefix: str = "lkc-") -> dict[str, object]:
         mine = lambda project: (project or "").startswith(prefix)  # noqa: E731
         volumes = []
         for pool in get("/1.0/storage-pools"):
-            volumes += [(v.get("project"), v["type"], v["name"]) for v in get(f"{pool}/volumes", recursion=1, **{"all-projects": "true"}) if mine(v.get("project"))]
+            volumes += [(v.get("project"), v["type"], v["name"])
+                        for v in get(f"{pool}/volumes", recursion=1, **{"all-projects": "true"})
+                        if mine(v.get("project"))]
         return {"projects": sorted(p["name"] for p in get("/1.0/projects", recursion=1) if mine(p["name"])),
                 "certificates": sorted(c["fingerprint"] for c in get("/1.0/certificates", recursion=1)
                                        if f":{prefix}" in c["name"] or any(mine(p) for p in c.get("projects") or [])),
-                "instances": sorted((i["project"], i["name"]) for i in get("/1.0/instances", recursion=1, **{"all-projects": "true"}) if mine(i["project"])),
-                "volumes": sorted(volumes), "profiles": sorted(p for p in get("/1.0/profiles", **{"all-projects": "true"}) if f"project={prefix}" in p),
-                "images": sorted((i.get("project"), i["fingerprint"]) for i in get("/1.0/images", recursion=1, **{"all-projects": "true"}) if mine(i.get("project"))),
+                "instances": sorted((i["project"], i["name"])
+                                    for i in get("/1.0/instances", recursion=1, **{"all-projects": "true"})
+                                    if mine(i["project"])),
+                "volumes": sorted(volumes),
+                "profiles": sorted(p for p in get("/1.0/profiles", **{"all-projects": "true"})
+                                   if f"project={prefix}" in p),
+                "images": sorted((i.get("project"), i["fingerprint"])
+                                 for i in get("/1.0/images", recursion=1, **{"all-projects": "true"})
+                                 if mine(i.get("project"))),
                 "https": client.server()["config"].get("core.https_address", "")}
 
 
@@ -184,7 +192,8 @@ def test_create_again_changes_nothing(klass: Klass):
     assert plan.returncode == 0 and "Nothing to do" in plan.stdout, plan.stdout + plan.stderr
     again = labkit_class("--dir", str(klass.root), "create", klass.name, "--listen", klass.address)
     assert again.returncode == 0, again.stderr
-    assert fingerprints == sorted(certs.ClientCert(klass.bundle(n) / "client.crt", klass.bundle(n) / "client.key").fingerprint
+    assert fingerprints == sorted(certs.ClientCert(klass.bundle(n) / "client.crt",
+                                                   klass.bundle(n) / "client.key").fingerprint
                                   for n in ("learner01", "learner02", "learner03"))
 
 
@@ -206,8 +215,9 @@ def learner_check(klass: Klass, learner: str, journal: Path, *steps: str) -> dic
 
 
 def test_each_learner_does_the_chapter_with_their_bundle_and_the_instructor_agrees(klass: Klass, tmp_path: Path):
-    watch = subprocess.Popen([sys.executable, "-m", "labkit", "class", "--dir", str(klass.root), "status", klass.name, "--watch",
-                              "--json", "--seconds", "90"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    watch = subprocess.Popen([sys.executable, "-m", "labkit", "class", "--dir", str(klass.root), "status", klass.name,
+                              "--watch", "--json", "--seconds", "90"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(watch.stdout), daemon=True)  # never let the pipe fill up
     try:
@@ -218,7 +228,8 @@ def test_each_learner_does_the_chapter_with_their_bundle_and_the_instructor_agre
         listing = klass.as_learner("learner01", "list", "--format", "csv", "--columns", "n").stdout.split()
         assert listing == ["ubuntu-test"]
         # learner01 follows the chapter, checking after each step.
-        for step, command in [("snapshot", "snapshot create ubuntu-test ubuntu-test-1"), ("touch", "exec ubuntu-test -- touch /root/this_file.txt"),
+        for step, command in [("snapshot", "snapshot create ubuntu-test ubuntu-test-1"),
+                              ("touch", "exec ubuntu-test -- touch /root/this_file.txt"),
                               ("stop", "stop ubuntu-test"), ("restore", "snapshot restore ubuntu-test ubuntu-test-1"),
                               ("start", "start ubuntu-test"), ("verify", "exec ubuntu-test -- ls /root"),
                               ("cleanup", "snapshot delete ubuntu-test ubuntu-test-1")]:
@@ -242,7 +253,8 @@ def test_each_learner_does_the_chapter_with_their_bundle_and_the_instructor_agre
     for instructor in (klass.status(), watched):
         seen = {ls["learner"]: {s["id"]: s["status"] for s in ls["steps"]} for ls in instructor["learners"]}
         assert seen == mine
-    diagnosis = {s["id"]: s["diagnosis"] for s in next(ls for ls in watched["learners"] if ls["learner"] == "learner02")["steps"]}
+    diagnosis = {s["id"]: s["diagnosis"]
+                 for s in next(ls for ls in watched["learners"] if ls["learner"] == "learner02")["steps"]}
     assert diagnosis["restore"] == "rm_instead_of_restore"
 
 
@@ -278,8 +290,10 @@ def test_a_learner_cannot_reach_another_project(klass: Klass):
                 "delete": ("DELETE", f"/1.0/instances/{name}", None)}
             for what, (method, path, body) in attempts.items():
                 response = client.raw(method, path, params={"project": project}, json=body)
-                assert response.status_code in (403, 500) if method == "HEAD" else refused(response), (project, what, response.text)
-        everything = client.request("GET", "/1.0/instances", params={"all-projects": "true", "recursion": 1}, project=False)
+                assert response.status_code in (403, 500) if method == "HEAD" else refused(response), \
+                    (project, what, response.text)
+        everything = client.request("GET", "/1.0/instances", params={"all-projects": "true", "recursion": 1},
+                                    project=False)
         assert {(i["project"], i["name"]) for i in everything} == {(f"{klass.name}-learner01", "ubuntu-test")}
         after = root.request("GET", "/1.0/instances/ubuntu-test", params={"project": other, "recursion": 1})
         assert after["config"]["volatile.uuid"] == before["config"]["volatile.uuid"]
@@ -288,14 +302,17 @@ def test_a_learner_cannot_reach_another_project(klass: Klass):
 
 def test_a_learner_cannot_lift_their_own_restrictions(klass: Klass, tmp_path: Path):
     mine = f"{klass.name}-learner01"
-    fingerprint = certs.ClientCert(klass.bundle("learner01") / "client.crt", klass.bundle("learner01") / "client.key").fingerprint
+    fingerprint = certs.ClientCert(klass.bundle("learner01") / "client.crt",
+                                   klass.bundle("learner01") / "client.key").fingerprint
     extra = certs.generate(tmp_path / "extra", "extra")
     with klass.learner_client("learner01") as client:
         attempts = [
             ("PUT", f"/1.0/projects/{mine}", {"config": {"restricted": "false"}}),
             ("PATCH", f"/1.0/certificates/{fingerprint}", {"restricted": False}),
-            ("PUT", f"/1.0/certificates/{fingerprint}", {"name": "x", "type": "client", "restricted": True, "projects": [mine, "default"]}),
-            ("POST", "/1.0/certificates", {"name": "extra", "type": "client", "certificate": certs.der_base64(extra.pem)}),
+            ("PUT", f"/1.0/certificates/{fingerprint}",
+             {"name": "x", "type": "client", "restricted": True, "projects": [mine, "default"]}),
+            ("POST", "/1.0/certificates",
+             {"name": "extra", "type": "client", "certificate": certs.der_base64(extra.pem)}),
             ("POST", "/1.0/projects", {"name": unique("lkc-evil")}),
             ("PATCH", "/1.0", {"config": {"core.https_address": ""}}),
             ("PATCH", "/1.0/profiles/default", {"config": {"security.privileged": "true"}}),
@@ -307,7 +324,8 @@ def test_a_learner_cannot_lift_their_own_restrictions(klass: Klass, tmp_path: Pa
         assert root.request("GET", f"/1.0/projects/{mine}", project=False)["config"]["restricted"] == "true"
         trusted = root.request("GET", f"/1.0/certificates/{fingerprint}", project=False)
         assert trusted["restricted"] is True and trusted["projects"] == [mine]
-        assert extra.fingerprint not in [c["fingerprint"] for c in root.request("GET", "/1.0/certificates", params={"recursion": 1}, project=False)]
+        assert extra.fingerprint not in [c["fingerprint"] for c in root.request("GET", "/1.0/certificates",
+                                                                                params={"recursion": 1}, project=False)]
 
 
 def png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
@@ -345,16 +363,19 @@ def test_report_renders_in_a_real_headless_browser(klass: Klass, tmp_path: Path)
             pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
     page, table = tmp_path / "report.html", tmp_path / "report.csv"
-    done = labkit_class("--dir", str(klass.root), "report", klass.name, "--html", str(page), "--csv", str(table), lang="fr")
+    done = labkit_class("--dir", str(klass.root), "report", klass.name, "--html", str(page), "--csv", str(table),
+                        lang="fr")
     assert done.returncode == 0, done.stderr
     assert table.read_text(encoding="utf-8").count("\n") == 4 and ";" in table.read_text(encoding="utf-8")
     shot = Path(os.environ.get("LABKIT_SCREENSHOT_DIR", tmp_path)) / f"class-report-{klass.name}.png"
     profile = tempfile.mkdtemp(prefix="lkc-chromium-")
     try:
-        args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--window-size=1280,720"]
+        args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={profile}", "--window-size=1280,720"]
         subprocess.run([*args, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True)
-        dom = subprocess.run([*args, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True).stdout
+        dom = subprocess.run([*args, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
+                             check=True).stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     width, height, pixels = png_pixels(shot)
@@ -426,7 +447,8 @@ def test_a_failure_midway_can_be_completed_or_removed(tmp_path: Path, monkeypatc
         again = labkit_class("--dir", str(tmp_path), "create", names[0])
         assert again.returncode == 0 and "(learners: 2)" in again.stdout, again.stderr
         status = json.loads(labkit_class("--dir", str(tmp_path), "status", names[0], "--json").stdout)
-        assert [(ls["learner"], ls["steps"][0]["status"]) for ls in status["learners"]] == [("learner01", "passed"), ("learner02", "passed")]
+        assert [(ls["learner"], ls["steps"][0]["status"]) for ls in status["learners"]] == [("learner01", "passed"),
+                                                                                              ("learner02", "passed")]
     finally:
         for name in names:
             done = labkit_class("--dir", str(tmp_path), "destroy", name, "--yes")

@@ -67,7 +67,8 @@ def test_a_restore_of_another_snapshot_is_not_the_chapters_restore(klass: Klass)
         watched = watcher.stop()
     for data in (watched, status(klass)[0]):
         seen = steps_of(data, me)
-        assert seen["restore"]["status"] == "failed" and seen["restore"]["diagnosis"] == "wrong_snapshot_restored", seen["restore"]
+        assert seen["restore"]["status"] == "failed" and seen["restore"]["diagnosis"] == "wrong_snapshot_restored", \
+            seen["restore"]
         assert "“x”" in seen["restore"]["message"]
         assert all(seen[s]["status"] != "passed" for s in ("start", "verify", "cleanup")), seen
         assert learner_of(data, me)["score"]["earned"] <= 1
@@ -89,7 +90,8 @@ def test_a_restore_made_under_another_name_is_not_taken_on_the_generation_alone(
         watched = watcher.stop()
     for data in (watched, status(klass)[0]):
         seen = steps_of(data, me)
-        assert seen["restore"]["status"] == "failed" and seen["restore"]["diagnosis"] == "instance_renamed", seen["restore"]
+        assert seen["restore"]["status"] == "failed" and seen["restore"]["diagnosis"] == "instance_renamed", \
+            seen["restore"]
         assert all(seen[s]["status"] != "passed" for s in ("start", "verify", "cleanup")), seen
         assert learner_of(data, me)["alert"]["diagnosis"] == "instance_renamed"
 
@@ -102,7 +104,8 @@ def test_a_flood_of_events_leaves_the_instructors_journal_bounded(klass: Klass):
     # One after the other: Incus 6.0.4 fails parallel snapshot creations of one instance
     # (“Instance snapshot record count doesn't match instance snapshot volume record count”).
     flood = (f"for i in $(seq 1 {KEPT_PER_ACTION + 10}); do incus query -X POST "
-             f"'/1.0/instances/ubuntu-test/snapshots?project={project}' -d '{{\"name\": \"s'$i'\"}}' --wait >/dev/null; done")
+             f"'/1.0/instances/ubuntu-test/snapshots?project={project}' "
+             f"-d '{{\"name\": \"s'$i'\"}}' --wait >/dev/null; done")
     watcher = Watcher(klass)
     try:
         subprocess.run(["sh", "-c", flood],

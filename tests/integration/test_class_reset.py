@@ -94,5 +94,6 @@ def test_the_instructor_resets_one_learner_through_the_command(tmp_path: Path):
 
         entry = Grading(klass.name, folder, "en").reset("learner02", "instructor")
         assert entry["via"] == "dashboard" and entry["by"] == "instructor" and entry["learner"] == "learner02"
-        assert [e["learner"] for e in map(json.loads, (folder / "resets.jsonl").read_text().splitlines())] == ["learner01", "learner02"]
+        assert [e["learner"] for e in map(json.loads, (folder / "resets.jsonl").read_text().splitlines())] \
+            == ["learner01", "learner02"]
         assert learners(klass.status())["learner02"]["not_started"]

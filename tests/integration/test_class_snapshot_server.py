@@ -47,7 +47,8 @@ class Klass:
 
     def run(self, *args: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "labkit", "--lang", lang, "class", "--dir", str(self.root), *args],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, cwd=ROOT, env=self.env)
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, cwd=ROOT,
+                              env=self.env)
 
     def bundle(self, learner: str) -> Path:
         return self.root / self.name / "learners" / learner
@@ -161,8 +162,9 @@ def test_learner_a_copies_a_snapshot_and_the_instructor_tells_a_from_b(klass: Kl
     # ubuntu-test/ubuntu-test-1) is the copy's evidence, since a learner can write the copy's volatile.* keys
     # even in their restricted project (shown below).
     watch = subprocess.Popen([sys.executable, "-m", "labkit", "class", "--dir", str(klass.root), "status", klass.name,
-                              "--watch", "--json", "--seconds", "120"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, cwd=ROOT, env=klass.env)
+                              "--watch", "--json", "--seconds", "120"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                             env=klass.env)
     try:
         time.sleep(4)  # its first refresh, then its event listener
         klass.as_learner("learner01", "copy", "ubuntu-test/ubuntu-test-1", "incus-snapshot:ubuntu-test")
@@ -175,11 +177,13 @@ def test_learner_a_copies_a_snapshot_and_the_instructor_tells_a_from_b(klass: Kl
     begin = time.monotonic()
     seen = klass.status()
     print(f"\nclass status, 2 learners, lab 2 (as a command): {time.monotonic() - begin:.2f} s")
-    assert {s: seen["learner01"][s] for s in ("remote", "snapshot", "copy")} == dict.fromkeys(("remote", "snapshot", "copy"), "passed")
+    assert {s: seen["learner01"][s] for s in ("remote", "snapshot", "copy")} \
+        == dict.fromkeys(("remote", "snapshot", "copy"), "passed")
     assert seen["learner02"]["remote"] == "failed" and seen["learner02"]["copy"] == "failed"
     # Why the copy's keys alone are not evidence, even in a class: Incus takes these writes from the learner's
     # certificate, restricted to their restricted project (verified on Incus 6.0.4).
-    done = klass.as_learner("learner01", "config", "set", "incus-snapshot:ubuntu-test", "volatile.apply_template=copy", check=False)
+    done = klass.as_learner("learner01", "config", "set", "incus-snapshot:ubuntu-test", "volatile.apply_template=copy",
+                            check=False)
     assert done.returncode == 0, done.stderr
     # B's token is still pending: A's certificate does not make B's remote step pass.
     assert server_inventory(klass)["tokens"] == [f"labkit:{klass.name}:learner02"]
@@ -223,7 +227,8 @@ def test_the_class_wide_look_sees_what_each_learners_own_look_sees_with_fewer_re
     with IncusClient(find_endpoint()) as main, klass.server.client() as server:
         access = learner_access(main, ghost["ghost"], lambda: server)
         alone_ghost = chapter.observe(access, params)
-        together = chapter.observe_class(main, params, ghost, main.all_instances(recursion=1), {})("ghost", access, None)
+        together = chapter.observe_class(main, params, ghost, main.all_instances(recursion=1),
+                                         {})("ghost", access, None)
         assert replace(together, taken_at=None) == replace(alone_ghost, taken_at=None)
         assert alone_ghost.primary is None and alone_ghost.copy is None
 
@@ -233,7 +238,8 @@ def test_a_learner_checks_the_lab_with_their_own_access(klass: Klass, tmp_path: 
     through the learner's own restricted remote (the one at the address in their snapshot-server.txt)."""
     def own_check(learner: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k not in ("INCUS_DIR", "INCUS_SOCKET")}
-        env |= {"INCUS_CONF": str(klass.bundle(learner)), "LABKIT_SNAPSHOT_SERVER_DIR": str(tmp_path / "no-socket-here"),
+        env |= {"INCUS_CONF": str(klass.bundle(learner)),
+                "LABKIT_SNAPSHOT_SERVER_DIR": str(tmp_path / "no-socket-here"),
                 "LABKIT_STATE_DIR": str(tmp_path / "state")}
         return subprocess.run([sys.executable, "-m", "labkit", "--lab", "snapshot-server", "--journal",
                                str(tmp_path / f"{learner}.json"), "check", "--json"], stdin=subprocess.DEVNULL,
@@ -244,7 +250,8 @@ def test_a_learner_checks_the_lab_with_their_own_access(klass: Klass, tmp_path: 
     assert steps["remote"] == steps["snapshot"] == "passed", steps
     # B has not added it yet: one clear paragraph naming the file, exit 2, no traceback.
     theirs = own_check("learner02")
-    assert theirs.returncode == 2 and "snapshot-server.txt" in theirs.stderr and "Traceback" not in theirs.stderr, theirs.stderr
+    assert theirs.returncode == 2 and "snapshot-server.txt" in theirs.stderr and "Traceback" not in theirs.stderr, \
+        theirs.stderr
 
 
 def test_neither_certificate_reaches_the_other_project(klass: Klass):
@@ -261,7 +268,8 @@ def test_neither_certificate_reaches_the_other_project(klass: Klass):
         done = klass.as_learner("learner02", *attempt, check=False)
         assert done.returncode != 0 and refused(done.stderr), (attempt, done.stderr)
     assert klass.as_learner("learner02", "list", "incus-snapshot:", "--format", "csv").stdout.strip() == ""
-    copy = json.loads(klass.as_learner("learner01", "query", f"incus-snapshot:/1.0/instances/ubuntu-test?project={a}").stdout)
+    copy = json.loads(klass.as_learner("learner01", "query",
+                                       f"incus-snapshot:/1.0/instances/ubuntu-test?project={a}").stdout)
     assert copy["config"].get("boot.autostart") is None
     # Nor A on the main server: B's instance and project stay out of reach.
     done = klass.as_learner("learner01", "list", "--project", klass.project("learner02"), check=False)
@@ -314,7 +322,8 @@ def test_destroy_waits_for_a_server_that_is_down_and_goes_on_without_one_that_is
     _require_daemon()
     server = SnapshotServer(Path("/var/lib") / unique("k2-snapsrv"), free_port())
     klass = Klass(unique("k2"), tmp_path, server, subprocess.CompletedProcess([], 0), 0.0)
-    stop = [sys.executable, "-m", "labkit", "setup", "--snapshot-server", "--snapshot-server-dir", str(server.incus_dir), "--stop"]
+    stop = [sys.executable, "-m", "labkit", "setup", "--snapshot-server",
+            "--snapshot-server-dir", str(server.incus_dir), "--stop"]
     try:
         assert setup_server(server.incus_dir, server.port).returncode == 0
         assert klass.run("create", klass.name, "--lab", "snapshot-server", "--learners", "1").returncode == 0

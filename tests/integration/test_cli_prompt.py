@@ -21,8 +21,8 @@ NB = "\u00a0"
 
 def answer_in_a_terminal(args: list[str], answer: str, tmp_path: Path) -> tuple[int, str]:
     master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "labkit", *args, "--journal", str(tmp_path / "journal.jsonl"), "reset"],
-                               stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    process = subprocess.Popen([sys.executable, "-m", "labkit", *args, "--journal", str(tmp_path / "journal.jsonl"),
+                                "reset"], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
     seen = b""
 
@@ -50,7 +50,8 @@ def answer_in_a_terminal(args: list[str], answer: str, tmp_path: Path) -> tuple[
     ("fr", "oui", f"Continuer{NB}? [o/N]{NB}: ", "Il n’existe aucune instance"),
     ("en", "y", "Continue? [y/N]: ", "There is no instance"),
 ])
-def test_the_answer_in_the_user_s_language_is_accepted(tmp_path: Path, lang: str, answer: str, question: str, missing: str) -> None:
+def test_the_answer_in_the_user_s_language_is_accepted(
+        tmp_path: Path, lang: str, answer: str, question: str, missing: str) -> None:
     name = f"lk-prompt-{uuid.uuid4().hex[:8]}"
     code, seen = answer_in_a_terminal(["--lang", lang, "--container", name], answer, tmp_path)
     assert question in seen

@@ -54,7 +54,8 @@ def test_the_chapter_on_an_instance_labkit_did_not_set_up_checked_once_is_not_ve
     assert ("volatile.uuid.generation" in by_step["restore"]["message"])
     assert ("«" in by_step["restore"]["message"]) == (lang == "fr")
     # What the hint says works: a new attempt from here, the chapter checked after each step, full score.
-    assert labkit("--container", instance, "--journal", str(tmp_path / "journal.json"), "reset", "--yes").returncode == 0
+    assert labkit("--container", instance, "--journal", str(tmp_path / "journal.json"), "reset",
+                  "--yes").returncode == 0
     run_script(instance)
     _, again = check_json(instance, tmp_path / "journal.json", lang, "restore")
     assert again["steps"][0]["status"] == "passed", again
@@ -68,7 +69,8 @@ def recorded(instance: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with IncusClient(find_endpoint()) as client:
         start_recorder(client, instance)
     try:
-        yield instance, state / "labkit" / "journals" / f"snapshots--default--{instance}.json", {"XDG_STATE_HOME": str(state)}
+        yield (instance, state / "labkit" / "journals" / f"snapshots--default--{instance}.json",
+               {"XDG_STATE_HOME": str(state)})
     finally:
         recorder_service.stop("default", instance)
 

@@ -124,7 +124,8 @@ def test_with_the_recorder_setup_leaves_every_step_is_proven(learner, image: str
     follow_the_chapter(name)
     report = check(name, env, lang)
     by_step = {s["id"]: s for s in report["steps"]}
-    assert report["score"] == {"earned": 12, "possible": 12}, {s: (v["status"], v["message"]) for s, v in by_step.items()}
+    assert report["score"] == {"earned": 12, "possible": 12}, \
+        {s: (v["status"], v["message"]) for s, v in by_step.items()}
     for step in by_step.values():
         assert step["status"] == "passed" and step["evidence"], step
     assert SNAP in " ".join(by_step["snapshot"]["evidence"])

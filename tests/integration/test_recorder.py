@@ -135,7 +135,8 @@ def test_the_recorder_reconnects_after_a_daemon_restart_reads_one_project_and_ex
     daemon.start()
     wait_for(lambda: recorder_service.status("default", "c1").connected, 30, "the reconnection")
     daemon.incus("snapshot", "create", "c1", "after")
-    wait_for(lambda: any(e["context"].get("name") == "after" for e in events(journal)), what="an event after the restart")
+    wait_for(lambda: any(e["context"].get("name") == "after" for e in events(journal)),
+             what="an event after the restart")
     assert recorder_service.status("default", "c1").pid == pid
     assert not any(e["context"].get("name") == "elsewhere" for e in events(journal))
 
@@ -177,7 +178,8 @@ def test_one_recorder_per_instance_and_reset_keeps_it_writing_into_the_new_attem
         wait_for(lambda: any(e["action"] == "instance-snapshot-created" for e in events(journal)), what="attempt 2")
         assert json.loads(journal.read_text())["attempt"] == 2
         doctor = labkit("--lang", "fr", "--container", instance, "doctor", env=env)
-        assert "✔ recorder" in doctor.stdout and "Enregistreur d’événements en cours d’exécution" in doctor.stdout, doctor.stdout
+        assert "✔ recorder" in doctor.stdout and "Enregistreur d’événements en cours d’exécution" in doctor.stdout, \
+            doctor.stdout
     finally:
         assert recorder_service.stop("default", instance)
     assert not recorder_service.status("default", instance).running
@@ -195,7 +197,8 @@ def test_the_notebook_listener_and_the_recorder_count_each_event_once(instance: 
         for step in ("snapshot", "touch", "stop", "restore", "start", "verify", "cleanup"):
             lab.solve(step)
             assert lab.check(step).passed, step
-        wait_for(lambda: any(e["action"] == "instance-snapshot-deleted" for e in events(journal)), what="the cleanup's event")
+        wait_for(lambda: any(e["action"] == "instance-snapshot-deleted" for e in events(journal)),
+                 what="the cleanup's event")
         time.sleep(0.5)  # and a moment more, for a second copy of any event to (wrongly) land
         actions = [e["action"] for e in events(journal) if e["action"] != "labkit-file-seen"]
         assert actions.count("instance-restored") == 1 and actions.count("instance-snapshot-created") == 1, actions
@@ -207,9 +210,11 @@ def test_the_notebook_listener_and_the_recorder_count_each_event_once(instance: 
         recorder_service.stop("default", instance)
 
 
-def test_the_second_labs_setup_on_the_same_instance_keeps_the_first_labs_journal_fed(instance: str, state: Path) -> None:
+def test_the_second_labs_setup_on_the_same_instance_keeps_the_first_labs_journal_fed(
+        instance: str, state: Path) -> None:
     """Set up lab 1, then lab 2 on the same instance: one recorder, and a snapshot lands in both journals."""
-    journals = {lab: state / "labkit" / "journals" / f"{lab}--default--{instance}.json" for lab in ("snapshots", "snapshot-server")}
+    journals = {lab: state / "labkit" / "journals" / f"{lab}--default--{instance}.json"
+                for lab in ("snapshots", "snapshot-server")}
     with IncusClient(find_endpoint()) as client:
         start_recorder(client, instance)
         start_recorder(client, instance, lab="snapshot-server")
@@ -218,7 +223,8 @@ def test_the_second_labs_setup_on_the_same_instance_keeps_the_first_labs_journal
         assert status.running and status.connected
         incus("snapshot", "create", instance, "both")
         for lab, journal in journals.items():
-            wait_for(lambda: any(e["context"].get("name") == "both" for e in events(journal)), what=f"the snapshot in {lab}'s journal")
+            wait_for(lambda: any(e["context"].get("name") == "both" for e in events(journal)),
+                     what=f"the snapshot in {lab}'s journal")
         # The first lab's file is looked at for the first lab only.
         assert not [e for e in events(journals["snapshot-server"]) if e["action"] == "labkit-file-seen"]
         with IncusClient(find_endpoint()) as client:

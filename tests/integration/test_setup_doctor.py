@@ -61,7 +61,8 @@ def test_setup_from_an_empty_project_then_a_second_run_changes_nothing(empty_pro
     doctor = labkit("--project", empty_project, "doctor", "--json")
     assert doctor.returncode == 0, doctor.stdout
     report = json.loads(doctor.stdout)
-    assert report["ok"] and {c["id"] for c in report["checks"]} >= {"daemon", "access", "version", "storage", "instance"}
+    assert report["ok"]
+    assert {c["id"] for c in report["checks"]} >= {"daemon", "access", "version", "storage", "instance"}
 
 
 def test_recreate_asks_for_confirmation_then_rebuilds(empty_project: str) -> None:
@@ -112,8 +113,8 @@ def test_root_disks_are_written_in_one_place_kept_unless_exact(empty_project: st
         # A class's call on its own project: exactly this size, and its limits, from another client's project.
     with IncusClient(find_endpoint()) as client:
         assert ensure_root_disk(client, pool, project=empty_project, size="1GiB", exact=True)
-        assert not ensure_root_disk(client, pool, project=empty_project, size="1GiB", config={"limits.processes": "500"},
-                                    exact=True)
+        assert not ensure_root_disk(client, pool, project=empty_project, size="1GiB",
+                                    config={"limits.processes": "500"}, exact=True)
     assert root() == {"type": "disk", "path": "/", "pool": pool, "size": "1GiB"}
     assert json.loads(incus("query", f"/1.0/profiles/default?project={empty_project}").stdout)["config"] == {
         "limits.processes": "500"}
@@ -121,7 +122,8 @@ def test_root_disks_are_written_in_one_place_kept_unless_exact(empty_project: st
 
 @pytest.mark.parametrize("lang, words", [("en", "was not found"), ("fr", "introuvable")])
 def test_an_unknown_image_is_refused_and_nothing_is_left(empty_project: str, lang: str, words: str) -> None:
-    result = labkit("--lang", lang, "--project", empty_project, "--container", "lk-i", "setup", "--image", "no-such/image", "--yes")
+    result = labkit("--lang", lang, "--project", empty_project, "--container", "lk-i", "setup",
+                    "--image", "no-such/image", "--yes")
     assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
     assert json.loads(incus("list", "--project", empty_project, "--format", "json").stdout) == []
 
@@ -164,7 +166,8 @@ def test_check_as_nobody_exits_2_and_names_the_group(image: str) -> None:
 
 
 @pytest.mark.parametrize("lang, words", [("en", "needs root"), ("fr", "root")])
-def test_setup_without_root_and_without_incus_says_what_to_run(tmp_path: Path, lang: str, words: str, image: str) -> None:
+def test_setup_without_root_and_without_incus_says_what_to_run(
+        tmp_path: Path, lang: str, words: str, image: str) -> None:
     result = labkit("--lang", lang, "setup", "--yes", user="nobody",
                     env={"HOME": "/tmp", "INCUS_SOCKET": "/nonexistent/unix.socket"})
     assert result.returncode == 2 and "Traceback" not in result.stderr

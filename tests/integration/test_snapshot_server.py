@@ -38,7 +38,8 @@ def second(folder: Path, *args: str, conf: Path | None = None, check: bool = Tru
     env.pop("INCUS_SOCKET", None)
     if conf is not None:
         env["INCUS_CONF"] = str(conf)
-    result = subprocess.run(["incus", *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(["incus", *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=180)
     assert not check or result.returncode == 0, result.stderr
     return result
 
@@ -83,14 +84,16 @@ def test_up_on_loopback_and_second_call_is_a_no_op(server: tuple[SnapshotServer,
     assert len(set(names)) == 2 and all(n.startswith("learner-root-") for n in names), tokens
 
 
-def test_token_copy_of_a_snapshot_and_refresh(server: tuple[SnapshotServer, str], instance: str, tmp_path: Path) -> None:
+def test_token_copy_of_a_snapshot_and_refresh(
+        server: tuple[SnapshotServer, str], instance: str, tmp_path: Path) -> None:
     srv, token = server
     conf = tmp_path / "client"
     conf.mkdir()
     env = {**os.environ, "INCUS_CONF": str(conf)}
 
     def client(*args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(["incus", *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+        result = subprocess.run(["incus", *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                timeout=180)
         assert result.returncode == 0, result.stderr
         return result
 
@@ -131,8 +134,9 @@ def test_each_untrusted_client_gets_a_token_of_its_own_and_a_trusted_one_none(
         done = setup_server(srv.incus_dir, srv.port, env={"INCUS_CONF": str(conf)})
         assert done.returncode == 0, done.stderr
         env = {**os.environ, "INCUS_CONF": str(conf)}
-        added = subprocess.run(["incus", "remote", "add", "incus-snapshot", srv.address, "--token", token_of(done.stdout),
-                                "--accept-certificate"], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        added = subprocess.run(["incus", "remote", "add", "incus-snapshot", srv.address,
+                                "--token", token_of(done.stdout), "--accept-certificate"],
+                               env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
         assert added.returncode == 0, added.stderr
         trusted = json.loads(second(srv.incus_dir, "query", "/1.0/certificates?recursion=1").stdout)
         names[who] = [c["name"] for c in trusted]
@@ -144,7 +148,8 @@ def test_each_untrusted_client_gets_a_token_of_its_own_and_a_trusted_one_none(
             second(srv.incus_dir, "config", "trust", "remove", cert["fingerprint"])
 
 
-def test_setup_as_another_user_once_the_snapshot_server_exists_says_what_to_do(server: tuple[SnapshotServer, str]) -> None:
+def test_setup_as_another_user_once_the_snapshot_server_exists_says_what_to_do(
+        server: tuple[SnapshotServer, str]) -> None:
     """Its folder is not readable by others (0711): that is no reason for a usage error about an option
     nobody passed; the usual paragraph (root, or the incus-admin group), in the user's language."""
     srv, _ = server
@@ -152,14 +157,16 @@ def test_setup_as_another_user_once_the_snapshot_server_exists_says_what_to_do(s
         done = labkit("--lang", lang, "setup", "--yes", user="nobody",
                       env={"HOME": "/tmp", "LABKIT_SNAPSHOT_SERVER_DIR": str(srv.incus_dir)})
         assert done.returncode == 2 and words in done.stderr, done.stderr
-        assert "Invalid value" not in done.stderr and "--snapshot-server-dir" not in done.stderr and "Traceback" not in done.stderr
+        assert "Invalid value" not in done.stderr and "--snapshot-server-dir" not in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_doctor_without_remote_and_stopped(tmp_path: Path, image: str) -> None:
     folder = Path("/var/lib") / unique("lk-snapsrv")
     folder.mkdir()
     try:
-        result = labkit("doctor", "--json", env={"LABKIT_SNAPSHOT_SERVER_DIR": str(folder), "INCUS_CONF": str(tmp_path)})
+        result = labkit("doctor", "--json",
+                        env={"LABKIT_SNAPSHOT_SERVER_DIR": str(folder), "INCUS_CONF": str(tmp_path)})
         checks = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
         assert checks["snapshot_server"]["ok"] is False and "--snapshot-server" in checks["snapshot_server"]["message"]
     finally:

@@ -24,7 +24,8 @@ def test_written_volatile_keys_fake_neither_the_copy_nor_the_refresh(learner: Le
     primary = json.loads(learner.incus("incus query /1.0/instances/{container}").stdout)["config"]
     # No copy: an empty instance, and the keys a copy would have, written by the learner's client.
     learner.incus("incus create --empty {remote}:{container}")
-    written = learner.incus(f"incus config set {{remote}}:{{container}} volatile.base_image={primary['volatile.base_image']} "
+    written = learner.incus(f"incus config set {{remote}}:{{container}} "
+                            f"volatile.base_image={primary['volatile.base_image']} "
                             "volatile.apply_template=copy")
     assert written.returncode == 0  # Incus accepts known volatile keys from a trusted client
     faked = learner.grade()["copy"]
@@ -34,7 +35,8 @@ def test_written_volatile_keys_fake_neither_the_copy_nor_the_refresh(learner: Le
     # the primary's volatile.uuid written on it.
     learner.incus("incus snapshot create {container} r2-newer")
     learner.incus("incus snapshot create {remote}:{container} r2-newer")
-    learner.incus(f"incus config set {{remote}}:{{container}} volatile.uuid={primary['volatile.uuid']} boot.autostart=false")
+    learner.incus(f"incus config set {{remote}}:{{container}} "
+                  f"volatile.uuid={primary['volatile.uuid']} boot.autostart=false")
     result = learner.grade()["refresh"]
     assert result.diagnosis == "snapshot_made_on_copy", result
 

@@ -266,5 +266,6 @@ def test_near_misses(learner: Learner) -> None:
 
 def teardown_module() -> None:
     if TIMES:
-        print("\n[times] " + ", ".join(f"{k}: median {statistics.median(v):.2f} s, {min(v):.2f}–{max(v):.2f} s (n={len(v)})"
+        print("\n[times] " + ", ".join(f"{k}: median {statistics.median(v):.2f} s, "
+                                       f"{min(v):.2f}–{max(v):.2f} s (n={len(v)})"
                                       for k, v in TIMES.items()))

@@ -43,7 +43,8 @@ def test_a_copy_checked_right_after_it_was_made_without_a_listener_is_not_verifi
 def test_a_refresh_that_brought_a_snapshot_taken_before_the_copy_passes(learner: Learner) -> None:  # noqa: F811
     learner.incus("incus remote add {remote} {address} --token {token} --accept-certificate")
     learner.incus("incus snapshot create {container} {snapshot}")
-    learner.incus("incus config set {container} snapshots.pattern=\"{container}-{{{{ creation_date|date:'2006-01-02_15-04-05' }}}}\"")
+    learner.incus("incus config set {container} snapshots.pattern=\"{container}-{{{{ "
+                  "creation_date|date:'2006-01-02_15-04-05' }}}}\"")
     learner.incus("incus snapshot create {container}")  # dated, before the copy
     learner.incus("incus copy {container}/{snapshot} {remote}:{container}")
     learner.incus("incus copy --refresh {container} {remote}:{container}")

@@ -17,11 +17,11 @@ from typing import Iterator
 import nbformat
 import pytest
 
+from labkit.app.setup import wait_until_booted
 from labkit.grading import render
-from labkit.provision.daemon import daemon_answers
 from labkit.incus.client import SYSTEM_SOCKET
 from labkit.labs.snapshots.steps import CHAPTER
-from labkit.app.setup import wait_until_booted
+from labkit.provision.daemon import daemon_answers
 from tests.integration.conftest import delete_instance, incus, labkit, test_image, unique
 
 pytestmark = pytest.mark.integration

@@ -53,7 +53,8 @@ def learner(kernel: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
         labkit("setup", "--snapshot-server", "--snapshot-server-dir", str(server.incus_dir), "--stop")
 
 
-def run_notebook(lang: str, name: str, journal: Path, autosolve: bool, address: str = "", token: str = "") -> nbformat.NotebookNode:
+def run_notebook(lang: str, name: str, journal: Path, autosolve: bool, address: str = "",
+                 token: str = "") -> nbformat.NotebookNode:
     import papermill
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,8 @@ def run_notebook(lang: str, name: str, journal: Path, autosolve: bool, address: 
     # A copy or a refresh took up to a minute with 8 agents on 2 cores (docs/second-lab-facts.md).
     papermill.execute_notebook(
         str(ROOT / "notebooks" / lang / f"{LAB}.ipynb"), str(output),
-        parameters={"container": name, "autosolve": autosolve, "journal": str(journal), "address": address, "token": token},
+        parameters={"container": name, "autosolve": autosolve, "journal": str(journal), "address": address,
+                    "token": token},
         kernel_name="python3", cwd=str(ROOT / "notebooks" / lang), execution_timeout=600,
         progress_bar=False, log_output=False, request_save_on_cell_execute=False)
     return nbformat.read(output, as_version=4)
@@ -79,7 +81,8 @@ def on_server(server: SnapshotServer, path: str) -> dict | list:
 
 def assert_both_daemons_show_the_chapter(name: str, server: SnapshotServer, conf: Path) -> None:
     """What the solved chapter leaves, read from the daemons and the client folder (not from labkit)."""
-    remotes = json.loads(subprocess.run(["incus", "remote", "list", "--format", "json"], env={**os.environ, "INCUS_CONF": str(conf)},
+    remotes = json.loads(subprocess.run(["incus", "remote", "list", "--format", "json"],
+                                        env={**os.environ, "INCUS_CONF": str(conf)},
                                         capture_output=True, text=True, check=True).stdout)
     assert remotes[REMOTE_NAME]["Addr"] == f"https://{server.address}"
     # One certificate, from the token `labkit setup --snapshot-server` named after the user who ran it.

@@ -14,7 +14,8 @@ from pathlib import Path
 
 ANSWERS = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "half_way.json"
 NOT_FOUND = ('HTTP/1.0 404 Not Found\r\nContent-Type: application/json\r\n\r\n'
-             '{"type":"error","status":"","status_code":0,"operation":"","error_code":404,"error":"Not found","metadata":null}')
+             '{"type":"error","status":"","status_code":0,"operation":"","error_code":404,'
+             '"error":"Not found","metadata":null}')
 
 
 class FakeIncus:

@@ -89,7 +89,8 @@ def test_mirror_from_deb822_skips_security_and_disabled(tmp_path: Path) -> None:
 
 
 def test_mirror_needs_the_bare_codename_and_main(tmp_path: Path) -> None:
-    write(tmp_path, "sources.list.d/a.sources", f"Types: deb\nURIs: {OTHER}\nSuites: bookworm-updates\nComponents: main\n")
+    write(tmp_path, "sources.list.d/a.sources",
+          f"Types: deb\nURIs: {OTHER}\nSuites: bookworm-updates\nComponents: main\n")
     write(tmp_path, "sources.list.d/b.sources", f"Types: deb\nURIs: {OTHER}\nSuites: bookworm\nComponents: contrib\n")
     write(tmp_path, "sources.list.d/c.list", f"deb-src {OTHER} bookworm main\ndeb {MIRROR}/ bookworm main\n")
     assert find_debian_mirror(tmp_path, "bookworm") == MIRROR  # trailing slash dropped
@@ -111,7 +112,8 @@ def test_sources_list_is_read_before_sources_list_d(tmp_path: Path) -> None:
 
 
 def test_files_with_other_suffixes_are_ignored(tmp_path: Path) -> None:
-    write(tmp_path, "sources.list.d/debian.sources.disabled-by-farm", f"Types: deb\nURIs: {OTHER}\nSuites: bookworm\nComponents: main\n")
+    write(tmp_path, "sources.list.d/debian.sources.disabled-by-farm",
+          f"Types: deb\nURIs: {OTHER}\nSuites: bookworm\nComponents: main\n")
     write(tmp_path, "sources.list.d/old.list.disabled-by-farm", f"deb {OTHER} bookworm main\n")
     write(tmp_path, "sources.list.d/debian.sources", DEB822)
     assert find_debian_mirror(tmp_path, "bookworm") == MIRROR

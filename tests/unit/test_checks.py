@@ -22,7 +22,8 @@ def load(scenario: str) -> dict:
 
 def history(data: dict, passed: set[str] = frozenset(), events: bool = False) -> History:
     base = data["baseline"]
-    seen = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e["context"]) for e in data["events"]) if events else ()
+    seen = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e["context"])
+                 for e in data["events"]) if events else ()
     return History(frozenset(passed), Baseline(base["uuid"], base["generation"], T0), seen)
 
 
@@ -183,7 +184,8 @@ def test_the_snapshot_still_there_fails_cleanup_on_its_own_evidence_even_if_veri
 def test_every_message_of_every_scenario_renders_in_both_languages() -> None:
     for path in sorted(FIXTURES.glob("*.json")):
         data = json.loads(path.read_text())
-        for r in grade(CHAPTER, Observation.from_json(data["observation"]), history(data, set(IN_ORDER[:3]), True), PARAMS):
+        for r in grade(CHAPTER, Observation.from_json(data["observation"]), history(data, set(IN_ORDER[:3]), True),
+                       PARAMS):
             for lang in ("en", "fr"):
                 as_json = r.to_json(lang)
                 assert as_json["message"] and "{" not in as_json["message"], (path.name, r.step, lang)

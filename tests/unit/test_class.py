@@ -90,7 +90,8 @@ def test_limits_give_each_instance_an_equal_share():
 
 def test_spec_names_projects_within_incus_limits(tmp_path):
     spec = ClassSpec("demo", ("alice",), tmp_path)
-    assert (spec.class_project, spec.project("alice"), spec.certificate_name("alice")) == ("demo", "demo-alice", "labkit:demo:alice")
+    assert (spec.class_project, spec.project("alice"), spec.certificate_name("alice")) == ("demo", "demo-alice",
+                                                                                           "labkit:demo:alice")
     longest = ClassSpec("a" * 30, ("b" * 32,), tmp_path)
     assert len(longest.project("b" * 32)) == 63
     with pytest.raises(InvalidName):
@@ -113,11 +114,13 @@ def state(projects=(), instances=(), certificates=()) -> ServerState:
 
 def test_foreign_project_is_never_touched(tmp_path):
     spec = ClassSpec("demo", ("alice", "bob"), tmp_path, image="labkit/x")
-    foreign = state([{"name": "demo-bob", "config": {}}, {"name": "demo", "config": {"user.labkit.class": "demo", "user.labkit.role": "class"}}])
+    foreign = state([{"name": "demo-bob", "config": {}},
+                     {"name": "demo", "config": {"user.labkit.class": "demo", "user.labkit.role": "class"}}])
     with pytest.raises(UsageError) as err:
         classroom.plan(client=None, spec=spec, state=foreign)
     assert "demo-bob" in err.value.render("en") and "“demo”" not in err.value.render("en").split(":")[1]
-    other_class = state([{"name": "demo-alice", "config": {"user.labkit.class": "demo2", "user.labkit.role": "learner", "user.labkit.learner": "alice"}}])
+    other_class = state([{"name": "demo-alice", "config": {"user.labkit.class": "demo2", "user.labkit.role": "learner",
+                                                           "user.labkit.learner": "alice"}}])
     with pytest.raises(UsageError):
         classroom.plan(client=None, spec=spec, state=other_class)
 
@@ -130,11 +133,13 @@ def test_plan_lists_only_what_is_missing(tmp_path):
     bundle = spec.bundle("alice")
     certs.generate(bundle, "test")
     half = state(projects=[{"name": "demo", "config": {"user.labkit.class": "demo", "user.labkit.role": "class"}},
-                           {"name": "demo-alice", "config": {"user.labkit.class": "demo", "user.labkit.role": "learner", "user.labkit.learner": "alice"}}],
+                           {"name": "demo-alice", "config": {"user.labkit.class": "demo", "user.labkit.role": "learner",
+                                                             "user.labkit.learner": "alice"}}],
                  instances=[(("demo", "golden"), "Stopped"), (("demo-alice", "ubuntu-test"), "Stopped")],
                  certificates=[{"name": "labkit:demo:alice", "fingerprint": "x"}])
     lines = classroom.plan(client=None, spec=spec, state=half)
-    assert [m.key for m in lines] == ["class.plan.listen", "class.plan.project", "class.plan.copy", "class.plan.certificate"]
+    assert [m.key for m in lines] == ["class.plan.listen", "class.plan.project", "class.plan.copy",
+                                      "class.plan.certificate"]
     assert all(m.params.get("learner") in (None, "bob") for m in lines)
 
 
@@ -168,7 +173,8 @@ class FakeIncus:
             return ok([{"name": n, "project": p, "status": "Stopped"} for p, n in self.instances])
         if path == "/1.0/instances" and method == "POST":
             if body["source"]["type"] == "copy" and self.copies_fail:
-                return error(500, "Failed creating instance from copy: Create instance from copy: write /var/lib/incus/storage-pools/default/containers/x: no space left on device")
+                return error(500, "Failed creating instance from copy: Create instance from copy: write "
+                                  "/var/lib/incus/storage-pools/default/containers/x: no space left on device")
             self.instances[(params["project"], body["name"])] = body
             return ok(None)
         if path == "/1.0/certificates":
@@ -178,7 +184,8 @@ class FakeIncus:
         if path.endswith("/state") or path.endswith("/exec"):
             return ok(None)
         if path.startswith("/1.0/instances/"):
-            return ok({"name": "ubuntu-test", "status": "Running", "config": {"volatile.uuid": "u", "volatile.uuid.generation": "u"}})
+            return ok({"name": "ubuntu-test", "status": "Running",
+                       "config": {"volatile.uuid": "u", "volatile.uuid.generation": "u"}})
         return error(404, f"not found: {path}")
 
 
@@ -201,7 +208,8 @@ def test_full_disk_during_the_copies_says_so_and_how_to_go_on(tmp_path):
         classroom.create(client=fake_client(fake), spec=spec, lang="en")
     assert err.value.message.params["reason"].key == "class.create.disk_full"
     text = err.value.render("en")
-    assert "“default” is full" in text and "no space left on device" in text and "2 of 2" in text and "0 are ready" in text
+    assert "“default” is full" in text and "no space left on device" in text
+    assert "2 of 2" in text and "0 are ready" in text
     assert "labkit class create demo" in text and "labkit class destroy demo" in text
     assert err.value.render("fr")  # renders in French too (the catalogue may not have it yet)
     # What was made carries the class's mark, so a re-run or a destroy finds it.
@@ -228,7 +236,8 @@ def test_every_copy_is_made_before_any_learner_starts(tmp_path):
     spec = ClassSpec("demo", tuple(f"l{n}" for n in range(6)), tmp_path / "demo", image="labkit/x")
     classroom.create(client=fake_client(fake), spec=spec, lang="en")
     # A learner's start begins with a look at their copy (started unless it runs already).
-    learners = [(method, path) for method, path, params in fake.requests if params.get("project") != "demo"]  # not golden
+    learners = [(method, path) for method, path, params in fake.requests
+                if params.get("project") != "demo"]  # not golden
     order = [("copy" if method == "POST" else "look") for method, path in learners
              if (method, path) == ("POST", "/1.0/instances") or (method, path) == ("GET", "/1.0/instances/ubuntu-test")]
     assert order == ["copy"] * 6 + ["look"] * 6, order
@@ -243,8 +252,9 @@ def test_certificates_are_private_and_fingerprinted_like_openssl(tmp_path):
     out = subprocess.run(["openssl", "x509", "-in", str(cert.cert), "-noout", "-fingerprint", "-sha256"],
                          capture_output=True, text=True, check=True).stdout
     assert cert.fingerprint == out.split("=", 1)[1].strip().replace(":", "").lower()
-    assert "clientAuth" in subprocess.run(["openssl", "x509", "-in", str(cert.cert), "-noout", "-ext", "extendedKeyUsage"],
-                                          capture_output=True, text=True).stdout.replace("TLS Web Client Authentication", "clientAuth")
+    usage = subprocess.run(["openssl", "x509", "-in", str(cert.cert), "-noout", "-ext", "extendedKeyUsage"],
+                           capture_output=True, text=True).stdout
+    assert "clientAuth" in usage.replace("TLS Web Client Authentication", "clientAuth")
     assert "-----" not in certs.der_base64(cert.pem)
 
 
@@ -258,7 +268,8 @@ def test_bundle_is_an_incus_conf_folder(tmp_path):
     remote = certs.read_remote(folder)
     assert (remote.name, remote.address, remote.project) == ("demo", "127.0.0.1:8443", "demo-alice")
     assert remote.server_cert.exists() and remote.client.exists()
-    certs.write_bundle(folder, remote="demo", address=None, project="demo-alice", server_cert="x", readme="no listener\n")
+    certs.write_bundle(folder, remote="demo", address=None, project="demo-alice", server_cert="x",
+                       readme="no listener\n")
     assert certs.read_remote(folder) is None and (folder / "README.txt").read_text() == "no listener\n"
 
 
@@ -273,7 +284,8 @@ def test_readme_without_listener_explains_what_the_instructor_must_do():
 
 def test_public_address_and_remote_transport():
     assert certs.public_address("127.0.0.1:9443") == "127.0.0.1:9443"
-    assert certs.public_address("0.0.0.0:8443").endswith(":8443") and not certs.public_address("0.0.0.0:8443").startswith("0.0.0.0")
+    assert certs.public_address("0.0.0.0:8443").endswith(":8443")
+    assert not certs.public_address("0.0.0.0:8443").startswith("0.0.0.0")
     assert certs.public_address("[::]:8443").endswith(":8443")
     seen = []
     transport = RemoteTransport("[::1]:9443", context=None)
@@ -294,7 +306,8 @@ def api_instance(scenario: str, project: str) -> tuple[dict, bool, datetime | No
         "config": {"volatile.uuid": inst["uuid"], "volatile.uuid.generation": inst["generation"],
                    "user.labkit.baseline.uuid": base["uuid"], "user.labkit.baseline.generation": base["generation"]},
         "expanded_devices": {"root": {"type": "disk", "path": "/", "pool": "default"}},
-        "snapshots": [{"name": s["name"], "created_at": s["created_at"], "stateful": s["stateful"]} for s in obs["snapshots"]]}
+        "snapshots": [{"name": s["name"], "created_at": s["created_at"], "stateful": s["stateful"]}
+                      for s in obs["snapshots"]]}
     modified = datetime.fromisoformat(obs["file_modified"]) if obs["file_modified"] else None
     return api, obs["file_present"], modified
 
@@ -305,13 +318,15 @@ SCENARIOS = {"alice": "restored_running", "bob": "rm_instead_of_restore", "carol
 
 
 def fake_class(scenarios: dict[str, str], before_restore: bool = False):
-    projects = [{"name": "demo", "config": {"user.labkit.class": "demo", "user.labkit.role": "class", "user.labkit.container": "ubuntu-test"}}]
+    projects = [{"name": "demo", "config": {"user.labkit.class": "demo", "user.labkit.role": "class",
+                                            "user.labkit.container": "ubuntu-test"}}]
     instances, files = [], {}
     for learner, scenario in scenarios.items():
         project = f"demo-{learner}"
         api, present, modified = api_instance(scenario, project)
         # `class create` holds the instance's identity in the project too (the learner cannot write it there).
-        held = {} if api is None else {k: api["config"][k] for k in ("user.labkit.baseline.uuid", "user.labkit.baseline.generation")}
+        held = {} if api is None else {k: api["config"][k]
+                                       for k in ("user.labkit.baseline.uuid", "user.labkit.baseline.generation")}
         projects.append({"name": project, "config": {"user.labkit.class": "demo", "user.labkit.role": "learner",
                                                      "user.labkit.learner": learner, **held}})
         if before_restore:  # the same instance a moment earlier: file there, generation untouched
@@ -320,7 +335,8 @@ def fake_class(scenarios: dict[str, str], before_restore: bool = False):
         if api:
             instances.append(api)
         files[project] = (present, modified)
-    projects.append({"name": "other-x", "config": {"user.labkit.class": "other", "user.labkit.role": "learner", "user.labkit.learner": "x"}})
+    projects.append({"name": "other-x", "config": {"user.labkit.class": "other", "user.labkit.role": "learner",
+                                                   "user.labkit.learner": "x"}})
     counts = {"instances": 0}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -342,13 +358,15 @@ def fake_class(scenarios: dict[str, str], before_restore: bool = False):
                         "created_at": s["created_at"]} for i in instances for s in i["snapshots"]])
         if path == "/1.0/instances/ubuntu-test" and request.method == "GET":
             found = [i for i in instances if i["project"] == params["project"]]
-            return ok({k: v for k, v in found[0].items() if k != "snapshots"}) if found else error(404, "Instance not found")
+            return (ok({k: v for k, v in found[0].items() if k != "snapshots"}) if found
+                    else error(404, "Instance not found"))
         if path.endswith("/files"):
             present, modified = files[params["project"]]
             if request.method == "GET":  # /home listing
                 return httpx.Response(200, json={"type": "sync", "metadata": []}, headers={"X-Incus-Type": "directory"})
             if present and params["path"] == "/root/this_file.txt":
-                return httpx.Response(200, headers={"X-Incus-Type": "file", "X-Incus-Modified": modified.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")})
+                modified_at = modified.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+                return httpx.Response(200, headers={"X-Incus-Type": "file", "X-Incus-Modified": modified_at})
             return httpx.Response(404)
         return error(404, path)
     return handler, counts
@@ -462,7 +480,8 @@ def test_a_refresh_for_a_few_learners_keeps_the_others(tmp_path):
     assert counts["instances"] == 1  # no new listing: bob alone was asked for
     assert [ls.learner for ls in again.learners] == [ls.learner for ls in first.learners]
     assert all(a is b for a, b in zip(again.learners, first.learners) if a.learner != "bob")
-    assert next(ls for ls in again.learners if ls.learner == "bob") is not next(ls for ls in first.learners if ls.learner == "bob")
+    assert next(ls for ls in again.learners if ls.learner == "bob") \
+        is not next(ls for ls in first.learners if ls.learner == "bob")
 
 
 @pytest.mark.parametrize("address", [None, "192.0.2.7:8443"])
@@ -479,12 +498,15 @@ def test_create_ends_with_what_is_true_of_serve_and_of_access_folders(tmp_path, 
     monkeypatch.setattr(class_cli, "_workspace_limits", lambda *a: WorkspaceLimits())
     monkeypatch.setattr(classroom, "spec_for", lambda *a, **k: spec)
     monkeypatch.setattr(classroom, "create", lambda **k: classroom.Created(spec, ["alice"], address, 1.0))
-    for lang, serve, again in (("en", "run “labkit class serve demo”: it needs no --listen", "run this command again with --listen"),
-                               ("fr", "lancez «\u00a0labkit class serve demo\u00a0»\u00a0: elle n’a pas besoin de --listen", "relancez cette commande avec --listen")):
+    for lang, serve, again in (("en", "run “labkit class serve demo”: it needs no --listen",
+                                "run this command again with --listen"),
+                               ("fr", "lancez «\u00a0labkit class serve demo\u00a0»\u00a0: "
+                                      "elle n’a pas besoin de --listen", "relancez cette commande avec --listen")):
         result = run_cli("--lang", lang, "class", "--dir", str(tmp_path), "create", "demo", "--learners", "1")
         assert result.exit_code == 0, result.output
         assert serve in result.output
         if address:
-            assert f"{address}." in result.output and "--listen ADDR" not in result.output and again not in result.output
+            assert f"{address}." in result.output and "--listen ADDR" not in result.output
+            assert again not in result.output
         else:
             assert again in result.output and "not listen on the network yet" not in result.output

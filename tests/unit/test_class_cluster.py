@@ -110,10 +110,12 @@ def test_an_operation_url_with_a_project_is_waited_on_at_the_right_path():
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url)
         if request.method == "PUT":
-            return httpx.Response(202, json={"type": "async", "operation": "/1.0/operations/abc?project=demo-learner02"})
+            return httpx.Response(202, json={"type": "async",
+                                             "operation": "/1.0/operations/abc?project=demo-learner02"})
         return httpx.Response(200, json={"type": "sync", "metadata": {"status": "Success", "status_code": 200}})
 
-    with IncusClient(Endpoint(Path("/nonexistent.socket"), "default"), transport=httpx.MockTransport(handler)) as client:
+    with IncusClient(Endpoint(Path("/nonexistent.socket"), "default"),
+                     transport=httpx.MockTransport(handler)) as client:
         client.request("PUT", "/1.0/instances/ubuntu-test/state", params={"project": "demo-learner02"},
                        json={"action": "start"}, timeout=60)
     wait = seen[-1]

@@ -60,8 +60,8 @@ def test_the_same_look_after_a_restore_or_with_events_is_started(tmp_path):
     status, journals, by = graded(tmp_path, {"carol": "fresh", "olga": "cleaned_up"})
     assert by["carol"].not_started and not by["olga"].not_started
     # Events the watch saw (a snapshot made, then deleted) are the server's: carol has started.
-    journals["carol"].record_events([{"action": "instance-snapshot-created", "time": datetime.now(timezone.utc).isoformat(),
-                                      "context": {"name": "x"}}])
+    journals["carol"].record_events([{"action": "instance-snapshot-created",
+                                      "time": datetime.now(timezone.utc).isoformat(), "context": {"name": "x"}}])
     _, _, again = graded(tmp_path, {"carol": "fresh"})
     assert not again["carol"].not_started
     # Seen started once, started for the rest of the attempt, even with the events gone.
@@ -112,7 +112,8 @@ def test_step_time_stuck_mark_and_last_failure(tmp_path):
     frank_json = next(ls for ls in data["learners"] if ls["learner"] == "frank")
     assert frank_json["current"]["step"] == "snapshot" and frank_json["current"]["title"] == "Take a snapshot"
     assert frank_json["current"]["stuck"] is True and frank_json["current"]["seconds"] >= 715
-    assert frank_json["last_failure"]["message"].startswith("There is no snapshot named") and data["stuck_after_seconds"] == 600
+    assert frank_json["last_failure"]["message"].startswith("There is no snapshot named")
+    assert data["stuck_after_seconds"] == 600
     text = text_status(status, "en")
     assert "⏳ frank has been on “Take a snapshot” for 12\u00a0min" in text and "⚠ stuck" in text
     assert "⏳ bob has been on “Create a file”" in text
@@ -128,7 +129,8 @@ def test_a_failure_message_is_bounded_and_shown_never_obeyed(tmp_path, monkeypat
     status, _, by = graded(tmp_path, {"frank": "wrong_snapshot_name"})
     hostile = M("snap.snapshot.wrong_name", "There is no snapshot named “{snapshot}”, but “{container}” has: {found}.",
                 snapshot="ubuntu-test-1", container="ubuntu-test", found=NASTY * 200)
-    results = [r if r.step != "snapshot" else Result(r.step, Status.FAILED, 0, r.possible, hostile, None, (), "wrong_snapshot_name")
+    results = [r if r.step != "snapshot"
+               else Result(r.step, Status.FAILED, 0, r.possible, hostile, None, (), "wrong_snapshot_name")
                for r in by["frank"].results]
     ls = by["frank"]
     stuck = progress_of(results, None, False, status.taken_at, timedelta(0))

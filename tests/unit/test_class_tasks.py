@@ -132,7 +132,8 @@ def test_the_watcher_keeps_refreshing_the_class_but_leaves_a_held_learner_until_
     class_status_module.watch(client=types.SimpleNamespace(endpoint=None), name="k", folder=None,
                               show=lambda s: None, seconds=2.6, every=0.5)
     during = [look for look in looks if 0.5 < look[0] < 1.8]
-    assert during and all(not partial and only is None and hold == ["alice"] for _, partial, only, hold in during), looks
+    assert during and all(not partial and only is None and hold == ["alice"]
+                          for _, partial, only, hold in during), looks
     after = [look for look in looks if look[0] > 2.0]
     assert any(partial and only == ["alice"] and hold == [] for _, partial, only, hold in after), looks
     assert all(hold == [] for *_, hold in after), looks

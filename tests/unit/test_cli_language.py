@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, lang_env: str = "C.UTF-8", input: str | None = None):
-    return CliRunner().invoke(cli_main.main, list(args), input=input, prog_name="labkit", env={"LANG": lang_env, "LC_ALL": None, "LC_MESSAGES": None})
+    return CliRunner().invoke(cli_main.main, list(args), input=input, prog_name="labkit",
+                              env={"LANG": lang_env, "LC_ALL": None, "LC_MESSAGES": None})
 
 
 # -- help ------------------------------------------------------------------------------------
@@ -70,7 +71,8 @@ def test_every_help_text_and_command_is_a_message() -> None:
         for name, sub in getattr(command, "commands", {}).items():
             yield from walk(sub, f"{path} {name}")
 
-    plain = [where for where, help_text in walk(cli_main.main, "labkit") if not isinstance(help_text, type(M("k", "e")))]
+    plain = [where for where, help_text in walk(cli_main.main, "labkit")
+             if not isinstance(help_text, type(M("k", "e")))]
     assert plain == []
 
 
@@ -81,7 +83,8 @@ def test_a_usage_error_in_french() -> None:
     assert f"Erreur{NB}: la commande «{NB}chek{NB}» n’existe pas." in done.output
     assert f"Pour l’aide{NB}: «{NB}labkit --help{NB}»." in done.output
     bad = run("--lang", "fr", "class", "create", "--learners", "abc", "x")
-    assert bad.exit_code == 2 and f"Valeur invalide pour '--learners'{NB}: «{NB}abc{NB}» n’est pas un nombre valide" in bad.output
+    assert bad.exit_code == 2
+    assert f"Valeur invalide pour '--learners'{NB}: «{NB}abc{NB}» n’est pas un nombre valide" in bad.output
 
 
 def test_a_usage_error_in_english() -> None:
@@ -157,10 +160,12 @@ def test_a_real_labkit_speaks_french_in_its_help_and_errors() -> None:
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(ROOT)}
     helped = subprocess.run([sys.executable, "-m", "labkit", "--lang", "fr", "class", "--help"],
                             capture_output=True, text=True, env=env, timeout=60)
-    assert helped.returncode == 0 and f"Utilisation{NB}: labkit class [OPTIONS] COMMANDE [ARGUMENTS]..." in helped.stdout
+    assert helped.returncode == 0
+    assert f"Utilisation{NB}: labkit class [OPTIONS] COMMANDE [ARGUMENTS]..." in helped.stdout
     assert "Sessions de formation" in helped.stdout
     wrong = subprocess.run([sys.executable, "-m", "labkit", "--lang", "fr", "check", "--jsn"],
                            capture_output=True, text=True, env=env, timeout=60)
     assert wrong.returncode == 2 and f"Erreur{NB}: l’option «{NB}--jsn{NB}» n’existe pas." in wrong.stderr
-    english = subprocess.run([sys.executable, "-m", "labkit", "check", "--jsn"], capture_output=True, text=True, env=env, timeout=60)
+    english = subprocess.run([sys.executable, "-m", "labkit", "check", "--jsn"],
+                             capture_output=True, text=True, env=env, timeout=60)
     assert "Error: No such option '--jsn'." in english.stderr

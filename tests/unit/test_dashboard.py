@@ -97,7 +97,8 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def browser(url: str, secret: bytes, token: str) -> httpx.Client:
     """A browser after the hub's OAuth: the service's signed cookie holding the user's token."""
     client = httpx.Client(base_url=url, timeout=10)
-    client.cookies.set("service-labkit", create_signed_value(secret, "service-labkit", token).decode(), path="/services/labkit/")
+    client.cookies.set("service-labkit", create_signed_value(secret, "service-labkit", token).decode(),
+                       path="/services/labkit/")
     return client
 
 
@@ -115,7 +116,8 @@ def test_the_reset_post_needs_the_pages_xsrf_token_and_the_instructor(service) -
         assert xsrf
         # No token, or another one: refused, nothing reset.
         assert instructor.post("reset", json={"learner": "alice"}, headers=fetch_headers()).status_code == 403
-        assert instructor.post("reset", json={"learner": "alice"}, headers=fetch_headers(**{"X-XSRFToken": xsrf[:-2] + "xx"})).status_code == 403
+        assert instructor.post("reset", json={"learner": "alice"},
+                               headers=fetch_headers(**{"X-XSRFToken": xsrf[:-2] + "xx"})).status_code == 403
         assert resets == []
         done = instructor.post("reset", json={"learner": "alice"}, headers=fetch_headers(**{"X-XSRFToken": xsrf}))
         assert done.status_code == 200, done.text
@@ -128,7 +130,8 @@ def test_the_reset_post_needs_the_pages_xsrf_token_and_the_instructor(service) -
         assert denied.status_code == 403 and len(resets) == 1
         assert learner.get("status.json", headers={"Authorization": "token tok-learner"}).status_code == 403
     with browser(url, secret, "tok-learner") as learner:
-        assert learner.post("reset", json={"learner": "alice"}, headers=fetch_headers(**{"X-XSRFToken": xsrf})).status_code == 403
+        assert learner.post("reset", json={"learner": "alice"},
+                            headers=fetch_headers(**{"X-XSRFToken": xsrf})).status_code == 403
     assert resets == [("alice", "instructor")]
 
 
@@ -140,7 +143,8 @@ def test_status_json_and_page_show_titles_states_and_what_fails(service) -> None
     assert data["step_titles"][1] == "Prendre un instantané" and data["steps"][1] == "snapshot"  # ids kept
     by = {ls["learner"]: ls for ls in data["learners"]}
     assert by["carol"]["not_started"] and not by["alice"]["not_started"]
-    assert by["alice"]["current"]["step"] == "snapshot" and by["alice"]["last_failure"]["diagnosis"] == "wrong_snapshot_name"
+    assert by["alice"]["current"]["step"] == "snapshot"
+    assert by["alice"]["last_failure"]["diagnosis"] == "wrong_snapshot_name"
     assert "<th>2. Prendre un instantané</th>" in page and "<th>snapshot</th>" not in page
     assert 'data-step="snapshot" data-status="not_started">○</td>' in page
     assert "pas commencé" in page and "Réinitialiser" in page and 'id="stuck-minutes"' in page

@@ -72,13 +72,16 @@ def tie(offset_us: int, fine_us: int | None, running: bool = True) -> Observatio
     created = obs.snapshot.created_at.replace(microsecond=500000)
     snap = dataclasses.replace(obs.snapshot, created_at=created)
     fine = None if fine_us is None else created + timedelta(microseconds=fine_us)
-    return dataclasses.replace(obs, snapshots=(snap,), file_modified=created.replace(microsecond=0) + timedelta(microseconds=offset_us),
+    return dataclasses.replace(obs, snapshots=(snap,),
+                               file_modified=created.replace(microsecond=0) + timedelta(microseconds=offset_us),
                                file_modified_fine=fine,
                                instance=dataclasses.replace(obs.instance, status="Running" if running else "Stopped"))
 
 
-@pytest.mark.parametrize("fine_us, status, diagnosis", [(-1000, "failed", "file_before_snapshot"), (1000, "passed", None),
-                                                         (None, "not_verified", "not_verified"), (0, "not_verified", "not_verified")])
+@pytest.mark.parametrize("fine_us, status, diagnosis", [(-1000, "failed", "file_before_snapshot"),
+                                                         (1000, "passed", None),
+                                                         (None, "not_verified", "not_verified"),
+                                                         (0, "not_verified", "not_verified")])
 def test_a_same_second_tie_is_decided_by_the_finer_time_or_not_at_all(fine_us, status, diagnosis):
     touch = graded(tie(0, fine_us), None, {"prerequisites", "snapshot"})["touch"]
     assert (touch.status.value, touch.diagnosis) == (status, diagnosis)
@@ -90,7 +93,8 @@ def test_a_tie_seen_passing_before_stays_passed():
 
 def test_a_time_to_come_fails_whatever_the_snapshot():
     obs, _ = observed("file_after_snapshot")
-    for when in (datetime(2099, 1, 1, tzinfo=timezone.utc), datetime(2042, 1, 1, tzinfo=timezone.utc),  # year 0001, wrapped
+    for when in (datetime(2099, 1, 1, tzinfo=timezone.utc),
+                 datetime(2042, 1, 1, tzinfo=timezone.utc),  # year 0001, wrapped
                  obs.taken_at + timedelta(seconds=30)):
         touch = graded(dataclasses.replace(obs, file_modified=when), None, {"prerequisites", "snapshot"})["touch"]
         assert touch.diagnosis == "file_time_future", when
@@ -143,11 +147,13 @@ def test_a_learner_who_cannot_be_observed_is_shown_as_such_and_the_class_goes_on
     assert time.monotonic() - started < 2.5
     by = {ls.learner: ls for ls in status.learners}
     assert {r.diagnosis for r in by["bob"].results} == {"unobserved"} and by["bob"].score.earned == 0
-    assert "1 s" in by["bob"].results[0].message.render("en") and "Observation impossible" in by["bob"].results[0].message.render("fr")
+    assert "1 s" in by["bob"].results[0].message.render("en")
+    assert "Observation impossible" in by["bob"].results[0].message.render("fr")
     assert by["alice"].results[4].passed  # the others are graded as usual
     from labkit.classroom.report import status_json, text_status
     assert "⚠ bob" in text_status(status, "en")
-    assert next(ls for ls in status_json(status, "en")["learners"] if ls["learner"] == "bob")["alert"]["diagnosis"] == "unobserved"
+    assert next(ls for ls in status_json(status, "en")["learners"]
+                if ls["learner"] == "bob")["alert"]["diagnosis"] == "unobserved"
     # Named once in the alerts, never counted as the class's most common mistake.
     assert all((found := status.most_common(s)) is None or found[0].diagnosis != "unobserved" for s in CHAPTER.step_ids)
 
@@ -179,4 +185,5 @@ def test_a_class_at_its_start_costs_no_file_request(tmp_path):
 
 
 def test_instance_keys_are_read_for_the_identity_check():
-    assert Instance.from_api({"name": "x", "config": {"user.labkit.baseline.generation": "g"}}).baseline_generation == "g"
+    assert Instance.from_api({"name": "x",
+                              "config": {"user.labkit.baseline.generation": "g"}}).baseline_generation == "g"

@@ -35,7 +35,8 @@ def daemon(tmp_path: Path):
     conf.mkdir()
     (conf / "config.yml").write_text(CONFIG)
     with FakeIncus(incus_dir / "unix.socket") as fake:
-        fake.env = {**{k: v for k, v in os.environ.items() if k not in ("INCUS_SOCKET", "LANG", "LC_ALL", "LC_MESSAGES")},
+        fake.env = {**{k: v for k, v in os.environ.items()
+                       if k not in ("INCUS_SOCKET", "LANG", "LC_ALL", "LC_MESSAGES")},
                     "INCUS_DIR": str(incus_dir), "INCUS_CONF": str(conf), "HOME": str(tmp_path), "LANG": "C.UTF-8"}
         fake.tmp = tmp_path
         yield fake
@@ -43,14 +44,16 @@ def daemon(tmp_path: Path):
 
 def labkit(daemon: FakeIncus, *args: str, program: list[str] | None = None, journal: str = "j.json",
            extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, *(extra or ()), *(program or ["-m", "labkit"]), "--journal", str(daemon.tmp / journal), *args]
+    cmd = [sys.executable, *(extra or ()), *(program or ["-m", "labkit"]), "--journal", str(daemon.tmp / journal),
+           *args]
     return subprocess.run(cmd, env=daemon.env, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=60)
 
 
 def imported(stderr: str) -> set[str]:
     """Top-level packages in a -X importtime listing."""
-    return {line.split("|")[-1].strip().split(".")[0] for line in stderr.splitlines() if line.startswith("import time:")}
+    return {line.split("|")[-1].strip().split(".")[0] for line in stderr.splitlines()
+            if line.startswith("import time:")}
 
 
 def test_the_fast_path_takes_only_the_plain_forms_of_check() -> None:
@@ -59,7 +62,8 @@ def test_the_fast_path_takes_only_the_plain_forms_of_check() -> None:
                       "steps": ("snapshot", "touch"), "as_json": True, "verbose": True}
     assert parse_check(["--journal", "/tmp/j", "check"])["journal"] == Path("/tmp/j")
     for argv in (["check", "--help"], ["check", "-h"], ["--help"], [], ["hint", "snapshot"], ["--lang", "de", "check"],
-                 ["--container"], ["--container", "check"], ["--container", "", "check"], ["--lang", "fr", "--lang", "en", "check"],
+                 ["--container"], ["--container", "check"], ["--container", "", "check"],
+                 ["--lang", "fr", "--lang", "en", "check"],
                  ["--nope", "x", "check"], ["check", "--", "touch"], ["check", "--json=1"], ["-h", "check"],
                  ["--container", "-x", "check"], ["class", "check"]):
         assert parse_check(argv) is None, argv
@@ -119,7 +123,8 @@ def test_on_a_terminal_the_check_uses_rich(daemon: FakeIncus) -> None:
     (("--lang", "fr", "--container", "lk-no-such-instance", "check"), 2),
     (("--container", "ubuntu-test", "check", "snapshots"), 2),
 ])
-def test_the_fast_path_prints_what_the_click_command_prints(daemon: FakeIncus, args: tuple[str, ...], code: int) -> None:
+def test_the_fast_path_prints_what_the_click_command_prints(
+        daemon: FakeIncus, args: tuple[str, ...], code: int) -> None:
     fast = labkit(daemon, *args, journal="fast.json")
     click = labkit(daemon, *args, journal="click.json", program=["-c", "from labkit.cli.main import main; main()"])
     assert fast.returncode == code, fast.stderr

@@ -56,7 +56,8 @@ def test_a_workspace_has_no_network_only_its_proxies_on_loopback() -> None:
     found = devices(Wiring(api="127.0.0.1:40443", hub_port=40081), 41000)
     assert set(found) == {"lab", "incus", "hub", "runtime"}
     assert not [d for d in found.values() if d["type"] == "nic"]
-    assert found["lab"] == {"type": "proxy", "bind": "host", "listen": "tcp:127.0.0.1:41000", "connect": "tcp:127.0.0.1:8888"}
+    assert found["lab"] == {"type": "proxy", "bind": "host", "listen": "tcp:127.0.0.1:41000",
+                            "connect": "tcp:127.0.0.1:8888"}
     assert found["incus"]["bind"] == "container" and found["incus"]["connect"] == "tcp:127.0.0.1:40443"
     assert found["hub"]["connect"] == "tcp:127.0.0.1:40081" and found["hub"]["listen"] == "tcp:127.0.0.1:8081"
     assert found["runtime"]["readonly"] == "true"

@@ -86,7 +86,8 @@ def test_cache_miss_builds_and_leaves_only_the_tarballs(tmp_path: Path) -> None:
     (cache / ".build-killed").mkdir(parents=True)  # left by an interrupted build
     (cache / "rootfs.tar.gz").write_bytes(b"half")  # rootfs without metadata: not a cache
     runner = FakeRunner()
-    meta, rootfs = build_debian_image(MIRROR, "bookworm", cache, tmp_path / "log", arch="arm64", runner=runner, now=lambda: 1234.5)
+    meta, rootfs = build_debian_image(MIRROR, "bookworm", cache, tmp_path / "log", arch="arm64", runner=runner,
+                                      now=lambda: 1234.5)
     debootstrap = runner.calls[0]
     assert debootstrap[:3] == ["debootstrap", "--variant=minbase", "--include=systemd-sysv"]
     assert debootstrap[3] == "bookworm" and debootstrap[-1] == MIRROR

@@ -10,7 +10,8 @@ from labkit.errors import IncusAccessDenied, IncusRequestFailed, IncusTimeout, I
 from labkit.incus.client import Endpoint, IncusClient
 
 # Bodies as Incus 6.0.4 sends them.
-NOT_FOUND = {"type": "error", "status": "", "status_code": 0, "operation": "", "error_code": 404, "error": "Instance not found", "metadata": None}
+NOT_FOUND = {"type": "error", "status": "", "status_code": 0, "operation": "", "error_code": 404,
+             "error": "Instance not found", "metadata": None}
 FORBIDDEN = {"type": "error", "status": "", "status_code": 0, "operation": "", "error_code": 500,
              "error": 'User does not have permissions for project "p2"', "metadata": None}
 
@@ -54,7 +55,9 @@ def test_the_project_is_sent_with_every_request() -> None:
 def test_a_background_operation_is_waited_for_and_its_failure_reported() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/wait"):
-            return httpx.Response(200, json={"type": "sync", "metadata": {"status": "Failure", "status_code": 400, "err": "Snapshot is busy", "description": "Deleting snapshot"}})
+            return httpx.Response(200, json={"type": "sync", "metadata": {"status": "Failure", "status_code": 400,
+                                                                          "err": "Snapshot is busy",
+                                                                          "description": "Deleting snapshot"}})
         return httpx.Response(202, json={"type": "async", "operation": "/1.0/operations/42", "metadata": {}})
     with pytest.raises(IncusRequestFailed) as caught:
         client(handler).request("DELETE", "/1.0/instances/c/snapshots/s")
@@ -64,7 +67,8 @@ def test_a_background_operation_is_waited_for_and_its_failure_reported() -> None
 def test_an_operation_still_running_after_the_wait_is_a_timeout() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/wait"):
-            return httpx.Response(200, json={"type": "sync", "metadata": {"status": "Running", "status_code": 103, "description": "Restoring"}})
+            return httpx.Response(200, json={"type": "sync", "metadata": {"status": "Running", "status_code": 103,
+                                                                          "description": "Restoring"}})
         return httpx.Response(202, json={"type": "async", "operation": "/1.0/operations/42", "metadata": {}})
     with pytest.raises(IncusTimeout):
         client(handler).request("PUT", "/1.0/instances/c", json={"restore": "s"})
@@ -89,6 +93,7 @@ def test_file_presence_uses_head_and_reads_the_modification_time() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         methods.append(request.method)
-        return httpx.Response(200, headers={"X-Incus-Type": "file", "X-Incus-Modified": "2026-11-26 04:47:12 +0000 UTC"})
+        return httpx.Response(200, headers={"X-Incus-Type": "file",
+                                            "X-Incus-Modified": "2026-11-26 04:47:12 +0000 UTC"})
     info = client(handler).file_info("c", "/root/this_file.txt")
     assert methods == ["HEAD"] and info.kind == "file" and info.modified.minute == 47

@@ -19,7 +19,8 @@ from labkit.provision.install import (
 
 def test_detect_distro_reads_os_release(tmp_path: Path) -> None:
     path = tmp_path / "os-release"
-    path.write_text('PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n')
+    path.write_text('PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nID_LIKE=debian\n'
+                    'VERSION_ID="24.04"\nVERSION_CODENAME=noble\n')
     assert detect_distro(path) == Distro("ubuntu", "24.04", "noble", ("debian",))
 
 

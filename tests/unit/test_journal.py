@@ -173,7 +173,8 @@ def test_events_from_before_a_reset_stay_out_of_the_new_attempt(tmp_path: Path) 
 def test_the_first_attempt_keeps_events_older_than_its_file(tmp_path: Path) -> None:
     """Attempt 1's journal is created by its first writer, a moment after the first event."""
     path = tmp_path / "j.json"
-    assert journal(path).record_events([{"action": "instance-started", "time": "2020-01-01T00:00:00+00:00", "context": {}}]) == 1
+    assert journal(path).record_events([{"action": "instance-started", "time": "2020-01-01T00:00:00+00:00",
+                                         "context": {}}]) == 1
 
 
 def test_a_flood_of_events_and_status_changes_leaves_the_journal_bounded(tmp_path: Path):

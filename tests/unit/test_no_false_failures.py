@@ -2,7 +2,7 @@
 or was never seen it is *not verified*, with the reason and how to get it verified (issue 19).
 
 On observations recorded from a real daemon (tests/fixtures/observations), first lab.  The second
-lab's side of the rule is in test_snapshot_server_grading_rules.py.
+lab's side of the rule is in test_snapshot_server_checks.py.
 """
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def test_a_baseline_taken_after_an_old_restore_but_before_the_snapshot_still_fai
     data["instance"]["generation"] = "0ld-restore-0000"  # restored long before this attempt
     obs = Observation.from_json(data)
     snap = obs.snapshot
-    base = History(frozenset(), Baseline(obs.instance.uuid, "0ld-restore-0000", snap.created_at - timedelta(seconds=5)), ())
+    base = History(frozenset(), Baseline(obs.instance.uuid, "0ld-restore-0000", snap.created_at - timedelta(seconds=5)),
+                   ())
     r = graded(obs, base)["restore"]
     assert r.status is Status.FAILED and r.diagnosis == "no_restore"
 
@@ -131,7 +132,8 @@ def _touch_with_sighting(modified: datetime) -> object:
     obs = Observation.from_json(data["observation"])
     events = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e["context"]) for e in data["events"])
     seen_at = datetime.fromisoformat("2026-11-26T04:52:41.5+00:00")
-    sighting = Event(FILE_SEEN, seen_at, {"path": "/root/this_file.txt", "present": True, "modified": modified.isoformat()})
+    sighting = Event(FILE_SEEN, seen_at, {"path": "/root/this_file.txt", "present": True,
+                                          "modified": modified.isoformat()})
     inst = obs.instance
     return graded(obs, History(frozenset(), Baseline(inst.uuid, inst.uuid, obs.taken_at - timedelta(minutes=5)),
                                events + (sighting,)))["touch"]
@@ -153,7 +155,8 @@ def _with_exec(command: list, code: int = 0, at: str = "2026-11-26T04:52:41.2+00
     data = load("cleaned_up")
     obs = Observation.from_json(data["observation"])
     events = tuple(Event(e["action"], datetime.fromisoformat(e["time"]), e["context"]) for e in data["events"])
-    ran = Event(EXEC_ENDED, datetime.fromisoformat(at), {"path": "/root/this_file.txt", "command": command, "return": code})
+    ran = Event(EXEC_ENDED, datetime.fromisoformat(at),
+                {"path": "/root/this_file.txt", "command": command, "return": code})
     inst = obs.instance
     return graded(obs, History(frozenset(), Baseline(inst.uuid, inst.uuid, obs.taken_at - timedelta(minutes=5)),
                                events + (ran,)))
@@ -195,5 +198,6 @@ def test_a_file_made_in_the_snapshots_second_is_ordered_by_the_daemons_report_of
     made = Event(EXEC_ENDED, datetime.fromisoformat("2026-11-26T04:52:20.990+00:00"),
                  {"path": "/root/this_file.txt", "command": ["touch", "/root/this_file.txt"], "return": 0})
     assert graded(obs, History(frozenset({"snapshot"}), base, (made,)))["touch"].status is Status.PASSED
-    before = Event(EXEC_ENDED, datetime.fromisoformat("2026-11-26T04:52:20.900+00:00"), made.context)  # before the snapshot
+    before = Event(EXEC_ENDED, datetime.fromisoformat("2026-11-26T04:52:20.900+00:00"),
+                   made.context)  # before the snapshot
     assert graded(obs, History(frozenset({"snapshot"}), base, (before,)))["touch"].status is Status.NOT_VERIFIED

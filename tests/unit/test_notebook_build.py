@@ -161,7 +161,8 @@ def test_the_first_notebook_does_not_depend_on_the_others(repo: Path) -> None:
 
 def test_a_new_source_is_built_with_its_own_prefix(repo: Path) -> None:
     text = (repo / "notebooks" / "source" / "snapshot-server.md").read_text(encoding="utf-8")
-    (repo / "notebooks" / "source" / "later.md").write_text(text.replace("# A snapshot server", "# Later"), encoding="utf-8")
+    (repo / "notebooks" / "source" / "later.md").write_text(text.replace("# A snapshot server", "# Later"),
+                                                            encoding="utf-8")
     build(repo)
     assert notebook("en", repo, "later").metadata.labkit["lab"] == "later"
     contexts = {e.msgctxt for e in polib.pofile(str(repo / POT))}

@@ -21,8 +21,8 @@ def test_french_messages_load_from_an_installed_wheel(tmp_path: Path) -> None:
     wheel = next(wheels.glob("labkit-*.whl"))
     assert "labkit/locale/fr/LC_MESSAGES/labkit.mo" in zipfile.ZipFile(wheel).namelist()
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True)
     probe = ("import labkit.i18n as i, sys; from labkit.i18n import M; "
              "assert i.__file__.startswith(sys.argv[1]), i.__file__; "
              "print(M('render.failed', 'failed').render('fr'))")

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_recorder_imports_neither_the_http_client_nor_the_cli_libraries() -> None:
-    probe = "import sys, labkit.app.recorder; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'click', 'rich', 'httpcore') or m in ('labkit.incus.client', 'labkit.labs.snapshots.observe', 'labkit.cli.main'))))"
+    probe = ("import sys, labkit.app.recorder; print(json.dumps(sorted(m for m in sys.modules "
+             "if m.split('.')[0] in ('httpx', 'click', 'rich', 'httpcore') "
+             "or m in ('labkit.incus.client', 'labkit.labs.snapshots.observe', 'labkit.cli.main'))))")
     done = subprocess.run([sys.executable, "-c", "import json; " + probe], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
@@ -67,10 +69,12 @@ def test_a_configuration_of_one_lab_per_recorder_is_read_as_one_watch(tmp_path: 
     path.write_text(json.dumps({"socket": "/s", "project": "default", "lab": "snapshots",
                                 "params": {"container": "c1", "file": "/root/f"}, "journal": "/j.json"}))
     config = Config.read(path)
-    assert config == Config("/s", "default", "c1", (Watch("snapshots", {"container": "c1", "file": "/root/f"}, "/j.json"),))
+    assert config == Config("/s", "default", "c1",
+                            (Watch("snapshots", {"container": "c1", "file": "/root/f"}, "/j.json"),))
 
 
-def test_a_second_lab_on_the_same_instance_joins_the_recorder_instead_of_taking_it_over(tmp_path: Path, monkeypatch) -> None:
+def test_a_second_lab_on_the_same_instance_joins_the_recorder_instead_of_taking_it_over(
+        tmp_path: Path, monkeypatch) -> None:
     """`labkit setup` of the first lab, then of the second on the same ubuntu-test: both journals are fed."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     endpoint = Endpoint(Path("/var/lib/incus/unix.socket"), "default")
@@ -88,7 +92,8 @@ def test_a_second_lab_on_the_same_instance_joins_the_recorder_instead_of_taking_
     recorder_service.write_config(endpoint, "snapshots", {**first, "snapshot": "other"}, tmp_path / "a.json")
     assert [w.params["snapshot"] for w in Config.read(path).watches] == ["s", "other"]
     # Another daemon's socket: a recorder of its own, the old watches do not follow.
-    recorder_service.write_config(Endpoint(Path("/elsewhere.socket"), "default"), "snapshots", first, tmp_path / "a.json")
+    recorder_service.write_config(Endpoint(Path("/elsewhere.socket"), "default"), "snapshots", first,
+                                  tmp_path / "a.json")
     assert [w.lab for w in Config.read(path).watches] == ["snapshots"]
 
 
@@ -108,7 +113,8 @@ def test_an_event_goes_into_every_labs_journal_and_a_file_sighting_only_into_its
 
 def test_a_chapter_without_a_file_is_recorded_without_looking_for_one(tmp_path: Path) -> None:
     """The recorder takes any chapter's params: no `file`, no HEAD request (a chapter of two servers)."""
-    config = Config("/nonexistent.socket", "default", "c1", (Watch("other-lab", {"container": "c1"}, str(tmp_path / "j.json")),))
+    config = Config("/nonexistent.socket", "default", "c1",
+                    (Watch("other-lab", {"container": "c1"}, str(tmp_path / "j.json")),))
     assert config.files == ()
     recorder = Recorder(config, tmp_path / "state.json")
     recorder._request = lambda *args: pytest.fail("asked Incus for a file")  # type: ignore[method-assign]
@@ -153,7 +159,8 @@ def test_no_file_is_looked_at_while_a_task_runs_on_the_instance_but_once_it_has_
     assert asked == ["/root/f", "/root/f"]
 
 
-def test_a_command_in_the_instance_or_a_task_that_never_ends_does_not_stop_the_looks(tmp_path: Path, monkeypatch) -> None:
+def test_a_command_in_the_instance_or_a_task_that_never_ends_does_not_stop_the_looks(
+        tmp_path: Path, monkeypatch) -> None:
     """A background exec (`sleep infinity`) is a task that never stops the file helper; any task
     holds the looks back for HOLD_SECONDS at most (a lost end event, an endless task)."""
     from labkit.app import recorder as recorder_module
@@ -176,7 +183,8 @@ def test_a_command_in_the_instance_or_a_task_that_never_ends_does_not_stop_the_l
     assert asked == ["/root/f", "/root/f"]
 
 
-def _exec_end(op_id: str, command: list, code: int, when: str = "2026-12-02T10:00:01.5Z", status: str = "Success") -> dict:
+def _exec_end(op_id: str, command: list, code: int, when: str = "2026-12-02T10:00:01.5Z",
+              status: str = "Success") -> dict:
     return {"type": "operation", "project": "default", "timestamp": when,
             "metadata": {"id": op_id, "class": "websocket", "status": status, "description": "Executing command",
                          "resources": {"instances": ["/1.0/instances/c1"]},
@@ -206,13 +214,15 @@ def test_a_command_naming_the_file_is_recorded_at_the_daemons_time_however_late_
     assert not (tmp_path / "b.json").exists() or EXEC_ENDED not in (tmp_path / "b.json").read_text()
 
 
-def test_the_first_labs_setup_also_records_for_the_other_labs_without_overriding_their_own(tmp_path: Path, monkeypatch) -> None:
+def test_the_first_labs_setup_also_records_for_the_other_labs_without_overriding_their_own(
+        tmp_path: Path, monkeypatch) -> None:
     """A learner who ran `labkit setup` only, then does the second lab in a terminal: its copy's
     instance-migrated (seen only by a listener) lands in the second lab's journal too (issue 19)."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     endpoint = Endpoint(Path("/var/lib/incus/unix.socket"), "default")
     first = {"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "file": "/root/this_file.txt"}
-    default_second = Watch("snapshot-server", {"container": "ubuntu-test", "snapshot": "ubuntu-test-1"}, str(tmp_path / "b.json"))
+    default_second = Watch("snapshot-server", {"container": "ubuntu-test", "snapshot": "ubuntu-test-1"},
+                           str(tmp_path / "b.json"))
     path, _ = recorder_service.write_config(endpoint, "snapshots", first, tmp_path / "a.json", (default_second,))
     assert [w.lab for w in Config.read(path).watches] == ["snapshot-server", "snapshots"]
     # The second lab's own setup (its params, its journal) wins, and a later first-lab setup keeps it.
@@ -223,5 +233,6 @@ def test_the_first_labs_setup_also_records_for_the_other_labs_without_overriding
     assert not changed and watches["snapshot-server"].params["snapshot"] == "mine"
     # A watch for another instance is never added.
     other = Watch("snapshot-server", {"container": "elsewhere"}, str(tmp_path / "c.json"))
-    path2, _ = recorder_service.write_config(endpoint, "snapshots", {**first, "container": "c2"}, tmp_path / "d.json", (other,))
+    path2, _ = recorder_service.write_config(endpoint, "snapshots", {**first, "container": "c2"}, tmp_path / "d.json",
+                                             (other,))
     assert [w.lab for w in Config.read(path2).watches] == ["snapshots"]

@@ -32,7 +32,8 @@ def test_a_fresh_instance_shows_the_next_step_in_full_and_the_rest_as_to_do_line
     assert lines[snapshot].startswith("✘ ")
     assert lines[snapshot + 2].startswith(HINT[lang]) and "incus snapshot" in lines[snapshot + 2]
     todo = lines[snapshot + 3:-1]
-    assert todo == [f"{TODO[lang]}  {step} — {TITLES[step].render(lang)} (0/{CHAPTER.step(step).points})" for step in LATER]
+    assert todo == [f"{TODO[lang]}  {step} — {TITLES[step].render(lang)} "
+                    f"(0/{CHAPTER.step(step).points})" for step in LATER]
     assert sum(line.startswith(HINT[lang]) for line in lines) == 1
     assert lines[-1] == render.SCORE.bind(earned=1, possible=12).render(lang)
 

@@ -7,9 +7,10 @@ from labkit.provision.second_server import client_remote, encode_token, remote_a
 
 # Printed by `INCUS_DIR=… incus config trust add probe2 -q` on Incus 6.0.4 (2026-12-02), and the
 # metadata of the same kind of token operation (POST /1.0/certificates {"token": true}).
-CLI_TOKEN = ("eyJjbGllbnRfbmFtZSI6InByb2JlMiIsImZpbmdlcnByaW50IjoiODAwMjFiMjhlOWFiMGFmNjM1M2ZjZDczN2NmM2JiNWI3ZjYxOGIxOTFjNDMwMGZm"
-             "OTFmODViMjI1YzNhZmIzZiIsImFkZHJlc3NlcyI6WyIxMjcuMC4wLjE6MTg0NDQiXSwic2VjcmV0IjoiNDUxZDc0YWU1NGNkZjE1MWJkYjM2MDcy"
-             "YzRjYzBhM2RmZWYwMWUzOTYxNWM4MGEzOTA5NGI5Y2U3MzM3NzgwYSIsImV4cGlyZXNfYXQiOiIwMDAxLTAxLTAxVDAwOjAwOjAwWiJ9")
+CLI_TOKEN = ("eyJjbGllbnRfbmFtZSI6InByb2JlMiIsImZpbmdlcnByaW50IjoiODAwMjFiMjhlOWFiMGFmNjM1M2ZjZDczN2NmM2JiNWI3ZjYxOGIx"
+             "OTFjNDMwMGZmOTFmODViMjI1YzNhZmIzZiIsImFkZHJlc3NlcyI6WyIxMjcuMC4wLjE6MTg0NDQiXSwic2VjcmV0IjoiNDUxZDc0YWU1"
+             "NGNkZjE1MWJkYjM2MDcyYzRjYzBhM2RmZWYwMWUzOTYxNWM4MGEzOTA5NGI5Y2U3MzM3NzgwYSIsImV4cGlyZXNfYXQiOiIwMDAxLTAx"
+             "LTAxVDAwOjAwOjAwWiJ9")
 OPERATION_METADATA = {
     "addresses": ["127.0.0.1:18444"],
     "fingerprint": "80021b28e9ab0af6353fcd737cf3bb5b7f618b191c4300ff91f85b225c3afb3f",
@@ -27,7 +28,8 @@ def test_token_changes_with_the_secret() -> None:
 
 
 def test_remote_add_command() -> None:
-    assert remote_add_command("127.0.0.1:8444", "T") == "incus remote add incus-snapshot 127.0.0.1:8444 --token T --accept-certificate"
+    assert remote_add_command("127.0.0.1:8444", "T") == ("incus remote add incus-snapshot 127.0.0.1:8444 --token T "
+                                                         "--accept-certificate")
 
 
 def test_client_remote_matches_the_address(tmp_path: Path) -> None:

@@ -223,9 +223,9 @@ def test_a_refreshed_snapshot_is_told_by_its_time_alone() -> None:
 
 # -- snapshots.schedule that Incus accepts but that never fires -------------------------
 @pytest.mark.parametrize("schedule, never", [
-    ("@never", True), ("@never, @never", True), ("0 0 31 2 *", True), ("0 0 30,31 2 *", True), ("0 0 30,31 2,4 *", False),
-    ("50 20 * * *", False), ("@daily", False), ("@daily, @never", False), ("0 0 29 2 *", False),
-    ("0 0 31 2 1", False), ("0 0 31 */2 *", False), ("@startup", False),
+    ("@never", True), ("@never, @never", True), ("0 0 31 2 *", True), ("0 0 30,31 2 *", True),
+    ("0 0 30,31 2,4 *", False), ("50 20 * * *", False), ("@daily", False), ("@daily, @never", False),
+    ("0 0 29 2 *", False), ("0 0 31 2 1", False), ("0 0 31 */2 *", False), ("@startup", False),
 ])
 def test_schedules_that_never_fire(schedule: str, never: bool) -> None:
     from labkit.labs.snapshot_server.keys import schedule_never_fires
@@ -247,7 +247,8 @@ def test_a_schedule_of_never_does_not_pass() -> None:
     ("@startup, @daily", False), ("@startup, 50 20 * * *", False), ("50 20 * * *", False),
 ])
 def test_a_schedule_at_startup_only_is_not_every_day(schedule: str, fails: bool) -> None:
-    """Incus accepts “@startup” and snapshots at each start (verified), never on a server that keeps running (issue 19)."""
+    """Incus accepts “@startup” and snapshots at each start (verified), never on a server that keeps
+    running (issue 19)."""
     raw = load("schedule_set")  # changed: the schedule
     for part in ("config", "expanded_config"):
         raw["primary"][part]["snapshots.schedule"] = schedule
@@ -281,7 +282,8 @@ def test_a_dated_pattern_that_makes_names_incus_refuses_does_not_pass(pattern: s
     assert "Cannot contain space or / characters" in result.message.render("fr")
 
 
-@pytest.mark.parametrize("expiry, zero", [("0d", True), ("0H", True), ("0d 0H", True), ("1d", False), ("1d 0H", False), ("d", False)])
+@pytest.mark.parametrize("expiry, zero", [("0d", True), ("0H", True), ("0d 0H", True), ("1d", False), ("1d 0H", False),
+                                          ("d", False)])
 def test_an_expiry_of_zero_does_not_pass(expiry: str, zero: bool) -> None:
     # Incus accepts “0d” (exit 0) and gives each new snapshot an expires_at before its created_at.
     raw = _with_primary_key("expiry_set", "snapshots.expiry", expiry)  # changed: the learner's expiry

@@ -71,7 +71,8 @@ def test_registered_with_its_contract() -> None:
     assert chapter.step_ids == tuple(ORDER)
     assert [s.points for s in chapter.steps] == [2, 1, 3, 1, 1, 1, 1, 3]
     assert chapter.defaults["container"] == "ubuntu-test" and chapter.defaults["remote"] == "incus-snapshot"
-    assert chapter.notebook == "snapshot-server" and chapter.needs == (SNAPSHOT_SERVER,) and chapter.needs_server(SNAPSHOT_SERVER)
+    assert chapter.notebook == "snapshot-server" and chapter.needs == (SNAPSHOT_SERVER,)
+    assert chapter.needs_server(SNAPSHOT_SERVER)
     assert not CHAPTERS["snapshots"].needs_server(SNAPSHOT_SERVER)
     assert chapter.observe is not None and chapter.reset is not None and chapter.reset_question is not None
 
@@ -183,7 +184,8 @@ def test_the_server_is_matched_by_address_and_port() -> None:
 
 # -- the copy: volatile keys and the main server's events ---------------------------
 def migrated(raw: dict, source: str | None, after: float = 3.0) -> Event:
-    made = datetime.fromisoformat(instance_of(raw, raw["params"]["container"])["created_at"].replace("Z", "+00:00")[:26] + "+00:00")
+    made = datetime.fromisoformat(instance_of(raw, raw["params"]["container"])["created_at"].replace("Z", "+00:00")[:26]
+                                  + "+00:00")
     return Event("instance-migrated", made + timedelta(seconds=after), {"snapshot": source} if source else {})
 
 
@@ -346,7 +348,8 @@ def test_no_snapshot_server_is_a_clear_error_in_both_languages(tmp_path: Path, m
     assert str(tmp_path / "stopped") in down.value.render("fr")
 
 
-def test_a_named_server_is_reached_with_a_remote_of_exactly_its_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_named_server_is_reached_with_a_remote_of_exactly_its_address(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from labkit.errors import SnapshotServerMissing
     from labkit.provision.second_server import admin_client as open_snapshot_server
 
@@ -358,7 +361,8 @@ def test_a_named_server_is_reached_with_a_remote_of_exactly_its_address(tmp_path
     monkeypatch.setenv("LABKIT_STATE_DIR", str(state))
     monkeypatch.setenv("INCUS_CONF", str(conf))
     # A remote of another address (the learner's choice) is not the instructor's server.
-    (conf / "config.yml").write_text("remotes:\n  incus-snapshot:\n    addr: https://10.0.0.6:8444\n    protocol: incus\n")
+    (conf / "config.yml").write_text("remotes:\n  incus-snapshot:\n"
+                                     "    addr: https://10.0.0.6:8444\n    protocol: incus\n")
     with pytest.raises(SnapshotServerMissing) as missing:
         open_snapshot_server("p1")
     assert "https://10.0.0.5:8444" in missing.value.render("en")

@@ -89,7 +89,8 @@ def test_quotas_say_nothing_about_what_they_cannot_see(tmp_path: Path):
 def test_a_decimal_parameter_keeps_the_languages_decimal_mark():
     from labkit.i18n import Number
 
-    message = M("class.cli.created", "The class “{name}” is ready (learners: {count}) in {seconds} s. Their access folders are in {folder}.",
+    message = M("class.cli.created", "The class “{name}” is ready (learners: {count}) in "
+                                     "{seconds} s. Their access folders are in {folder}.",
                 name="demo", count=3, seconds=Number(6.4062), folder="/tmp/x")
     assert "in 6.4 s" in terminal(message, "en") and "6,4\u00a0s" in terminal(message, "fr")
 
@@ -110,7 +111,8 @@ def test_alert_lines_show_what_a_learner_wrote_escaped_on_terminals_only():
                       forged if s.id == "restore" else M("t", "t"), None, (),
                       "baseline_changed" if s.id == "restore" else None) for s in chapter.steps]
     status = ClassStatus(ClassInfo("demo", "ubuntu-test", {"bob": "demo-bob"}), chapter, "ubuntu-test-1",
-                         [LearnerStatus("bob", "demo-bob", results, Score(0, 12), None)], datetime.now(timezone.utc), 0.1)
+                         [LearnerStatus("bob", "demo-bob", results, Score(0, 12), None)], datetime.now(timezone.utc),
+                         0.1)
     shown = alert_lines(status, "en")
     assert len(shown) == 1 and "\x1b" not in shown[0] and "\\x1b[2J" in shown[0]
     assert "\x1b[2J" in alert_lines(status, "en", Message.render)[0]  # HTML escapes it its own way

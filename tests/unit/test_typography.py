@@ -237,7 +237,8 @@ def test_each_kind_of_concept_slip_is_caught(french: str, english: str | None, t
     ("Ensuite, actualisez la copie.", "Then refresh the copy."),
     ("avant une mise à jour de paquets", "before a package update"),  # an update stays « mise à jour »
     ("et tenir cette copie à jour.", "and keep that copy up to date."),
-    ("Lancez « incus copy --refresh » puis « incus config set ».", "Run “incus copy --refresh”, then “incus config set”."),
+    ("Lancez « incus copy --refresh » puis « incus config set ».",
+     "Run “incus copy --refresh”, then “incus config set”."),
     ("Son fichier journal est {log}.", "Its log is {log}."),
     (f"Événements dans votre journal de progression{NB}: {{count}}.", "Your journal holds {count} events."),
     (f"{{step}}{NB}: {{count}} sur {{total}} dans la classe", "{step}: {count} of {total} learners"),
@@ -256,7 +257,8 @@ def test_a_message_never_used_for_one_may_be_plural() -> None:
 
 @pytest.mark.parametrize("key, old_french, term", [
     ("class.status.common", "{step}\u00a0: {count} apprenants sur {total} — {message}", AGREEMENT),
-    ("snapshot_server.token_failed", "Le serveur d’instantanés a refusé de créer un jeton de confiance (HTTP {code}). Son journal se trouve dans son dossier.", LOG),
+    ("snapshot_server.token_failed", "Le serveur d’instantanés a refusé de créer un jeton de "
+                                     "confiance (HTTP {code}). Son journal se trouve dans son dossier.", LOG),
 ])
 def test_a_reintroduced_slip_in_labkit_po_fails_the_check(repo: Path, key: str, old_french: str, term: str) -> None:
     po = polib.pofile(str(repo / PO))
@@ -273,7 +275,8 @@ NB_PO = Path("translations/fr/LC_MESSAGES/notebooks.po")
     ("snapshot-server/refresh-explain:3", "Ensuite, actualisez la copie.", "Ensuite, mettez la copie à jour.", REFRESH),
     ("snapshot-server/schedule-explain:2", f"Chaque jour à 20{NB}h{NB}50{NB}:", f"Chaque jour à 20:50{NB}:", TIME),
 ])
-def test_a_reintroduced_slip_in_notebooks_po_fails_the_check(repo: Path, key: str, old: str, new: str, term: str) -> None:
+def test_a_reintroduced_slip_in_notebooks_po_fails_the_check(
+        repo: Path, key: str, old: str, new: str, term: str) -> None:
     from labkit.notebooks.check import problems
 
     po = polib.pofile(str(repo / NB_PO))
@@ -313,9 +316,12 @@ def test_a_notebook_unit_missing_from_the_catalogue_fails_the_check(repo: Path) 
 def test_the_shortened_copy_hint_fits_a_glance() -> None:
     from labkit.i18n import M
 
-    english = next(e.msgid for e in polib.pofile(str(ROOT / "translations/labkit.pot")) if e.msgctxt == "snapsrv.copy.not_seen.how")
-    hint = M("snapsrv.copy.not_seen.how", english, remote="incus-snapshot", container="ubuntu-test", snapshot="ubuntu-test-1")
-    assert all(len(hint.render(lang)) <= 320 for lang in ("en", "fr")), [len(hint.render(lang)) for lang in ("en", "fr")]
+    english = next(e.msgid for e in polib.pofile(str(ROOT / "translations/labkit.pot"))
+                   if e.msgctxt == "snapsrv.copy.not_seen.how")
+    hint = M("snapsrv.copy.not_seen.how", english, remote="incus-snapshot", container="ubuntu-test",
+             snapshot="ubuntu-test-1")
+    assert all(len(hint.render(lang)) <= 320 for lang in ("en", "fr")), \
+        [len(hint.render(lang)) for lang in ("en", "fr")]
 
 
 # -- the trainer's guides ---------------------------------------------------------------------
@@ -347,5 +353,6 @@ def test_a_slip_in_the_french_guide_fails_the_check_with_its_line(repo: Path, ol
 
 def test_french_in_the_english_guide_must_be_marked(repo: Path) -> None:
     guide = repo / "docs/trainers-guide.md"
-    guide.write_text(guide.read_text(encoding="utf-8") + "\nVous lancez « labkit class create » pour une classe.\n", encoding="utf-8")
+    guide.write_text(guide.read_text(encoding="utf-8") + "\nVous lancez « labkit class create » pour une classe.\n",
+                     encoding="utf-8")
     assert "readme.unmarked_french" in [m.key for m in runtime_problems(repo)]

@@ -78,7 +78,8 @@ def test_writes_still_go_through_httpx(tmp_path: Path) -> None:
 
 
 def test_parses_chunked_and_length_bounded_bodies() -> None:
-    chunked = unix_http.parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n")
+    chunked = unix_http.parse(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n")
     assert chunked.json() == {"a": 1}
     sized = unix_http.parse(b"HTTP/1.0 404 Not Found\r\nContent-Length: 2\r\nX-Incus-Type: file\r\n\r\n{}extra")
     assert (sized.status_code, sized.reason_phrase, sized.content) == (404, "Not Found", b"{}")
@@ -93,7 +94,8 @@ def test_parses_chunked_and_length_bounded_bodies() -> None:
 BUNDLE = ("default-remote: demo\nremotes:\n  demo:\n    addr: https://server.example:8443\n    auth_type: tls\n"
           "    project: learner-01\n    protocol: incus\n    public: false\naliases: {}\n")
 INCUS = ("default-remote: local\nremotes:\n  images:\n    addr: https://images.linuxcontainers.org\n"
-         "    protocol: simplestreams\n    public: true\n  local:\n    addr: unix://\n    protocol: incus\n    public: false\n")
+         "    protocol: simplestreams\n    public: true\n"
+         "  local:\n    addr: unix://\n    protocol: incus\n    public: false\n")
 
 
 @pytest.mark.parametrize("text", [
@@ -125,7 +127,8 @@ def test_lean_reads_can_be_sent_from_several_threads_at_once(tmp_path: Path) -> 
     with FakeIncus(tmp_path / "s") as fake:
         client = lean(fake.path)
         results: list[str] = []
-        threads = [threading.Thread(target=lambda: results.append(client.instance("ubuntu-test")["name"])) for _ in range(8)]
+        threads = [threading.Thread(target=lambda: results.append(client.instance("ubuntu-test")["name"]))
+                   for _ in range(8)]
         for t in threads:
             t.start()
         for t in threads:
