@@ -7,13 +7,15 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..grading.contract import INSTANCE_PARAM
+
 
 @dataclass(frozen=True)
 class Watch:
     """One lab on the instance: its chapter's params and the journal its events go into."""
 
     lab: str
-    # The chapter's params, as the session has them (the instance is params["container"]).
+    # The chapter's params, as the session has them (the instance is params[INSTANCE_PARAM]).
     params: dict[str, str]
     journal: str
 
@@ -41,13 +43,14 @@ class Config:
         data = json.loads(path.read_text(encoding="utf-8"))
         try:
             if "watches" not in data:  # written by a labkit of one lab per recorder
-                data = {"socket": data["socket"], "project": data["project"], "container": data["params"]["container"],
+                data = {"socket": data["socket"], "project": data["project"],
+                        "container": data["params"][INSTANCE_PARAM],
                         "watches": [{"lab": data["lab"], "params": data["params"], "journal": data["journal"]}]}
             watches = tuple(Watch(str(w["lab"]), dict(w["params"]), str(w["journal"])) for w in data["watches"])
             config = cls(str(data["socket"]), str(data["project"]), str(data["container"]), watches)
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a recorder configuration ({exc!r})") from None
-        if not watches or any(w.params.get("container") != config.container for w in watches):
+        if not watches or any(w.params.get(INSTANCE_PARAM) != config.container for w in watches):
             raise ValueError("the params name another container, or none")
         return config
 

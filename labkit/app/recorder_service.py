@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ..grading.contract import INSTANCE_PARAM
 from ..incus.client import Endpoint
 from ..paths import state_dir
 from .recorder_config import Config, Watch, files_for
@@ -80,12 +81,12 @@ def _recorder_pid(pid_path: Path, config: Path) -> int | None:
 
 def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal: Path,
                    wait: float = READY_SECONDS, others: tuple[Watch, ...] = ()) -> RecorderStatus | None:
-    """Start the recorder of the chapter `lab`'s instance (`params["container"]`) unless it runs;
+    """Start the recorder of the chapter `lab`'s instance (`params[INSTANCE_PARAM]`) unless it runs;
     None when it cannot apply (an HTTPS remote: the notebook's listener and `labkit watch` still
     record there)."""
     if endpoint.remote is not None:
         return None
-    project, container = endpoint.project, params["container"]
+    project, container = endpoint.project, params[INSTANCE_PARAM]
     config, changed = write_config(endpoint, lab, params, journal, others)
     current = status(project, container)
     if current.running and not changed:
@@ -109,7 +110,7 @@ def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: 
 
     The other labs already watching the same instance (through the same socket and project) stay;
     `others` (the other labs' watches with their defaults) are added only for labs not watched yet."""
-    config = config_path(endpoint.project, params["container"])
+    config = config_path(endpoint.project, params[INSTANCE_PARAM])
     config.parent.mkdir(parents=True, exist_ok=True)
     watch = Watch(lab, dict(params), str(journal.absolute()))
     # Read, add, replace under a lock: two setups at once (both labs) must not lose a watch.
@@ -122,9 +123,9 @@ def write_config(endpoint: Endpoint, lab: str, params: dict[str, str], journal: 
         if current is not None and (current.socket, current.project) == (str(endpoint.socket), endpoint.project):
             wanted = current.with_watch(watch)
         else:
-            wanted = Config(str(endpoint.socket), endpoint.project, params["container"], (watch,))
+            wanted = Config(str(endpoint.socket), endpoint.project, params[INSTANCE_PARAM], (watch,))
         for other in others:
-            if (other.params.get("container") == params["container"]
+            if (other.params.get(INSTANCE_PARAM) == params[INSTANCE_PARAM]
                     and other.lab not in {w.lab for w in wanted.watches}):
                 wanted = wanted.with_watch(other)
         changed = wanted != current

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import UsageError
 from ..grading import journal as journal_mod
 from ..grading.access import Access
+from ..grading.contract import INSTANCE_PARAM, SNAPSHOT_PARAM
 from ..grading.engine import Chapter, Result, Score, grade
 from ..grading.journal import Journal
 from ..i18n import M, Message
@@ -41,13 +42,13 @@ def chapter_params(chapter: Chapter, container: str | None = None, snapshot: str
     params = dict(chapter.defaults)
     params.update({k: v for k, v in (extra or {}).items() if v})
     if container:
-        params["container"] = container
+        params[INSTANCE_PARAM] = container
     if snapshot:
-        params["snapshot"] = snapshot
-    if "container" in params:
-        validate_instance(params["container"])
-    if "snapshot" in params:
-        validate_snapshot(params["snapshot"])
+        params[SNAPSHOT_PARAM] = snapshot
+    if INSTANCE_PARAM in params:
+        validate_instance(params[INSTANCE_PARAM])
+    if SNAPSHOT_PARAM in params:
+        validate_snapshot(params[SNAPSHOT_PARAM])
     return params
 
 
@@ -58,8 +59,8 @@ class Session:
                  access: Access | None = None):
         self.chapter: Chapter = chapter_named(lab)
         self.params = chapter_params(self.chapter, container, snapshot, params)
-        self.container = self.params["container"]
-        self.snapshot = self.params.get("snapshot", "")
+        self.container = self.params[INSTANCE_PARAM]
+        self.snapshot = self.params.get(SNAPSHOT_PARAM, "")
         if project is not None:
             validate_project(project)
         self.endpoint = endpoint or find_endpoint(project)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError, UsageError
+from ..grading.contract import INSTANCE_PARAM
 from ..i18n import M, Message, Number
 from ..incus import instances
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
@@ -68,7 +69,7 @@ def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bo
     from .session import chapter_params
 
     params = chapter_params(chapter_named(lab), container, snapshot)  # every name checked before any change
-    container = params["container"]
+    container = params[INSTANCE_PARAM]
     log = (daemon.STATE_DIR if _root() else state_dir()) / "setup.log"
     phases = Phases(lang)
     with phases.phase(M("setup.phase.incus", "Incus server")) as notes:
@@ -127,10 +128,10 @@ def start_recorder(client: IncusClient, container: str | None = None, *, lab: st
     from .session import chapter_params
 
     params = chapter_params(chapter_named(lab), container, snapshot)
-    path = journal or journal_mod.default_path(lab, client.project, params["container"])
+    path = journal or journal_mod.default_path(lab, client.project, params[INSTANCE_PARAM])
     others = () if journal is not None else tuple(
-        Watch(other.id, chapter_params(other, params["container"]),
-              str(journal_mod.default_path(other.id, client.project, params["container"]).absolute()))
+        Watch(other.id, chapter_params(other, params[INSTANCE_PARAM]),
+              str(journal_mod.default_path(other.id, client.project, params[INSTANCE_PARAM]).absolute()))
         for other in CHAPTERS.values() if other.id != lab)
     status = ensure_running(client.endpoint, lab, params, path, others=others)
     if status is None:

@@ -34,7 +34,6 @@ GENERIC = {
         # The --snapshot option, kept so every command of the first lab works unchanged: it becomes
         # the chapter parameter of that name (both chapters have one).
         "labkit/entry.py": "the --snapshot option's value, read without click",
-        "labkit/app/session.py": "the --snapshot option merged into the chapter's params and checked",
         "labkit/grading/contract.py": "the contract's name of the chapter's snapshot param (--snapshot)",
         # Output and file formats others read.
         "labkit/grading/render.py": "a field of `labkit check --json`",
