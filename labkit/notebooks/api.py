@@ -70,11 +70,14 @@ def _command_failed(lang: str) -> Callable[..., Any]:
     cell's (French) comment as escaped bytes.  The cell still fails, so "Run All" and
     papermill stop there; other errors keep their usual traceback."""
     def handler(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
-        from_bash = any(frame.filename.replace("\\", "/").endswith("magics/script.py") for frame in traceback.extract_tb(tb))
+        from_bash = any(frame.filename.replace("\\", "/").endswith("magics/script.py")
+                        for frame in traceback.extract_tb(tb))
         if not from_bash:
             shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
             return
-        text = M("lab.command_failed", "The command failed (exit status {code}). Its error message is just above: correct the command and run the cell again.", code=getattr(value, "returncode", "?")).render(lang)
+        text = M("lab.command_failed", "The command failed (exit status {code}). Its error message is just above: "
+                                       "correct the command and run the cell again.",
+                 code=getattr(value, "returncode", "?")).render(lang)
         _display(Shown(value, render.html_error(text), f"✘ {text}"))
     return handler
 
@@ -155,7 +158,9 @@ class Lab:
             try:
                 command = template.format(**self.session.params)
             except KeyError as missing:
-                raise UsageError(M("lab.solve.missing", "The solution of “{step}” needs the setting “{name}”: pass it to Lab(…, {name}=…).", step=step, name=missing.args[0])) from None
+                raise UsageError(M("lab.solve.missing", "The solution of “{step}” needs the setting “{name}”: "
+                                                        "pass it to Lab(…, {name}=…).",
+                                   step=step, name=missing.args[0])) from None
             print(f"$ {command}")
             args = shlex.split(command)
             if self.session.project != "default":
@@ -209,4 +214,5 @@ class Lab:
         return Shown(exc, render.html_error(exc.render(self.lang)), f"✘ {terminal(exc.message, self.lang)}")
 
     def __repr__(self) -> str:
-        return f"Lab(lab={self.session.chapter.id!r}, container={self.session.container!r}, snapshot={self.session.snapshot!r}, lang={self.lang!r})"
+        return (f"Lab(lab={self.session.chapter.id!r}, container={self.session.container!r}, "
+                f"snapshot={self.session.snapshot!r}, lang={self.lang!r})")

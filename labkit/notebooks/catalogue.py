@@ -22,11 +22,15 @@ def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[st
         if found is None or not found.msgstr.strip():
             problems.append(M("catalogue.missing", "{file}: no French translation for “{key}”.", file=name, key=key))
         elif "fuzzy" in found.flags:
-            problems.append(M("catalogue.fuzzy", "{file}: the French translation of “{key}” is marked fuzzy (its English changed): review it.", file=name, key=key))
-        elif found.msgstr == entry.msgid and key not in identical_ok and any(ch.isalpha() for ch in PLACEHOLDER.sub("", entry.msgid)):
-            problems.append(M("catalogue.untranslated", "{file}: the French text of “{key}” is a copy of the English.", file=name, key=key))
+            problems.append(M("catalogue.fuzzy", "{file}: the French translation of “{key}” is marked fuzzy "
+                                                 "(its English changed): review it.", file=name, key=key))
+        elif (found.msgstr == entry.msgid and key not in identical_ok
+              and any(ch.isalpha() for ch in PLACEHOLDER.sub("", entry.msgid))):
+            problems.append(M("catalogue.untranslated", "{file}: the French text of “{key}” is a copy of the English.",
+                              file=name, key=key))
         elif _fields(found.msgstr) != _fields(entry.msgid):
-            problems.append(M("catalogue.placeholders", "{file}: the French text of “{key}” does not use the same {{placeholders}} as the English.", file=name, key=key))
+            problems.append(M("catalogue.placeholders", "{file}: the French text of “{key}” does not use the same "
+                                                        "{{placeholders}} as the English.", file=name, key=key))
     return problems
 
 
@@ -46,14 +50,15 @@ def key_conflicts(pot_path: Path) -> list[Message]:
     problems: list[Message] = []
     for entry in polib.pofile(str(pot_path)):
         if entry.msgctxt in seen and seen[entry.msgctxt] != entry.msgid:
-            problems.append(M("catalogue.key_conflict", "The message key “{key}” is used for two different English texts.", key=entry.msgctxt))
+            problems.append(M("catalogue.key_conflict", "The message key “{key}” is used for two different "
+                                                        "English texts.", key=entry.msgctxt))
         seen.setdefault(entry.msgctxt, entry.msgid)
     return problems
 
 
 # Words that are the same in both languages; every other copy of the English is a miss.
-SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution", "class.status.score", "class.report.score",
-                            "cli.usage.options", "click.options"})
+SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solution", "class.status.score",
+                            "class.report.score", "cli.usage.options", "click.options"})
 
 
 def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
@@ -72,9 +77,11 @@ def extraction_problems(package_dir: Path, pot_path: Path) -> list[Message]:
 
     in_pot = {(e.msgctxt, e.msgid) for e in polib.pofile(str(pot_path))}
     in_code = extracted_messages(package_dir)
-    problems = [M("catalogue.not_extracted", "The message “{key}” is in the code but not in {file}: run “make translations”.", key=ctx or msgid[:40], file=pot_path.name)
+    problems = [M("catalogue.not_extracted", "The message “{key}” is in the code but not in {file}: "
+                                             "run “make translations”.", key=ctx or msgid[:40], file=pot_path.name)
                 for ctx, msgid in sorted(in_code - in_pot, key=str)]
-    problems += [M("catalogue.stale", "The message “{key}” is in {file} but no longer in the code: run “make translations”.", key=ctx or msgid[:40], file=pot_path.name)
+    problems += [M("catalogue.stale", "The message “{key}” is in {file} but no longer in the code: "
+                                      "run “make translations”.", key=ctx or msgid[:40], file=pot_path.name)
                  for ctx, msgid in sorted(in_pot - in_code, key=str)]
     return problems
 
@@ -88,7 +95,8 @@ def compiled_problems(po_path: Path, mo_path: Path) -> list[Message]:
     wanted = {(e.msgctxt, e.msgid): e.msgstr for e in polib.pofile(str(po_path)) if e.translated() and not e.obsolete}
     shipped = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(mo_path)) if e.msgid}
     if wanted != shipped:
-        return [M("catalogue.compiled_stale", "{file} does not match {po}: run “make translations”.", file=str(mo_path), po=po_path.name)]
+        return [M("catalogue.compiled_stale", "{file} does not match {po}: run “make translations”.",
+                  file=str(mo_path), po=po_path.name)]
     return []
 
 
@@ -108,7 +116,8 @@ def typography_problems(po_path: Path) -> list[Message]:
         key = entry.msgctxt or entry.msgid[:40]
         found += [M("catalogue.typography", "{file}: the French text of “{key}” needs {rule} (here: “…{excerpt}…”).",
                     file=po_path.name, key=key, rule=slip.needs, excerpt=slip.excerpt) for slip in slips(entry.msgstr)]
-        found += [_off_glossary(f"{po_path.name}:{key}", word, term) for word, term, _ in term_slips(entry.msgstr, entry.msgid, NEVER_ONE in entry.tcomment)]
+        found += [_off_glossary(f"{po_path.name}:{key}", word, term)
+                  for word, term, _ in term_slips(entry.msgstr, entry.msgid, NEVER_ONE in entry.tcomment)]
     return found
 
 
@@ -152,7 +161,8 @@ def _unmarked(name: str, passage: Passage) -> Message:
 
 
 # Documents beside the README: English ones may hold marked French passages; French ones are French throughout.
-ENGLISH_DOCUMENTS = (Path("docs/trainers-guide.md"), Path("docs/learners.md"), Path("docs/classes.md"), Path("docs/contributing.md"))
+ENGLISH_DOCUMENTS = (Path("docs/trainers-guide.md"), Path("docs/learners.md"), Path("docs/classes.md"),
+                     Path("docs/contributing.md"))
 FRENCH_DOCUMENTS = (Path("docs/guide-formateur.md"),)
 
 

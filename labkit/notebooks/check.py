@@ -68,7 +68,9 @@ def _code_problems(root: Path, book: Notebook) -> list[Message]:
     for n in range(max(len(en), len(fr))):
         if n >= len(en) or n >= len(fr) or en[n] != fr[n]:
             cell = book.prefix + (en[n] if n < len(en) else fr[n])[0]
-            return [M("notebooks.code_differs", "The code of cell “{cell}” differs between the English and French notebooks (comments and the lang value aside): the two languages must run the same code.", cell=cell)]
+            return [M("notebooks.code_differs", "The code of cell “{cell}” differs between the English and French "
+                                                "notebooks (comments and the lang value aside): the two languages "
+                                                "must run the same code.", cell=cell)]
     return []
 
 
@@ -81,7 +83,9 @@ def _translation_problems(root: Path) -> list[Message]:
         if entry.obsolete or not entry.msgstr.strip():
             continue
         if sorted(CODE_SPAN.findall(entry.msgid)) != sorted(CODE_SPAN.findall(entry.msgstr)):
-            found.append(M("notebooks.code_spans", "notebooks.po: the French text of “{key}” does not keep the same `code` as the English (commands and names stay literal).", key=entry.msgctxt))
+            found.append(M("notebooks.code_spans", "notebooks.po: the French text of “{key}” does not keep the same "
+                                                   "`code` as the English (commands and names stay literal).",
+                           key=entry.msgctxt))
     return found + typography_problems(root / PO)
 
 
@@ -94,11 +98,16 @@ def problems(root: Path) -> list[Message]:
     for relative, text in want.items():
         path = root / relative
         if not path.exists():
-            found.append(M("notebooks.missing", "{path} is missing: run “labkit notebooks build”.", path=relative.as_posix()))
+            found.append(M("notebooks.missing", "{path} is missing: run “labkit notebooks build”.",
+                           path=relative.as_posix()))
         elif path.read_text(encoding="utf-8") != text:
-            found.append(M("notebooks.stale", "{path} differs from what the builder makes of {source}: edit the source or the French catalogue, then run “labkit notebooks build”.", path=relative.as_posix(), source=sources.get(relative, f"{SOURCES.as_posix()}/*.md")))
+            found.append(M("notebooks.stale", "{path} differs from what the builder makes of {source}: edit the source "
+                                              "or the French catalogue, then run “labkit notebooks build”.",
+                           path=relative.as_posix(), source=sources.get(relative, f"{SOURCES.as_posix()}/*.md")))
     if not (root / PO).exists():
-        found.append(M("notebooks.no_catalogue", "{path} is missing: create it with “pybabel init -D notebooks -i {pot} -d translations -l fr”.", path=PO.as_posix(), pot=POT.as_posix()))
+        found.append(M("notebooks.no_catalogue", "{path} is missing: create it with "
+                                                 "“pybabel init -D notebooks -i {pot} -d translations -l fr”.",
+                       path=PO.as_posix(), pot=POT.as_posix()))
     else:
         with tempfile.TemporaryDirectory() as tmp:
             pot = Path(tmp) / POT.name

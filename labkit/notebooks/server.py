@@ -299,7 +299,8 @@ def _start(asked: Listen, argv: Callable[[Listen], list[str]], env: Mapping[str,
         if _port_free(listen):  # it did not die for want of its port: no point in another one
             break
     raise LabServerError(M("lab_server.not_started",
-                           "JupyterLab did not start (exit code {code}): read the end of {log}.", code=code, log=str(log)))
+                           "JupyterLab did not start (exit code {code}): read the end of {log}.",
+                           code=code, log=str(log)))
 
 
 def _stop(server: JupyterLabProcess) -> None:

@@ -123,7 +123,8 @@ AGREEMENT = "un accord juste pour 1 (par exemple « apprenants : {count} »)"
 TIME = "20 h 50"
 # « mettre à jour » and its forms, with up to two words between (« mettez la copie à jour »).
 UPDATE = re.compile(r"\b(?:mettre|mets|met|mettez|mettons|mettent|mettra|mettrez|mettant|mis|mise|mises)"
-                    r"(?:\s+(?:la|le|les|l’|cette|votre|vos|une|sa|ses|leur|leurs)?\s*\w+)?\s+à\s+jour\b", re.IGNORECASE)
+                    r"(?:\s+(?:la|le|les|l’|cette|votre|vos|une|sa|ses|leur|leurs)?\s*\w+)?\s+à\s+jour\b",
+                    re.IGNORECASE)
 ENGLISH_REFRESH = re.compile(r"(?<![\w-])refresh", re.IGNORECASE)  # not the option --refresh
 ENGLISH_UPDATE = re.compile(r"\bupdat|\bupgrad|\bup to date\b", re.IGNORECASE)
 NEAR_COPY = re.compile(r"\bcopies?\b|serveur d’instantanés", re.IGNORECASE)

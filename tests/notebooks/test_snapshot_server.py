@@ -25,7 +25,7 @@ from labkit.grading import render
 from labkit.provision.second_server import REMOTE_NAME, SnapshotServer
 from tests.integration.conftest import incus, labkit, unique
 from tests.integration.test_snapshot_server import free_port, second, setup_server, token_of
-from tests.notebooks.test_papermill import ARTEFACTS, ROOT, fresh_instance, kernel, statuses, summary_score  # noqa: F401 (fixtures)
+from tests.notebooks.test_papermill import ARTEFACTS, ROOT, statuses, summary_score
 
 pytestmark = pytest.mark.integration
 
