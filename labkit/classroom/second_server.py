@@ -151,7 +151,8 @@ def ensure_learner(client: IncusClient, spec: ClassSpec, side: ServerSide, learn
         return None
     token = side.pending(trust)
     meta = token["metadata"] if token is not None else _new_token(client, trust, project)
-    from ..provision.second_server import encode_token, remote_add_command
+    from ..provision.second_server import remote_add_command
+    from ..provision.snapshot_server_tokens import encode_token
 
     line = remote_add_command(side.address, encode_token(trust, meta), REMOTE)
     certs.private_folder(spec.bundle(learner))

@@ -23,7 +23,7 @@ from ..errors import LabkitError, SetupError
 from ..i18n import M, Message
 from ..incus.client import Endpoint, IncusClient
 from . import daemon
-from .snapshot_server_tokens import Caller, caller_client, encode_token, learner_token  # noqa: F401  (encode_token: the classes)
+from .snapshot_server_tokens import Caller, caller_client, learner_token
 from .storage import ensure_root_disk, ensure_storage
 
 DEFAULT_DIR = Path("/var/lib/labkit-snapshot-server")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labkit.provision.second_server import client_remote, encode_token, remote_add_command
+from labkit.provision.second_server import client_remote, remote_add_command
+from labkit.provision.snapshot_server_tokens import encode_token
 
 # Printed by `INCUS_DIR=… incus config trust add probe2 -q` on Incus 6.0.4 (2026-12-02), and the
 # metadata of the same kind of token operation (POST /1.0/certificates {"token": true}).
