@@ -58,5 +58,9 @@ class UsageError(LabkitError):
 
 
 
-class SnapshotServerMissing(LabkitError):
-    """A chapter needs the snapshot server and none is set up or reachable."""
+class ServerMissing(LabkitError):
+    """A chapter needs a server besides the main one (labkit.servers) and none is set up or reachable."""
+
+
+class SnapshotServerMissing(ServerMissing):
+    """The snapshot server is not set up, or not running, or not reachable."""

@@ -17,6 +17,9 @@ class Server:
 
     id: str
     title: Message
+    # The chapter param that receives, per learner of a class, the name of their certificate in this
+    # server's trust store (classes make one per learner; the chapter looks for it there).
+    trust_param: str = ""
 
 
-SNAPSHOT_SERVER = Server("snapshot-server", M("servers.snapshot_server", "the snapshot server"))
+SNAPSHOT_SERVER = Server("snapshot-server", M("servers.snapshot_server", "the snapshot server"), trust_param="learner")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import UsageError
 from ..grading import journal as journal_mod
@@ -20,6 +20,8 @@ from ..i18n import M, Message
 from ..incus.client import Endpoint, IncusClient, find_endpoint
 from ..incus.names import validate_instance, validate_project, validate_snapshot
 from ..labs import DEFAULT_LAB, chapter_named
+from ..provision.servers import admin_client_for
+from ..servers import Server
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ class Session:
         # lean_reads: GET and HEAD without httpx (unix_http.py), for the `labkit check` command.
         self.client = client or IncusClient(self.endpoint, lean_reads=lean_reads)
         self.project = self.client.project
-        self.access = access or Access(self.client, _snapshot_server_opener(self.project, lean_reads), _client_config())
+        self.access = access or Access(self.client, server_openers(self.chapter, self.project, lean_reads),
+                                       _client_config())
         path = Path(journal) if journal else journal_mod.default_path(self.chapter.id, self.project, self.container)
         self.journal = Journal.of_params(path, self.chapter.id, self.project, self.params, self.chapter.retention)
 
@@ -123,11 +126,11 @@ class Session:
         self.client.close()
 
 
-def _snapshot_server_opener(project: str, lean_reads: bool = False):
-    def open_it() -> IncusClient:
-        from ..provision.second_server import admin_client
-        return admin_client(project, lean_reads=lean_reads)
-    return open_it
+def server_openers(chapter: Chapter, project: str, lean_reads: bool = False) -> dict[str, Callable[[], IncusClient]]:
+    """How to reach each server the chapter declares, in the learner's project (opened on first use)."""
+    def opener(server: Server) -> Callable[[], IncusClient]:
+        return lambda: admin_client_for(server, project, lean_reads=lean_reads)
+    return {server.id: opener(server) for server in chapter.needs}
 
 
 def _client_config() -> Path | None:

@@ -12,6 +12,7 @@ from ..grading.engine import Baseline, Chapter
 from ..i18n import M
 from ..labs import DEFAULT_LAB, chapter_named
 from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
+from ..servers import SNAPSHOT_SERVER
 from .spec import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 
 
@@ -52,8 +53,8 @@ class ClassInfo:
 
     def learner_params(self) -> dict[str, dict[str, str]]:
         """What differs per learner: the name of the certificate their snapshot-server token made
-        (the chapter's `learner` param, the name it looks for in the trust store)."""
-        return {learner: {"learner": name} for learner, name in self.trust_names.items()}
+        (the chapter's param the server declares, the name it looks for in the trust store)."""
+        return {learner: {SNAPSHOT_SERVER.trust_param: name} for learner, name in self.trust_names.items()}
 
     def baseline(self, learner: str) -> Baseline | None:
         held = self.baselines.get(learner)

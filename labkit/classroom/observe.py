@@ -54,19 +54,21 @@ def in_project(client: IncusClient, project: str) -> IncusClient:
     return view
 
 
-def learner_access(main: IncusClient, project: str, snapshot_server: Callable[[], IncusClient] | None) -> Access:
-    """What a learner's look may reach: their project on the main server, and on the snapshot server
-    (through labkit's own client, opened once for the class); never their client configuration,
-    which lives on their side.  Every request of it is bounded by REQUEST_SECONDS."""
+def learner_access(main: IncusClient, project: str, servers: dict[str, Callable[[], IncusClient]]) -> Access:
+    """What a learner's look may reach: their project on the main server, and on each server the
+    chapter declares (through labkit's own client, opened once for the class); never their client
+    configuration, which lives on their side.  Every request of it is bounded by REQUEST_SECONDS."""
     view = in_project(main, project)
     view.timeout = REQUEST_SECONDS
 
-    def open_snapshot_server() -> IncusClient:
-        server = in_project(snapshot_server(), project)
-        server.timeout = REQUEST_SECONDS
-        return server
+    def in_learners_project(open_server: Callable[[], IncusClient]) -> Callable[[], IncusClient]:
+        def open_it() -> IncusClient:
+            server = in_project(open_server(), project)
+            server.timeout = REQUEST_SECONDS
+            return server
+        return open_it
 
-    return Access(view, open_snapshot_server if snapshot_server else None, None)
+    return Access(view, {kind: in_learners_project(open_server) for kind, open_server in servers.items()}, None)
 
 
 LearnerLook = Callable[[str, Access, "History | None"], Any]

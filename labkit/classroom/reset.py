@@ -18,16 +18,15 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import UsageError
-from ..grading.access import Access
 from ..grading.contract import INSTANCE_PARAM
 from ..grading.engine import Chapter
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..labs import chapter_named
 from ..labs.baseline import baseline_config
-from .observe import in_project
+from .observe import learner_access
 from .projects import update_project
-from .status import RESETS_FILE, ClassInfo, SnapshotServerOnce, journal_of_params
+from .status import RESETS_FILE, ClassInfo, DeclaredServers, journal_of_params
 
 # A line of the resets journal names a learner and an instructor: both bounded, whatever they are.
 NAME_LIMIT = 64
@@ -66,10 +65,8 @@ def plan_reset(client: IncusClient, name: str, learner: str) -> ResetPlan:
 def apply_reset(client: IncusClient, plan: ResetPlan, folder: Path, *, by: str, via: str) -> dict[str, Any]:
     """Reset, rebase, start a new attempt, journal it; returns the journal's entry."""
     project, container = plan.project, plan.params[INSTANCE_PARAM]
-    with SnapshotServerOnce(plan.chapter) as server:
-        opener = server.opener
-        access = Access(in_project(client, project), (lambda: in_project(opener(), project)) if opener else None, None)
-        plan.chapter.reset(access, plan.params)
+    with DeclaredServers(plan.chapter) as servers:
+        plan.chapter.reset(learner_access(client, project, servers.openers), plan.params)
     baseline = rebase(client, project, container)
     journal = journal_of_params(folder, plan.info, plan.learner, plan.chapter, plan.params)
     closed = journal.attempt

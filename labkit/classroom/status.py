@@ -28,7 +28,8 @@ from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..labs import chapter_named
 from ..provision import quotas
-from ..servers import SNAPSHOT_SERVER
+from ..provision.servers import admin_client_for
+from ..servers import Server
 from .info import ClassInfo
 from .members import MEMBER_UNREACHABLE, learner_members, member_down_results, unreachable_members
 from .observe import Unobserved, chapter_look, learner_access, observe_learners, requests_pool
@@ -189,8 +190,8 @@ def class_status(*, client: IncusClient, name: str, folder: Path, snapshot: str 
     for learner in wanted:
         journals.setdefault(learner, journal_for(folder, info, learner, chapter, snapshot))
     histories = {learner: history_of(journals[learner], info.baseline(learner)) for learner in wanted}
-    with SnapshotServerOnce(chapter) as server:
-        accesses = {learner: learner_access(client, info.learners[learner], server.opener) for learner in wanted}
+    with DeclaredServers(chapter) as servers:
+        accesses = {learner: learner_access(client, info.learners[learner], servers.openers) for learner in wanted}
         seen = observe_learners(look, accesses, histories)
     learners = []
     for learner in info.learners:
@@ -242,34 +243,34 @@ def _chapter_of(info: ClassInfo, lab: str | None) -> Chapter:
     return chapter_named(info.lab)
 
 
-class SnapshotServerOnce:
-    """labkit's own client on the snapshot server, for a chapter that needs it: opened on the first
-    learner's look that asks (never for the first chapter), shared by all, closed after the look.
-    A server that cannot be reached makes each learner's look say so (`unobserved`), not the view fail."""
+class DeclaredServers:
+    """labkit's own client on each server the chapter declares: opened on the first learner's look
+    that asks (never for a chapter that declares none), shared by all, closed after the look.  A
+    server that cannot be reached makes each learner's look say so (`unobserved`), not the view fail."""
 
     def __init__(self, chapter: Chapter) -> None:
-        self.needed = chapter.needs_server(SNAPSHOT_SERVER)
-        self.client: IncusClient | None = None
+        self.needs = chapter.needs
+        self.clients: dict[str, IncusClient] = {}
         self.lock = threading.Lock()
 
     @property
-    def opener(self) -> Callable[[], IncusClient] | None:
-        return self._open if self.needed else None
+    def openers(self) -> dict[str, Callable[[], IncusClient]]:
+        return {server.id: self._opener(server) for server in self.needs}
 
-    def _open(self) -> IncusClient:
-        from ..provision.second_server import admin_client
+    def _opener(self, server: Server) -> Callable[[], IncusClient]:
+        def open_it() -> IncusClient:
+            with self.lock:
+                if server.id not in self.clients:
+                    self.clients[server.id] = admin_client_for(server, "default")
+                return self.clients[server.id]
+        return open_it
 
-        with self.lock:
-            if self.client is None:
-                self.client = admin_client("default")
-            return self.client
-
-    def __enter__(self) -> SnapshotServerOnce:
+    def __enter__(self) -> DeclaredServers:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self.client is not None:
-            self.client.close()
+        for client in self.clients.values():
+            client.close()
 
 
 def isolation_warnings(info: ClassInfo, instances: list[dict[str, Any]]) -> tuple[Message, ...]:

@@ -1,16 +1,19 @@
-"""What a chapter's `observe` and `reset` may reach: the main server, the snapshot server, the
-learner's Incus client configuration.  Opened lazily, so the first chapter never pays for the
-second server, and a class view hands each learner an Access limited to their projects."""
+"""What a chapter's `observe` and `reset` may reach: the main server, each server the chapter
+declares (`Chapter.needs`), the learner's Incus client configuration.  Opened lazily, so a chapter
+never pays for a server it does not ask for, and a class view hands each learner an Access limited
+to their projects."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..errors import SnapshotServerMissing
+from ..errors import ServerMissing
+from ..i18n import M
 
 if TYPE_CHECKING:
     from ..incus.client import IncusClient
+    from ..servers import Server
 
 
 @dataclass
@@ -19,25 +22,25 @@ class Access:
 
     # The main server, in the learner's project.
     main: IncusClient
-    # labkit's own view of the snapshot server in the learner's project (the instructor's or
-    # root's, never the learner's remote: a learner could point that one at any server).
-    open_snapshot_server: Callable[[], IncusClient] | None = None
+    # labkit's own view of each declared server in the learner's project, by `Server.id` (the
+    # instructor's or root's, never the learner's remote: a learner could point that one anywhere).
+    servers: dict[str, Callable[[], IncusClient]] = field(default_factory=dict)
     # The learner's client configuration folder (config.yml: their remotes), when readable:
     # None in a class view, where it lives on the learner's side.
     client_config: Path | None = None
-    _snapshot: IncusClient | None = field(default=None, repr=False)
+    _opened: dict[str, IncusClient] = field(default_factory=dict, repr=False)
 
-    def snapshot_server(self) -> IncusClient:
-        if self._snapshot is None:
-            if self.open_snapshot_server is None:
-                from ..i18n import M
-                raise SnapshotServerMissing(M(
-                    "access.no_snapshot_server",
-                    "This lab needs the snapshot server, and none is set up. "
-                    "Run “sudo labkit setup --snapshot-server” (or, on a training server, ask your trainer)."))
-            self._snapshot = self.open_snapshot_server()
-        return self._snapshot
+    def server(self, server: Server) -> IncusClient:
+        """labkit's client on a server the chapter declared, opened on first use."""
+        if server.id not in self._opened:
+            opener = self.servers.get(server.id)
+            if opener is None:
+                raise ServerMissing(M("access.no_server", "This lab needs {server}, and none is set up. "
+                                                          "Run “sudo labkit setup --{id}” (or, on a training server, "
+                                                          "ask your trainer).", server=server.title, id=server.id))
+            self._opened[server.id] = opener()
+        return self._opened[server.id]
 
     def close(self) -> None:
-        if self._snapshot is not None:
-            self._snapshot.close()
+        for client in self._opened.values():
+            client.close()

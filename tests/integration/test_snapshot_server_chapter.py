@@ -29,6 +29,7 @@ from labkit.incus.events import Listener
 from labkit.labs.snapshot_server.steps import CHAPTER
 from labkit.provision.second_server import SnapshotServer
 from labkit.provision.second_server import admin_client as open_snapshot_server
+from labkit.servers import SNAPSHOT_SERVER
 
 from .conftest import delete_instance, incus, labkit, unique
 from .test_snapshot_server import free_port, second, setup_server, token_of
@@ -73,7 +74,7 @@ class Learner:
         self.passed: set[str] = set()
         self.events: list[Event] = []
         self.main = IncusClient(find_endpoint("default", environ={}))
-        self.access = Access(self.main, lambda: open_snapshot_server("default"), conf)
+        self.access = Access(self.main, {SNAPSHOT_SERVER.id: lambda: open_snapshot_server("default")}, conf)
         self.listener = Listener(self.main.endpoint, name, self._seen).start()
 
     def _seen(self, entry: dict) -> None:

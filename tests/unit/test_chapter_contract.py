@@ -171,3 +171,29 @@ def test_a_module_registered_under_another_id_is_refused(monkeypatch: pytest.Mon
     finally:
         CHAPTERS.pop("other-id", None)
         monkeypatch.delenv(EXTRA_CHAPTERS)
+
+
+def test_a_declared_server_is_reached_by_its_declaration_opened_once_and_missing_is_clear() -> None:
+    from labkit.app.session import server_openers
+    from labkit.errors import ServerMissing
+    from labkit.grading.access import Access
+    from labkit.servers import SNAPSHOT_SERVER
+
+    class Client:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    made: list[Client] = []
+    access = Access(main=None, servers={SNAPSHOT_SERVER.id: lambda: made.append(Client()) or made[-1]})
+    assert access.server(SNAPSHOT_SERVER) is access.server(SNAPSHOT_SERVER) and len(made) == 1
+    access.close()
+    assert made[0].closed
+    with pytest.raises(ServerMissing) as missing:
+        Access(main=None).server(SNAPSHOT_SERVER)
+    assert "sudo labkit setup --snapshot-server" in missing.value.render("en")
+    assert "serveur d’instantanés" in missing.value.render("fr")
+    # A session opens only the servers its chapter declares.
+    assert set(server_openers(CHAPTERS["snapshot-server"], "p1")) == {SNAPSHOT_SERVER.id}
+    assert server_openers(CHAPTERS["snapshots"], "p1") == {}

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from ...incus.client import IncusClient
 from ...pools import named_pool
+from ...servers import SNAPSHOT_SERVER
 from .observe import ServerObservation, _addresses, _snapshots, build, read_client
 
 
@@ -49,7 +50,7 @@ def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str,
         return shared
 
     def look(learner: str, access: Any, history: Any) -> ServerObservation:
-        project, view, server = projects[learner], access.main, access.snapshot_server()
+        project, view, server = projects[learner], access.main, access.server(SNAPSHOT_SERVER)
         wide = server_wide(server)
         primary = listed.get((project, container)) if instances is not None else view.instance_or_none(container)
         primary_snapshots = _snapshots(view, container) if primary is not None else []

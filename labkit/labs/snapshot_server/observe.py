@@ -25,6 +25,7 @@ from ...errors import InstanceNotFound, LabkitError
 from ...i18n import M
 from ...incus.client_config import split_address
 from ...incus.timestamps import parse_incus_time
+from ...servers import SNAPSHOT_SERVER
 from ..snapshots.observe import Instance
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ def observe(access: Access, params: dict[str, str]) -> ServerObservation:
 def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
     """Six requests, three on each server, sent together; the learner's config.yml read meanwhile."""
     container = params["container"]
-    main, server = access.main, access.snapshot_server()
+    main, server = access.main, access.server(SNAPSHOT_SERVER)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="labkit-observe2") as pool:
         primary = pool.submit(main.instance_or_none, container)
         primary_snaps = pool.submit(_snapshots, main, container)
@@ -285,7 +286,7 @@ def reset(access: Access, params: dict[str, str]) -> None:
     snapshots and none of the chapter's keys.  The remote and its trust stay (a token is used once)."""
     from ...incus import instances
 
-    container, main, server = params["container"], access.main, access.snapshot_server()
+    container, main, server = params["container"], access.main, access.server(SNAPSHOT_SERVER)
     data = main.instance_or_none(container)
     if data is None:
         raise InstanceNotFound(M("snapsrv.reset.no_instance", "There is no instance “{container}” to reset. Create it "

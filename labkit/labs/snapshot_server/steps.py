@@ -362,7 +362,7 @@ CHAPTER = Chapter(
     steps=tuple(Step(step_id, POINTS[step_id], TITLES[step_id], CHECKS[step_id], NUDGES[step_id],
                      SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
     defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "remote": "incus-snapshot",
-              "learner": LEARNER_NAME},
+              SNAPSHOT_SERVER.trust_param: LEARNER_NAME},
     observe=_observe, reset=_reset, reset_question=RESET_QUESTION,
     notebook="snapshot-server", needs=(SNAPSHOT_SERVER,), retention=Retention(own_snapshot),
     observe_class=_observe_class, untouched=untouched,
