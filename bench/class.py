@@ -37,6 +37,7 @@ GOAL_CREATE_S, GOAL_STATUS_MS = 5.0, 250.0
 sys.path.insert(0, str(ROOT))
 
 from labkit.classroom import create as classroom  # noqa: E402
+from labkit.classroom import destroy as destroying  # noqa: E402
 from labkit.classroom import status as cs  # noqa: E402
 from labkit.classroom.status import class_status  # noqa: E402
 from labkit.incus.client import Endpoint, IncusClient, find_endpoint  # noqa: E402
@@ -154,7 +155,7 @@ def one_size(client: IncusClient, size: int, runs: int, pool: str | None, image:
                               "incus": lambda: run(["incus", "list", "--all-projects", "--format", "csv"])}, runs)
     finally:
         t = time.perf_counter()
-        classroom.destroy(client=client, name=name, folder=spec.folder)
+        destroying.destroy(client=client, name=name, folder=spec.folder)
         destroyed = time.perf_counter() - t
     return {"create": created, "status": statistics.median(samples), "status_max": max(samples), "destroy": destroyed,
             "phases": breakdown, "create_phases": created_phases,

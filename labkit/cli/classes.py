@@ -290,6 +290,7 @@ def report_command(opts: ClassOptions, name: str, html_path: Path | None, csv_pa
 @handles_errors
 def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
     from ..classroom import create as classroom
+    from ..classroom import destroy as destroying
     from ..hub import teardown
 
     folder = opts.folder(name)
@@ -306,7 +307,7 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
                     opts.lang)
         started = time.monotonic()
         teardown.remove_hub(name, folder, progress=opts.tick)  # the hub first: no learner server outlives its project
-        done = classroom.destroy(client=client, name=name, folder=folder, progress=opts.tick)
+        done = destroying.destroy(client=client, name=name, folder=folder, progress=opts.tick)
         teardown.remove_unused_images(client, progress=opts.tick)
     opts.say(M("class.cli.destroyed", "The class “{name}” is gone: {projects} projects and {certificates} "
                                       "certificates removed in {seconds} s.",
