@@ -12,8 +12,7 @@ import fcntl
 import json
 import os
 import threading
-import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,17 +20,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..i18n import M, Message
 from ..paths import state_dir
+from .atomic_file import write_atomically
 from .contract import INSTANCE_PARAM, SNAPSHOT_PARAM, Retention
 from .engine import Baseline, Event, History, Result, Status
+from .event_bounds import bounded, event_key
 
 if TYPE_CHECKING:
     from .contract import InstanceIdentity
 
 FORMAT = 1
-# Per action, the newest this many events are kept.  A learner can cause thousands (snapshots made
-# and deleted in a loop, execs that each change the file), every write rewrites the whole journal,
-# and the checks only need the latest of each kind and the order around the restore.
-KEPT_PER_ACTION = 50
 # Per step, the newest checks (the latest status is what is read; counts live in "attempts").
 KEPT_PER_STEP = 20
 
@@ -308,10 +305,10 @@ class Journal:
         def record(data: dict[str, Any]) -> None:
             nonlocal added
             added = 0
-            seen = {_event_key(e) for e in data["events"]}
+            seen = {event_key(e) for e in data["events"]}
             start = _attempt_start(data)
             for event in events:
-                key = _event_key(event)
+                key = event_key(event)
                 if key in seen or (start is not None and datetime.fromisoformat(event["time"]) < start):
                     continue
                 seen.add(key)
@@ -332,65 +329,9 @@ class Journal:
         return History(frozenset(view.first_pass), view.baseline, view.events)
 
 
-def bounded(events: list[dict[str, Any]], params: dict[str, str], retention: Retention = Retention()
-            ) -> list[dict[str, Any]]:
-    """`events` without the oldest (by time, so a late copy of an old event stays out) of any kind seen more
-    than KEPT_PER_ACTION times; the order of those kept is unchanged.  A kind is an action, with the events
-    the chapter counts apart (`retention.counted_apart`) as a kind of their own, so that a flood of others
-    never pushes them out; and the events the chapter must keep (`retention.always_kept`) always stay."""
-    def kind(event: dict[str, Any]) -> tuple[str, bool]:
-        return event["action"], retention.counted_apart(event, params)
-
-    counts: dict[tuple[str, bool], int] = {}
-    for event in events:
-        counts[kind(event)] = counts.get(kind(event), 0) + 1
-    if all(n <= KEPT_PER_ACTION for n in counts.values()):
-        return events
-    times = [datetime.fromisoformat(e["time"]) for e in events]
-    newest = sorted(range(len(events)), key=lambda i: times[i], reverse=True)
-    kept, taken = set(), dict.fromkeys(counts, 0)
-    for i in newest:
-        if taken[kind(events[i])] < KEPT_PER_ACTION:
-            taken[kind(events[i])] += 1
-            kept.add(i)
-    kept |= retention.always_kept(events, times)
-    return [e for i, e in enumerate(events) if i in kept]
-
-
-def _event_key(event: dict[str, Any]) -> tuple[str, str, str]:
-    return (event["action"], event["time"], json.dumps(event.get("context") or {}, sort_keys=True))
-
-
 def _attempt_start(data: dict[str, Any]) -> datetime | None:
     """When a reset (or a recreated instance) opened this attempt; None for the first one,
     whose journal is created by whoever writes first, often just after the first event."""
     if int(data.get("attempt", 1)) <= 1 or not data.get("started_at"):
         return None
     return datetime.fromisoformat(data["started_at"])
-
-
-def write_atomically(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = _new_private_file(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            # dumps() without indent is the only path to the C encoder (dump() never takes it),
-            # and the journal is rewritten at every check.
-            out.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _new_private_file(path: Path) -> tuple[int, str]:
-    """A new file beside `path`, only its owner may read: what tempfile.mkstemp does, without
-    importing tempfile (and with it shutil, random and seven C extensions) at every check."""
-    while True:
-        tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}"))
-        try:
-            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
-        except FileExistsError:
-            continue

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from labkit.grading.journal import KEPT_PER_ACTION
+from labkit.grading.event_bounds import KEPT_PER_ACTION
 
 from .conftest import ROOT, _require_daemon
 from .test_class import Klass, last_json, running_class

@@ -182,7 +182,8 @@ def test_a_flood_of_events_and_status_changes_leaves_the_journal_bounded(tmp_pat
     the newest of each kind, the latest status of each step and every count, and stays small."""
     from datetime import timedelta
 
-    from labkit.grading.journal import KEPT_PER_ACTION, KEPT_PER_STEP
+    from labkit.grading.event_bounds import KEPT_PER_ACTION
+    from labkit.grading.journal import KEPT_PER_STEP
 
     j = journal(tmp_path / "j.json")
     start = now()
@@ -210,7 +211,7 @@ def test_a_flood_about_other_snapshots_or_later_looks_keeps_the_chapters_own_evi
     from datetime import timedelta
 
     from labkit.grading.engine import FILE_SEEN
-    from labkit.grading.journal import KEPT_PER_ACTION
+    from labkit.grading.event_bounds import KEPT_PER_ACTION
 
     _, _, container, snapshot = IDENTITY
     j = journal(tmp_path / "j.json")
@@ -235,7 +236,7 @@ def test_the_evidence_stays_by_the_chapters_rule_not_the_journals(tmp_path: Path
     from datetime import timedelta
 
     from labkit.grading.engine import FILE_SEEN
-    from labkit.grading.journal import KEPT_PER_ACTION
+    from labkit.grading.event_bounds import KEPT_PER_ACTION
 
     _, _, container, snapshot = IDENTITY
     j = journal(tmp_path / "j.json", Retention())
