@@ -6,12 +6,9 @@ what is missing, so a second run changes nothing and takes seconds.
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Protocol
 
 from ..errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError, UsageError
 from ..grading.contract import INSTANCE_PARAM
@@ -31,47 +28,30 @@ REMOTE_PROBE_SECONDS = 5
 Confirm = Callable[[Message, Message, str], None]
 
 
-@dataclass
-class Phases:
-    """Shows each phase with a spinner (terminal) or a line (pipe), and its duration."""
+class ShowsPhases(Protocol):
+    """How setup's phases are shown (cli/phases.py: a spinner on a terminal, a line on a pipe): passed
+    in by the command line, so this layer neither prints nor picks a console."""
 
-    lang: str
-    rows: list[tuple[str, float, str]] = field(default_factory=list)
+    rows: list[tuple[str, float, str]]  # (title, seconds, detail) of each phase done
 
-    @contextmanager
-    def phase(self, title: Message) -> Iterator[list[Message]]:
-        from rich.console import Console
+    def phase(self, title: Message) -> AbstractContextManager[list[Message]]: ...
 
-        console = Console(stderr=True)
-        notes: list[Message] = []
-        start = time.monotonic()
-        label = title.render(self.lang)
-        if console.is_terminal:
-            with console.status(label + "…"):
-                yield notes
-        else:
-            print(f"… {label}", file=sys.stderr, flush=True)
-            yield notes
-        seconds = time.monotonic() - start
-        detail = " ".join(n.render(self.lang) for n in notes)
-        self.rows.append((label, seconds, detail))
-        print(f"✔ {label} ({Number(seconds).render(self.lang)}\u00a0s){' — ' + detail if detail else ''}",
-              file=sys.stderr, flush=True)
+    def say(self, message: Message) -> None: ...
 
 
 def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bool, yes: bool, lab: str = DEFAULT_LAB,
               container: str | None = None, snapshot: str | None = None, journal: Path | None = None,
-              recorder: bool = True, confirm: Confirm | None = None) -> None:
+              recorder: bool = True, confirm: Confirm | None = None, phases: ShowsPhases) -> None:
     """Bring up the lab instance of the chapter `lab` (its own container name unless one is given).
 
     `confirm(question, refusal, lang)` asks before anything is destroyed (the command line's prompt,
-    passed in: this layer does not print prompts); without it, only `yes` allows a rebuild."""
+    passed in: this layer does not print prompts); without it, only `yes` allows a rebuild.  `phases`
+    shows each phase as it runs."""
     from .session import chapter_params
 
     params = chapter_params(chapter_named(lab), container, snapshot)  # every name checked before any change
     container = params[INSTANCE_PARAM]
     log = (daemon.STATE_DIR if _root() else state_dir()) / "setup.log"
-    phases = Phases(lang)
     with phases.phase(M("setup.phase.incus", "Incus server")) as notes:
         client = _ensure_incus(log, notes, project)
     try:
@@ -109,8 +89,8 @@ def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bo
     finally:
         client.close()
     total = sum(s for _, s, _ in phases.rows)
-    print(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, then open the notebook.",
-            seconds=Number(total)).render(lang), file=sys.stderr)
+    phases.say(M("setup.done", "The lab is ready in {seconds} s: check it with “labkit doctor”, "
+                               "then open the notebook.", seconds=Number(total)))
 
 
 def start_recorder(client: IncusClient, container: str | None = None, *, lab: str = DEFAULT_LAB,

@@ -219,6 +219,7 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
           snapshot_server: bool, snapshot_server_port: int, snapshot_server_dir: Path, snapshot_server_url: str | None,
           snapshot_server_remote: str, stop_it: bool, no_main_listen: bool) -> None:
     from ..app.setup import run_setup
+    from .phases import Phases
 
     if snapshot_server or snapshot_server_url:
         from ..provision import second_server as second
@@ -233,7 +234,8 @@ def setup(opts: Options, image: str | None, recreate: bool, yes: bool, test_tool
 
         ensure_test_tools(STATE_DIR / "setup.log", lambda message: opts.say(message, err=True))
     run_setup(lang=opts.lang, lab=opts.lab, container=opts.container, snapshot=opts.snapshot, project=opts.project,
-              image=image, recreate=recreate, yes=yes, journal=opts.journal, recorder=not no_recorder, confirm=confirm)
+              image=image, recreate=recreate, yes=yes, journal=opts.journal, recorder=not no_recorder, confirm=confirm,
+              phases=Phases(opts.lang))
     if chapter_named(opts.lab).needs_server(SNAPSHOT_SERVER):
         # The lab cannot be done without it: bring it up too (idempotent), or say how.
         from ..provision import second_server as second
