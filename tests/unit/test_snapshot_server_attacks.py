@@ -184,7 +184,7 @@ def test_names_on_the_server_port_are_resolved_a_bounded_number_of_times(monkeyp
     info = {"environment": {"addresses": ["127.0.0.1:55611"]}}
     remotes = {f"r{i}": {"addr": f"https://host{i}.invalid:55611"} for i in range(50)}
     remotes["incus-snapshot"] = {"addr": "https://localhost:55611"}
-    found = snapshot_server_observe._addresses(info, remotes, first="incus-snapshot")
+    found = snapshot_server_observe.server_addresses(info, remotes, first="incus-snapshot")
     assert len(asked) <= MAX_LOOKUPS and asked[0] == "localhost"
     assert "localhost:55611" in found
 

@@ -195,10 +195,10 @@ def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
     main, server = access.main, access.snapshot_server()
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="labkit-observe2") as pool:
         primary = pool.submit(main.instance_or_none, container)
-        primary_snaps = pool.submit(_snapshots, main, container)
+        primary_snaps = pool.submit(instance_snapshots, main, container)
         info = pool.submit(server.server)
         listed = pool.submit(server.request, "GET", "/1.0/instances", params={"recursion": 1})
-        copy_snaps = pool.submit(_snapshots, server, container)
+        copy_snaps = pool.submit(instance_snapshots, server, container)
         certs = pool.submit(server.request, "GET", "/1.0/certificates", params={"recursion": 1}, project=False)
         remotes, fingerprint, error = read_client(access.client_config)
         raw = {
@@ -206,7 +206,7 @@ def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
             "server_instances": listed.result() or [], "copy_snapshots": copy_snaps.result(),
             # The PEM itself is not needed: its fingerprint names it.
             "certificates": [{k: v for k, v in c.items() if k != "certificate"} for c in certs.result() or []],
-            "server_addresses": _addresses(info.result(), remotes, first=params.get("remote")),
+            "server_addresses": server_addresses(info.result(), remotes, first=params.get("remote")),
             "client_remotes": remotes, "client_fingerprint": fingerprint,
         }
         if error is not None:
@@ -214,7 +214,8 @@ def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
     return raw
 
 
-def _snapshots(client: IncusClient, name: str) -> list[dict[str, Any]]:
+def instance_snapshots(client: IncusClient, name: str) -> list[dict[str, Any]]:
+    """The instance's snapshots as the API lists them; [] when there is no such instance."""
     try:
         return client.snapshots(name)
     except LabkitError:  # no such instance (404): no snapshots
@@ -252,7 +253,7 @@ def _addr(entry: dict[str, Any] | None) -> str:
     return addr if isinstance(addr, str) else ""
 
 
-def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None, first: str | None = None) -> list[str]:
+def server_addresses(info: dict[str, Any], remotes: dict[str, Any] | None, first: str | None = None) -> list[str]:
     """The server's addresses, plus each learner remote's host:port that resolves to one of them
     (a remote added as localhost:8444 is the same server as 127.0.0.1:8444).  At most
     MAX_LOOKUPS names are resolved, the remote named `first` (the chapter's) first."""
