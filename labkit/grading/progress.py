@@ -31,7 +31,8 @@ def attempt_report(chapter: Chapter, attempt: Attempt) -> dict[str, Any]:
             "steps": rows}
 
 
-def _duration(seconds: int | None) -> str:
+def format_duration(seconds: int | None) -> str:
+    """A duration as reports show it (“12 min 05 s”, a no-break space before each unit), “—” when there is none."""
     if seconds is None:
         return "—"
     minutes, secs = divmod(seconds, 60)
@@ -46,7 +47,7 @@ def report_table(chapter: Chapter, data: dict[str, Any], lang: str) -> str:
     for row in data["steps"]:
         status = WORDS[Status(row["status"])].render(lang) if row["status"] else NEVER.render(lang)
         table.append([titles[row["id"]], status, f"{row['points']}/{row['possible']}",
-                      _duration(row["seconds_to_pass"]), str(row["checks"]), str(row["hints"])])
+                      format_duration(row["seconds_to_pass"]), str(row["checks"]), str(row["hints"])])
     widths = [max(len(r[i]) for r in table) for i in range(len(HEADERS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
