@@ -14,7 +14,7 @@ from typing import Iterator
 
 import pytest
 
-from labkit.incus.client import parse_incus_time
+from labkit.incus.timestamps import parse_incus_time
 
 from .conftest import _require_daemon
 from .test_class import Klass, admin, labkit_class, running_class

@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 from ...errors import LabkitError
 from ...i18n import Message
-from ...incus.client import FileInfo, IncusClient, parse_incus_time
+from ...incus.client import FileInfo, IncusClient
+from ...incus.timestamps import parse_incus_time
 from ...pools import concurrently, named_pool
 from ..baseline import BASELINE_GENERATION, BASELINE_UUID
 
