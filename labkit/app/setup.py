@@ -18,7 +18,6 @@ from ..grading.contract import INSTANCE_PARAM
 from ..i18n import M, Message, Number
 from ..incus import instances
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
-from ..incus.instances import wait_until_booted  # noqa: F401 - for scripts and tests
 from ..labs import DEFAULT_LAB, chapter_named
 from ..labs.baseline import record_baseline
 from ..paths import state_dir

@@ -21,8 +21,8 @@ from typing import Iterator
 
 import pytest
 
-from labkit.app.setup import wait_until_booted
 from labkit.incus.client import SYSTEM_SOCKET
+from labkit.incus.instances import wait_until_booted
 from labkit.provision.daemon import daemon_answers
 
 ROOT = Path(__file__).resolve().parents[2]
