@@ -20,10 +20,11 @@ from ..errors import SetupError, SnapshotServerMissing, UsageError
 from ..i18n import M, Message
 from ..incus import certs
 from ..incus.client import IncusClient
+from ..keys import CLASS_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 from ..provision.second_server import LEARNER_REMOTE_FILE
 from ..servers import SNAPSHOT_SERVER
 from .projects import delete_project, ensure_project
-from .spec import CLASS_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY, ClassSpec
+from .spec import ClassSpec
 
 # The remote's name the chapters teach (docs/second-lab-facts.md), in the line the learner runs.
 REMOTE = "incus-snapshot"

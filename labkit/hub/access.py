@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import socket
 
-from ..classroom.spec import LISTEN_KEY, LISTEN_OWNER_KEY
 from ..errors import IncusRequestFailed, SetupError
 from ..i18n import M
 from ..incus.client import IncusClient
+from ..keys import LISTEN_KEY, LISTEN_OWNER_KEY
 
 
 def free_port(host: str = "127.0.0.1") -> int:

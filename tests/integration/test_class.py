@@ -30,7 +30,9 @@ import pytest
 
 from labkit.app.session import Session
 from labkit.classroom import create as classroom
+from labkit.classroom.spec import ClassSpec, numbered_learners
 from labkit.errors import SetupError
+from labkit.i18n import M
 from labkit.incus import certs
 from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient
 from labkit.incus.remote_transport import transport_for
@@ -431,12 +433,12 @@ def test_a_failure_midway_can_be_completed_or_removed(tmp_path: Path, monkeypatc
 
     def fails_for_learner02(client, spec, state, learner, *args):
         if learner == "learner02":
-            raise SetupError(classroom.M("test.boom", "simulated failure"))
+            raise SetupError(M("test.boom", "simulated failure"))
         return real(client, spec, state, learner, *args)
 
     try:
         for name in names:
-            spec = classroom.ClassSpec(name, classroom.numbered_learners(2), tmp_path / name)
+            spec = ClassSpec(name, numbered_learners(2), tmp_path / name)
             with admin() as client:
                 monkeypatch.setattr(classroom, "_ensure_learner", fails_for_learner02)
                 with pytest.raises(SetupError) as err:

@@ -22,7 +22,7 @@ from typing import Iterator
 import pytest
 
 from labkit.classroom.second_server import REMOTE_FILE
-from labkit.classroom.spec import CLASS_KEY, LAB_KEY, TRUST_KEY
+from labkit.keys import CLASS_KEY, LAB_KEY, TRUST_KEY
 from labkit.provision.second_server import SnapshotServer
 
 from .conftest import ROOT, _require_daemon, unique
