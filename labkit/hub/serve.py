@@ -109,7 +109,7 @@ def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Call
 
 
 def class_info(client: IncusClient, cls: str):
-    from ..classroom.status import ClassInfo
+    from ..classroom.info import ClassInfo
 
     return ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1},
                                                        project=False) or [])

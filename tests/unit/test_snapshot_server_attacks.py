@@ -26,8 +26,8 @@ import pytest
 
 from labkit.grading.engine import Status
 from labkit.incus.client_config import LIMIT as CLIENT_FILE_LIMIT
+from labkit.labs.snapshot_server.keys import pattern_problem
 from labkit.labs.snapshot_server.observe import MAX_LOOKUPS, read_client
-from labkit.labs.snapshot_server.steps import pattern_problem
 
 from .test_snapshot_server_checks import ORDER, instance_of, load, migrated, run
 

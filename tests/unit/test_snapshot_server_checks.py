@@ -16,8 +16,9 @@ import pytest
 
 from labkit.grading.engine import Event, History, Status, grade
 from labkit.labs import CHAPTERS
+from labkit.labs.snapshot_server.keys import pattern_problem
 from labkit.labs.snapshot_server.observe import build, same_address
-from labkit.labs.snapshot_server.steps import CHAPTER, pattern_problem
+from labkit.labs.snapshot_server.steps import CHAPTER
 from labkit.servers import SNAPSHOT_SERVER
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "snapshot-server"
