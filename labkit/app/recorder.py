@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
 def _forget(config: Config, config_path: Path) -> None:
     """The instance is gone: nothing to start at the next boot.  (The log stays, for the curious.)"""
     config_path.unlink(missing_ok=True)
-    from ..provision import recorder_service  # only now: it brings the HTTP client's module along
+    from . import recorder_service  # only now: it brings the HTTP client's module along
 
     recorder_service.disable_unit(config.project, config.container)
 
