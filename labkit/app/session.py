@@ -6,6 +6,7 @@ them knows which chapter it runs.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,11 +126,10 @@ class Session:
 
 def _snapshot_server_opener(project: str, lean_reads: bool = False):
     def open_it() -> IncusClient:
-        from ..provision.second_server import admin_client
+        from ..provision.second_server import admin_client  # only for a chapter that needs the snapshot server
         return admin_client(project, lean_reads=lean_reads)
     return open_it
 
 
 def _client_config() -> Path | None:
-    import os
     return Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
