@@ -5,6 +5,7 @@ verified, 2 the environment is unusable or the arguments are wrong.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -163,10 +164,7 @@ def reset(opts: Options, yes: bool) -> None:
 @click.pass_obj
 @handles_errors
 def record(opts: Options, stop_it: bool) -> None:
-    import os
-
     from ..app import recorder_service
-    from ..errors import UsageError as _UsageError
 
     session = opts.session()
     if stop_it:
@@ -177,7 +175,7 @@ def record(opts: Options, stop_it: bool) -> None:
                         container=session.container))
         return
     if session.endpoint.remote is not None:
-        raise _UsageError(M("cli.record.remote", "The event recorder works with a local Incus socket only; with a "
+        raise UsageError(M("cli.record.remote", "The event recorder works with a local Incus socket only; with a "
                                                  "remote server, keep “labkit watch” running or use the notebook."))
     config, _ = recorder_service.write_config(session.endpoint, session.chapter.id, session.params,
                                               session.journal.path or Path(os.devnull))

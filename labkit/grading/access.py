@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import SnapshotServerMissing
+from ..i18n import M
 
 if TYPE_CHECKING:
     from ..incus.client import IncusClient
@@ -30,7 +31,6 @@ class Access:
     def snapshot_server(self) -> IncusClient:
         if self._snapshot is None:
             if self.open_snapshot_server is None:
-                from ..i18n import M
                 raise SnapshotServerMissing(M(
                     "access.no_snapshot_server",
                     "This lab needs the snapshot server, and none is set up. "

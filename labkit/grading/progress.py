@@ -6,6 +6,7 @@ from typing import Any
 from ..i18n import M
 from .engine import Chapter, Status
 from .journal import Attempt
+from .render import WORDS
 
 HEADERS = (M("report.step", "Step"), M("report.status", "Status"), M("report.points", "Points"),
            M("report.time", "Time to pass"), M("report.attempts", "Checks"), M("report.hints", "Hints"))
@@ -40,8 +41,6 @@ def format_duration(seconds: int | None) -> str:
 
 
 def report_table(chapter: Chapter, data: dict[str, Any], lang: str) -> str:
-    from .render import WORDS
-
     titles = {s.id: s.title.render(lang) for s in chapter.steps}
     table = [[h.render(lang) for h in HEADERS]]
     for row in data["steps"]:
