@@ -257,7 +257,7 @@ class SnapshotServerOnce:
         return self._open if self.needed else None
 
     def _open(self) -> IncusClient:
-        from ..provision.second_server import admin_client
+        from ..provision.second_server import admin_client  # a lab with a snapshot server only
 
         with self.lock:
             if self.client is None:

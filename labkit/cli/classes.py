@@ -17,12 +17,16 @@ import click
 
 from ..classroom.progress import DEFAULT_STUCK_MINUTES
 from ..errors import UsageError
+from ..grading.render import dumps
 from ..i18n import M, Message, Number, normalise_language
 from ..keys import ROLE_KEY, WORKSPACE_KEY
 from ..terminal import terminal
 from .errors import confirm, handles_errors
 from .localized import Group, argument, option
 from .signals import interrupt_on
+
+# Every `labkit` command loads this module (cli/main.py registers its group): each class command imports
+# the classroom/ and hub/ modules it uses when it runs.
 
 
 @dataclass
@@ -194,7 +198,6 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
                    stuck_minutes: float) -> None:
     from ..classroom import report as views
     from ..classroom import status as cs
-    from ..grading.render import dumps
 
     stuck_after = timedelta(minutes=stuck_minutes)
 

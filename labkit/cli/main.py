@@ -26,6 +26,8 @@ from .lab import lab_command
 from .localized import Root, argument, option, use_language
 from .signals import interrupt_on
 
+# Each command imports what only it uses when it runs (setup, doctor, the recorder, the notebooks' tools):
+# `labkit --help`, and a check through click, load none of them.
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
