@@ -37,7 +37,7 @@ from labkit.incus import certs
 from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient
 from labkit.incus.remote_transport import transport_for
 
-from .conftest import ROOT, _require_daemon, unique
+from .conftest import ROOT, require_daemon, unique
 
 pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
@@ -153,7 +153,7 @@ def running_class(root: Path, *options: str) -> Iterator[Klass]:
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
-    _require_daemon()
+    require_daemon()
     with running_class(tmp_path_factory.mktemp("classes"), "--learners", "3") as made:
         yield made
 
@@ -403,7 +403,7 @@ def test_destroy_asks_then_leaves_nothing_behind(klass: Klass):
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path):
-    _require_daemon()
+    require_daemon()
     name = unique("lkc")
     before = inventory(name)
     done = labkit_class("--dir", str(tmp_path), "create", name, "--learners", "2", "--dry-run")
@@ -413,7 +413,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path):
 
 
 def test_a_project_of_someone_else_is_refused(tmp_path: Path):
-    _require_daemon()
+    require_daemon()
     name = unique("lkc")
     subprocess.run(["incus", "project", "create", f"{name}-learner02"], check=True, capture_output=True)
     try:
@@ -426,7 +426,7 @@ def test_a_project_of_someone_else_is_refused(tmp_path: Path):
 
 
 def test_a_failure_midway_can_be_completed_or_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    _require_daemon()
+    require_daemon()
     names = [unique("lkc"), unique("lkc")]
     before = [inventory(name) for name in names]
     real = classroom._ensure_learner
