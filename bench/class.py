@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from labkit.classroom import create as classroom  # noqa: E402
 from labkit.classroom import destroy as destroying  # noqa: E402
 from labkit.classroom import status as cs  # noqa: E402
+from labkit.classroom.spec import ClassSpec, numbered_learners  # noqa: E402
 from labkit.classroom.status import class_status  # noqa: E402
 from labkit.incus.client import Endpoint, IncusClient, find_endpoint  # noqa: E402
 from labkit.labs import DEFAULT_LAB  # noqa: E402
@@ -129,7 +130,7 @@ def create_phases() -> tuple[dict[str, tuple[int, float]], Callable[[], None]]:
 def one_size(client: IncusClient, size: int, runs: int, pool: str | None, image: str | None, folder: Path,
              settle: float = 5.0, targets: tuple[str, ...] = (), lab: str = DEFAULT_LAB) -> dict[str, float]:
     name = f"lkc-bench-{uuid.uuid4().hex[:6]}"
-    spec = classroom.ClassSpec(name, classroom.numbered_learners(size), folder / name, image=image, pool=pool,
+    spec = ClassSpec(name, numbered_learners(size), folder / name, image=image, pool=pool,
                                targets=targets, lab=lab)
     created_phases, restore = create_phases()
     start = time.perf_counter()

@@ -25,7 +25,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.app.setup import wait_until_booted  # noqa: E402
+from labkit.incus.instances import wait_until_booted  # noqa: E402
 from labkit.labs.snapshots.steps import CHAPTER, COMMANDS  # noqa: E402
 
 TARGET = 1.5

@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from labkit.app import recorder_service  # noqa: E402
-from labkit.app.setup import start_recorder, wait_until_booted  # noqa: E402
+from labkit.app.setup import start_recorder  # noqa: E402
 from labkit.incus.client import IncusClient, find_endpoint  # noqa: E402
+from labkit.incus.instances import wait_until_booted  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .i18n import normalise_language
+
 GLOBAL_OPTIONS = ("--lang", "--lab", "--container", "--snapshot", "--project", "--journal")
 CHECK_FLAGS = {"--json": "as_json", "--verbose": "verbose", "-v": "verbose"}
 
@@ -58,8 +60,6 @@ def parse_check(argv: list[str]) -> dict[str, Any] | None:
             steps.append(arg)
     if options.get("--lang", "en") not in ("fr", "en"):
         return None
-    from .i18n import normalise_language
-
     journal = options.get("--journal")
     return {"lang": normalise_language(options.get("--lang")), "lab": options.get("--lab"),
             "container": options.get("--container"), "snapshot": options.get("--snapshot"),

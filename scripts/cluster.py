@@ -175,7 +175,7 @@ class Cluster:
 
     def kill(self, member: Member) -> None:
         """A member going away without warning: SIGKILL to its daemon (its instances keep running)."""
-        if member.pid and _alive(member.pid):
+        if member.pid and process_alive(member.pid):
             os.kill(member.pid, signal.SIGKILL)
             _wait_gone(member.pid, 10)
 
@@ -221,7 +221,7 @@ class Cluster:
     def down(self, shutdown_timeout: float = 60) -> list[str]:
         """Remove everything, whatever state it is in; returns what could not be removed (empty: all gone)."""
         problems: list[str] = []
-        live = [m for m in self.members if m.pid and _alive(m.pid)]
+        live = [m for m in self.members if m.pid and process_alive(m.pid)]
         if live and len(live) < len(self.members):
             # A member killed by a test: bring it back first, or the others' shutdown waits for a
             # quorum that is gone (80 s here with one of three dead) and its instances stay up.
@@ -247,7 +247,7 @@ class Cluster:
         # found by our folder in their command line, and everything under them.
         for pid in _ours(self.root) + [m.pid for m in self.members if m.pid]:
             for child in [pid, *_descendants(pid)]:
-                if _alive(child):
+                if process_alive(child):
                     os.kill(child, signal.SIGKILL)
         for m in self.members:
             for pid in run("ip", "netns", "pids", m.netns, check=False).stdout.split():
@@ -275,7 +275,8 @@ class Cluster:
         return {"namespaces": [n for n in run("ip", "netns", "list").stdout.split() if self.id in n],
                 "links": [line for line in run("ip", "-o", "link").stdout.splitlines() if f"lkc{self.id}" in line],
                 "mounts": _mounts_under(self.root),
-                "processes": [str(p) for p in _ours(self.root) + [m.pid for m in self.members if m.pid] if _alive(p)],
+                "processes": [str(p) for p in _ours(self.root) + [m.pid for m in self.members if m.pid]
+                              if process_alive(p)],
                 "folder": [self.root] if os.path.exists(self.root) else []}
 
 
@@ -291,7 +292,7 @@ def _free_subnet() -> str:
     raise RuntimeError("no free 10.213.X.0/24 subnet")
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -301,7 +302,7 @@ def _alive(pid: int) -> bool:
 
 def _wait_gone(pid: int | None, seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    while pid and _alive(pid) and time.monotonic() < deadline:
+    while pid and process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

@@ -22,9 +22,9 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from labkit.app.setup import wait_until_booted  # noqa: E402
 from labkit.incus.client import IncusClient  # noqa: E402
 from labkit.incus.events import Listener  # noqa: E402
+from labkit.incus.instances import wait_until_booted  # noqa: E402
 from labkit.labs.snapshots.observe import observe  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "observations"

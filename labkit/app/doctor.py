@@ -7,8 +7,11 @@ from typing import Any
 from ..errors import IncusUnavailable, LabkitError
 from ..i18n import M, Message
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
+from ..provision import daemon
+from ..provision import second_server as second
 from ..provision.image import local_images
 from ..terminal import terminal
+from . import recorder_service
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,7 @@ def _instance(client: IncusClient, container: str) -> Check:
 def _recorder(project: str, container: str) -> Check:
     """Not required: without it the checks work, but steps done in a terminal and checked
     only at the end cannot all be proven."""
-    from .recorder_service import status
-
-    found = status(project, container)
+    found = recorder_service.status(project, container)
     if not found.running:
         return Check("recorder", False, M("doctor.recorder.stopped", "The event recorder is not running: "
                                                                      "steps done in a terminal are proven "
@@ -118,9 +119,6 @@ def _recorder(project: str, container: str) -> Check:
 
 def _snapshot_server() -> list[Check]:
     """Only when the lab has one (started by `setup --snapshot-server`, or named by URL); not required."""
-    from ..provision import daemon
-    from ..provision import second_server as second
-
     named = second.configured(daemon.STATE_DIR)
     server = second.local_server()
     if named is None and not server.incus_dir.exists():

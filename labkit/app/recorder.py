@@ -38,6 +38,7 @@ from ..grading.engine import EXEC_ENDED, FILE_SEEN
 from ..grading.journal import Journal
 from ..incus.events import journal_entry
 from ..incus.timestamps import parse_incus_time, parse_modified
+from ..labs import CHAPTERS
 from .recorder_config import Config, State, files_for
 
 # Moments after which the file is worth a look: the end of an exec or shell (where the
@@ -76,8 +77,6 @@ class Stopped(BaseException):
 def _retention(lab: str) -> Retention:
     """The chapter's journal retention (its checks and their I/O are not loaded with it); a lab this
     labkit no longer knows keeps the default bound."""
-    from ..labs import CHAPTERS
-
     return CHAPTERS[lab].retention if lab in CHAPTERS else Retention()
 
 
@@ -352,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 def _forget(config: Config, config_path: Path) -> None:
     """The instance is gone: nothing to start at the next boot.  (The log stays, for the curious.)"""
     config_path.unlink(missing_ok=True)
-    from ..provision import recorder_service  # only now: it brings the HTTP client's module along
+    from . import recorder_service  # only now: it brings the HTTP client's module along
 
     recorder_service.disable_unit(config.project, config.container)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..grading.contract import INSTANCE_PARAM
 from ..incus.client import Endpoint
 from ..paths import state_dir
+from ..provision.daemon import systemd_is_init
 from .recorder_config import Config, Watch, files_for
 
 UNIT = "labkit-recorder"
@@ -62,7 +63,7 @@ def status(project: str, container: str, environ: dict[str, str] | None = None) 
     since = state.get("started_at")
     return RecorderStatus(pid is not None, pid, datetime.fromisoformat(since) if since else None,
                           bool(state.get("connected")), int(state.get("events", 0)), int(state.get("sightings", 0)),
-                          log, unit_name(project, container) if _systemd() else None)
+                          log, unit_name(project, container) if systemd_is_init() else None)
 
 
 def _recorder_pid(pid_path: Path, config: Path) -> int | None:
@@ -93,7 +94,7 @@ def ensure_running(endpoint: Endpoint, lab: str, params: dict[str, str], journal
         return current
     if current.running:
         stop(project, container)  # its journal or socket changed: start it afresh
-    if _systemd():
+    if systemd_is_init():
         _start_unit(project, container, config)
         started = _wait_connected(project, container, wait)
         if started.running:
@@ -148,7 +149,7 @@ def _wait_connected(project: str, container: str, wait: float) -> RecorderStatus
 
 
 def disable_unit(project: str, container: str, now: bool = False) -> None:
-    if _systemd():
+    if systemd_is_init():
         _systemctl("disable", *(["--now"] if now else []), unit_name(project, container))
 
 
@@ -166,16 +167,10 @@ def stop(project: str, container: str, wait: float = 5.0) -> bool:
 
 
 # -- systemd ---------------------------------------------------------------
-def _systemd() -> bool:
-    from ..provision.daemon import systemd_is_init
-
-    return systemd_is_init()
-
-
 def unit_name(project: str, container: str) -> str:
     # Instance and project names hold no "/" or spaces (names.py); systemd-escape does the rest.
     escaped = subprocess.run(["systemd-escape", f"{project}--{container}"], capture_output=True, text=True,
-                             check=False).stdout.strip() if _systemd() else f"{project}--{container}"
+                             check=False).stdout.strip() if systemd_is_init() else f"{project}--{container}"
     return f"{UNIT}@{escaped}.service"
 
 

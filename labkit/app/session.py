@@ -6,6 +6,7 @@ them knows which chapter it runs.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -134,5 +135,4 @@ def server_openers(chapter: Chapter, project: str, lean_reads: bool = False) -> 
 
 
 def _client_config() -> Path | None:
-    import os
     return Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")

@@ -11,17 +11,23 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..errors import IncusAccessDenied, IncusUnavailable, LabkitError, SetupError, UsageError
+from ..grading import journal as journal_mod
 from ..grading.contract import INSTANCE_PARAM
 from ..i18n import M, Message, Number
 from ..incus import instances
 from ..incus.client import ADMIN_GROUP, IncusClient, find_endpoint
-from ..incus.instances import wait_until_booted  # noqa: F401 - for scripts and tests
-from ..labs import DEFAULT_LAB, chapter_named
+from ..labs import CHAPTERS, DEFAULT_LAB, chapter_named
 from ..labs.baseline import record_baseline
 from ..paths import state_dir
 from ..provision import daemon
-from ..provision.image import REMOTE_IMAGE, find_image, local_images
+from ..provision.aptsources import find_debian_mirror, own_codename
+from ..provision.image import LOCAL_ALIAS_PREFIX, REMOTE_IMAGE, find_image, import_image, local_images
+from ..provision.image_build import build_debian_image, default_cache_dir
+from ..provision.install import detect_distro, incus_install_plan, install_packages, is_root
 from ..provision.storage import ensure_root_disk, ensure_storage
+from .recorder_config import Watch
+from .recorder_service import ensure_running
+from .session import chapter_params
 
 REMOTE_PROBE_SECONDS = 5
 # confirm(question, refusal, lang): returns when the user agrees, raises UsageError(refusal) otherwise.
@@ -47,11 +53,9 @@ def run_setup(*, lang: str, project: str | None, image: str | None, recreate: bo
     `confirm(question, refusal, lang)` asks before anything is destroyed (the command line's prompt,
     passed in: this layer does not print prompts); without it, only `yes` allows a rebuild.  `phases`
     shows each phase as it runs."""
-    from .session import chapter_params
-
     params = chapter_params(chapter_named(lab), container, snapshot)  # every name checked before any change
     container = params[INSTANCE_PARAM]
-    log = (daemon.STATE_DIR if _root() else state_dir()) / "setup.log"
+    log = (daemon.STATE_DIR if is_root() else state_dir()) / "setup.log"
     with phases.phase(M("setup.phase.incus", "Incus server")) as notes:
         client = _ensure_incus(log, notes, project)
     try:
@@ -101,12 +105,6 @@ def start_recorder(client: IncusClient, container: str | None = None, *, lab: st
     It records for the other labs on the same instance too (their default params and journals): a
     learner who set up the first lab and goes on with the second in a terminal has its copy's
     `instance-migrated` event, which only a listener sees, recorded as well."""
-    from ..grading import journal as journal_mod
-    from ..labs import CHAPTERS
-    from .recorder_config import Watch
-    from .recorder_service import ensure_running
-    from .session import chapter_params
-
     params = chapter_params(chapter_named(lab), container, snapshot)
     path = journal or journal_mod.default_path(lab, client.project, params[INSTANCE_PARAM])
     others = () if journal is not None else tuple(
@@ -121,12 +119,6 @@ def start_recorder(client: IncusClient, container: str | None = None, *, lab: st
         raise SetupError(M("setup.recorder.failed", "The event recorder did not start "
                                                     "listening. Its log is {log}.", log=str(status.log)))
     return M("setup.recorder.running", "running (PID {pid}, log in {log}).", pid=status.pid, log=str(status.log))
-
-
-def _root() -> bool:
-    from ..provision.install import is_root
-
-    return is_root()
 
 
 def _root_or_admin(client: IncusClient) -> bool:
@@ -148,7 +140,7 @@ def _ensure_incus(log: Path, notes: list[Message], project: str | None) -> Incus
         raise
     except IncusUnavailable:
         client.close()
-    if not _root():
+    if not is_root():
         raise SetupError(M("setup.not_root", "No usable Incus server was found, and installing one needs root. "
                                              "Run “sudo labkit setup” (or “sudo .venv/bin/labkit setup”), then "
                                              "add yourself to the “{group}” group with "
@@ -166,8 +158,6 @@ def _ensure_incus(log: Path, notes: list[Message], project: str | None) -> Incus
 
 
 def _install(log: Path) -> None:
-    from ..provision.install import detect_distro, incus_install_plan, install_packages
-
     install_packages(incus_install_plan(detect_distro()), log)
 
 
@@ -188,16 +178,12 @@ def _ensure_image(client: IncusClient, image: str | None, log: Path, notes: list
 
 
 def _local_debian_image(client: IncusClient, log: Path, notes: list[Message]) -> str:
-    from ..provision.aptsources import find_debian_mirror, own_codename
-    from ..provision.image import LOCAL_ALIAS_PREFIX, import_image
-    from ..provision.image_build import build_debian_image, default_cache_dir
-
     suite = own_codename()
     alias = f"{LOCAL_ALIAS_PREFIX}debian-{suite}"
     if alias in local_images(client):
         notes.append(M("setup.image.cached", "{alias} (already imported).", alias=alias))
         return alias
-    if not _root():
+    if not is_root():
         raise SetupError(M("setup.image.needs_root", "No image server answers and building the local Debian "
                                                      "image needs root: run “sudo labkit setup” once."))
     meta, rootfs = build_debian_image(find_debian_mirror(), suite, default_cache_dir(suite), log)

@@ -20,13 +20,7 @@ from ..errors import IncusRequestFailed, LabkitError, SetupError, UsageError
 from ..i18n import M, Message, Number
 from ..incus import certs, instances
 from ..incus.client import IncusClient
-from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID, baseline_config
-from ..provision import quotas
-from ..provision.image import default_image
-from ..provision.storage import default_pool, ensure_root_disk
-from . import second_server
-from .projects import ensure_project, update_project
-from .spec import (  # noqa: F401 - the class's definitions, re-exported for its callers
+from ..keys import (
     CERT_KEY,
     CLASS_KEY,
     CONTAINER_KEY,
@@ -39,16 +33,14 @@ from .spec import (  # noqa: F401 - the class's definitions, re-exported for its
     LISTEN_OWNER_KEY,
     ROLE_KEY,
     TRUST_KEY,
-    ClassSpec,
-    Limits,
-    default_folder,
-    numbered_learners,
-    parse_size,
-    read_roster,
-    spec_for,
-    validate_class_name,
-    validate_learners,
 )
+from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID, baseline_config
+from ..provision import quotas
+from ..provision.image import default_image
+from ..provision.storage import default_pool, ensure_root_disk
+from . import second_server
+from .projects import ensure_project, update_project
+from .spec import ClassSpec
 
 GOLDEN = "golden"
 WORKERS = 8

@@ -12,10 +12,10 @@ from typing import Any
 from ..errors import LabkitError, SetupError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
+from ..keys import LISTEN_KEY, LISTEN_OWNER_KEY, ROLE_KEY
 from . import second_server
 from .create import WORKERS, Progress, read_state
 from .projects import delete_project, update_project
-from .spec import LISTEN_KEY, LISTEN_OWNER_KEY, ROLE_KEY
 
 
 @dataclass

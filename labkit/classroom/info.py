@@ -10,10 +10,10 @@ from ..errors import UsageError
 from ..grading.contract import INSTANCE_PARAM, SNAPSHOT_PARAM
 from ..grading.engine import Baseline, Chapter
 from ..i18n import M
+from ..keys import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 from ..labs import DEFAULT_LAB, chapter_named
 from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
 from ..servers import SNAPSHOT_SERVER
-from .spec import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 
 
 @dataclass(frozen=True)

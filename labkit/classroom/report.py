@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from ..grading.engine import Result, Status
-from ..grading.progress import _duration
+from ..grading.progress import format_duration
 from ..grading.render import HINT, SYMBOLS, WORDS, colon
 from ..i18n import M, Message
 from ..terminal import terminal
@@ -80,7 +80,7 @@ def now_cells(status: ClassStatus, ls: LearnerStatus, lang: str) -> list[str]:
     if progress.step is None:
         return [NOW_DONE.render(lang), ""]
     index = status.index(progress.step)
-    took = _duration(progress.seconds(status.taken_at)) if progress.since else ""
+    took = format_duration(progress.seconds(status.taken_at)) if progress.since else ""
     return [f"{index + 1}. {status.chapter.steps[index].title.render(lang)}",
             STUCK_CELL.bind(duration=took).render(lang) if progress.stuck else took]
 
@@ -95,7 +95,7 @@ def stuck_lines(status: ClassStatus, lang: str, render: Callable[[Message, str],
             message = progress.failure.message if progress.failure else ""
             step = status.chapter.step(progress.step).title
             lines.append(render(STUCK.bind(learner=ls.learner, step=step, message=message,
-                                           duration=_duration(progress.seconds(status.taken_at))), lang))
+                                           duration=format_duration(progress.seconds(status.taken_at))), lang))
     return lines
 
 

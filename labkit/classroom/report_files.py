@@ -17,7 +17,7 @@ from typing import Any
 
 from ..grading.engine import Result, Status
 from ..grading.journal import Journal
-from ..grading.progress import _duration
+from ..grading.progress import format_duration
 from ..grading.render import HINT, HTML_COLOURS, colon
 from ..i18n import M, Message
 from .progress import NOT_STARTED
@@ -118,7 +118,7 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
         for step, result, sym in zip(status.chapter.step_ids, ls.results, ls.shown()):
             fg, bg = COLOURS[sym]
             took = times[ls.learner][step]
-            detail = f"<small>{esc(_duration(took))}</small>" if took is not None else ""
+            detail = f"<small>{esc(format_duration(took))}</small>" if took is not None else ""
             cells.append(f'<td class="cell {CLASSES[sym]}" style="color:{fg};background:{bg}" '
                          f'title="{esc(result.message.render(lang))}">'
                          f'<span class="sym" aria-hidden="true">{sym}</span>{esc(names[sym])}{detail}</td>')
@@ -126,7 +126,7 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
         where = "".join(f"<td>{esc(cell)}</td>" for cell in member_cell(status, ls.learner, lang))
         body.append(f'<tr><th scope="row">{esc(ls.learner)}</th>{where}{"".join(cells)}'
                     f'<td class="score">{ls.score.earned}/{ls.score.possible}</td>'
-                    f'<td>{esc(_duration(total)) if total is not None else "—"}</td></tr>')
+                    f'<td>{esc(format_duration(total)) if total is not None else "—"}</td></tr>')
     passed_row = "".join(f"<td>{status.counts(step).get('✔', 0)}/{len(status.learners)}</td>"
                          for step in status.chapter.step_ids)
     legend = "".join(f'<span style="color:{COLOURS[sym][0]};background:{COLOURS[sym][1]}">'

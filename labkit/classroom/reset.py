@@ -24,9 +24,10 @@ from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..labs import chapter_named
 from ..labs.baseline import baseline_config
+from .info import ClassInfo
 from .observe import learner_access
 from .projects import update_project
-from .status import RESETS_FILE, ClassInfo, DeclaredServers, journal_of_params
+from .status import RESETS_FILE, DeclaredServers, journal_of_params
 
 # A line of the resets journal names a learner and an instructor: both bounded, whatever they are.
 NAME_LIMIT = 64

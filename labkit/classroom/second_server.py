@@ -11,6 +11,7 @@ project on the main server (TRUST_KEY) and hands the chapter as its `learner` pa
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,21 @@ from ..errors import SetupError, SnapshotServerMissing, UsageError
 from ..i18n import M, Message
 from ..incus import certs
 from ..incus.client import IncusClient
-from ..provision.second_server import LEARNER_REMOTE_FILE
+from ..keys import CLASS_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
+from ..labs import chapter_named
+from ..provision import daemon
+from ..provision.second_server import (
+    LEARNER_REMOTE_FILE,
+    admin_client,
+    configured,
+    local_server,
+    remote_add_command,
+)
+from ..provision.snapshot_server_tokens import encode_token
+from ..provision.storage import ensure_root_disk
 from ..servers import SNAPSHOT_SERVER
 from .projects import delete_project, ensure_project
-from .spec import CLASS_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY, ClassSpec
+from .spec import ClassSpec
 
 # The remote's name the chapters teach (docs/second-lab-facts.md), in the line the learner runs.
 REMOTE = "incus-snapshot"
@@ -37,8 +49,6 @@ README = M("class.bundle.snapshot_server", "This lab also uses the snapshot serv
 
 def open_admin() -> IncusClient:
     """labkit's own client on the snapshot server (its local socket, or the server the instructor named)."""
-    from ..provision.second_server import admin_client
-
     client = admin_client("default")
     client.timeout = 60.0  # a project's forced deletion takes a while on a `dir` pool
     return client
@@ -138,8 +148,6 @@ def plan(spec: ClassSpec) -> list[Message]:
 def ensure_learner(client: IncusClient, spec: ClassSpec, side: ServerSide, learner: str) -> str | None:
     """The learner's project there, and their token: returns the `incus remote add` line, or None
     when their certificate is already trusted (a token works once: a re-run issues none)."""
-    from ..provision.storage import ensure_root_disk
-
     project, limits, trust = spec.project(learner), spec.limits, spec.certificate_name(learner)
     ensure_project(client, side, project, {
         CLASS_KEY: spec.name, ROLE_KEY: "learner", LEARNER_KEY: learner, TRUST_KEY: trust,
@@ -151,9 +159,6 @@ def ensure_learner(client: IncusClient, spec: ClassSpec, side: ServerSide, learn
         return None
     token = side.pending(trust)
     meta = token["metadata"] if token is not None else _new_token(client, trust, project)
-    from ..provision.second_server import remote_add_command
-    from ..provision.snapshot_server_tokens import encode_token
-
     line = remote_add_command(side.address, encode_token(trust, meta), REMOTE)
     certs.private_folder(spec.bundle(learner))
     certs.write_private(spec.bundle(learner) / REMOTE_FILE, line + "\n")
@@ -189,8 +194,6 @@ class Removed:
 
 def used_by(config: dict[str, str]) -> bool:
     """Whether a project of a class says the class has a side on the snapshot server."""
-    from ..labs import chapter_named
-
     if config.get(TRUST_KEY):
         return True
     try:
@@ -215,11 +218,6 @@ def destroy_for(name: str) -> tuple[Removed | None, Message | None]:
 def _gone_for_good() -> bool:
     """No snapshot server set up at all (`setup --snapshot-server --stop` removes its folder, and
     with it all it held), as admin_client sees it: no local folder, no server named by URL."""
-    import os
-
-    from ..provision import daemon
-    from ..provision.second_server import configured, local_server
-
     state = Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR)
     return not local_server().incus_dir.exists() and configured(state) is None
 

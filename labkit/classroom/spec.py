@@ -15,22 +15,7 @@ from ..errors import InvalidName, UsageError
 from ..grading.contract import INSTANCE_PARAM
 from ..i18n import M, Message
 from ..incus.client import IncusClient
-
-# The user.labkit.* keys live in labkit/keys.py (the chapters read one too); imported from here as before.
-from ..keys import (  # noqa: F401
-    CERT_KEY,
-    CLASS_KEY,
-    CONTAINER_KEY,
-    IMAGE_KEY,
-    LAB_KEY,
-    LEARNER_KEY,
-    LEARNERS_KEY,
-    LIMITS_KEY,
-    LISTEN_KEY,
-    LISTEN_OWNER_KEY,
-    ROLE_KEY,
-    TRUST_KEY,
-)
+from ..keys import CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LAB_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, ROLE_KEY
 from ..labs import DEFAULT_LAB, chapter_named
 from ..paths import state_dir
 from ..servers import SNAPSHOT_SERVER

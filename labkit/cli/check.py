@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from ..app.session import Session
 from ..errors import LabkitError
+from ..grading import render
+from ..labs import DEFAULT_LAB
 
 
 def run_check(*, lang: str, lab: str | None = None, container: str | None, snapshot: str | None, project: str | None,
@@ -29,12 +32,7 @@ def run_check(*, lang: str, lab: str | None = None, container: str | None, snaps
 
 def _check(lang: str, lab: str | None, container: str | None, snapshot: str | None, project: str | None,
            journal: Path | None, steps: tuple[str, ...], as_json: bool, verbose: bool) -> int:
-    from ..app.session import Session
-    from ..grading import render
-
-    # GET and HEAD over the local socket without httpx: see incus/unix_http.py.
-    from ..labs import DEFAULT_LAB
-
+    # lean_reads: GET and HEAD over the local socket without httpx (see incus/unix_http.py).
     session = Session(lab=lab or DEFAULT_LAB, container=container, snapshot=snapshot, project=project, journal=journal,
                       lean_reads=True)
     try:

@@ -17,11 +17,16 @@ import click
 
 from ..classroom.progress import DEFAULT_STUCK_MINUTES
 from ..errors import UsageError
+from ..grading.render import dumps
 from ..i18n import M, Message, Number, normalise_language
+from ..keys import ROLE_KEY, WORKSPACE_KEY
 from ..terminal import terminal
 from .errors import confirm, handles_errors
 from .localized import Group, argument, option
 from .signals import interrupt_on
+
+# Every `labkit` command loads this module (cli/main.py registers its group): each class command imports
+# the classroom/ and hub/ modules it uses when it runs.
 
 
 @dataclass
@@ -103,17 +108,17 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
                    limit_instances: int | None, limit_disk: str | None, limit_memory: str | None,
                    limit_processes: int | None, workspace: str | None, dry_run: bool) -> None:
     from ..classroom import create as classroom
-    from ..keys import WORKSPACE_KEY
+    from ..classroom.spec import numbered_learners, read_roster, spec_for
 
     if count is not None and roster is not None:
         raise UsageError(M("class.cli.learners_or_roster", "Give either --learners or --roster, not both."))
-    learners = (classroom.numbered_learners(count) if count is not None
-                else classroom.read_roster(roster) if roster else None)
+    learners = (numbered_learners(count) if count is not None
+                else read_roster(roster) if roster else None)
     with _client() as client:
-        spec = classroom.spec_for(client, name, learners=learners, folder=opts.folder(name), container=opts.container,
-                                  image=image, pool=pool, listen=listen, targets=targets, lab=lab or opts.lab,
-                                  instances=limit_instances,
-                                  disk=limit_disk, memory=limit_memory, processes=limit_processes)
+        spec = spec_for(client, name, learners=learners, folder=opts.folder(name), container=opts.container,
+                        image=image, pool=pool, listen=listen, targets=targets, lab=lab or opts.lab,
+                        instances=limit_instances,
+                        disk=limit_disk, memory=limit_memory, processes=limit_processes)
         if dry_run:
             todo = classroom.plan(client=client, spec=spec)
             for line in todo or [M("class.cli.nothing_to_do", "Nothing to do: the class “{name}” is complete.",
@@ -157,7 +162,6 @@ def _workspace_limits(client, name: str, learners: int, given: str | None):
     run recorded on the class project, over the defaults for the machine and the class's size."""
     from ..classroom.create import read_state
     from ..hub.workspace_limits import WorkspaceLimits
-    from ..keys import WORKSPACE_KEY
 
     stored = (read_state(client).projects.get(name) or {}).get("config") or {}
     return WorkspaceLimits.default_for(learners).with_text(given if given is not None else stored.get(WORKSPACE_KEY))
@@ -194,7 +198,6 @@ def status_command(opts: ClassOptions, name: str, as_json: bool, watch: bool, se
                    stuck_minutes: float) -> None:
     from ..classroom import report as views
     from ..classroom import status as cs
-    from ..grading.render import dumps
 
     stuck_after = timedelta(minutes=stuck_minutes)
 
@@ -297,7 +300,7 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
     with _client() as client:
         if not yes:
             learners = [p for p in classroom.read_state(client).class_projects(name)
-                        if p["config"].get(classroom.ROLE_KEY) == "learner"]
+                        if p["config"].get(ROLE_KEY) == "learner"]
             question = M("class.cli.destroy_confirm", "This removes the class “{name}”: {count} learner projects with "
                                                       "their instances and snapshots, their certificates, the golden "
                                                       "instance, the learners' workspaces with their notebooks, and "

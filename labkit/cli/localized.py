@@ -8,6 +8,7 @@ two names are the hook a translation plugs into; here they answer from labkit's 
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from contextvars import ContextVar
 from typing import Any, Callable
@@ -197,8 +198,6 @@ def click_plural(one: str, several: str, count: int) -> str:
 
 
 def _install() -> None:
-    import importlib
-
     for name in ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types"):
         module = importlib.import_module(f"click.{name}")
         if hasattr(module, "_"):

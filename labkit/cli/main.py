@@ -5,6 +5,7 @@ verified, 2 the environment is unusable or the arguments are wrong.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -25,6 +26,8 @@ from .lab import lab_command
 from .localized import Root, argument, option, use_language
 from .signals import interrupt_on
 
+# Each command imports what only it uses when it runs (setup, doctor, the recorder, the notebooks' tools):
+# `labkit --help`, and a check through click, load none of them.
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 
@@ -163,10 +166,7 @@ def reset(opts: Options, yes: bool) -> None:
 @click.pass_obj
 @handles_errors
 def record(opts: Options, stop_it: bool) -> None:
-    import os
-
     from ..app import recorder_service
-    from ..errors import UsageError as _UsageError
 
     session = opts.session()
     if stop_it:
@@ -177,7 +177,7 @@ def record(opts: Options, stop_it: bool) -> None:
                         container=session.container))
         return
     if session.endpoint.remote is not None:
-        raise _UsageError(M("cli.record.remote", "The event recorder works with a local Incus socket only; with a "
+        raise UsageError(M("cli.record.remote", "The event recorder works with a local Incus socket only; with a "
                                                  "remote server, keep “labkit watch” running or use the notebook."))
     config, _ = recorder_service.write_config(session.endpoint, session.chapter.id, session.params,
                                               session.journal.path or Path(os.devnull))

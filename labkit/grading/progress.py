@@ -6,6 +6,7 @@ from typing import Any
 from ..i18n import M
 from .engine import Chapter, Status
 from .journal import Attempt
+from .render import WORDS
 
 HEADERS = (M("report.step", "Step"), M("report.status", "Status"), M("report.points", "Points"),
            M("report.time", "Time to pass"), M("report.attempts", "Checks"), M("report.hints", "Hints"))
@@ -31,7 +32,8 @@ def attempt_report(chapter: Chapter, attempt: Attempt) -> dict[str, Any]:
             "steps": rows}
 
 
-def _duration(seconds: int | None) -> str:
+def format_duration(seconds: int | None) -> str:
+    """A duration as reports show it (“12 min 05 s”, a no-break space before each unit), “—” when there is none."""
     if seconds is None:
         return "—"
     minutes, secs = divmod(seconds, 60)
@@ -39,14 +41,12 @@ def _duration(seconds: int | None) -> str:
 
 
 def report_table(chapter: Chapter, data: dict[str, Any], lang: str) -> str:
-    from .render import WORDS
-
     titles = {s.id: s.title.render(lang) for s in chapter.steps}
     table = [[h.render(lang) for h in HEADERS]]
     for row in data["steps"]:
         status = WORDS[Status(row["status"])].render(lang) if row["status"] else NEVER.render(lang)
         table.append([titles[row["id"]], status, f"{row['points']}/{row['possible']}",
-                      _duration(row["seconds_to_pass"]), str(row["checks"]), str(row["hints"])])
+                      format_duration(row["seconds_to_pass"]), str(row["checks"]), str(row["hints"])])
     widths = [max(len(r[i]) for r in table) for i in range(len(HEADERS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
     lines.insert(1, "  ".join("-" * w for w in widths))

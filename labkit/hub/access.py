@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import socket
 
-from ..classroom.spec import LISTEN_KEY, LISTEN_OWNER_KEY
+from ..classroom.projects import update_project
 from ..errors import IncusRequestFailed, SetupError
 from ..i18n import M
 from ..incus.client import IncusClient
+from ..keys import LISTEN_KEY, LISTEN_OWNER_KEY
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -35,8 +36,6 @@ def loopback_address(listen: str) -> str:
 
 def ensure_learner_api(client: IncusClient, cls: str) -> str:
     """The address learners on this machine use (host:port), turning on a loopback listener if needed."""
-    from ..classroom.projects import update_project
-
     current = (client.server().get("config") or {}).get("core.https_address") or ""
     if current:
         # Recorded (not as owner) so that, if another class turned it on, destroying that

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..classroom.second_server import REMOTE_FILE
 from ..errors import SetupError
 from ..i18n import M
 from ..labs import CHAPTERS, DEFAULT_LAB, chapter_named
@@ -43,8 +44,6 @@ def notebook_file(lab: str) -> str:
 def workspace_files(*, bundle: Path, remote: str, project: str, lang: str, lab: str = DEFAULT_LAB) -> Files:
     """Every lab's notebook in the class language (the class's `lab` must exist), and the learner's
     Incus client folder: their certificate, the server's, and the line for the snapshot server."""
-    from ..classroom.second_server import REMOTE_FILE
-
     wanted = NOTEBOOKS / lang / notebook_file(lab)
     if not wanted.exists():
         raise SetupError(M("hub.accounts.no_notebook", "The notebook {path} is missing: serve the class from a labkit "

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..classroom import second_server
 from ..classroom.spec import validate_class_name
 from ..errors import UsageError
 from ..i18n import M
@@ -27,9 +28,7 @@ class Cards:
     folder: Path | None = None
 
     def remote_line(self, learner: str) -> str | None:
-        from ..classroom.second_server import remote_line
-
-        return None if self.folder is None else remote_line(self.folder / "learners" / learner)
+        return None if self.folder is None else second_server.remote_line(self.folder / "learners" / learner)
 
     @property
     def lang(self) -> str:

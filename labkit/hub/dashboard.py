@@ -31,9 +31,14 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from ..classroom import reset as resetting
 from ..classroom.progress import DEFAULT_STUCK_MINUTES
+from ..classroom.report import status_json
+from ..classroom.report_files import report_csv, report_html
+from ..classroom.status import class_status, watch
 from ..errors import LabkitError, UsageError
 from ..i18n import M
+from ..incus.client import IncusClient, find_endpoint
 from .dashboard_page import page_html
 from .state import INSTRUCTOR
 
@@ -51,14 +56,9 @@ class Grading:
         self.seconds = 0.0
 
     def show(self, status: Any) -> None:
-        from ..classroom.report import status_json
-
         self.latest, self.error, self.seconds = status_json(status, self.lang), None, status.seconds
 
     def run(self) -> None:
-        from ..classroom.status import watch
-        from ..incus.client import IncusClient, find_endpoint
-
         parent = os.getppid()
         while os.getppid() == parent:  # a hub killed with -9 leaves no dashboard behind
             try:
@@ -75,18 +75,11 @@ class Grading:
 
     def reset(self, learner: str, by: str) -> dict[str, Any]:
         """One learner's lab back at its start, journaled with the hub user who asked (blocking)."""
-        from ..classroom import reset as resetting
-        from ..incus.client import IncusClient, find_endpoint
-
         with IncusClient(find_endpoint()) as client:
             plan = resetting.plan_reset(client, self.cls, learner)
             return resetting.apply_reset(client, plan, self.folder, by=by, via="dashboard")
 
     def report(self, kind: str) -> str:
-        from ..classroom.report_files import report_csv, report_html
-        from ..classroom.status import class_status
-        from ..incus.client import IncusClient, find_endpoint
-
         journals: dict = {}
         with IncusClient(find_endpoint()) as client:
             status = class_status(client=client, name=self.cls, folder=self.folder, journals=journals)

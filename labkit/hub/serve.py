@@ -21,14 +21,19 @@ from typing import Any, Callable
 
 import httpx
 
+from ..classroom.info import ClassInfo
+from ..classroom.second_server import ServerSide, open_admin
 from ..errors import LabkitError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..keys import WORKSPACE_KEY
+from ..labs import chapter_named
+from ..provision.install import InstallPlan, PackageGroup, install_packages
 from ..servers import SNAPSHOT_SERVER
 from . import access, workspaces
 from . import accounts as accts
 from .config import HubPorts, render_config
+from .runtime import ensure_runtime
 from .state import Accounts, HubState
 from .workspace_image import ensure_workspace_image
 from .workspace_limits import WorkspaceLimits
@@ -65,8 +70,6 @@ def ensure_proxy(log: Path) -> None:
     """Debian's configurable-http-proxy, installed with apt as `labkit setup` installs Incus."""
     if shutil.which("configurable-http-proxy"):
         return
-    from ..provision.install import InstallPlan, PackageGroup, install_packages
-
     install_packages(InstallPlan((PackageGroup((PROXY_PACKAGE,)),)), log)
     if not shutil.which("configurable-http-proxy"):
         raise HubError(M("hub.serve.no_proxy", "JupyterHub's proxy “configurable-http-proxy” is missing. Install it "
@@ -88,8 +91,6 @@ def stored_ports(state: HubState, bind_url: str) -> HubPorts:
 
 def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Callable[[Message], None]) -> HubState:
     """Everything but the hub process and the workspaces: logins, runtime, proxy."""
-    from .runtime import ensure_runtime
-
     if os.geteuid() != 0:
         raise HubError(M("hub.serve.needs_root", "Serving a class needs root: labkit runs each learner's JupyterLab in "
                                                  "an Incus container of their own, from a runtime it installs in "
@@ -108,9 +109,7 @@ def prepare(*, client: IncusClient, cls: str, folder: Path, lang: str, say: Call
     return state
 
 
-def class_info(client: IncusClient, cls: str):
-    from ..classroom.status import ClassInfo
-
+def class_info(client: IncusClient, cls: str) -> ClassInfo:
     return ClassInfo.from_projects(cls, client.request("GET", "/1.0/projects", params={"recursion": 1},
                                                        project=False) or [])
 
@@ -138,12 +137,8 @@ def start_workspaces(*, client: IncusClient, state: HubState, cls: str, info: An
 
 def snapshot_server_address(lab: str) -> str | None:
     """Where a class of a lab with a snapshot server reaches it (learners' workspaces get a way there)."""
-    from ..labs import chapter_named
-
     if not chapter_named(lab).needs_server(SNAPSHOT_SERVER):
         return None
-    from ..classroom.second_server import ServerSide, open_admin
-
     with open_admin() as second:
         return access.loopback_address(ServerSide.read(second, for_create=True).address)
 

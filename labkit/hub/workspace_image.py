@@ -18,6 +18,7 @@ from typing import Callable
 from ..errors import SetupError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
+from ..provision.aptsources import find_debian_mirror, own_codename
 from ..provision.image import import_image, local_images
 from ..provision.image_build import CACHE_ROOT, Recipe, build_debian_image, host_arch
 from ..provision.install import run_logged
@@ -81,8 +82,6 @@ def _finish(chroot: Path, log: Path, suite: str, mirror: str) -> None:
 
 def ensure_workspace_image(client: IncusClient, log: Path, say: Callable[[Message], None]) -> str:
     """The workspace image's alias in the default project, built and imported once."""
-    from ..provision.aptsources import find_debian_mirror, own_codename
-
     suite, arch = own_codename(), host_arch()
     alias = alias_for(suite, arch)
     if alias in local_images(client, "default"):

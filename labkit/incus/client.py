@@ -26,9 +26,7 @@ from ..errors import (
 from ..i18n import M
 from . import unix_http
 from .certs import Remote, read_remote
-
-# Re-exported: the parsers live apart so the event recorder need not import httpx.
-from .timestamps import parse_incus_time, parse_modified  # noqa: F401
+from .timestamps import parse_modified
 
 if TYPE_CHECKING:
     import httpx

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, unix_connect
+from websockets.sync.client import connect as tls_connect
 
 from ..errors import IncusUnavailable
 from ..i18n import M
@@ -62,9 +63,7 @@ def connect(endpoint: Endpoint, all_projects: bool = False, timeout: float = 5.0
     query = f"type={types}" + ("&all-projects=true" if all_projects else f"&project={endpoint.project}")
     try:
         if endpoint.remote is not None:
-            from websockets.sync.client import connect as tls_connect
-
-            from .certs import ssl_context
+            from .certs import ssl_context  # a remote's TLS: the recorder, on the local socket, never loads certs
 
             remote = endpoint.remote
             return tls_connect(f"wss://{remote.address}/1.0/events?{query}", open_timeout=timeout,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ..errors import LabkitError
-from .client import IncusClient
+from .client import IncusClient, find_endpoint
 
 # Waits for the instance's init to finish booting: until then systemd-tmpfiles may still
 # clean /tmp, and an instance stopped during its boot can hang.  Images without systemd
@@ -44,8 +44,6 @@ def wait_booted(client: IncusClient, name: str, project: str | None = None) -> b
 
 def wait_until_booted(name: str, project: str | None = None) -> bool:
     """For scripts and tests: the same wait, on the default endpoint."""
-    from .client import find_endpoint
-
     try:
         with IncusClient(find_endpoint(project)) as client:
             return wait_booted(client, name)

@@ -13,6 +13,9 @@ from collections.abc import Iterator, MutableMapping
 from importlib import import_module
 from typing import TYPE_CHECKING, Union
 
+from ..errors import UsageError
+from ..i18n import M
+
 if TYPE_CHECKING:
     from ..grading.engine import Chapter
 
@@ -42,8 +45,6 @@ class _Chapters(MutableMapping[str, "Chapter"]):
         if isinstance(entry, str):
             entry = self._entries[lab] = import_module(entry, __name__).CHAPTER
             if entry.id != lab:
-                from ..errors import UsageError
-                from ..i18n import M
                 raise UsageError(M("labs.wrong_id", "The module registered for the lab “{lab}” holds the chapter "
                                                     "“{other}”.", lab=lab, other=entry.id))
         return entry
@@ -74,7 +75,5 @@ def chapter_named(lab: str) -> Chapter:
     try:
         return CHAPTERS[lab]
     except KeyError:
-        from ..errors import UsageError
-        from ..i18n import M
         raise UsageError(M("labs.unknown", "“{lab}” is not a lab of labkit. The labs are: {labs}.",
                            lab=lab, labs=", ".join(CHAPTERS))) from None

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from ..errors import UsageError
 from ..i18n import M
+from ..labs import CHAPTERS
 
 SOURCES = Path("notebooks/source")
 POT = Path("translations/notebooks.pot")
@@ -61,8 +62,6 @@ class Notebook:
 def notebooks(root: Path) -> list[Notebook]:
     """The chapters' notebooks in the chapters' order, then every other source found (a chapter
     still being written): a source is never left out, so its French is never merged away."""
-    from ..labs import CHAPTERS
-
     found = sorted(path.stem for path in (root / SOURCES).glob("*.md"))
     books: dict[str, Notebook] = {}
     for chapter in CHAPTERS.values():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import SetupError
 from ..i18n import M
+from ..incus import unix_http
 from ..incus.client import ADMIN_GROUP, SYSTEM_SOCKET
 
 INCUSD = Path("/usr/libexec/incus/incusd")
@@ -28,7 +29,6 @@ def systemd_is_init() -> bool:
 def daemon_answers(socket: Path = SYSTEM_SOCKET, timeout: float = 2.0) -> bool:
     if not socket.exists():
         return False
-    from ..incus import unix_http
     try:
         return unix_http.request(socket, "GET", "/1.0", timeout=timeout).status_code == 200
     except (unix_http.ProtocolError, OSError):

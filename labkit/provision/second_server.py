@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import LabkitError, SetupError
+from ..errors import LabkitError, SetupError, SnapshotServerMissing
 from ..i18n import M, Message
-from ..incus.client import Endpoint, IncusClient
+from ..incus import client_config
+from ..incus.certs import read_remote
+from ..incus.client import Endpoint, IncusClient, find_endpoint
+from ..incus.client_config import split_address
 from . import daemon
 from .snapshot_server_tokens import Caller, caller_client, learner_token
 from .storage import ensure_root_disk, ensure_storage
@@ -198,7 +201,7 @@ def point_at(url: str, remote: str, state_dir: Path, timeout: float = 10.0) -> t
     """Check that `url` is an Incus server (GET /1.0, as an untrusted client) and remember it for doctor.
 
     Returns its API version and number of API extensions (an untrusted client sees no server version)."""
-    import httpx
+    import httpx  # only here: a check of the chapter loads this module without the HTTP client
 
     base = url if url.startswith("https://") else f"https://{url}"
     try:
@@ -227,8 +230,6 @@ def configured(state_dir: Path) -> dict[str, str] | None:
 
 def client_remote(address: str, conf: Path | None = None) -> str | None:
     """The name of the learner client's remote pointing at `address`, if any."""
-    from ..incus import client_config
-
     conf = conf or Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
     try:
         data = client_config.parse(client_config.read(conf / "config.yml"))
@@ -258,8 +259,7 @@ def started_message(started: Started, server: SnapshotServer) -> Message:
 def run_setup(*, lang: str, say: Any, incus_dir: Path, port: int, url: str | None, remote: str, stop_it: bool,
               main_listens: bool = True) -> None:
     """`labkit setup --snapshot-server [...]`: the CLI's whole work, so labkit/cli/main.py stays a thin layer."""
-    from ..incus.client import find_endpoint
-    from .install import is_root
+    from .install import is_root  # apt and its sources: not loaded with a check of the chapter
 
     if url:
         version, extensions = point_at(url, remote, daemon.STATE_DIR)
@@ -296,14 +296,11 @@ LEARNER_REMOTE_FILE = "snapshot-server.txt"
 def learner_client(project: str) -> IncusClient | None:
     """The learner's own remote to the class's snapshot server: the one whose address is the one in
     their access folder's snapshot-server.txt (written by `labkit class create`), if they added it."""
-    from ..incus.certs import read_remote
-    from ..incus.client_config import parse, read, split_address
-
     conf = Path(os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
     try:
-        words = read(conf / LEARNER_REMOTE_FILE).split()
+        words = client_config.read(conf / LEARNER_REMOTE_FILE).split()
         wanted = split_address(words[words.index("add") + 2])
-        remotes = parse(read(conf / "config.yml")).get("remotes") or {}
+        remotes = client_config.parse(client_config.read(conf / "config.yml")).get("remotes") or {}
     except (OSError, ValueError, IndexError, AttributeError):
         return None
     for name, entry in remotes.items():
@@ -321,10 +318,6 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
     INCUS_DIR), else the real server the instructor named (`--snapshot-server-url`), reached with
     the certificate of a client folder whose remote has exactly that address.  Never the learner's
     remote as such: its address is the learner's to choose."""
-    from ..errors import SnapshotServerMissing
-    from ..incus.certs import read_remote
-    from ..incus.client_config import parse, read, split_address
-
     local = local_server()
     named = configured(Path(os.environ.get("LABKIT_STATE_DIR") or daemon.STATE_DIR))
     if local.incus_dir.exists() or named is None:
@@ -356,7 +349,7 @@ def admin_client(project: str, lean_reads: bool = False) -> IncusClient:
     url = named["url"]
     conf = Path(named.get("conf") or os.environ.get("INCUS_CONF") or Path.home() / ".config" / "incus")
     try:
-        data = parse(read(conf / "config.yml"))
+        data = client_config.parse(client_config.read(conf / "config.yml"))
     except (OSError, ValueError):
         data = {}
     wanted = split_address(url)

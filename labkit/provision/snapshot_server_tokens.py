@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import SetupError
 from ..i18n import M
+from ..incus.certs import fingerprint
 from ..incus.client import IncusClient
 
 
@@ -31,8 +32,6 @@ def caller_client(environ: dict[str, str] | None = None) -> Caller:
     the client folder of SUDO_USER (sudo gives root's HOME), else of the current user."""
     import getpass
     import pwd
-
-    from ..incus.certs import fingerprint
 
     env = os.environ if environ is None else environ
     user = env.get("SUDO_USER") if os.geteuid() == 0 and env.get("SUDO_USER") else getpass.getuser()

@@ -423,7 +423,7 @@ def fresh_instance() -> Iterator[str]:
 @contextmanager
 def instance(prefix: str = "lk-br") -> Iterator[str]:
     """A freshly launched, booted instance of our own, deleted afterwards even on failure."""
-    from labkit.app.setup import wait_until_booted
+    from labkit.incus.instances import wait_until_booted
     from tests.integration.conftest import delete_instance, incus, test_image, unique
 
     name = unique(prefix)

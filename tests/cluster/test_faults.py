@@ -39,9 +39,9 @@ def klass(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def member_alive(cluster: Cluster, member) -> bool:
-    from scripts.cluster import _alive
+    from scripts.cluster import process_alive
 
-    return bool(member.pid and _alive(member.pid))
+    return bool(member.pid and process_alive(member.pid))
 
 
 def steps(data: dict, learner: str) -> dict[str, tuple[str, str | None]]:

@@ -21,15 +21,15 @@ from typing import Iterator
 
 import pytest
 
-from labkit.app.setup import wait_until_booted
 from labkit.incus.client import SYSTEM_SOCKET
+from labkit.incus.instances import wait_until_booted
 from labkit.provision.daemon import daemon_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
-def _require_daemon() -> None:
+def require_daemon() -> None:
     if daemon_answers(SYSTEM_SOCKET):
         return
     message = f"no Incus daemon answers on {SYSTEM_SOCKET}: run `labkit setup` (or .ci/run) first"
@@ -69,7 +69,7 @@ def delete_instance(name: str, project: str = "default") -> None:
 
 @pytest.fixture(scope="session")
 def image() -> str:
-    _require_daemon()
+    require_daemon()
     return test_image()
 
 

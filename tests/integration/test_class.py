@@ -30,12 +30,14 @@ import pytest
 
 from labkit.app.session import Session
 from labkit.classroom import create as classroom
+from labkit.classroom.spec import ClassSpec, numbered_learners
 from labkit.errors import SetupError
+from labkit.i18n import M
 from labkit.incus import certs
 from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient
 from labkit.incus.remote_transport import transport_for
 
-from .conftest import ROOT, _require_daemon, unique
+from .conftest import ROOT, require_daemon, unique
 
 pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
@@ -151,7 +153,7 @@ def running_class(root: Path, *options: str) -> Iterator[Klass]:
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
-    _require_daemon()
+    require_daemon()
     with running_class(tmp_path_factory.mktemp("classes"), "--learners", "3") as made:
         yield made
 
@@ -401,7 +403,7 @@ def test_destroy_asks_then_leaves_nothing_behind(klass: Klass):
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path):
-    _require_daemon()
+    require_daemon()
     name = unique("lkc")
     before = inventory(name)
     done = labkit_class("--dir", str(tmp_path), "create", name, "--learners", "2", "--dry-run")
@@ -411,7 +413,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path):
 
 
 def test_a_project_of_someone_else_is_refused(tmp_path: Path):
-    _require_daemon()
+    require_daemon()
     name = unique("lkc")
     subprocess.run(["incus", "project", "create", f"{name}-learner02"], check=True, capture_output=True)
     try:
@@ -424,19 +426,19 @@ def test_a_project_of_someone_else_is_refused(tmp_path: Path):
 
 
 def test_a_failure_midway_can_be_completed_or_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    _require_daemon()
+    require_daemon()
     names = [unique("lkc"), unique("lkc")]
     before = [inventory(name) for name in names]
     real = classroom._ensure_learner
 
     def fails_for_learner02(client, spec, state, learner, *args):
         if learner == "learner02":
-            raise SetupError(classroom.M("test.boom", "simulated failure"))
+            raise SetupError(M("test.boom", "simulated failure"))
         return real(client, spec, state, learner, *args)
 
     try:
         for name in names:
-            spec = classroom.ClassSpec(name, classroom.numbered_learners(2), tmp_path / name)
+            spec = ClassSpec(name, numbered_learners(2), tmp_path / name)
             with admin() as client:
                 monkeypatch.setattr(classroom, "_ensure_learner", fails_for_learner02)
                 with pytest.raises(SetupError) as err:

@@ -14,9 +14,9 @@ from typing import Iterator
 
 import pytest
 
-from labkit.incus.client import parse_incus_time
+from labkit.incus.timestamps import parse_incus_time
 
-from .conftest import _require_daemon
+from .conftest import require_daemon
 from .test_class import Klass, admin, labkit_class, running_class
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ QUICK = 15.0  # seconds a whole class status may take on this loaded machine (it
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
-    _require_daemon()
+    require_daemon()
     root = tmp_path_factory.mktemp("classes")
     roster = root / "roster.txt"
     roster.write_text("\n".join(ATTACKS) + "\n", encoding="utf-8")

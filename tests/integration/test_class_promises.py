@@ -24,7 +24,7 @@ from labkit.grading import render
 from labkit.provision import quotas
 from labkit.provision import storage as server
 
-from .conftest import ROOT, _require_daemon, unique
+from .conftest import ROOT, require_daemon, unique
 from .test_class import Klass, admin, labkit_class, running_class
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ RAW = ("\x1b", "\x07", "\x9b")
 def pool() -> Iterator[str]:
     """A btrfs pool as `labkit setup` makes it, of this module's own: the disk test upsets its quota
     accounting, which must not touch other tests' instances."""
-    _require_daemon()
+    require_daemon()
     name = unique("lkc-pool")
     with admin() as client:
         client.request("POST", "/1.0/storage-pools", json=server.pool_request(name, "btrfs"), project=False)

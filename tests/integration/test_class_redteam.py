@@ -17,7 +17,7 @@ import pytest
 
 from labkit.grading.event_bounds import KEPT_PER_ACTION
 
-from .conftest import ROOT, _require_daemon
+from .conftest import ROOT, require_daemon
 from .test_class import Klass, last_json, running_class
 from .test_class_attacks import learner_of, status, steps_of
 
@@ -27,7 +27,7 @@ ATTACKERS = ("wrongsnap", "renamed", "flood")
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
-    _require_daemon()
+    require_daemon()
     root = tmp_path_factory.mktemp("classes")
     roster = root / "roster.txt"
     roster.write_text("\n".join(ATTACKERS) + "\n", encoding="utf-8")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import _require_daemon
+from .conftest import require_daemon
 from .test_class import admin, labkit_class, running_class
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ def steps(learner: dict) -> dict[str, str]:
 
 
 def test_the_instructor_resets_one_learner_through_the_command(tmp_path: Path):
-    _require_daemon()
+    require_daemon()
     with running_class(tmp_path, "--learners", "2") as klass:
         folder, project = klass.root / klass.name, f"{klass.name}-learner01"
         before = learners(klass.status())

@@ -22,10 +22,10 @@ from typing import Iterator
 import pytest
 
 from labkit.classroom.second_server import REMOTE_FILE
-from labkit.classroom.spec import CLASS_KEY, LAB_KEY, TRUST_KEY
+from labkit.keys import CLASS_KEY, LAB_KEY, TRUST_KEY
 from labkit.provision.second_server import SnapshotServer
 
-from .conftest import ROOT, _require_daemon, unique
+from .conftest import ROOT, require_daemon, unique
 from .test_class import free_port, inventory
 from .test_snapshot_server import setup_server
 
@@ -92,7 +92,7 @@ def server_inventory(klass: Klass) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Klass]:
-    _require_daemon()
+    require_daemon()
     server = SnapshotServer(Path("/var/lib") / unique("k2-snapsrv"), free_port())
     name = unique("k2")
     before = inventory(name)
@@ -305,7 +305,7 @@ def test_destroy_removes_tokens_never_used(tmp_path: Path, klass: Klass):
 
 @pytest.mark.parametrize("lang, words", [("en", "none is set up"), ("fr", "aucun n’est installé")])
 def test_without_the_snapshot_server_nothing_is_made(tmp_path: Path, lang: str, words: str):
-    _require_daemon()
+    require_daemon()
     name = unique("k2")
     absent = SnapshotServer(Path("/var/lib") / unique("k2-absent"), free_port())
     klass = Klass(name, tmp_path, absent, subprocess.CompletedProcess([], 0), 0.0)
@@ -319,7 +319,7 @@ def test_without_the_snapshot_server_nothing_is_made(tmp_path: Path, lang: str, 
 
 
 def test_destroy_waits_for_a_server_that_is_down_and_goes_on_without_one_that_is_gone(tmp_path: Path):
-    _require_daemon()
+    require_daemon()
     server = SnapshotServer(Path("/var/lib") / unique("k2-snapsrv"), free_port())
     klass = Klass(unique("k2"), tmp_path, server, subprocess.CompletedProcess([], 0), 0.0)
     stop = [sys.executable, "-m", "labkit", "setup", "--snapshot-server",

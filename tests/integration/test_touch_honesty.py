@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient, parse_incus_time
+from labkit.incus.client import SYSTEM_SOCKET, Endpoint, IncusClient
+from labkit.incus.timestamps import parse_incus_time
 
 from .conftest import check_json, incus
 

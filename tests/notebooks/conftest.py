@@ -7,8 +7,8 @@ from typing import Iterator
 
 import pytest
 
-from labkit.app.setup import wait_until_booted
 from labkit.incus.client import SYSTEM_SOCKET
+from labkit.incus.instances import wait_until_booted
 from labkit.provision.daemon import daemon_answers
 from tests.integration.conftest import delete_instance, incus, test_image, unique
 

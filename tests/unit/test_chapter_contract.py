@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from labkit.classroom.report import status_json
-from labkit.classroom.spec import LAB_KEY
 from labkit.classroom.status import class_status
 from labkit.grading.contract import INSTANCE_PARAM
 from labkit.hub import dashboard
+from labkit.keys import LAB_KEY
 from labkit.labs import CHAPTERS, EXTRA_CHAPTERS, chapter_named
 from labkit.notebooks import build
 from labkit.notebooks.catalogue import catalogue_problems, extracted_messages

@@ -17,9 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from labkit.classroom import create as classroom
-from labkit.classroom.create import ClassSpec, Limits, ServerState
+from labkit.classroom import spec as class_spec
+from labkit.classroom.create import ServerState
 from labkit.classroom.report import status_json, text_status
 from labkit.classroom.report_files import report_csv, report_html
+from labkit.classroom.spec import ClassSpec, Limits, numbered_learners, read_roster, validate_class_name
 from labkit.classroom.status import TODO, class_status
 from labkit.errors import InvalidName, SetupError, UsageError
 from labkit.grading.journal import Journal
@@ -33,16 +35,16 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "observations"
 
 # -- names, rosters, limits -------------------------------------------------------
 def test_numbered_learners_and_bounds():
-    assert classroom.numbered_learners(3) == ("learner01", "learner02", "learner03")
-    assert classroom.numbered_learners(120)[-1] == "learner120"
+    assert numbered_learners(3) == ("learner01", "learner02", "learner03")
+    assert numbered_learners(120)[-1] == "learner120"
     with pytest.raises(UsageError):
-        classroom.numbered_learners(0)
+        numbered_learners(0)
 
 
 def test_roster_skips_blanks_and_comments(tmp_path):
     roster = tmp_path / "roster.txt"
     roster.write_text("# group A\nalice\n\n  bob  \nmarie.dupont\n", encoding="utf-8")
-    assert classroom.read_roster(roster) == ("alice", "bob", "marie.dupont")
+    assert read_roster(roster) == ("alice", "bob", "marie.dupont")
 
 
 @pytest.mark.parametrize("bad", ["Marie Dupont", "a_b", "élodie", "-x", "x/y", "o'brien"])
@@ -50,7 +52,7 @@ def test_names_incus_would_reject_are_refused_with_the_list(tmp_path, bad):
     roster = tmp_path / "roster.txt"
     roster.write_text(f"alice\n{bad}\n", encoding="utf-8")
     with pytest.raises(InvalidName) as err:
-        classroom.read_roster(roster)
+        read_roster(roster)
     for lang in ("en", "fr"):
         text = err.value.render(lang)
         assert bad in text and str(roster) in text and "alice" not in text.split(":")[1]
@@ -60,7 +62,7 @@ def test_duplicates_in_a_roster_are_refused_case_insensitively(tmp_path):
     roster = tmp_path / "roster.txt"
     roster.write_text("alice\nbob\nAlice\ncarol\nbob\n", encoding="utf-8")
     with pytest.raises(UsageError) as err:
-        classroom.read_roster(roster)
+        read_roster(roster)
     assert "alice, bob" in err.value.render("en")
 
 
@@ -68,10 +70,10 @@ def test_empty_roster_and_bad_class_names(tmp_path):
     roster = tmp_path / "roster.txt"
     roster.write_text("# nobody yet\n", encoding="utf-8")
     with pytest.raises(UsageError):
-        classroom.read_roster(roster)
+        read_roster(roster)
     for bad in ("1demo", "demo_", "de mo", "a" * 31, "demo-"):
         with pytest.raises(InvalidName):
-            classroom.validate_class_name(bad)
+            validate_class_name(bad)
 
 
 def test_limits_give_each_instance_an_equal_share():
@@ -496,7 +498,7 @@ def test_create_ends_with_what_is_true_of_serve_and_of_access_folders(tmp_path, 
     spec = type("Spec", (), {"learners": ("alice",), "folder": tmp_path / "demo", "needs_snapshot_server": False})()
     monkeypatch.setattr(class_cli, "_client", lambda: nullcontext(None))
     monkeypatch.setattr(class_cli, "_workspace_limits", lambda *a: WorkspaceLimits())
-    monkeypatch.setattr(classroom, "spec_for", lambda *a, **k: spec)
+    monkeypatch.setattr(class_spec, "spec_for", lambda *a, **k: spec)
     monkeypatch.setattr(classroom, "create", lambda **k: classroom.Created(spec, ["alice"], address, 1.0))
     for lang, serve, again in (("en", "run “labkit class serve demo”: it needs no --listen",
                                 "run this command again with --listen"),

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from labkit.classroom.info import ClassInfo
 from labkit.classroom.members import learner_members, member_down_results, unreachable_members
-from labkit.classroom.status import ClassInfo
 from labkit.grading.engine import Status
 from labkit.incus.client import Endpoint, IncusClient
 from labkit.labs import CHAPTERS

@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from labkit.classroom import observe as class_observe
-from labkit.classroom.spec import LAB_KEY, TRUST_KEY, spec_for
+from labkit.classroom.spec import spec_for
 from labkit.classroom.status import class_status
 from labkit.errors import UsageError
+from labkit.keys import LAB_KEY, TRUST_KEY
 from labkit.labs import CHAPTERS
 from labkit.labs.snapshots.steps import CHAPTER
 

@@ -122,7 +122,6 @@ def test_step_time_stuck_mark_and_last_failure(tmp_path):
 def test_a_failure_message_is_bounded_and_shown_never_obeyed(tmp_path, monkeypatch):
     """The message quotes the learner's snapshot names: bounded in JSON, escaped on a terminal."""
     from labkit.classroom.progress import MESSAGE_LIMIT, progress_of
-    from labkit.classroom.report import _progress_json
     from labkit.grading.engine import Result
     from labkit.i18n import M
 
@@ -135,9 +134,9 @@ def test_a_failure_message_is_bounded_and_shown_never_obeyed(tmp_path, monkeypat
     ls = by["frank"]
     stuck = progress_of(results, None, False, status.taken_at, timedelta(0))
     ls = type(ls)(ls.learner, ls.project, results, ls.score, ls.observation, False, stuck)
-    shown = _progress_json(status, ls, "en")["last_failure"]["message"]
-    assert len(shown) <= MESSAGE_LIMIT and shown.endswith("…")
     status = type(status)(status.info, status.chapter, status.snapshot, [ls], status.taken_at, status.seconds)
+    shown = status_json(status, "en")["learners"][0]["last_failure"]["message"]
+    assert len(shown) <= MESSAGE_LIMIT and shown.endswith("…")
     text = text_status(status, "en")
     assert "\x1b" not in text and "\x07" not in text and "\\x1b]0;pwned" in text
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import InvalidName
-from labkit.incus.client import find_endpoint, parse_incus_time, parse_modified
+from labkit.incus.client import find_endpoint
 from labkit.incus.names import validate_instance, validate_snapshot
+from labkit.incus.timestamps import parse_incus_time, parse_modified
 from labkit.provision.storage import has_root_disk, pool_request, preferred_drivers, root_disk
 
 

@@ -27,6 +27,19 @@ def test_the_recorder_imports_neither_the_http_client_nor_the_cli_libraries() ->
     assert json.loads(done.stdout) == []
 
 
+
+def test_a_recorder_whose_instance_is_gone_forgets_it_and_disables_its_unit(tmp_path: Path, monkeypatch) -> None:
+    """Its config goes, so nothing starts it at the next boot; the unit is disabled through
+    recorder_service, imported only then (it brings the HTTP client's module along)."""
+    from labkit.app import recorder as recorder_module
+
+    disabled: list[tuple[str, str]] = []
+    monkeypatch.setattr(recorder_service, "disable_unit", lambda *names: disabled.append(names))
+    config_path = tmp_path / "default--c1.json"
+    config_path.write_text("{}")
+    recorder_module._forget(Config("/nonexistent.socket", "default", "c1", ()), config_path)
+    assert not config_path.exists() and disabled == [("default", "c1")]
+
 def test_its_files_live_in_the_learners_state_folder_keyed_by_project_and_instance(tmp_path: Path) -> None:
     env = {"XDG_STATE_HOME": str(tmp_path)}
     config = recorder_service.config_path("user-1000", "ubuntu-test", env)

@@ -26,8 +26,8 @@ import pytest
 
 from labkit.grading.engine import Status
 from labkit.incus.client_config import LIMIT as CLIENT_FILE_LIMIT
+from labkit.labs.snapshot_server.keys import pattern_problem
 from labkit.labs.snapshot_server.observe import MAX_LOOKUPS, read_client
-from labkit.labs.snapshot_server.steps import pattern_problem
 
 from .test_snapshot_server_checks import ORDER, instance_of, load, migrated, run
 
@@ -184,7 +184,7 @@ def test_names_on_the_server_port_are_resolved_a_bounded_number_of_times(monkeyp
     info = {"environment": {"addresses": ["127.0.0.1:55611"]}}
     remotes = {f"r{i}": {"addr": f"https://host{i}.invalid:55611"} for i in range(50)}
     remotes["incus-snapshot"] = {"addr": "https://localhost:55611"}
-    found = snapshot_server_observe._addresses(info, remotes, first="incus-snapshot")
+    found = snapshot_server_observe.server_addresses(info, remotes, first="incus-snapshot")
     assert len(asked) <= MAX_LOOKUPS and asked[0] == "localhost"
     assert "localhost:55611" in found
 

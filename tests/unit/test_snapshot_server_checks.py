@@ -16,8 +16,9 @@ import pytest
 
 from labkit.grading.engine import Event, History, Status, grade
 from labkit.labs import CHAPTERS
+from labkit.labs.snapshot_server.keys import pattern_problem
 from labkit.labs.snapshot_server.observe import build, same_address
-from labkit.labs.snapshot_server.steps import CHAPTER, pattern_problem
+from labkit.labs.snapshot_server.steps import CHAPTER
 from labkit.servers import SNAPSHOT_SERVER
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api" / "snapshot-server"
@@ -384,11 +385,11 @@ def test_snapshots_that_expired_after_their_step_passed_keep_it() -> None:
 
 
 def test_a_remote_by_host_name_is_the_server_when_the_name_resolves_to_it() -> None:
-    from labkit.labs.snapshot_server.observe import _addresses
+    from labkit.labs.snapshot_server.observe import server_addresses
 
     info = {"environment": {"addresses": ["127.0.0.1:55611"]}}
     remotes = {"incus-snapshot": {"addr": "https://localhost:55611"}, "images": {"addr": "https://images.invalid"}}
-    assert _addresses(info, remotes) == ["127.0.0.1:55611", "localhost:55611"]
+    assert server_addresses(info, remotes) == ["127.0.0.1:55611", "localhost:55611"]
 
 
 def test_the_main_servers_migrated_events_are_journaled_with_the_snapshot_copied() -> None:

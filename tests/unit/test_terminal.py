@@ -4,7 +4,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from labkit.classroom.status import ClassInfo, isolation_warnings
+from labkit.classroom.info import ClassInfo
+from labkit.classroom.status import isolation_warnings
 from labkit.grading import render
 from labkit.grading.engine import Result, Score, Status
 from labkit.i18n import M

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 from labkit.cli.main import main
 from labkit.grading.render import html_text
 from labkit.notebooks.catalogue import (
-    PLACEHOLDER,
     french_document_problems,
     readme_problems,
     runtime_problems,
@@ -22,6 +21,7 @@ from labkit.notebooks.typography import (
     FRENCH_END,
     FRENCH_START,
     LOG,
+    PLACEHOLDER,
     REFRESH,
     TIME,
     readme_passages,

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from ...incus.client import IncusClient
 from ...pools import named_pool
 from ...servers import SNAPSHOT_SERVER
-from .observe import ServerObservation, _addresses, _snapshots, build, read_client
+from .observe import ServerObservation, build, instance_snapshots, read_client, server_addresses
 
 
 def _requests() -> ThreadPoolExecutor:
@@ -53,17 +53,18 @@ def observe_class(main: IncusClient, params: dict[str, str], projects: dict[str,
         project, view, server = projects[learner], access.main, access.server(SNAPSHOT_SERVER)
         wide = server_wide(server)
         primary = listed.get((project, container)) if instances is not None else view.instance_or_none(container)
-        primary_snapshots = _snapshots(view, container) if primary is not None else []
+        primary_snapshots = instance_snapshots(view, container) if primary is not None else []
         # The listing names each instance's project; the learner's alone are theirs.
         theirs = [item for item in wide["instances"].result() or [] if item.get("project") == project]
-        copy_snapshots = _snapshots(server, container) if any(i.get("name") == container for i in theirs) else []
+        copied = any(i.get("name") == container for i in theirs)
+        copy_snapshots = instance_snapshots(server, container) if copied else []
         remotes, fingerprint, error = read_client(access.client_config)
         raw = {
             "primary": primary, "primary_snapshots": primary_snapshots,
             "server_instances": theirs, "copy_snapshots": copy_snapshots,
             "certificates": [{k: v for k, v in c.items() if k != "certificate"}
                              for c in wide["certificates"].result() or []],
-            "server_addresses": _addresses(wide["info"].result(), remotes, first=params.get("remote")),
+            "server_addresses": server_addresses(wide["info"].result(), remotes, first=params.get("remote")),
             "client_remotes": remotes, "client_fingerprint": fingerprint,
         }
         if error is not None:

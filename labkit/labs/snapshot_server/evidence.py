@@ -17,35 +17,39 @@ FALSE = ("false", "0", "no", "off")
 SHOWN = 5
 
 
-def _p(ctx: Context, **more: str) -> dict[str, str]:
+def msg_params(ctx: Context, **more: str) -> dict[str, str]:
+    """The chapter's params that its messages name, plus `more`."""
     return {"container": ctx.params["container"], "snapshot": ctx.params["snapshot"],
             "remote": ctx.params["remote"], **more}
 
 
-def _first(ctx: Context, step_id: str) -> Verdict:
+def do_first(ctx: Context, step_id: str) -> Verdict:
+    """“Do the step `step_id` first”, with that step's nudge."""
     return failed(M("snapsrv.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[step_id]),
-                  NUDGES[step_id].bind(**_p(ctx)), f"order:{step_id}")
+                  NUDGES[step_id].bind(**msg_params(ctx)), f"order:{step_id}")
 
 
-def _gone(ctx: Context) -> Verdict | None:
+def instance_gone(ctx: Context) -> Verdict | None:
+    """The failure every check gives when the main instance no longer exists; None while it does."""
     if ctx.observation.primary is not None:
         return None
     return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.",
-                    **_p(ctx)),
+                    **msg_params(ctx)),
                   M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then "
                                                   "start the chapter over with "
-                                                  "“labkit --lab snapshot-server reset --yes”.", **_p(ctx)),
+                                                  "“labkit --lab snapshot-server reset --yes”.", **msg_params(ctx)),
                   "instance_deleted")
 
 
-def _refreshed(ctx: Context) -> bool:
+def looks_refreshed(ctx: Context) -> bool:
     """The copy bears the primary's volatile.uuid, as `incus copy --refresh` from it leaves it.  A client
     can write that key too: a sign that names near-misses and taken evidence, never a proof."""
     obs = ctx.observation
     return bool(obs.copy and obs.primary and obs.copy.uuid and obs.copy.uuid == obs.primary.uuid)
 
 
-def _names(items) -> str:
+def shown_names(items) -> str:
+    """The items' names as a message lists them: the first SHOWN, then “…”."""
     names = [s.name for s in items]
     return ", ".join(names[:SHOWN]) + (", …" if len(names) > SHOWN else "")
 

@@ -23,6 +23,8 @@ from urllib.parse import quote
 
 from ...errors import InstanceNotFound, LabkitError
 from ...i18n import M
+from ...incus import client_config
+from ...incus.certs import fingerprint
 from ...incus.client_config import split_address
 from ...incus.timestamps import parse_incus_time
 from ...servers import SNAPSHOT_SERVER
@@ -196,26 +198,27 @@ def gather(access: Access, params: dict[str, str]) -> dict[str, Any]:
     main, server = access.main, access.server(SNAPSHOT_SERVER)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="labkit-observe2") as pool:
         primary = pool.submit(main.instance_or_none, container)
-        primary_snaps = pool.submit(_snapshots, main, container)
+        primary_snaps = pool.submit(instance_snapshots, main, container)
         info = pool.submit(server.server)
         listed = pool.submit(server.request, "GET", "/1.0/instances", params={"recursion": 1})
-        copy_snaps = pool.submit(_snapshots, server, container)
+        copy_snaps = pool.submit(instance_snapshots, server, container)
         certs = pool.submit(server.request, "GET", "/1.0/certificates", params={"recursion": 1}, project=False)
-        remotes, fingerprint, error = read_client(access.client_config)
+        remotes, client_fingerprint, error = read_client(access.client_config)
         raw = {
             "primary": primary.result(), "primary_snapshots": primary_snaps.result(),
             "server_instances": listed.result() or [], "copy_snapshots": copy_snaps.result(),
             # The PEM itself is not needed: its fingerprint names it.
             "certificates": [{k: v for k, v in c.items() if k != "certificate"} for c in certs.result() or []],
-            "server_addresses": _addresses(info.result(), remotes, first=params.get("remote")),
-            "client_remotes": remotes, "client_fingerprint": fingerprint,
+            "server_addresses": server_addresses(info.result(), remotes, first=params.get("remote")),
+            "client_remotes": remotes, "client_fingerprint": client_fingerprint,
         }
         if error is not None:
             raw["client_error"] = error
     return raw
 
 
-def _snapshots(client: IncusClient, name: str) -> list[dict[str, Any]]:
+def instance_snapshots(client: IncusClient, name: str) -> list[dict[str, Any]]:
+    """The instance's snapshots as the API lists them; [] when there is no such instance."""
     try:
         return client.snapshots(name)
     except LabkitError:  # no such instance (404): no snapshots
@@ -230,9 +233,6 @@ def read_client(conf: Path | None) -> tuple[dict[str, Any] | None, str | None, s
     that exists but cannot be read is not a class view: its remotes are {} and the error is said."""
     if conf is None:
         return None, None, None
-    from ...incus import client_config
-    from ...incus.certs import fingerprint
-
     error = None
     try:
         data = client_config.parse(client_config.read(conf / "config.yml"))
@@ -253,7 +253,7 @@ def _addr(entry: dict[str, Any] | None) -> str:
     return addr if isinstance(addr, str) else ""
 
 
-def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None, first: str | None = None) -> list[str]:
+def server_addresses(info: dict[str, Any], remotes: dict[str, Any] | None, first: str | None = None) -> list[str]:
     """The server's addresses, plus each learner remote's host:port that resolves to one of them
     (a remote added as localhost:8444 is the same server as 127.0.0.1:8444).  At most
     MAX_LOOKUPS names are resolved, the remote named `first` (the chapter's) first."""
@@ -284,7 +284,7 @@ def _addresses(info: dict[str, Any], remotes: dict[str, Any] | None, first: str 
 def reset(access: Access, params: dict[str, str]) -> None:
     """The chapter's start: the copy deleted on the snapshot server, the primary running with no
     snapshots and none of the chapter's keys.  The remote and its trust stay (a token is used once)."""
-    from ...incus import instances
+    from ...incus import instances  # only a reset uses it: not loaded with every check
 
     container, main, server = params["container"], access.main, access.server(SNAPSHOT_SERVER)
     data = main.instance_or_none(container)

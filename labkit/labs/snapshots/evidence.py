@@ -16,23 +16,24 @@ from .texts import NUDGES, TITLES
 FILE_PATH = "/root/this_file.txt"
 
 
-def _p(ctx: Context) -> dict[str, str]:
+def msg_params(ctx: Context) -> dict[str, str]:
+    """The chapter's params that its messages name, and the file's path."""
     return {"container": ctx.params["container"], "snapshot": ctx.params["snapshot"], "path": FILE_PATH}
 
 
-def _gone(ctx: Context) -> Verdict | None:
+def instance_gone(ctx: Context) -> Verdict | None:
     """Every step needs the instance; its disappearance is the one mistake that undoes them all."""
     if ctx.observation.instance is not None:
         return None
-    return failed(M("snap.instance_gone", "The instance “{container}” no longer exists.", **_p(ctx)),
+    return failed(M("snap.instance_gone", "The instance “{container}” no longer exists.", **msg_params(ctx)),
                   M("snap.instance_gone.hint", "On a stopped instance, “incus delete {container}” deletes it without "
                                                "asking, snapshots included. Create it again with “labkit setup”, then "
                                                "start over with “labkit reset --yes”. To delete a snapshot only: "
-                                               "“incus snapshot delete {container} {snapshot}”.", **_p(ctx)),
+                                               "“incus snapshot delete {container} {snapshot}”.", **msg_params(ctx)),
                   "instance_deleted")
 
 
-def _first(ctx: Context, step_id: str) -> Verdict:
+def do_first(ctx: Context, step_id: str) -> Verdict:
     """“Do X first”, naming the first step not done up to `step_id` (which is not done).
 
     Prerequisites are skipped: apart from a deleted instance (every check says so itself)
@@ -40,7 +41,7 @@ def _first(ctx: Context, step_id: str) -> Verdict:
     order = list(TITLES)
     first = next(s for s in order[1:order.index(step_id) + 1] if not_done(ctx, s) or s == step_id)
     return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[first]),
-                  NUDGES[first].bind(**_p(ctx)), f"order:{first}")
+                  NUDGES[first].bind(**msg_params(ctx)), f"order:{first}")
 
 
 def identity_problem(ctx: Context) -> Verdict | None:
@@ -56,21 +57,22 @@ def identity_problem(ctx: Context) -> Verdict | None:
         return failed(M("snap.identity.replaced", "“{container}” is not the instance the class created: it was deleted "
                                                   "and created again, or another instance was renamed to this name "
                                                   "(volatile.uuid {before} → {after}). Its restores cannot be proven.",
-                        before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8], **_p(ctx)),
+                        before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8], **msg_params(ctx)),
                       M("snap.identity.replaced.hint", "Instance replaced: ask the trainer to look at it. Only a "
                                                        "restore seen by “labkit class status --watch” counts for this "
-                                                       "instance.", **_p(ctx)),
+                                                       "instance.", **msg_params(ctx)),
                       "instance_replaced")
     if (inst.baseline_uuid, inst.baseline_generation) != (base.uuid, base.generation):
         return failed(M("snap.identity.baseline_changed", "The keys user.labkit.baseline.* of “{container}” were "
                                                           "changed since the class created it (generation {before} → "
                                                           "{after}): they are not evidence, and a restore is not "
                                                           "counted on their word.",
-                        before=(base.generation or "?")[:8], after=(inst.baseline_generation or "—")[:8], **_p(ctx)),
+                        before=(base.generation or "?")[:8], after=(inst.baseline_generation or "—")[:8],
+                        **msg_params(ctx)),
                       M("snap.identity.baseline_changed.hint",
                         "Baseline changed: ask the trainer to look at it. Only a change of volatile.uuid.generation "
                         "since the class recorded it, or a restore seen by “labkit class status --watch”, proves a "
-                        "restore.", **_p(ctx)),
+                        "restore.", **msg_params(ctx)),
                       "baseline_changed")
     return None
 
@@ -83,13 +85,13 @@ def restore_proof(ctx: Context) -> Verdict | None:
     event = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
     if event is not None:
         # Events come from the server while a listener runs: evidence no learner can write.
-        return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
+        return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **msg_params(ctx)),
                       M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at "
-                                                        "{time}.", time=hms(event.time), **_p(ctx)))
+                                                        "{time}.", time=hms(event.time), **msg_params(ctx)))
     if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
     if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
-        return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **_p(ctx)),
+        return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **msg_params(ctx)),
                       M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt "
                                                     "({before} → {after}): Incus changes it on every restore, and a "
                                                     "plain “rm” does not.",
@@ -131,7 +133,7 @@ def restore_unknown(ctx: Context) -> Verdict | None:
                                             "no longer its volatile.uuid, as Incus leaves it after a restore), but "
                                             "labkit knew nothing of this instance before that: it did not set it up, "
                                             "and no check was made before the snapshot. So whether the chapter's steps "
-                                            "were done cannot be told now.", **_p(ctx)),
+                                            "were done cannot be told now.", **msg_params(ctx)),
                     M("snap.evidence.generation_differs", "volatile.uuid {uuid}…, volatile.uuid.generation "
                                                           "{generation}….",
                       uuid=inst.uuid[:8], generation=inst.generation[:8]),
@@ -139,7 +141,7 @@ def restore_unknown(ctx: Context) -> Verdict | None:
                                                     "instance as it is now with “labkit reset --yes”, then follow the "
                                                     "chapter again with the event recorder running (“labkit setup” "
                                                     "starts it for an existing instance too), or check each step right "
-                                                    "after doing it.", **_p(ctx)))
+                                                    "after doing it.", **msg_params(ctx)))
 
 
 def restore_doubt(ctx: Context) -> Verdict | None:
@@ -154,31 +156,33 @@ def restore_doubt(ctx: Context) -> Verdict | None:
         return failed(M("snap.restore.renamed", "“{container}” was renamed to “{name}” at {time} during the attempt: "
                                                 "what was done to it under another name is not seen, so its restores "
                                                 "cannot be proven.",
-                        name=renamed.context.get("name") or "?", time=hms(renamed.time), **_p(ctx)),
+                        name=renamed.context.get("name") or "?", time=hms(renamed.time), **msg_params(ctx)),
                       M("snap.restore.renamed.hint", "Instance renamed: ask the trainer to look at it. The chapter "
                                                      "never renames the instance; only a restore of “{snapshot}” seen "
                                                      "by “labkit class status --watch” or the event recorder counts "
-                                                     "now.", **_p(ctx)),
+                                                     "now.", **msg_params(ctx)),
                       "instance_renamed")
     other = ctx.history.saw("instance-restored")
     if other is not None:
         return failed(M("snap.restore.other", "“{container}” was restored from the snapshot “{other}”, not from "
                                               "“{snapshot}”.",
-                        other=str(other.context.get("snapshot") or "?").split("/", 1)[-1], **_p(ctx)),
+                        other=str(other.context.get("snapshot") or "?").split("/", 1)[-1], **msg_params(ctx)),
                       M("snap.restore.other.hint", "The chapter restores the snapshot taken before the file was "
                                                    "created: “incus snapshot restore {container} {snapshot}”.",
-                        **_p(ctx)),
+                        **msg_params(ctx)),
                       "wrong_snapshot_restored")
     return None
 
 
-def _status_now(ctx: Context) -> Message:
+def status_now(ctx: Context) -> Message:
+    """Evidence: the instance's status when the observation was taken."""
     inst = ctx.observation.instance
     return M("snap.evidence.status", "Incus reports {container} as {status} at {time} UTC.",
-             status=inst.status if inst else "?", time=hms(ctx.observation.taken_at), **_p(ctx))
+             status=inst.status if inst else "?", time=hms(ctx.observation.taken_at), **msg_params(ctx))
 
 
-def _started_after_restore(ctx: Context) -> Message | None:
+def started_after_restore(ctx: Context) -> Message | None:
+    """Evidence: the start a listener saw after the restore of the chapter's snapshot, if it saw one."""
     restored = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
     started = ctx.history.saw("instance-started")
     if restored is None or started is None or started.time < restored.time:
@@ -186,7 +190,7 @@ def _started_after_restore(ctx: Context) -> Message | None:
     return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=hms(started.time))
 
 
-def _before_restore(ctx: Context) -> Event | None:
+def before_restore(ctx: Context) -> Event | None:
     """What the instance did just before the restore that a listener saw, if it saw one:
     a stop (the chapter's way) or a start (Incus' own restart around a running restore)."""
     events = sorted(ctx.history.events, key=lambda e: e.time)

@@ -11,11 +11,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ...errors import LabkitError
-from ...i18n import Message
-from ...incus.client import FileInfo, IncusClient, parse_incus_time
+from ...errors import InstanceNotFound, LabkitError
+from ...i18n import M, Message
+from ...incus.client import FileInfo, IncusClient
+from ...incus.timestamps import parse_incus_time
 from ...pools import concurrently, named_pool
-from ..baseline import BASELINE_GENERATION, BASELINE_UUID
+from ..baseline import BASELINE_GENERATION, BASELINE_UUID, record_baseline
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -238,11 +239,9 @@ def observe_chapter(access: Any, params: dict[str, str]) -> Observation:
 
 def reset_chapter(access: Any, params: dict[str, str]) -> None:
     """Back to the chapter's start: instance running, no lab snapshot, no file."""
-    from ...errors import InstanceNotFound
-    from ...i18n import M
+    # What only a reset uses, not loaded with every check.
     from ...incus import instances
     from ...keys import CLASS_KEY
-    from ..baseline import BASELINE_UUID, record_baseline
 
     client, name, snapshot, path = access.main, params["container"], params["snapshot"], params["file"]
     data = client.instance_or_none(name)

@@ -13,7 +13,7 @@ from typing import Any
 from ...grading.engine import EXEC_ENDED, FILE_SEEN, Context, Event, Verdict, passed
 from ...i18n import M
 from ..evidence_helpers import hms
-from .evidence import FILE_PATH, _p
+from .evidence import FILE_PATH, msg_params
 
 # A file time further in the future than this is not a clock's skew but a time set by hand
 # (touch -d 2099-01-01), or a time before 1901 that Incus' 32-bit file times wrapped past 2038.
@@ -50,10 +50,11 @@ def _made_by_exec(ctx: Context) -> Verdict | None:
         if taken is None or taken >= ran.time:
             continue
         return passed(M("snap.touch.ok_exec", "{path} was created after the snapshot and before the restore.",
-                        **_p(ctx)),
+                        **msg_params(ctx)),
                       M("snap.evidence.touch_exec", "Incus reported at {time} the end of “{command}” in {container} "
                                                     "(exit code 0); snapshot taken at {snap} (UTC).",
-                        time=hms(ran.time), command=" ".join(ran.context["command"]), snap=hms(taken), **_p(ctx)))
+                        time=hms(ran.time), command=" ".join(ran.context["command"]), snap=hms(taken),
+                        **msg_params(ctx)))
     return None
 
 
@@ -75,10 +76,10 @@ def _seen_by_recorder(ctx: Context) -> Verdict | None:
                 or modified > seen.time + FUTURE_SKEW:
             continue
         return passed(M("snap.touch.ok_seen", "{path} was there before the restore, newer than the snapshot.",
-                        **_p(ctx)),
+                        **msg_params(ctx)),
                       M("snap.evidence.file_seen", "The event recorder saw {path} at {seen} (modified at {file}); "
                                                    "snapshot taken at {snap} (UTC).",
-                        seen=hms(seen.time), file=hms(modified), snap=hms(taken), **_p(ctx)))
+                        seen=hms(seen.time), file=hms(modified), snap=hms(taken), **msg_params(ctx)))
     return None
 
 
