@@ -205,16 +205,16 @@ def test_a_flood_of_events_and_status_changes_leaves_the_journal_bounded(tmp_pat
     assert (tmp_path / "j.json").stat().st_size < 20_000
 
 
-def test_a_flood_about_other_snapshots_or_later_looks_keeps_the_chapters_own_evidence(tmp_path: Path):
-    """Bounding the journal never drops the chapter snapshot's creation, nor the last look at the file
-    before the restore (what `touch` is graded on), however many events come after them."""
+def flooded(path: Path, retention: Retention | None = None) -> tuple[list[dict], dict, dict, dict]:
+    """The chapter's snapshot made, the file seen, the restore; then a flood of other snapshots and later
+    looks at the file.  Returns the events the journal kept, and those three."""
     from datetime import timedelta
 
     from labkit.grading.engine import FILE_SEEN
     from labkit.grading.event_bounds import KEPT_PER_ACTION
 
     _, _, container, snapshot = IDENTITY
-    j = journal(tmp_path / "j.json")
+    j = journal(path, retention)
     start = now()
     at = lambda s: (start + timedelta(seconds=s)).isoformat()  # noqa: E731
     created = {"action": "instance-snapshot-created", "time": at(0), "context": {"name": snapshot}}
@@ -225,30 +225,23 @@ def test_a_flood_about_other_snapshots_or_later_looks_keeps_the_chapters_own_evi
         j.record_events([{"action": "instance-snapshot-created", "time": at(3 + i), "context": {"name": f"x{i}"}},
                          {"action": FILE_SEEN, "time": at(3 + i), "context": {"path": "/root/this_file.txt",
                                                                               "present": True, "n": i}}])
-    data = json.loads((tmp_path / "j.json").read_text())
-    assert created in data["events"] and seen in data["events"] and restored in data["events"]
-    assert [e["action"] for e in data["events"]].count(FILE_SEEN) == KEPT_PER_ACTION + 1
+    return json.loads(path.read_text())["events"], created, seen, restored
+
+
+def test_a_flood_about_other_snapshots_or_later_looks_keeps_the_chapters_own_evidence(tmp_path: Path):
+    """Bounding the journal never drops the chapter snapshot's creation, nor the last look at the file
+    before the restore (what `touch` is graded on), however many events come after them."""
+    from labkit.grading.engine import FILE_SEEN
+    from labkit.grading.event_bounds import KEPT_PER_ACTION
+
+    events, created, seen, restored = flooded(tmp_path / "j.json")
+    assert created in events and seen in events and restored in events
+    assert [e["action"] for e in events].count(FILE_SEEN) == KEPT_PER_ACTION + 1
 
 
 def test_the_evidence_stays_by_the_chapters_rule_not_the_journals(tmp_path: Path):
     """The journal knows no chapter: without the chapter's retention hook, the same flood pushes the
     chapter's snapshot and its last look at the file out (so the test above proves the hook works)."""
-    from datetime import timedelta
-
-    from labkit.grading.engine import FILE_SEEN
-    from labkit.grading.event_bounds import KEPT_PER_ACTION
-
-    _, _, container, snapshot = IDENTITY
-    j = journal(tmp_path / "j.json", Retention())
-    start = now()
-    at = lambda s: (start + timedelta(seconds=s)).isoformat()  # noqa: E731
-    created = {"action": "instance-snapshot-created", "time": at(0), "context": {"name": snapshot}}
-    seen = {"action": FILE_SEEN, "time": at(1), "context": {"path": "/root/this_file.txt", "present": True}}
-    restored = {"action": "instance-restored", "time": at(2), "context": {"snapshot": f"{container}/{snapshot}"}}
-    j.record_events([created, seen, restored])
-    for i in range(KEPT_PER_ACTION + 10):
-        j.record_events([{"action": "instance-snapshot-created", "time": at(3 + i), "context": {"name": f"x{i}"}},
-                         {"action": FILE_SEEN, "time": at(3 + i), "context": {"path": "/root/this_file.txt", "n": i}}])
-    data = json.loads((tmp_path / "j.json").read_text())
-    assert restored in data["events"]
-    assert created not in data["events"] and seen not in data["events"]
+    events, created, seen, restored = flooded(tmp_path / "j.json", Retention())
+    assert restored in events
+    assert created not in events and seen not in events
