@@ -1,0 +1,50 @@
+"""What several unit test modules would otherwise redo at every test, done once per session."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def files_digest(folder: Path, suffix: str = "") -> str:
+    """A digest of every file under `folder` whose name ends with `suffix`, by relative path and content.
+
+    With ".py", that is all that Babel's extractor reads there (it walks the folder as os.walk does,
+    skipping some folders, and reads only **.py), and more."""
+    digest = hashlib.sha256()
+    for top, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith(suffix):
+                path = Path(top, name)
+                digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def messages_extracted_once_per_source() -> Iterator[None]:
+    """Babel's extraction of every M(key, english) in labkit/ is most of the time of
+    `labkit notebooks check` (about a second here), and a dozen tests run that check on the tree or
+    on copies whose code is the same, changing only catalogues, notebooks or documents.  The
+    extraction runs once for each distinct set of sources: a copy whose code differs (by path or by
+    content) is extracted afresh, so every caller gets what Babel would say of its folder."""
+    from labkit.notebooks import catalogue
+
+    extract = catalogue.extracted_messages
+    known: dict[str, frozenset[tuple[str | None, str]]] = {}
+
+    def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
+        sources = files_digest(Path(package_dir), ".py")
+        if sources not in known:
+            known[sources] = frozenset(extract(package_dir))
+        return set(known[sources])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(catalogue, "extracted_messages", extracted_messages)
+        yield
