@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -48,3 +49,16 @@ def messages_extracted_once_per_source() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(catalogue, "extracted_messages", extracted_messages)
         yield
+
+
+@pytest.fixture(scope="session")
+def package_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One copy of labkit/ for the tests that run the catalogue and notebook checks on a copy of the
+    repository: they read the package (its messages, its compiled catalogue) and never write it, so
+    each links its copy's labkit/ here instead of copying some 130 files (creating and later deleting
+    them is a good part of those tests' time on a slow disk).  Checked unchanged at the end."""
+    copy = tmp_path_factory.mktemp("package") / "labkit"
+    shutil.copytree(ROOT / "labkit", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = files_digest(copy)
+    yield copy
+    assert files_digest(copy) == before, "a test wrote into the shared copy of labkit/: give that test its own copy"
