@@ -2,17 +2,30 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ..i18n import M, Message
 from .typography import PLACEHOLDER, Passage, line_of, readme_passages, slips, term_slips
 
 
-def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[str] = frozenset()) -> list[Message]:
-    """Every template entry must have a French, non-fuzzy, non-copied translation with the same placeholders."""
+def _catalogue(path: Path) -> Any:
+    """polib's reading of a .po or .pot file, made once for the same text: runtime_problems reads
+    the template three times and the French catalogue three times. Callers only read it."""
+    return _parsed(path.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=8)
+def _parsed(text: str) -> Any:
     import polib
 
-    pot, po = polib.pofile(str(pot_path)), polib.pofile(str(po_path))
+    return polib.pofile(text)
+
+
+def catalogue_problems(pot_path: Path, po_path: Path, identical_ok: frozenset[str] = frozenset()) -> list[Message]:
+    """Every template entry must have a French, non-fuzzy, non-copied translation with the same placeholders."""
+    pot, po = _catalogue(pot_path), _catalogue(po_path)
     translations = {(e.msgctxt, e.msgid): e for e in po if not e.obsolete}
     problems: list[Message] = []
     name = po_path.name
@@ -44,11 +57,9 @@ def _fields(text: str) -> list[str]:
 
 def key_conflicts(pot_path: Path) -> list[Message]:
     """One key, one English text: a key reused for another sentence would share its translation."""
-    import polib
-
     seen: dict[str, str] = {}
     problems: list[Message] = []
-    for entry in polib.pofile(str(pot_path)):
+    for entry in _catalogue(pot_path):
         if entry.msgctxt in seen and seen[entry.msgctxt] != entry.msgid:
             problems.append(M("catalogue.key_conflict", "The message key “{key}” is used for two different "
                                                         "English texts.", key=entry.msgctxt))
@@ -73,9 +84,7 @@ def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
 
 
 def extraction_problems(package_dir: Path, pot_path: Path) -> list[Message]:
-    import polib
-
-    in_pot = {(e.msgctxt, e.msgid) for e in polib.pofile(str(pot_path))}
+    in_pot = {(e.msgctxt, e.msgid) for e in _catalogue(pot_path)}
     in_code = extracted_messages(package_dir)
     problems = [M("catalogue.not_extracted", "The message “{key}” is in the code but not in {file}: "
                                              "run “make translations”.", key=ctx or msgid[:40], file=pot_path.name)
@@ -92,7 +101,7 @@ def compiled_problems(po_path: Path, mo_path: Path) -> list[Message]:
 
     if not mo_path.exists():
         return [M("catalogue.not_compiled", "{file} is missing: run “make translations”.", file=str(mo_path))]
-    wanted = {(e.msgctxt, e.msgid): e.msgstr for e in polib.pofile(str(po_path)) if e.translated() and not e.obsolete}
+    wanted = {(e.msgctxt, e.msgid): e.msgstr for e in _catalogue(po_path) if e.translated() and not e.obsolete}
     shipped = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(mo_path)) if e.msgid}
     if wanted != shipped:
         return [M("catalogue.compiled_stale", "{file} does not match {po}: run “make translations”.",
@@ -107,10 +116,8 @@ NEVER_ONE = "never 1:"
 
 def typography_problems(po_path: Path) -> list[Message]:
     """Every French text of a catalogue follows French typography and the glossary (labkit/notebooks/typography.py)."""
-    import polib
-
     found: list[Message] = []
-    for entry in polib.pofile(str(po_path)):
+    for entry in _catalogue(po_path):
         if entry.obsolete or not entry.msgstr.strip():
             continue
         key = entry.msgctxt or entry.msgid[:40]

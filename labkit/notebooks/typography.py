@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..i18n import M, Message
 
@@ -61,6 +62,9 @@ def _mask(text: str, pattern: re.Pattern[str], fill: str = "X") -> str:
     return pattern.sub(lambda m: re.sub(r"[^\n]", fill, m.group(0)), text)
 
 
+# A pure function the checks call more than once for the same text: slips() and concept_slips()
+# for each French text, and again whenever a catalogue is checked again.
+@lru_cache(maxsize=16384)
 def prose(text: str, placeholders: bool = False) -> str:
     """The text with its literal parts masked (same length, same line breaks); {placeholders}
     are kept when asked, else masked as a number."""

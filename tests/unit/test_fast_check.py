@@ -42,12 +42,27 @@ def daemon(tmp_path: Path):
         yield fake
 
 
-def labkit(daemon: FakeIncus, *args: str, program: list[str] | None = None, journal: str = "j.json",
-           extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def start(daemon: FakeIncus, *args: str, program: list[str] | None = None, journal: str = "j.json",
+          extra: tuple[str, ...] = ()) -> subprocess.Popen[str]:
     cmd = [sys.executable, *(extra or ()), *(program or ["-m", "labkit"]), "--journal", str(daemon.tmp / journal),
            *args]
-    return subprocess.run(cmd, env=daemon.env, cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.Popen(cmd, env=daemon.env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def labkit(daemon: FakeIncus, *args: str, program: list[str] | None = None, journal: str = "j.json",
+           extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return finish(start(daemon, *args, program=program, journal=journal, extra=extra))
 
 
 def imported(stderr: str) -> set[str]:
@@ -125,8 +140,11 @@ def test_on_a_terminal_the_check_uses_rich(daemon: FakeIncus) -> None:
 ])
 def test_the_fast_path_prints_what_the_click_command_prints(
         daemon: FakeIncus, args: tuple[str, ...], code: int) -> None:
-    fast = labkit(daemon, *args, journal="fast.json")
-    click = labkit(daemon, *args, journal="click.json", program=["-c", "from labkit.cli.main import main; main()"])
+    # Both at once, on two CPUs: each has its own journal (the only file a check writes), and the fake
+    # daemon answers each connection in a thread of its own.
+    running = (start(daemon, *args, journal="fast.json"),
+               start(daemon, *args, journal="click.json", program=["-c", "from labkit.cli.main import main; main()"]))
+    fast, click = (finish(proc) for proc in running)
     assert fast.returncode == code, fast.stderr
     # Evidence quotes the time of the look ("running at 07:32:53 UTC"): the two runs are seconds apart.
     same = lambda text: re.sub(r"\d\d:\d\d:\d\d", "HH:MM:SS", text)  # noqa: E731

@@ -38,9 +38,11 @@ def keys(found) -> list[str]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A copy of what `labkit notebooks check` reads: the package, notebooks and translations."""
-    for folder in ("labkit", "notebooks", "translations"):
+def repo(tmp_path: Path, package_copy: Path) -> Path:
+    """A copy of what `labkit notebooks check` reads: the package, notebooks and translations (labkit/,
+    which no test here writes, is the session's one copy: tests/unit/conftest.py)."""
+    (tmp_path / "labkit").symlink_to(package_copy, target_is_directory=True)
+    for folder in ("notebooks", "translations"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 

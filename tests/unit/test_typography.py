@@ -39,9 +39,11 @@ def rules(text: str) -> list[str]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A copy of what `labkit notebooks check` reads, README included."""
-    for folder in ("labkit", "notebooks", "translations"):
+def repo(tmp_path: Path, package_copy: Path) -> Path:
+    """A copy of what `labkit notebooks check` reads, README included (labkit/, which no test here
+    writes, is the session's one copy: tests/unit/conftest.py)."""
+    (tmp_path / "labkit").symlink_to(package_copy, target_is_directory=True)
+    for folder in ("notebooks", "translations"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     shutil.copytree(ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("*.png"))
