@@ -74,7 +74,10 @@ def spawn_incusd(log: Path, pid_file: Path, incus_dir: Path | None = None) -> su
         env.pop("INCUS_DIR", None)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        proc = subprocess.Popen([str(INCUSD), "--group", ADMIN_GROUP], stdin=subprocess.DEVNULL,
+        # cwd "/": the daemon outlives the command that starts it, and every rsync of a migration
+        # inherits its working folder; started from a checkout later deleted, `incus copy` then fails
+        # with "getcwd(): No such file or directory" (docs/incus-facts.md).
+        proc = subprocess.Popen([str(INCUSD), "--group", ADMIN_GROUP], stdin=subprocess.DEVNULL, cwd="/",
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     pid_file.write_text(f"{proc.pid}\n")
     return proc
