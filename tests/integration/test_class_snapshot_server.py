@@ -195,6 +195,7 @@ def test_the_class_wide_look_sees_what_each_learners_own_look_sees_with_fewer_re
     from labkit.classroom.observe import learner_access
     from labkit.incus.client import IncusClient, find_endpoint
     from labkit.labs import chapter_named
+    from labkit.servers import SNAPSHOT_SERVER
 
     chapter = chapter_named("snapshot-server")
     params = dict(chapter.defaults)
@@ -209,7 +210,8 @@ def test_the_class_wide_look_sees_what_each_learners_own_look_sees_with_fewer_re
 
     with IncusClient(find_endpoint()) as main, klass.server.client() as server:
         monkeypatch.setattr(IncusClient, "raw", counted)
-        accesses = {learner: learner_access(main, project, lambda: server) for learner, project in projects.items()}
+        servers = {SNAPSHOT_SERVER.id: lambda: server}
+        accesses = {learner: learner_access(main, project, servers) for learner, project in projects.items()}
         alone = {learner: chapter.observe(access, params) for learner, access in accesses.items()}
         asked_alone, asked[:] = len(asked), []
         for instances in (main.all_instances(recursion=1), None):  # a full view, and a partial refresh
@@ -225,7 +227,7 @@ def test_the_class_wide_look_sees_what_each_learners_own_look_sees_with_fewer_re
     # does not exist (no error), so both looks see nothing there, and see it alike.
     ghost = {"ghost": f"{klass.name}-ghost"}
     with IncusClient(find_endpoint()) as main, klass.server.client() as server:
-        access = learner_access(main, ghost["ghost"], lambda: server)
+        access = learner_access(main, ghost["ghost"], {SNAPSHOT_SERVER.id: lambda: server})
         alone_ghost = chapter.observe(access, params)
         together = chapter.observe_class(main, params, ghost, main.all_instances(recursion=1),
                                          {})("ghost", access, None)
