@@ -2,12 +2,14 @@
 test, done once per session, and the garbage collector kept off the libraries' own objects."""
 from __future__ import annotations
 
+import copy
+import functools
 import gc
 import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -73,6 +75,39 @@ def messages_extracted_once_per_source() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(catalogue, "extracted_messages", extracted_messages)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checks_reuse_what_they_already_read() -> Iterator[None]:
+    """The catalogue and notebook checks run some thirty times a session, on the tree and on copies
+    where a test changed one entry, one paragraph or one file.  Two steps that depend on their input
+    alone are done once for each distinct input: the typography and glossary verdict on one text
+    (slips and term_slips, as labkit/notebooks/catalogue.py calls them: about 0.1 s a catalogue),
+    and jupytext's reading of a notebook source (by the file's bytes: 35 ms a source, each caller
+    getting its own copy).  A text or file a test changed is checked and read afresh."""
+    from labkit.notebooks import build, catalogue
+
+    def once_per_text(check: Any) -> Any:
+        verdicts = functools.lru_cache(maxsize=None)(lambda *args, **kwargs: tuple(check(*args, **kwargs)))
+        return lambda *args, **kwargs: list(verdicts(*args, **kwargs))
+
+    read_source = build._read_source
+    sources: dict[tuple[Any, bytes], Any] = {}
+
+    def _read_source(root: Path, book: Any) -> Any:
+        path = root / book.source
+        if not path.is_file():
+            return read_source(root, book)  # it says so
+        key = (book, path.read_bytes())
+        if key not in sources:
+            sources[key] = read_source(root, book)
+        return copy.deepcopy(sources[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(catalogue, "slips", once_per_text(catalogue.slips))
+        patch.setattr(catalogue, "term_slips", once_per_text(catalogue.term_slips))
+        patch.setattr(build, "_read_source", _read_source)
         yield
 
 
