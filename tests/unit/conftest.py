@@ -147,8 +147,8 @@ def package_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     repository: they read the package (its messages, its compiled catalogue) and never write it, so
     each links its copy's labkit/ here instead of copying some 130 files (creating and later deleting
     them is a good part of those tests' time on a slow disk).  Checked unchanged at the end."""
-    copy = tmp_path_factory.mktemp("package") / "labkit"
-    shutil.copytree(ROOT / "labkit", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    before = files_digest(copy)
-    yield copy
-    assert files_digest(copy) == before, "a test wrote into the shared copy of labkit/: give that test its own copy"
+    package = tmp_path_factory.mktemp("package") / "labkit"
+    shutil.copytree(ROOT / "labkit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = files_digest(package)
+    yield package
+    assert files_digest(package) == before, "a test wrote into the shared copy of labkit/: give that test its own copy"
