@@ -59,7 +59,7 @@ def test_no_daemon_no_answer_or_no_http_become_labkit_errors(tmp_path: Path) -> 
     silent.bind(str(tmp_path / "silent"))
     silent.listen(4)  # accepts connections (the kernel does) and never answers
     with pytest.raises(IncusTimeout):
-        lean(tmp_path / "silent", timeout=0.3).instance("ubuntu-test")
+        lean(tmp_path / "silent", timeout=0.1).instance("ubuntu-test")
     silent.close()
     with FakeIncus(tmp_path / "garbage", {"GET /1.0/instances/x?project=default": "SSH-2.0-OpenSSH\r\n"}) as fake:
         with pytest.raises(IncusUnavailable):
