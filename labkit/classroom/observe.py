@@ -17,7 +17,7 @@ from typing import Any, Callable
 from ..errors import LabkitError
 from ..grading.access import Access
 from ..grading.engine import Chapter, History
-from ..i18n import M, Message
+from ..i18n import M, Message, Number
 from ..incus.client import IncusClient
 from ..pools import named_pool
 
@@ -101,10 +101,13 @@ def observe_learners(look: LearnerLook, accesses: dict[str, Access],
 def _failure(job: Any) -> Message | None:
     """Why a learner's look gave no observation, or None when it did."""
     if not job.done():
-        return M("class.status.too_slow", "no answer within {seconds} s", seconds=int(LEARNER_SECONDS))
+        whole = LEARNER_SECONDS == int(LEARNER_SECONDS)
+        seconds = int(LEARNER_SECONDS) if whole else Number(LEARNER_SECONDS)  # "6 s", or "0,5 s" in French
+        return M("class.status.too_slow", "no answer within {seconds} s", seconds=seconds)
     exc = job.exception()
     if exc is None:
         return None
     if isinstance(exc, LabkitError):
         return exc.message
-    return M("class.status.look_failed", "{detail}", detail=f"{type(exc).__name__}: {exc}")
+    detail = f"{type(exc).__name__}: {exc}"  # a bug's own words: not a message to translate
+    return M("class.status.look_failed", "{detail}", detail=detail)

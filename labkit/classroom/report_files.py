@@ -107,9 +107,10 @@ def report_html(status: ClassStatus, journals: dict[str, Journal], lang: str) ->
               chapter=status.chapter.title).render(lang)
     average = sum(ls.score.earned for ls in status.learners) / len(status.learners) if status.learners else 0
     possible = sum(s.points for s in status.chapter.steps)
+    shown_average = f"{average:.1f}".replace(".", "," if lang == "fr" else ".")
     meta = M("class.report.meta", "Report of {time} UTC · learners: {count} · average score: {average}/{possible}",
              time=status.taken_at.strftime("%Y-%m-%d %H:%M"), count=len(status.learners),
-             average=f"{average:.1f}".replace(".", "," if lang == "fr" else "."), possible=possible).render(lang)
+             average=shown_average, possible=possible).render(lang)
     head = "".join(f"<th scope=\"col\">{i}. {esc(s.title.render(lang))}</th>"
                    for i, s in enumerate(status.chapter.steps, 1))
     body = []

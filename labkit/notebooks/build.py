@@ -165,14 +165,30 @@ def import_nbformat() -> Any:
     return nbformat
 
 
+def _read_validated_once(jupytext: Any, nbformat: Any, path: Path) -> Any:
+    """jupytext builds each cell with nbformat.v4's new_*_cell, which validates every cell against the
+    whole schema on its own: half the time of reading a source.  The cells are made unvalidated and the
+    notebook is validated once, as a whole, which checks the same cells."""
+    from nbformat.v4 import nbbase
+
+    per_cell = nbbase.validate
+    nbbase.validate = lambda node, ref=None: None
+    try:
+        notebook = jupytext.read(path)
+    finally:
+        nbbase.validate = per_cell
+    nbformat.validate(notebook)
+    return notebook
+
+
 def _read_source(root: Path, book: Notebook) -> Any:
-    import_nbformat()
+    nbformat = import_nbformat()
     import jupytext
 
     path = root / book.source
     if not path.exists():
         raise UsageError(M("notebooks.no_source", "The notebook source {path} is missing.", path=str(book.source)))
-    notebook = jupytext.read(path)
+    notebook = _read_validated_once(jupytext, nbformat, path)
     notebook.cells = [c for c in notebook.cells if c.cell_type != "raw"]  # notes for authors, not built
     seen: set[str] = set()
     for n, cell in enumerate(notebook.cells, 1):

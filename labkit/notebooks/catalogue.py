@@ -1,11 +1,14 @@
 """Checks on the gettext catalogues: French must be complete, current and really translated."""
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from ..i18n import M, Message
 from .typography import PLACEHOLDER, Passage, line_of, readme_passages, slips, term_slips
 
@@ -73,13 +76,23 @@ SAME_IN_FRENCH = frozenset({"report.points", "setup.phase.image", "lab.hint.solu
 
 
 def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
-    """Every M(key, english) in the code, as Babel's extractor sees it."""
+    """Every M(key, english) in the code, as Babel's extractor sees it.
+
+    Babel skips an M(...) call that holds an f-string with substitutions, even in a keyword argument,
+    and only says so on stderr: the message would then be missing from the catalogue for a reason
+    nobody reads.  Its warnings are taken and made an error that names each place."""
     from babel.messages.extract import extract_from_dir
 
     found = set()
-    for _file, _line, message, _comments, context in extract_from_dir(
-            str(package_dir), method_map=[("**.py", "python")], keywords={"M": ((1, "c"), 2)}):
-        found.add((context, message))
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        for _file, _line, message, _comments, context in extract_from_dir(
+                str(package_dir), method_map=[("**.py", "python")], keywords={"M": ((1, "c"), 2)}):
+            found.add((context, message))
+    places = [line.split(": warning:")[0] for line in said.getvalue().splitlines() if ": warning:" in line]
+    if places:
+        raise UsageError(M("catalogue.fstring", "Babel cannot extract a message that holds an f-string with "
+                                                "substitutions: give the value a name first, then pass the name "
+                                                "({places}).", places=", ".join(places[:5])))
     return found
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import polib
+import pytest
 
+from labkit.errors import UsageError
 from labkit.i18n import M, Number, default_language, translate
 from labkit.notebooks.catalogue import catalogue_problems, runtime_problems, typography_problems
 
@@ -53,3 +55,18 @@ def test_decimal_numbers_take_the_language_s_decimal_mark() -> None:
              seconds=Number(56.74))
     assert "56.7 s" in translate(done, "en")
     assert "56,7\u00a0s" in translate(done, "fr") and "56.7" not in translate(done, "fr")
+
+
+def test_a_message_babel_would_skip_is_an_error_that_names_its_place(tmp_path: Path) -> None:
+    from labkit.notebooks import catalogue
+
+    package = tmp_path / "planted"
+    package.mkdir()
+    named = 'detail = f"{kind}: {exc}"\nM("x.failed", "{detail}", detail=detail)\n'
+    (package / "fine.py").write_text(named, encoding="utf-8")
+    assert catalogue.extracted_messages(package) == {("x.failed", "{detail}")}
+    (package / "slip.py").write_text('\n\nM("y.failed", "{detail}", detail=f"{kind}: {exc}")\n', encoding="utf-8")
+    with pytest.raises(UsageError) as raised:
+        catalogue.extracted_messages(package)
+    assert "slip.py:3" in raised.value.message.render("en") and "f-string" in raised.value.message.render("en")
+    assert "f-string" in raised.value.message.render("fr")

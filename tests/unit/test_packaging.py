@@ -1,6 +1,7 @@
 """The runtime catalogue ships inside the wheel and is found from an installed copy."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -23,9 +24,17 @@ def test_french_messages_load_from_an_installed_wheel(tmp_path: Path) -> None:
     build = ("import importlib, sys, tomllib; system = tomllib.load(open('pyproject.toml', 'rb'))['build-system']; "
              "module, _, name = system['build-backend'].partition(':'); backend = importlib.import_module(module); "
              "print((getattr(backend, name) if name else backend).build_wheel(sys.argv[1]))")
-    subprocess.run([sys.executable, "-c", build, str(wheels)], check=True, capture_output=True, cwd=ROOT)
+    # setuptools stages the package in build/ and packs whatever it finds there: a module moved or
+    # removed since an earlier build would ship again.  Its staging folder is this test's own.
+    staging = tmp_path / "setup.cfg"
+    staging.write_text(f"[build]\nbuild_base = {tmp_path / 'build'}\n", encoding="utf-8")
+    subprocess.run([sys.executable, "-c", build, str(wheels)], check=True, capture_output=True, cwd=ROOT,
+                   env={**os.environ, "DIST_EXTRA_CONFIG": str(staging)})
     wheel = next(wheels.glob("labkit-*.whl"))
-    assert "labkit/locale/fr/LC_MESSAGES/labkit.mo" in zipfile.ZipFile(wheel).namelist()
+    packed = zipfile.ZipFile(wheel).namelist()
+    assert "labkit/locale/fr/LC_MESSAGES/labkit.mo" in packed
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "labkit").rglob("*.py")}
+    assert {name for name in packed if name.endswith(".py")} == modules
     target = tmp_path / "site"
     # --no-compile: the probe below imports a handful of the package's modules, not its 130 .py files.
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--target",
