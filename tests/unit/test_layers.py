@@ -166,27 +166,32 @@ def test_every_folder_and_module_has_a_layer() -> None:
 
 
 def imports_of(path: Path) -> set[str]:
-    """The labkit modules a file imports (relative imports resolved), at any depth of the file."""
+    """The labkit modules a file imports (relative imports resolved), at any depth of the file: for
+    `from P import a`, both P and P.a."""
+    return {name for module, aliases in statements_of(path) for name in (module, *(f"{module}.{a}" for a in aliases))
+            if name.split(".")[0] == "labkit"}
+
+
+def statements_of(path: Path) -> frozenset[tuple[str, tuple[str, ...]]]:
+    """Each import of a file as (module, names imported from it): `import X` is (X, ())."""
     package = path.relative_to(ROOT).with_suffix("").parts[:-1]
     if path.name == "__init__.py":
         package = path.relative_to(ROOT).parts[:-1]
-    return set(imports_in(package, path.read_text(encoding="utf-8")))
+    return statements_in(package, path.read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=None)
-def imports_in(package: tuple[str, ...], text: str) -> frozenset[str]:
-    """imports_of's answer for one text: three tests scan the same 120 modules, a planted file is new text."""
+def statements_in(package: tuple[str, ...], text: str) -> frozenset[tuple[str, tuple[str, ...]]]:
+    """statements_of's answer for one text: three tests scan the same 120 modules, a planted file is new text."""
     found = set()
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.ImportFrom):
             base = list(package[:len(package) - node.level + 1]) if node.level else []
-            module = ".".join(base + ([node.module] if node.module else []))
-            found.add(module)
             # `from .. import classroom` imports a module by its alias name.
-            found |= {f"{module}.{alias.name}" for alias in node.names}
+            found.add((".".join(base + ([node.module] if node.module else [])), tuple(a.name for a in node.names)))
         elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-    return frozenset(name for name in found if name.split(".")[0] == "labkit")
+            found |= {(alias.name, ()) for alias in node.names}
+    return frozenset(found)
 
 
 def test_no_layer_imports_one_above_it() -> None:
@@ -217,7 +222,16 @@ def module_graph() -> dict[str, set[str]]:
     circle in the design, even when Python never runs it."""
     names = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
              for p in PACKAGE.rglob("*.py")}
-    return {name: {m for m in imports_of(path) if m in names and m != name} for name, path in names.items()}
+
+    def targets(path: Path) -> set[str]:
+        found = set()
+        for module, aliases in statements_of(path):
+            modules = {f"{module}.{a}" for a in aliases} & names.keys()
+            # `from . import texts` loads the module texts, not the package's __init__ (already loading).
+            found |= modules | ({module} if not aliases or len(modules) < len(aliases) else set())
+        return found & names.keys()
+
+    return {name: targets(path) - {name} for name, path in names.items()}
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -255,6 +269,18 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_circle() -> None:
     found = circles(module_graph())
     assert not found, f"import circles in labkit/: {found}"
+
+
+def test_the_module_graph_counts_a_package_only_for_what_it_defines() -> None:
+    # `from . import journal` loads grading/journal.py, not grading/__init__.py; `from ..labs import
+    # CHAPTERS` takes a name the package itself defines, so it runs labs/__init__.py.
+    planted = PACKAGE / "grading" / "_planted_for_graph.py"
+    planted.write_text("from . import journal\nfrom ..labs import CHAPTERS\nimport labkit.i18n\n", encoding="utf-8")
+    try:
+        graph = module_graph()
+    finally:
+        planted.unlink()
+    assert graph["labkit.grading._planted_for_graph"] == {"labkit.grading.journal", "labkit.labs", "labkit.i18n"}
 
 
 def test_the_circle_scan_sees_a_circle() -> None:
