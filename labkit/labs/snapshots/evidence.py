@@ -9,9 +9,31 @@ docs/incus-facts.md §3) read in one place.
 from __future__ import annotations
 
 from ...grading.engine import Context, Event, Verdict, consumed, failed, passed
-from ...i18n import M, Message
+from ...i18n import Message
 from ..evidence_helpers import hms, not_done
-from .texts import NUDGES, TITLES
+from .texts import (
+    BASELINE_CHANGED,
+    BASELINE_CHANGED_HINT,
+    DO_FIRST,
+    GENERATION_CHANGED,
+    GENERATION_DIFFERS,
+    INSTANCE_GONE,
+    INSTANCE_GONE_HINT,
+    INSTANCE_RENAMED,
+    INSTANCE_RENAMED_HINT,
+    INSTANCE_REPLACED,
+    INSTANCE_REPLACED_HINT,
+    NUDGES,
+    RESTORE_EVENT,
+    RESTORE_UNKNOWN,
+    RESTORE_UNKNOWN_HOW,
+    RESTORED,
+    RESTORED_FROM_OTHER,
+    RESTORED_FROM_OTHER_HINT,
+    START_EVENT,
+    STATUS_NOW,
+    TITLES,
+)
 
 FILE_PATH = "/root/this_file.txt"
 
@@ -25,12 +47,7 @@ def instance_gone(ctx: Context) -> Verdict | None:
     """Every step needs the instance; its disappearance is the one mistake that undoes them all."""
     if ctx.observation.instance is not None:
         return None
-    return failed(M("snap.instance_gone", "The instance “{container}” no longer exists.", **msg_params(ctx)),
-                  M("snap.instance_gone.hint", "On a stopped instance, “incus delete {container}” deletes it without "
-                                               "asking, snapshots included. Create it again with “labkit setup”, then "
-                                               "start over with “labkit reset --yes”. To delete a snapshot only: "
-                                               "“incus snapshot delete {container} {snapshot}”.", **msg_params(ctx)),
-                  "instance_deleted")
+    return failed(INSTANCE_GONE.bind(**msg_params(ctx)), INSTANCE_GONE_HINT.bind(**msg_params(ctx)), "instance_deleted")
 
 
 def do_first(ctx: Context, step_id: str) -> Verdict:
@@ -40,8 +57,7 @@ def do_first(ctx: Context, step_id: str) -> Verdict:
     they fail only on a stopped instance, which the chapter's own stop step causes."""
     order = list(TITLES)
     first = next(s for s in order[1:order.index(step_id) + 1] if not_done(ctx, s) or s == step_id)
-    return failed(M("snap.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[first]),
-                  NUDGES[first].bind(**msg_params(ctx)), f"order:{first}")
+    return failed(DO_FIRST.bind(step=TITLES[first]), NUDGES[first].bind(**msg_params(ctx)), f"order:{first}")
 
 
 def identity_problem(ctx: Context) -> Verdict | None:
@@ -54,26 +70,13 @@ def identity_problem(ctx: Context) -> Verdict | None:
     if inst is None or base is None or not base.trusted:
         return None
     if inst.uuid != base.uuid:
-        return failed(M("snap.identity.replaced", "“{container}” is not the instance the class created: it was deleted "
-                                                  "and created again, or another instance was renamed to this name "
-                                                  "(volatile.uuid {before} → {after}). Its restores cannot be proven.",
-                        before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8], **msg_params(ctx)),
-                      M("snap.identity.replaced.hint", "Instance replaced: ask the trainer to look at it. Only a "
-                                                       "restore seen by “labkit class status --watch” counts for this "
-                                                       "instance.", **msg_params(ctx)),
-                      "instance_replaced")
+        return failed(INSTANCE_REPLACED.bind(before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8],
+                                             **msg_params(ctx)),
+                      INSTANCE_REPLACED_HINT.bind(**msg_params(ctx)), "instance_replaced")
     if (inst.baseline_uuid, inst.baseline_generation) != (base.uuid, base.generation):
-        return failed(M("snap.identity.baseline_changed", "The keys user.labkit.baseline.* of “{container}” were "
-                                                          "changed since the class created it (generation {before} → "
-                                                          "{after}): they are not evidence, and a restore is not "
-                                                          "counted on their word.",
-                        before=(base.generation or "?")[:8], after=(inst.baseline_generation or "—")[:8],
-                        **msg_params(ctx)),
-                      M("snap.identity.baseline_changed.hint",
-                        "Baseline changed: ask the trainer to look at it. Only a change of volatile.uuid.generation "
-                        "since the class recorded it, or a restore seen by “labkit class status --watch”, proves a "
-                        "restore.", **msg_params(ctx)),
-                      "baseline_changed")
+        return failed(BASELINE_CHANGED.bind(before=(base.generation or "?")[:8],
+                                            after=(inst.baseline_generation or "—")[:8], **msg_params(ctx)),
+                      BASELINE_CHANGED_HINT.bind(**msg_params(ctx)), "baseline_changed")
     return None
 
 
@@ -85,17 +88,12 @@ def restore_proof(ctx: Context) -> Verdict | None:
     event = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
     if event is not None:
         # Events come from the server while a listener runs: evidence no learner can write.
-        return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **msg_params(ctx)),
-                      M("snap.evidence.restored_event", "Incus reported the restore of {container} from {snapshot} at "
-                                                        "{time}.", time=hms(event.time), **msg_params(ctx)))
+        return passed(RESTORED.bind(**msg_params(ctx)), RESTORE_EVENT.bind(time=hms(event.time), **msg_params(ctx)))
     if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
     if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
-        return passed(M("snap.restore.ok", "The instance was restored from “{snapshot}”.", **msg_params(ctx)),
-                      M("snap.evidence.generation", "volatile.uuid.generation changed since the start of the attempt "
-                                                    "({before} → {after}): Incus changes it on every restore, and a "
-                                                    "plain “rm” does not.",
-                        before=base.generation[:8], after=inst.generation[:8]))
+        return passed(RESTORED.bind(**msg_params(ctx)),
+                      GENERATION_CHANGED.bind(before=base.generation[:8], after=inst.generation[:8]))
     return None
 
 
@@ -129,19 +127,9 @@ def restore_unknown(ctx: Context) -> Verdict | None:
         return None
     if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
-    return consumed(M("snap.unknown_start", "“{container}” was restored at some time (its volatile.uuid.generation is "
-                                            "no longer its volatile.uuid, as Incus leaves it after a restore), but "
-                                            "labkit knew nothing of this instance before that: it did not set it up, "
-                                            "and no check was made before the snapshot. So whether the chapter's steps "
-                                            "were done cannot be told now.", **msg_params(ctx)),
-                    M("snap.evidence.generation_differs", "volatile.uuid {uuid}…, volatile.uuid.generation "
-                                                          "{generation}….",
-                      uuid=inst.uuid[:8], generation=inst.generation[:8]),
-                    how=M("snap.unknown_start.how", "To have every step verified, start a new attempt from the "
-                                                    "instance as it is now with “labkit reset --yes”, then follow the "
-                                                    "chapter again with the event recorder running (“labkit setup” "
-                                                    "starts it for an existing instance too), or check each step right "
-                                                    "after doing it.", **msg_params(ctx)))
+    return consumed(RESTORE_UNKNOWN.bind(**msg_params(ctx)),
+                    GENERATION_DIFFERS.bind(uuid=inst.uuid[:8], generation=inst.generation[:8]),
+                    how=RESTORE_UNKNOWN_HOW.bind(**msg_params(ctx)))
 
 
 def restore_doubt(ctx: Context) -> Verdict | None:
@@ -153,32 +141,21 @@ def restore_doubt(ctx: Context) -> Verdict | None:
     restore of the chapter's snapshot was seen."""
     renamed = ctx.history.saw("instance-renamed", old_name=ctx.params["container"])
     if renamed is not None:
-        return failed(M("snap.restore.renamed", "“{container}” was renamed to “{name}” at {time} during the attempt: "
-                                                "what was done to it under another name is not seen, so its restores "
-                                                "cannot be proven.",
-                        name=renamed.context.get("name") or "?", time=hms(renamed.time), **msg_params(ctx)),
-                      M("snap.restore.renamed.hint", "Instance renamed: ask the trainer to look at it. The chapter "
-                                                     "never renames the instance; only a restore of “{snapshot}” seen "
-                                                     "by “labkit class status --watch” or the event recorder counts "
-                                                     "now.", **msg_params(ctx)),
-                      "instance_renamed")
+        return failed(INSTANCE_RENAMED.bind(name=renamed.context.get("name") or "?", time=hms(renamed.time),
+                                            **msg_params(ctx)),
+                      INSTANCE_RENAMED_HINT.bind(**msg_params(ctx)), "instance_renamed")
     other = ctx.history.saw("instance-restored")
     if other is not None:
-        return failed(M("snap.restore.other", "“{container}” was restored from the snapshot “{other}”, not from "
-                                              "“{snapshot}”.",
-                        other=str(other.context.get("snapshot") or "?").split("/", 1)[-1], **msg_params(ctx)),
-                      M("snap.restore.other.hint", "The chapter restores the snapshot taken before the file was "
-                                                   "created: “incus snapshot restore {container} {snapshot}”.",
-                        **msg_params(ctx)),
-                      "wrong_snapshot_restored")
+        return failed(RESTORED_FROM_OTHER.bind(other=str(other.context.get("snapshot") or "?").split("/", 1)[-1],
+                                               **msg_params(ctx)),
+                      RESTORED_FROM_OTHER_HINT.bind(**msg_params(ctx)), "wrong_snapshot_restored")
     return None
 
 
 def status_now(ctx: Context) -> Message:
     """Evidence: the instance's status when the observation was taken."""
     inst = ctx.observation.instance
-    return M("snap.evidence.status", "Incus reports {container} as {status} at {time} UTC.",
-             status=inst.status if inst else "?", time=hms(ctx.observation.taken_at), **msg_params(ctx))
+    return STATUS_NOW.bind(status=inst.status if inst else "?", time=hms(ctx.observation.taken_at), **msg_params(ctx))
 
 
 def started_after_restore(ctx: Context) -> Message | None:
@@ -187,7 +164,7 @@ def started_after_restore(ctx: Context) -> Message | None:
     started = ctx.history.saw("instance-started")
     if restored is None or started is None or started.time < restored.time:
         return None
-    return M("snap.evidence.start_event", "Incus reported the start at {time}.", time=hms(started.time))
+    return START_EVENT.bind(time=hms(started.time))
 
 
 def before_restore(ctx: Context) -> Event | None:
