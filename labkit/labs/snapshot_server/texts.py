@@ -10,15 +10,6 @@ DATE_BLOCK = "{{ creation_date|date:'2006-01-02_15-04-05' }}"
 
 CHAPTER_TITLE = M("snapsrv.title", "The snapshot server")
 
-REFRESH_HINT = M("snapsrv.refresh.hint", "Run “incus copy --refresh {container} {remote}:{container}” (the whole "
-                                         "instance: “--refresh can only be used with instances”), then “incus config "
-                                         "set {remote}:{container} boot.autostart=false” again. A copy without "
-                                         "--refresh fails with “UNIQUE constraint failed”: the copy exists already.")
-NEW_SNAPSHOT_HINT = M("snapsrv.refresh.new_snapshot.hint",
-                      "Take a snapshot named by your pattern: “incus snapshot create {container}” (no name), then "
-                      "“incus copy --refresh {container} {remote}:{container}” and "
-                      "“incus config set {remote}:{container} boot.autostart=false” again.")
-
 TITLES = {
     "remote": M("snapsrv.title.remote", "Add the snapshot server as a remote"),
     "snapshot": M("snapsrv.title.snapshot", "Take a snapshot"),

@@ -71,6 +71,53 @@ NO_SNAPSHOT_HINT = M("snapsrv.snapshot.missing.hint",
                      "“incus snapshot {container} {snapshot}”, which Incus rejects with “unknown command”: snapshot "
                      "commands are now subcommands (create, list, restore, delete…).")
 
+# -- 3. copy: how the copy on the snapshot server was made (copies.py) -----------------------------
+NOT_A_COPY = M("snapsrv.copy.not_a_copy", "The instance “{container}” on the snapshot server is not a copy of your "
+                                          "“{container}”: it was created from an image, or copied from another "
+                                          "instance.")
+NOT_A_COPY_HINT = M("snapsrv.copy.not_a_copy.hint",
+                    "Delete it (“incus delete {remote}:{container}”) and copy your snapshot: "
+                    "“incus copy {container}/{snapshot} {remote}:{container}”.")
+MIGRATED_WHOLE = M("snapsrv.evidence.migrated_whole",
+                   "Incus reported at {time} the copy of the whole instance {container}.")
+COPIED_OTHER_SNAPSHOT = M("snapsrv.copy.other_snapshot",
+                          "The copy was made from the snapshot “{found}”, not from “{snapshot}”.")
+COPIED_OTHER_SNAPSHOT_HINT = M("snapsrv.copy.other_snapshot.hint",
+                               "Delete the copy (“incus delete {remote}:{container}”) and copy “{snapshot}”: "
+                               "“incus copy {container}/{snapshot} {remote}:{container}”.")
+COPY_OK = M("snapsrv.copy.ok", "“{container}” on the snapshot server is a copy of your snapshot “{snapshot}”.")
+MIGRATED_SNAPSHOT = M("snapsrv.evidence.migrated", "Incus reported at {time} the copy of {container}/{snapshot}.")
+COPY_REFRESHED_SINCE = M("snapsrv.copy.refreshed",
+                         "The copy has been refreshed since it was made: the refresh replaced what showed how it was "
+                         "first made.")
+COPY_HOLDS_SNAPSHOTS = M("snapsrv.evidence.copied_snapshots", "The copy holds snapshots of {container}: {found}.")
+COPY_STARTED_SINCE = M("snapsrv.copy.started", "The copy has been started since it was made (volatile.apply_template "
+                                               "is gone), so how it was made can no longer be seen.")
+COPY_REPORT_GONE = M("snapsrv.copy.unseen", "No report of the copy by the main server is in the journal any more.")
+COPY_NOT_SEEN = M("snapsrv.copy.not_seen", "labkit did not see “{container}” on the snapshot server being copied from "
+                                           "your instance: the main server's report of a copy (its instance-migrated "
+                                           "event) is seen only by a listener, and none recorded it. Its keys alone "
+                                           "prove nothing, and do not say it is wrong either.")
+COPY_NOT_SEEN_HOW = M("snapsrv.copy.not_seen.how",
+                      "Go on with the chapter. To have a copy seen, make it while a listener runs: the event recorder "
+                      "(“labkit --lab snapshot-server setup” leaves it running), “labkit --lab snapshot-server watch” "
+                      "in another terminal, or the notebook.")
+WHOLE_INSTANCE_COPIED = M("snapsrv.copy.whole", "The whole instance “{container}” was copied, not its snapshot "
+                                                "“{snapshot}”.")
+WHOLE_INSTANCE_COPIED_HINT = M("snapsrv.copy.whole.hint",
+                               "The chapter copies one snapshot: delete the copy "
+                               "(“incus delete {remote}:{container}”), then run "
+                               "“incus copy {container}/{snapshot} {remote}:{container}” (the name after the slash is "
+                               "the snapshot's).")
+COPY_OTHER_NAME = M("snapsrv.copy.other_name", "The snapshot server has a copy named “{found}”, not “{container}”.")
+COPY_OTHER_NAME_HINT = M("snapsrv.copy.other_name.hint",
+                         "The copy keeps the instance's name. Rename it: "
+                         "“incus move {remote}:{found} {remote}:{container}”.")
+NO_COPY = M("snapsrv.copy.missing", "There is no instance “{container}” on the snapshot server yet.")
+NO_COPY_HINT = M("snapsrv.copy.missing.hint", "Run “incus copy {container}/{snapshot} {remote}:{container}”. If incus "
+                                              "answers “The source server isn't listening on the network”, ask for "
+                                              "“labkit setup --snapshot-server” again, or add “--mode push”.")
+
 # -- 4. autostart: the copy's boot.autostart (steps.py) --------------------------------------------
 AUTOSTART_ON_PRIMARY = M("snapsrv.autostart.on_primary",
                          "boot.autostart is false on your main instance “{container}”: it will no longer start when "
@@ -167,3 +214,51 @@ NO_EXPIRY = M("snapsrv.expiry.missing", "“{container}” has no snapshots.expi
 NO_EXPIRY_HINT = M("snapsrv.expiry.missing.hint",
                    "Run “incus config set {container} snapshots.expiry=1d” (a number and a unit: 1H, 1d, 1w, 1m, 1y). "
                    "“Invalid expiry expression” means another form, such as “1 day”.")
+
+# -- 8. refresh: the copy brought up to date (copies.py); the two hints several failures share -----
+REFRESH_HINT = M("snapsrv.refresh.hint", "Run “incus copy --refresh {container} {remote}:{container}” (the whole "
+                                         "instance: “--refresh can only be used with instances”), then "
+                                         "“incus config set {remote}:{container} boot.autostart=false” again. A copy "
+                                         "without --refresh fails with “UNIQUE constraint failed”: the copy exists "
+                                         "already.")
+NEW_SNAPSHOT_HINT = M("snapsrv.refresh.new_snapshot.hint",
+                      "Take a snapshot named by your pattern: “incus snapshot create {container}” (no name), then "
+                      "“incus copy --refresh {container} {remote}:{container}” and "
+                      "“incus config set {remote}:{container} boot.autostart=false” again.")
+REFRESHED_WITH_NEW_SNAPSHOT = M("snapsrv.refresh.ok_brought",
+                                "The copy was refreshed: it received “{found}”, a snapshot newer than the one it was "
+                                "made from.")
+COPY_HAS_PRIMARY_UUID = M("snapsrv.evidence.refresh_uuid",
+                          "The copy's volatile.uuid is now the main instance's ({uuid}…), as a refresh from it leaves "
+                          "it.")
+SNAPSHOT_BROUGHT = M("snapsrv.evidence.refresh_brought",
+                     "Snapshot {found} taken at {time} UTC, brought to the copy by Incus (its time there is cut to the "
+                     "second).")
+REFRESH_EXPIRED = M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is gone: "
+                                               "snapshots.expiry deletes old snapshots.")
+REFRESH_EXPIRED_HOW = M("snapsrv.refresh.expired.how",
+                        "To have it verified, take a new snapshot (“incus snapshot create {container}”), refresh the "
+                        "copy again (“incus copy --refresh {container} {remote}:{container}”) and check this step; "
+                        "then set boot.autostart=false on the copy again.")
+SNAPSHOT_MADE_ON_COPY = M("snapsrv.refresh.snapshot_on_copy",
+                          "The copy's snapshot “{found}” was taken on the snapshot server itself, not brought from "
+                          "“{container}” by a refresh.")
+SNAPSHOT_MADE_ON_COPY_HINT = M("snapsrv.refresh.snapshot_on_copy.hint",
+                               "A refresh brings the main instance's new snapshots to the copy. Delete that one "
+                               "(“incus snapshot delete {remote}:{container} {found}”), then run "
+                               "“incus copy --refresh {container} {remote}:{container}” and "
+                               "“incus config set {remote}:{container} boot.autostart=false” again.")
+REFRESHED_BEFORE_SNAPSHOT = M("snapsrv.refresh.before_snapshot",
+                              "The copy was refreshed before the snapshot “{found}” was taken, so it does not have it.")
+REFRESH_BROUGHT_NOTHING = M("snapsrv.refresh.nothing_new",
+                            "The copy was refreshed, but “{container}” has no snapshot newer than “{snapshot}”, the "
+                            "one the copy was made from: the refresh brought nothing new.")
+NOT_REFRESHED = M("snapsrv.refresh.not_refreshed",
+                  "“{container}” has a newer snapshot (“{found}”), but the copy was not refreshed.")
+RECOPIED = M("snapsrv.refresh.recopied", "The copy on the snapshot server was made at {made} UTC, after the snapshot "
+                                         "“{found}”: it was copied again, not refreshed.")
+RECOPIED_HINT = M("snapsrv.refresh.recopied.hint",
+                  "A refresh updates the existing copy: take a new snapshot (“incus snapshot create {container}”), "
+                  "then run “incus copy --refresh {container} {remote}:{container}”, and "
+                  "“incus config set {remote}:{container} boot.autostart=false” again.")
+NO_NEW_SNAPSHOT = M("snapsrv.refresh.no_new_snapshot", "“{container}” has no snapshot newer than the copy yet.")
