@@ -11,6 +11,13 @@ from __future__ import annotations
 from ...i18n import M
 from .texts import DATE_BLOCK
 
+# -- Any step (evidence.py): the step to do first, the main instance gone --------------------------
+DO_FIRST = M("snapsrv.do_first", "Do the step “{step}” first: this one builds on it.")
+INSTANCE_GONE = M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.")
+INSTANCE_GONE_HINT = M("snapsrv.instance_gone.hint",
+                       "Create it again with “labkit --lab snapshot-server setup”, then start the chapter over with "
+                       "“labkit --lab snapshot-server reset --yes”.")
+
 # -- 1. remote: the learner's remote, the snapshot server's trust (steps.py) -----------------------
 TRUSTED_CERTIFICATE = M("snapsrv.evidence.trusted",
                         "The snapshot server trusts the certificate {fingerprint}… (“{name}”).")
