@@ -8,11 +8,46 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ...grading.engine import Context, Event, Verdict, consumed, failed, passed
-from ...i18n import M, Message
+from ...i18n import Message
 from ..evidence_helpers import hms, not_done
 from .evidence import do_first, instance_gone, looks_refreshed, msg_params, shown_names
 from .observe import Machine
-from .texts import NEW_SNAPSHOT_HINT, REFRESH_HINT
+from .verdicts import (
+    COPIED_OTHER_SNAPSHOT,
+    COPIED_OTHER_SNAPSHOT_HINT,
+    COPY_HAS_PRIMARY_UUID,
+    COPY_HOLDS_SNAPSHOTS,
+    COPY_NOT_SEEN,
+    COPY_NOT_SEEN_HOW,
+    COPY_OK,
+    COPY_OTHER_NAME,
+    COPY_OTHER_NAME_HINT,
+    COPY_REFRESHED_SINCE,
+    COPY_REPORT_GONE,
+    COPY_STARTED_SINCE,
+    MIGRATED_SNAPSHOT,
+    MIGRATED_WHOLE,
+    NEW_SNAPSHOT_HINT,
+    NO_COPY,
+    NO_COPY_HINT,
+    NO_NEW_SNAPSHOT,
+    NOT_A_COPY,
+    NOT_A_COPY_HINT,
+    NOT_REFRESHED,
+    RECOPIED,
+    RECOPIED_HINT,
+    REFRESH_BROUGHT_NOTHING,
+    REFRESH_EXPIRED,
+    REFRESH_EXPIRED_HOW,
+    REFRESH_HINT,
+    REFRESHED_BEFORE_SNAPSHOT,
+    REFRESHED_WITH_NEW_SNAPSHOT,
+    SNAPSHOT_BROUGHT,
+    SNAPSHOT_MADE_ON_COPY,
+    SNAPSHOT_MADE_ON_COPY_HINT,
+    WHOLE_INSTANCE_COPIED,
+    WHOLE_INSTANCE_COPIED_HINT,
+)
 
 
 # -- 3. copy -------------------------------------------------------------------
@@ -32,65 +67,35 @@ def _copy_event(ctx: Context) -> Event | None:
 def check_copy(ctx: Context) -> Verdict:
     if (gone := instance_gone(ctx)) is not None:
         return gone
-    obs = ctx.observation
+    obs, params = ctx.observation, msg_params(ctx)
     copy, primary = obs.copy, obs.primary
     if copy is None:
         return _no_copy(ctx)
     base = primary.key("volatile.base_image")
     if copy.key("volatile.apply_template") == "create" or (base and copy.key("volatile.base_image") != base):
-        return failed(M("snapsrv.copy.not_a_copy", "The instance “{container}” on the snapshot server is not a copy of "
-                                                   "your “{container}”: it was created from an image, or copied from "
-                                                   "another instance.", **msg_params(ctx)),
-                      M("snapsrv.copy.not_a_copy.hint",
-                        "Delete it (“incus delete {remote}:{container}”) and copy your snapshot: "
-                        "“incus copy {container}/{snapshot} {remote}:{container}”.", **msg_params(ctx)),
-                      "not_a_copy")
+        return failed(NOT_A_COPY.bind(**params), NOT_A_COPY_HINT.bind(**params), "not_a_copy")
     event = _copy_event(ctx)
     if event is not None:
         source = str(event.context.get("snapshot") or "")
         if not source:
-            return _whole(ctx, M("snapsrv.evidence.migrated_whole", "Incus reported at {time} the copy of the whole "
-                                                                    "instance {container}.",
-                                 time=hms(event.time), **msg_params(ctx)))
+            return _whole(ctx, MIGRATED_WHOLE.bind(time=hms(event.time), **params))
         if source != f"{ctx.params['container']}/{ctx.params['snapshot']}":
-            return failed(M("snapsrv.copy.other_snapshot", "The copy was made from the snapshot “{found}”, not from "
-                                                           "“{snapshot}”.", found=source.split("/", 1)[-1],
-                            **msg_params(ctx)),
-                          M("snapsrv.copy.other_snapshot.hint",
-                            "Delete the copy (“incus delete {remote}:{container}”) and copy “{snapshot}”: "
-                            "“incus copy {container}/{snapshot} {remote}:{container}”.", **msg_params(ctx)),
-                          "copied_other_snapshot")
-        return passed(M("snapsrv.copy.ok", "“{container}” on the snapshot server is a copy of your snapshot "
-                                           "“{snapshot}”.", **msg_params(ctx)),
-                      M("snapsrv.evidence.migrated", "Incus reported at {time} the copy of {container}/{snapshot}.",
-                        time=hms(event.time), **msg_params(ctx)))
+            return failed(COPIED_OTHER_SNAPSHOT.bind(found=source.split("/", 1)[-1], **params),
+                          COPIED_OTHER_SNAPSHOT_HINT.bind(**params), "copied_other_snapshot")
+        return passed(COPY_OK.bind(**params), MIGRATED_SNAPSHOT.bind(time=hms(event.time), **params))
     if looks_refreshed(ctx):
-        return consumed(M("snapsrv.copy.refreshed", "The copy has been refreshed since it was made: the refresh "
-                                                    "replaced what showed how it was first made.", **msg_params(ctx)))
+        return consumed(COPY_REFRESHED_SINCE.bind(**params))
     shared = [s for s in copy.snapshots if _same_snapshot(primary.snapshot(s.name), s)]
     if shared:
-        return _whole(ctx, M("snapsrv.evidence.copied_snapshots", "The copy holds snapshots of {container}: {found}.",
-                             found=shown_names(shared), **msg_params(ctx)))
+        return _whole(ctx, COPY_HOLDS_SNAPSHOTS.bind(found=shown_names(shared), **params))
     if copy.key("volatile.apply_template") != "copy":
-        return consumed(M("snapsrv.copy.started", "The copy has been started since it was made "
-                                                  "(volatile.apply_template is gone), so how it was made can no longer "
-                                                  "be seen.", **msg_params(ctx)))
+        return consumed(COPY_STARTED_SINCE.bind(**params))
     if "copy" in ctx.history.passed:
-        return consumed(M("snapsrv.copy.unseen", "No report of the copy by the main server is in the journal any more.",
-                          **msg_params(ctx)))
+        return consumed(COPY_REPORT_GONE.bind(**params))
     # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
     # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
     # Nothing that says it was done wrong either: not verified, with the way to have it seen.
-    return consumed(M("snapsrv.copy.not_seen",
-                      "labkit did not see “{container}” on the snapshot server being copied from your instance: the "
-                      "main server's report of a copy (its instance-migrated event) is seen only by a listener, and "
-                      "none recorded it. Its keys alone prove nothing, and do not say it is wrong either.",
-                      **msg_params(ctx)),
-                    how=M("snapsrv.copy.not_seen.how",
-                          "Go on with the chapter. To have a copy seen, make it while a listener runs: the event "
-                          "recorder (“labkit --lab snapshot-server setup” leaves it running), "
-                          "“labkit --lab snapshot-server watch” in another terminal, or the notebook.",
-                          **msg_params(ctx)))
+    return consumed(COPY_NOT_SEEN.bind(**params), how=COPY_NOT_SEEN_HOW.bind(**params))
 
 
 def _same_snapshot(source, copied) -> bool:
@@ -102,13 +107,8 @@ def _same_snapshot(source, copied) -> bool:
 
 
 def _whole(ctx: Context, evidence: Message) -> Verdict:
-    return failed(M("snapsrv.copy.whole", "The whole instance “{container}” was copied, not its snapshot “{snapshot}”.",
-                    **msg_params(ctx)),
-                  M("snapsrv.copy.whole.hint",
-                    "The chapter copies one snapshot: delete the copy (“incus delete {remote}:{container}”), then run "
-                    "“incus copy {container}/{snapshot} {remote}:{container}” (the name after the slash is the "
-                    "snapshot's).", **msg_params(ctx)),
-                  "whole_instance_copied", evidence)
+    return failed(WHOLE_INSTANCE_COPIED.bind(**msg_params(ctx)),
+                  WHOLE_INSTANCE_COPIED_HINT.bind(**msg_params(ctx)), "whole_instance_copied", evidence)
 
 
 # A copy of the lab's small instance ends well within this after it was created on the snapshot
@@ -135,32 +135,22 @@ def own_copy_elsewhere(ctx: Context) -> Machine | None:
 
 
 def _no_copy(ctx: Context) -> Verdict:
-    other = own_copy_elsewhere(ctx)
+    other, params = own_copy_elsewhere(ctx), msg_params(ctx)
     if other is not None:
-        return failed(M("snapsrv.copy.other_name", "The snapshot server has a copy named “{found}”, not “{container}”.",
-                        found=other.name, **msg_params(ctx)),
-                      M("snapsrv.copy.other_name.hint", "The copy keeps the instance's name. Rename it: "
-                                                        "“incus move {remote}:{found} {remote}:{container}”.",
-                        found=other.name, **msg_params(ctx)),
-                      "copy_other_name")
+        return failed(COPY_OTHER_NAME.bind(found=other.name, **params),
+                      COPY_OTHER_NAME_HINT.bind(found=other.name, **params), "copy_other_name")
     if not_done(ctx, "snapshot"):
         return do_first(ctx, "snapshot")
     if not_done(ctx, "remote"):
         return do_first(ctx, "remote")
-    return failed(M("snapsrv.copy.missing", "There is no instance “{container}” on the snapshot server yet.",
-                    **msg_params(ctx)),
-                  M("snapsrv.copy.missing.hint", "Run “incus copy {container}/{snapshot} {remote}:{container}”. If "
-                                                 "incus answers “The source server isn't listening on the network”, "
-                                                 "ask for “labkit setup --snapshot-server” again, or add "
-                                                 "“--mode push”.", **msg_params(ctx)),
-                  "no_copy")
+    return failed(NO_COPY.bind(**params), NO_COPY_HINT.bind(**params), "no_copy")
 
 
 # -- 8. refresh ------------------------------------------------------------------
 def check_refresh(ctx: Context) -> Verdict:
     if (gone := instance_gone(ctx)) is not None:
         return gone
-    obs = ctx.observation
+    obs, params = ctx.observation, msg_params(ctx)
     copy, primary = obs.copy, obs.primary
     if copy is None:
         return do_first(ctx, "copy")
@@ -176,61 +166,26 @@ def check_refresh(ctx: Context) -> Verdict:
     if looks_refreshed(ctx):
         if brought:
             snap = brought[-1]
-            return passed(M("snapsrv.refresh.ok_brought", "The copy was refreshed: it received “{found}”, a snapshot "
-                                                          "newer than the one it was made from.",
-                            found=snap.name, **msg_params(ctx)),
-                          M("snapsrv.evidence.refresh_uuid", "The copy's volatile.uuid is now the main instance's "
-                                                             "({uuid}…), as a refresh from it leaves it.",
-                            uuid=(copy.uuid or "?")[:8]),
-                          M("snapsrv.evidence.refresh_brought", "Snapshot {found} taken at {time} UTC, brought to the "
-                                                                "copy by Incus (its time there is cut to the second).",
-                            found=snap.name, time=hms(snap.created_at)))
+            return passed(REFRESHED_WITH_NEW_SNAPSHOT.bind(found=snap.name, **params),
+                          COPY_HAS_PRIMARY_UUID.bind(uuid=(copy.uuid or "?")[:8]),
+                          SNAPSHOT_BROUGHT.bind(found=snap.name, time=hms(snap.created_at)))
         if primary.key("snapshots.expiry") and not copy.snapshots:
             # What the refresh brought, snapshots.expiry deleted later on both servers.
-            return consumed(M("snapsrv.refresh.expired", "The copy was refreshed, but the snapshot that proved it is "
-                                                         "gone: snapshots.expiry deletes old snapshots.",
-                              **msg_params(ctx)),
-                            how=M("snapsrv.refresh.expired.how",
-                                  "To have it verified, take a new snapshot (“incus snapshot create {container}”), "
-                                  "refresh the copy again (“incus copy --refresh {container} {remote}:{container}”) "
-                                  "and check this step; then set boot.autostart=false on the copy again.",
-                                  **msg_params(ctx)))
+            return consumed(REFRESH_EXPIRED.bind(**params), how=REFRESH_EXPIRED_HOW.bind(**params))
         by_hand = [s for s in primary.snapshots
                    if copy.snapshot(s.name) is not None and not _same_snapshot(s, copy.snapshot(s.name))]
         if by_hand:
-            return failed(M("snapsrv.refresh.snapshot_on_copy",
-                            "The copy's snapshot “{found}” was taken on the snapshot server itself, not brought from "
-                            "“{container}” by a refresh.", found=by_hand[-1].name, **msg_params(ctx)),
-                          M("snapsrv.refresh.snapshot_on_copy.hint",
-                            "A refresh brings the main instance's new snapshots to the copy. Delete that one "
-                            "(“incus snapshot delete {remote}:{container} {found}”), then run "
-                            "“incus copy --refresh {container} {remote}:{container}” and "
-                            "“incus config set {remote}:{container} boot.autostart=false” again.",
-                            found=by_hand[-1].name, **msg_params(ctx)),
+            return failed(SNAPSHOT_MADE_ON_COPY.bind(found=by_hand[-1].name, **params),
+                          SNAPSHOT_MADE_ON_COPY_HINT.bind(found=by_hand[-1].name, **params),
                           "snapshot_made_on_copy")
         if later:
-            return failed(M("snapsrv.refresh.before_snapshot", "The copy was refreshed before the snapshot “{found}” "
-                                                               "was taken, so it does not have it.",
-                            found=later[-1].name, **msg_params(ctx)),
-                          REFRESH_HINT.bind(**msg_params(ctx)), "refreshed_before_snapshot")
-        return failed(M("snapsrv.refresh.nothing_new", "The copy was refreshed, but “{container}” has no snapshot "
-                                                       "newer than “{snapshot}”, the one the copy was made from: the "
-                                                       "refresh brought nothing new.", **msg_params(ctx)),
-                      NEW_SNAPSHOT_HINT.bind(**msg_params(ctx)), "no_new_snapshot")
+            return failed(REFRESHED_BEFORE_SNAPSHOT.bind(found=later[-1].name, **params),
+                          REFRESH_HINT.bind(**params), "refreshed_before_snapshot")
+        return failed(REFRESH_BROUGHT_NOTHING.bind(**params), NEW_SNAPSHOT_HINT.bind(**params), "no_new_snapshot")
     if newer:
-        return failed(M("snapsrv.refresh.not_refreshed", "“{container}” has a newer snapshot (“{found}”), but the copy "
-                                                         "was not refreshed.", found=newer[-1].name, **msg_params(ctx)),
-                      REFRESH_HINT.bind(**msg_params(ctx)), "not_refreshed")
+        return failed(NOT_REFRESHED.bind(found=newer[-1].name, **params), REFRESH_HINT.bind(**params), "not_refreshed")
     recopied = [s for s in later if s not in newer]
     if recopied:
-        return failed(M("snapsrv.refresh.recopied", "The copy on the snapshot server was made at {made} UTC, after the "
-                                                    "snapshot “{found}”: it was copied again, not refreshed.",
-                        made=hms(made), found=recopied[-1].name, **msg_params(ctx)),
-                      M("snapsrv.refresh.recopied.hint",
-                        "A refresh updates the existing copy: take a new snapshot (“incus snapshot create "
-                        "{container}”), then run “incus copy --refresh {container} {remote}:{container}”, and "
-                        "“incus config set {remote}:{container} boot.autostart=false” again.", **msg_params(ctx)),
-                      "recopied_instead_of_refresh")
-    return failed(M("snapsrv.refresh.no_new_snapshot", "“{container}” has no snapshot newer than the copy yet.",
-                    **msg_params(ctx)),
-                  NEW_SNAPSHOT_HINT.bind(**msg_params(ctx)), "no_new_snapshot")
+        return failed(RECOPIED.bind(made=hms(made), found=recopied[-1].name, **params),
+                      RECOPIED_HINT.bind(**params), "recopied_instead_of_refresh")
+    return failed(NO_NEW_SNAPSHOT.bind(**params), NEW_SNAPSHOT_HINT.bind(**params), "no_new_snapshot")

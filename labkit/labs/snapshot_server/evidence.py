@@ -8,8 +8,8 @@ The evidence rules these apply are in steps.py's docstring.
 from __future__ import annotations
 
 from ...grading.engine import Context, Verdict, failed
-from ...i18n import M
 from .texts import NUDGES, TITLES
+from .verdicts import DO_FIRST, INSTANCE_GONE, INSTANCE_GONE_HINT
 
 # What Incus reads as false in boot.autostart (the autostart and the refresh checks both look).
 FALSE = ("false", "0", "no", "off")
@@ -25,20 +25,14 @@ def msg_params(ctx: Context, **more: str) -> dict[str, str]:
 
 def do_first(ctx: Context, step_id: str) -> Verdict:
     """“Do the step `step_id` first”, with that step's nudge."""
-    return failed(M("snapsrv.do_first", "Do the step “{step}” first: this one builds on it.", step=TITLES[step_id]),
-                  NUDGES[step_id].bind(**msg_params(ctx)), f"order:{step_id}")
+    return failed(DO_FIRST.bind(step=TITLES[step_id]), NUDGES[step_id].bind(**msg_params(ctx)), f"order:{step_id}")
 
 
 def instance_gone(ctx: Context) -> Verdict | None:
     """The failure every check gives when the main instance no longer exists; None while it does."""
     if ctx.observation.primary is not None:
         return None
-    return failed(M("snapsrv.instance_gone", "The instance “{container}” no longer exists on the main server.",
-                    **msg_params(ctx)),
-                  M("snapsrv.instance_gone.hint", "Create it again with “labkit --lab snapshot-server setup”, then "
-                                                  "start the chapter over with "
-                                                  "“labkit --lab snapshot-server reset --yes”.", **msg_params(ctx)),
-                  "instance_deleted")
+    return failed(INSTANCE_GONE.bind(**msg_params(ctx)), INSTANCE_GONE_HINT.bind(**msg_params(ctx)), "instance_deleted")
 
 
 def looks_refreshed(ctx: Context) -> bool:

@@ -1,7 +1,6 @@
-"""The learner-facing texts of the “snapshot server” chapter (steps.py): each step's title,
-nudge and solution, the hints several verdicts share, and the reset's question.  Apart from the
-checks so that the chapter's wording reads in one place; steps.py builds its steps from
-them and re-exports them."""
+"""The learner-facing texts of the “snapshot server” chapter (steps.py): its title, each step's
+title, nudge and solution, and the reset's question; the verdicts' messages are in verdicts.py.
+Apart from the checks so that the chapter's wording reads in one place."""
 from __future__ import annotations
 
 from ...i18n import M
@@ -9,18 +8,7 @@ from ...i18n import M
 # Incus' template for a dated name (pongo2): a parameter of the messages, so that no catalogue holds braces.
 DATE_BLOCK = "{{ creation_date|date:'2006-01-02_15-04-05' }}"
 
-PATTERN_HINT = M("snapsrv.pattern.hint",
-                 "Run “incus config set {container} snapshots.pattern=\"{container}-{block}\"”: each block {empty} is "
-                 "closed, creation_date is the snapshot's date, and the date filter's layout uses Go's reference date.",
-                 block=DATE_BLOCK, empty="{{ … }}")
-REFRESH_HINT = M("snapsrv.refresh.hint", "Run “incus copy --refresh {container} {remote}:{container}” (the whole "
-                                         "instance: “--refresh can only be used with instances”), then “incus config "
-                                         "set {remote}:{container} boot.autostart=false” again. A copy without "
-                                         "--refresh fails with “UNIQUE constraint failed”: the copy exists already.")
-NEW_SNAPSHOT_HINT = M("snapsrv.refresh.new_snapshot.hint",
-                      "Take a snapshot named by your pattern: “incus snapshot create {container}” (no name), then "
-                      "“incus copy --refresh {container} {remote}:{container}” and "
-                      "“incus config set {remote}:{container} boot.autostart=false” again.")
+CHAPTER_TITLE = M("snapsrv.title", "The snapshot server")
 
 TITLES = {
     "remote": M("snapsrv.title.remote", "Add the snapshot server as a remote"),
