@@ -10,44 +10,9 @@ from datetime import timedelta
 from ...grading.engine import Context, Event, Verdict, consumed, failed, passed
 from ...i18n import Message
 from ..evidence_helpers import hms, not_done
+from . import verdicts
 from .evidence import do_first, instance_gone, looks_refreshed, msg_params, shown_names
 from .observe import Machine
-from .verdicts import (
-    COPIED_OTHER_SNAPSHOT,
-    COPIED_OTHER_SNAPSHOT_HINT,
-    COPY_HAS_PRIMARY_UUID,
-    COPY_HOLDS_SNAPSHOTS,
-    COPY_NOT_SEEN,
-    COPY_NOT_SEEN_HOW,
-    COPY_OK,
-    COPY_OTHER_NAME,
-    COPY_OTHER_NAME_HINT,
-    COPY_REFRESHED_SINCE,
-    COPY_REPORT_GONE,
-    COPY_STARTED_SINCE,
-    MIGRATED_SNAPSHOT,
-    MIGRATED_WHOLE,
-    NEW_SNAPSHOT_HINT,
-    NO_COPY,
-    NO_COPY_HINT,
-    NO_NEW_SNAPSHOT,
-    NOT_A_COPY,
-    NOT_A_COPY_HINT,
-    NOT_REFRESHED,
-    RECOPIED,
-    RECOPIED_HINT,
-    REFRESH_BROUGHT_NOTHING,
-    REFRESH_EXPIRED,
-    REFRESH_EXPIRED_HOW,
-    REFRESH_HINT,
-    REFRESHED_BEFORE_SNAPSHOT,
-    REFRESHED_WITH_NEW_SNAPSHOT,
-    SNAPSHOT_BROUGHT,
-    SNAPSHOT_MADE_ON_COPY,
-    SNAPSHOT_MADE_ON_COPY_HINT,
-    WHOLE_INSTANCE_COPIED,
-    WHOLE_INSTANCE_COPIED_HINT,
-)
 
 
 # -- 3. copy -------------------------------------------------------------------
@@ -73,29 +38,29 @@ def check_copy(ctx: Context) -> Verdict:
         return _no_copy(ctx)
     base = primary.key("volatile.base_image")
     if copy.key("volatile.apply_template") == "create" or (base and copy.key("volatile.base_image") != base):
-        return failed(NOT_A_COPY.bind(**params), NOT_A_COPY_HINT.bind(**params), "not_a_copy")
+        return failed(verdicts.NOT_A_COPY.bind(**params), verdicts.NOT_A_COPY_HINT.bind(**params), "not_a_copy")
     event = _copy_event(ctx)
     if event is not None:
         source = str(event.context.get("snapshot") or "")
         if not source:
-            return _whole(ctx, MIGRATED_WHOLE.bind(time=hms(event.time), **params))
+            return _whole(ctx, verdicts.MIGRATED_WHOLE.bind(time=hms(event.time), **params))
         if source != f"{ctx.params['container']}/{ctx.params['snapshot']}":
-            return failed(COPIED_OTHER_SNAPSHOT.bind(found=source.split("/", 1)[-1], **params),
-                          COPIED_OTHER_SNAPSHOT_HINT.bind(**params), "copied_other_snapshot")
-        return passed(COPY_OK.bind(**params), MIGRATED_SNAPSHOT.bind(time=hms(event.time), **params))
+            return failed(verdicts.COPIED_OTHER_SNAPSHOT.bind(found=source.split("/", 1)[-1], **params),
+                          verdicts.COPIED_OTHER_SNAPSHOT_HINT.bind(**params), "copied_other_snapshot")
+        return passed(verdicts.COPY_OK.bind(**params), verdicts.MIGRATED_SNAPSHOT.bind(time=hms(event.time), **params))
     if looks_refreshed(ctx):
-        return consumed(COPY_REFRESHED_SINCE.bind(**params))
+        return consumed(verdicts.COPY_REFRESHED_SINCE.bind(**params))
     shared = [s for s in copy.snapshots if _same_snapshot(primary.snapshot(s.name), s)]
     if shared:
-        return _whole(ctx, COPY_HOLDS_SNAPSHOTS.bind(found=shown_names(shared), **params))
+        return _whole(ctx, verdicts.COPY_HOLDS_SNAPSHOTS.bind(found=shown_names(shared), **params))
     if copy.key("volatile.apply_template") != "copy":
-        return consumed(COPY_STARTED_SINCE.bind(**params))
+        return consumed(verdicts.COPY_STARTED_SINCE.bind(**params))
     if "copy" in ctx.history.passed:
-        return consumed(COPY_REPORT_GONE.bind(**params))
+        return consumed(verdicts.COPY_REPORT_GONE.bind(**params))
     # What is left (volatile.apply_template=copy, the image's volatile.base_image, no snapshots) a
     # client can write: `incus create --empty` and `incus config set … volatile.apply_template=copy`.
     # Nothing that says it was done wrong either: not verified, with the way to have it seen.
-    return consumed(COPY_NOT_SEEN.bind(**params), how=COPY_NOT_SEEN_HOW.bind(**params))
+    return consumed(verdicts.COPY_NOT_SEEN.bind(**params), how=verdicts.COPY_NOT_SEEN_HOW.bind(**params))
 
 
 def _same_snapshot(source, copied) -> bool:
@@ -107,8 +72,8 @@ def _same_snapshot(source, copied) -> bool:
 
 
 def _whole(ctx: Context, evidence: Message) -> Verdict:
-    return failed(WHOLE_INSTANCE_COPIED.bind(**msg_params(ctx)),
-                  WHOLE_INSTANCE_COPIED_HINT.bind(**msg_params(ctx)), "whole_instance_copied", evidence)
+    return failed(verdicts.WHOLE_INSTANCE_COPIED.bind(**msg_params(ctx)),
+                  verdicts.WHOLE_INSTANCE_COPIED_HINT.bind(**msg_params(ctx)), "whole_instance_copied", evidence)
 
 
 # A copy of the lab's small instance ends well within this after it was created on the snapshot
@@ -137,13 +102,13 @@ def own_copy_elsewhere(ctx: Context) -> Machine | None:
 def _no_copy(ctx: Context) -> Verdict:
     other, params = own_copy_elsewhere(ctx), msg_params(ctx)
     if other is not None:
-        return failed(COPY_OTHER_NAME.bind(found=other.name, **params),
-                      COPY_OTHER_NAME_HINT.bind(found=other.name, **params), "copy_other_name")
+        return failed(verdicts.COPY_OTHER_NAME.bind(found=other.name, **params),
+                      verdicts.COPY_OTHER_NAME_HINT.bind(found=other.name, **params), "copy_other_name")
     if not_done(ctx, "snapshot"):
         return do_first(ctx, "snapshot")
     if not_done(ctx, "remote"):
         return do_first(ctx, "remote")
-    return failed(NO_COPY.bind(**params), NO_COPY_HINT.bind(**params), "no_copy")
+    return failed(verdicts.NO_COPY.bind(**params), verdicts.NO_COPY_HINT.bind(**params), "no_copy")
 
 
 # -- 8. refresh ------------------------------------------------------------------
@@ -166,26 +131,28 @@ def check_refresh(ctx: Context) -> Verdict:
     if looks_refreshed(ctx):
         if brought:
             snap = brought[-1]
-            return passed(REFRESHED_WITH_NEW_SNAPSHOT.bind(found=snap.name, **params),
-                          COPY_HAS_PRIMARY_UUID.bind(uuid=(copy.uuid or "?")[:8]),
-                          SNAPSHOT_BROUGHT.bind(found=snap.name, time=hms(snap.created_at)))
+            return passed(verdicts.REFRESHED_WITH_NEW_SNAPSHOT.bind(found=snap.name, **params),
+                          verdicts.COPY_HAS_PRIMARY_UUID.bind(uuid=(copy.uuid or "?")[:8]),
+                          verdicts.SNAPSHOT_BROUGHT.bind(found=snap.name, time=hms(snap.created_at)))
         if primary.key("snapshots.expiry") and not copy.snapshots:
             # What the refresh brought, snapshots.expiry deleted later on both servers.
-            return consumed(REFRESH_EXPIRED.bind(**params), how=REFRESH_EXPIRED_HOW.bind(**params))
+            return consumed(verdicts.REFRESH_EXPIRED.bind(**params), how=verdicts.REFRESH_EXPIRED_HOW.bind(**params))
         by_hand = [s for s in primary.snapshots
                    if copy.snapshot(s.name) is not None and not _same_snapshot(s, copy.snapshot(s.name))]
         if by_hand:
-            return failed(SNAPSHOT_MADE_ON_COPY.bind(found=by_hand[-1].name, **params),
-                          SNAPSHOT_MADE_ON_COPY_HINT.bind(found=by_hand[-1].name, **params),
+            return failed(verdicts.SNAPSHOT_MADE_ON_COPY.bind(found=by_hand[-1].name, **params),
+                          verdicts.SNAPSHOT_MADE_ON_COPY_HINT.bind(found=by_hand[-1].name, **params),
                           "snapshot_made_on_copy")
         if later:
-            return failed(REFRESHED_BEFORE_SNAPSHOT.bind(found=later[-1].name, **params),
-                          REFRESH_HINT.bind(**params), "refreshed_before_snapshot")
-        return failed(REFRESH_BROUGHT_NOTHING.bind(**params), NEW_SNAPSHOT_HINT.bind(**params), "no_new_snapshot")
+            return failed(verdicts.REFRESHED_BEFORE_SNAPSHOT.bind(found=later[-1].name, **params),
+                          verdicts.REFRESH_HINT.bind(**params), "refreshed_before_snapshot")
+        return failed(verdicts.REFRESH_BROUGHT_NOTHING.bind(**params), verdicts.NEW_SNAPSHOT_HINT.bind(**params),
+                      "no_new_snapshot")
     if newer:
-        return failed(NOT_REFRESHED.bind(found=newer[-1].name, **params), REFRESH_HINT.bind(**params), "not_refreshed")
+        return failed(verdicts.NOT_REFRESHED.bind(found=newer[-1].name, **params),
+                      verdicts.REFRESH_HINT.bind(**params), "not_refreshed")
     recopied = [s for s in later if s not in newer]
     if recopied:
-        return failed(RECOPIED.bind(made=hms(made), found=recopied[-1].name, **params),
-                      RECOPIED_HINT.bind(**params), "recopied_instead_of_refresh")
-    return failed(NO_NEW_SNAPSHOT.bind(**params), NEW_SNAPSHOT_HINT.bind(**params), "no_new_snapshot")
+        return failed(verdicts.RECOPIED.bind(made=hms(made), found=recopied[-1].name, **params),
+                      verdicts.RECOPIED_HINT.bind(**params), "recopied_instead_of_refresh")
+    return failed(verdicts.NO_NEW_SNAPSHOT.bind(**params), verdicts.NEW_SNAPSHOT_HINT.bind(**params), "no_new_snapshot")

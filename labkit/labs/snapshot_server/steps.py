@@ -20,69 +20,11 @@ from ...grading.engine import Chapter, Context, Step, Verdict, consumed, failed,
 from ...servers import SNAPSHOT_SERVER
 from ..evidence_helpers import hms
 from ..retention import own_snapshot
+from . import verdicts
 from .copies import check_copy, check_refresh
 from .evidence import FALSE, do_first, instance_gone, looks_refreshed, msg_params, shown_names
 from .keys import expiry_is_zero, pattern_problem, schedule_never_fires, schedule_only_at_startup
 from .texts import CHAPTER_TITLE, NUDGES, RESET_QUESTION, SOLUTIONS, TITLES
-from .verdicts import (
-    AUTOSTART_LOST,
-    AUTOSTART_LOST_HINT,
-    AUTOSTART_OK,
-    AUTOSTART_ON_PRIMARY,
-    AUTOSTART_ON_PRIMARY_HINT,
-    AUTOSTART_SEEN,
-    CLIENT_CONFIG_UNREADABLE,
-    CLIENT_CONFIG_UNREADABLE_HINT,
-    EXPIRY_OK,
-    EXPIRY_ON_COPY,
-    EXPIRY_ON_COPY_HINT,
-    EXPIRY_ZERO,
-    EXPIRY_ZERO_HINT,
-    NO_AUTOSTART,
-    NO_AUTOSTART_HINT,
-    NO_EXPIRY,
-    NO_EXPIRY_HINT,
-    NO_PATTERN,
-    NO_REMOTE,
-    NO_REMOTE_HINT,
-    NO_SCHEDULE,
-    NO_SCHEDULE_HINT,
-    NO_SNAPSHOT,
-    NO_SNAPSHOT_HINT,
-    PATTERN_BAD_CHARACTERS,
-    PATTERN_HINT,
-    PATTERN_LITERAL_LAYOUT,
-    PATTERN_LITERAL_LAYOUT_HINT,
-    PATTERN_MALFORMED,
-    PATTERN_OK,
-    PATTERN_ON_COPY,
-    PATTERN_ON_COPY_HINT,
-    PATTERN_PARTIAL_DATE,
-    PATTERN_WITHOUT_DATE,
-    REMOTE_ADDRESS,
-    REMOTE_OK,
-    REMOTE_OTHER_NAME,
-    REMOTE_OTHER_NAME_HINT,
-    REMOTE_WRONG_ADDRESS,
-    REMOTE_WRONG_ADDRESS_HINT,
-    SCHEDULE_NEVER,
-    SCHEDULE_NEVER_HINT,
-    SCHEDULE_OK,
-    SCHEDULE_ON_COPY,
-    SCHEDULE_ON_COPY_HINT,
-    SCHEDULE_STARTUP_ONLY,
-    SCHEDULE_STARTUP_ONLY_HINT,
-    SERVER_TRUSTS_YOU,
-    SNAPSHOT_CREATED,
-    SNAPSHOT_EXPIRED,
-    SNAPSHOT_EXPIRED_HOW,
-    SNAPSHOT_OK,
-    SNAPSHOT_WRONG_NAME,
-    SNAPSHOT_WRONG_NAME_HINT,
-    TOKEN_USED_ELSEWHERE,
-    TOKEN_USED_ELSEWHERE_HINT,
-    TRUSTED_CERTIFICATE,
-)
 
 # The name `labkit setup --snapshot-server` gives the learner's token (snapshot_server.LEARNER_NAME):
 # the certificate made from it carries it in the server's trust store.
@@ -98,37 +40,38 @@ def check_remote(ctx: Context) -> Verdict:
     by_token = next((c for c in obs.trusted
                      if c.type == "client" and (c.name == learner or c.name.startswith(learner + "-"))), None)
     cert = mine or by_token
-    trust = TRUSTED_CERTIFICATE.bind(fingerprint=cert.fingerprint[:12], name=cert.name) if cert else None
+    trust = verdicts.TRUSTED_CERTIFICATE.bind(fingerprint=cert.fingerprint[:12], name=cert.name) if cert else None
     params = msg_params(ctx)
     if obs.client_error is not None:  # there, but not readable: not a class view, the remotes are unknown
-        return failed(CLIENT_CONFIG_UNREADABLE.bind(error=obs.client_error, **params),
-                      CLIENT_CONFIG_UNREADABLE_HINT.bind(**params), "client_config_unreadable", trust)
+        return failed(verdicts.CLIENT_CONFIG_UNREADABLE.bind(error=obs.client_error, **params),
+                      verdicts.CLIENT_CONFIG_UNREADABLE_HINT.bind(**params), "client_config_unreadable", trust)
     if obs.remotes is None:  # no client config to read (a class view): the server's word only
         if trust is not None:
-            return passed(SERVER_TRUSTS_YOU.bind(**params), trust)
+            return passed(verdicts.SERVER_TRUSTS_YOU.bind(**params), trust)
         return _no_remote(ctx)
     named = next((r for r in obs.remotes if r.name == name), None)
     ours = obs.remote_for_server()
     # Without a readable client.crt, the token's name is the only link between the learner and a trust.
     trusted = mine is not None or (by_token is not None and obs.client_fingerprint is None)
     if named is not None and named in ours and trusted:
-        return passed(REMOTE_OK.bind(**params), trust, REMOTE_ADDRESS.bind(addr=named.addr, **params))
+        return passed(verdicts.REMOTE_OK.bind(**params), trust, verdicts.REMOTE_ADDRESS.bind(addr=named.addr, **params))
     if named is not None and named not in ours:
         server = ", ".join(obs.server_addresses) or "?"
-        return failed(REMOTE_WRONG_ADDRESS.bind(addr=named.addr, server=server, **params),
-                      REMOTE_WRONG_ADDRESS_HINT.bind(**params), "remote_wrong_address")
+        return failed(verdicts.REMOTE_WRONG_ADDRESS.bind(addr=named.addr, server=server, **params),
+                      verdicts.REMOTE_WRONG_ADDRESS_HINT.bind(**params), "remote_wrong_address")
     others = [r for r in ours if r.name != name]
     if others and trusted:
-        return failed(REMOTE_OTHER_NAME.bind(found=others[0].name, **params),
-                      REMOTE_OTHER_NAME_HINT.bind(found=others[0].name, **params), "remote_other_name", trust)
+        return failed(verdicts.REMOTE_OTHER_NAME.bind(found=others[0].name, **params),
+                      verdicts.REMOTE_OTHER_NAME_HINT.bind(found=others[0].name, **params), "remote_other_name", trust)
     if by_token and not mine:
-        return failed(TOKEN_USED_ELSEWHERE.bind(**params), TOKEN_USED_ELSEWHERE_HINT.bind(**params),
+        return failed(verdicts.TOKEN_USED_ELSEWHERE.bind(**params), verdicts.TOKEN_USED_ELSEWHERE_HINT.bind(**params),
                       "token_used_elsewhere", trust)
     return _no_remote(ctx)
 
 
 def _no_remote(ctx: Context) -> Verdict:
-    return failed(NO_REMOTE.bind(**msg_params(ctx)), NO_REMOTE_HINT.bind(**msg_params(ctx)), "no_remote")
+    return failed(verdicts.NO_REMOTE.bind(**msg_params(ctx)), verdicts.NO_REMOTE_HINT.bind(**msg_params(ctx)),
+                  "no_remote")
 
 
 # -- 2. snapshot -------------------------------------------------------------
@@ -138,16 +81,17 @@ def check_snapshot(ctx: Context) -> Verdict:
     primary, params = ctx.observation.primary, msg_params(ctx)
     snap = primary.snapshot(ctx.params["snapshot"])
     if snap is not None:
-        return passed(SNAPSHOT_OK.bind(**params), SNAPSHOT_CREATED.bind(time=hms(snap.created_at), **params))
+        return passed(verdicts.SNAPSHOT_OK.bind(**params),
+                      verdicts.SNAPSHOT_CREATED.bind(time=hms(snap.created_at), **params))
     if primary.key("snapshots.expiry") and not primary.snapshots and \
             ("snapshot" in ctx.history.passed or ctx.observation.copy is not None):
         # The copy was made from a snapshot; snapshots.expiry deletes them later on both servers.
-        return consumed(SNAPSHOT_EXPIRED.bind(**params), how=SNAPSHOT_EXPIRED_HOW.bind(**params))
+        return consumed(verdicts.SNAPSHOT_EXPIRED.bind(**params), how=verdicts.SNAPSHOT_EXPIRED_HOW.bind(**params))
     if primary.snapshots:
-        return failed(SNAPSHOT_WRONG_NAME.bind(found=shown_names(primary.snapshots), **params),
-                      SNAPSHOT_WRONG_NAME_HINT.bind(first=primary.snapshots[0].name, **params),
+        return failed(verdicts.SNAPSHOT_WRONG_NAME.bind(found=shown_names(primary.snapshots), **params),
+                      verdicts.SNAPSHOT_WRONG_NAME_HINT.bind(first=primary.snapshots[0].name, **params),
                       "wrong_snapshot_name")
-    return failed(NO_SNAPSHOT.bind(**params), NO_SNAPSHOT_HINT.bind(**params), "no_snapshot")
+    return failed(verdicts.NO_SNAPSHOT.bind(**params), verdicts.NO_SNAPSHOT_HINT.bind(**params), "no_snapshot")
 
 
 # -- 3. copy: in copies.py, with 8. refresh --------------------------
@@ -159,18 +103,20 @@ def check_autostart(ctx: Context) -> Verdict:
         return gone
     obs, params = ctx.observation, msg_params(ctx)
     if obs.primary.key("boot.autostart").lower() in FALSE:
-        return failed(AUTOSTART_ON_PRIMARY.bind(**params), AUTOSTART_ON_PRIMARY_HINT.bind(**params),
+        return failed(verdicts.AUTOSTART_ON_PRIMARY.bind(**params), verdicts.AUTOSTART_ON_PRIMARY_HINT.bind(**params),
                       "autostart_on_primary")
     if obs.copy is None:
         return do_first(ctx, "copy")
     if obs.copy.key("boot.autostart").lower() in FALSE:
-        return passed(AUTOSTART_OK.bind(**params),
-                      AUTOSTART_SEEN.bind(value=obs.copy.key("boot.autostart"), time=hms(obs.taken_at), **params))
+        return passed(verdicts.AUTOSTART_OK.bind(**params),
+                      verdicts.AUTOSTART_SEEN.bind(value=obs.copy.key("boot.autostart"), time=hms(obs.taken_at),
+                                                   **params))
     if looks_refreshed(ctx):
         # Not evidence gone: the copy would start with the snapshot server now. The refresh step's
         # points are about the refresh itself; this one says the key must be set again after each.
-        return failed(AUTOSTART_LOST.bind(**params), AUTOSTART_LOST_HINT.bind(**params), "autostart_lost_on_refresh")
-    return failed(NO_AUTOSTART.bind(**params), NO_AUTOSTART_HINT.bind(**params), "no_autostart")
+        return failed(verdicts.AUTOSTART_LOST.bind(**params), verdicts.AUTOSTART_LOST_HINT.bind(**params),
+                      "autostart_lost_on_refresh")
+    return failed(verdicts.NO_AUTOSTART.bind(**params), verdicts.NO_AUTOSTART_HINT.bind(**params), "no_autostart")
 
 
 # -- 5–7. keys on the primary ----------------------------------------------------
@@ -185,16 +131,18 @@ def check_schedule(ctx: Context) -> Verdict:
         return gone
     value, params = ctx.observation.primary.key("snapshots.schedule"), msg_params(ctx)
     if value and schedule_never_fires(value):
-        return failed(SCHEDULE_NEVER.bind(value=value, **params), SCHEDULE_NEVER_HINT.bind(**params), "schedule_never")
+        return failed(verdicts.SCHEDULE_NEVER.bind(value=value, **params), verdicts.SCHEDULE_NEVER_HINT.bind(**params),
+                      "schedule_never")
     if value and schedule_only_at_startup(value):
         # Incus accepts it and takes a snapshot at each start (docs/second-lab-facts.md (d)).
-        return failed(SCHEDULE_STARTUP_ONLY.bind(value=value, **params),
-                      SCHEDULE_STARTUP_ONLY_HINT.bind(**params), "schedule_startup_only")
+        return failed(verdicts.SCHEDULE_STARTUP_ONLY.bind(value=value, **params),
+                      verdicts.SCHEDULE_STARTUP_ONLY_HINT.bind(**params), "schedule_startup_only")
     if value:
-        return passed(SCHEDULE_OK.bind(value=value, **params))
+        return passed(verdicts.SCHEDULE_OK.bind(value=value, **params))
     if _on_copy(ctx, "snapshots.schedule"):
-        return failed(SCHEDULE_ON_COPY.bind(**params), SCHEDULE_ON_COPY_HINT.bind(**params), "schedule_on_copy")
-    return failed(NO_SCHEDULE.bind(**params), NO_SCHEDULE_HINT.bind(**params), "no_schedule")
+        return failed(verdicts.SCHEDULE_ON_COPY.bind(**params), verdicts.SCHEDULE_ON_COPY_HINT.bind(**params),
+                      "schedule_on_copy")
+    return failed(verdicts.NO_SCHEDULE.bind(**params), verdicts.NO_SCHEDULE_HINT.bind(**params), "no_schedule")
 
 
 def check_pattern(ctx: Context) -> Verdict:
@@ -203,21 +151,25 @@ def check_pattern(ctx: Context) -> Verdict:
     value, params = ctx.observation.primary.key("snapshots.pattern"), msg_params(ctx)
     if not value:
         if _on_copy(ctx, "snapshots.pattern"):
-            return failed(PATTERN_ON_COPY.bind(**params), PATTERN_ON_COPY_HINT.bind(**params), "pattern_on_copy")
-        return failed(NO_PATTERN.bind(**params), PATTERN_HINT.bind(**params), "no_pattern")
+            return failed(verdicts.PATTERN_ON_COPY.bind(**params), verdicts.PATTERN_ON_COPY_HINT.bind(**params),
+                          "pattern_on_copy")
+        return failed(verdicts.NO_PATTERN.bind(**params), verdicts.PATTERN_HINT.bind(**params), "no_pattern")
     problem = pattern_problem(value)
     if problem is None:
-        return passed(PATTERN_OK.bind(value=value, **params))
+        return passed(verdicts.PATTERN_OK.bind(value=value, **params))
     if problem == "pattern_without_date":
-        return failed(PATTERN_WITHOUT_DATE.bind(value=value, **params), PATTERN_HINT.bind(**params), problem)
+        return failed(verdicts.PATTERN_WITHOUT_DATE.bind(value=value, **params), verdicts.PATTERN_HINT.bind(**params),
+                      problem)
     if problem == "pattern_bad_characters":
-        return failed(PATTERN_BAD_CHARACTERS.bind(value=value, **params), PATTERN_HINT.bind(**params), problem)
+        return failed(verdicts.PATTERN_BAD_CHARACTERS.bind(value=value, **params),
+                      verdicts.PATTERN_HINT.bind(**params), problem)
     if problem == "pattern_partial_date":
-        return failed(PATTERN_PARTIAL_DATE.bind(value=value, **params), PATTERN_HINT.bind(**params), problem)
+        return failed(verdicts.PATTERN_PARTIAL_DATE.bind(value=value, **params), verdicts.PATTERN_HINT.bind(**params),
+                      problem)
     if problem == "pattern_bad_date_layout":
-        return failed(PATTERN_LITERAL_LAYOUT.bind(value=value, **params),
-                      PATTERN_LITERAL_LAYOUT_HINT.bind(**params), problem)
-    return failed(PATTERN_MALFORMED.bind(value=value, **params), PATTERN_HINT.bind(**params), problem)
+        return failed(verdicts.PATTERN_LITERAL_LAYOUT.bind(value=value, **params),
+                      verdicts.PATTERN_LITERAL_LAYOUT_HINT.bind(**params), problem)
+    return failed(verdicts.PATTERN_MALFORMED.bind(value=value, **params), verdicts.PATTERN_HINT.bind(**params), problem)
 
 
 def check_expiry(ctx: Context) -> Verdict:
@@ -226,12 +178,14 @@ def check_expiry(ctx: Context) -> Verdict:
     value, params = ctx.observation.primary.key("snapshots.expiry"), msg_params(ctx)
     if value and expiry_is_zero(value):
         # Incus accepts “0d”: each new snapshot then expires as it is made, and is soon deleted.
-        return failed(EXPIRY_ZERO.bind(value=value, **params), EXPIRY_ZERO_HINT.bind(**params), "expiry_zero")
+        return failed(verdicts.EXPIRY_ZERO.bind(value=value, **params), verdicts.EXPIRY_ZERO_HINT.bind(**params),
+                      "expiry_zero")
     if value:
-        return passed(EXPIRY_OK.bind(value=value, **params))
+        return passed(verdicts.EXPIRY_OK.bind(value=value, **params))
     if _on_copy(ctx, "snapshots.expiry"):
-        return failed(EXPIRY_ON_COPY.bind(**params), EXPIRY_ON_COPY_HINT.bind(**params), "expiry_on_copy")
-    return failed(NO_EXPIRY.bind(**params), NO_EXPIRY_HINT.bind(**params), "no_expiry")
+        return failed(verdicts.EXPIRY_ON_COPY.bind(**params), verdicts.EXPIRY_ON_COPY_HINT.bind(**params),
+                      "expiry_on_copy")
+    return failed(verdicts.NO_EXPIRY.bind(**params), verdicts.NO_EXPIRY_HINT.bind(**params), "no_expiry")
 
 
 # What the notebook's solution cells and the integration tests run, per step ({address} and

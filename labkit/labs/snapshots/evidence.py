@@ -11,29 +11,7 @@ from __future__ import annotations
 from ...grading.engine import Context, Event, Verdict, consumed, failed, passed
 from ...i18n import Message
 from ..evidence_helpers import hms, not_done
-from .texts import (
-    BASELINE_CHANGED,
-    BASELINE_CHANGED_HINT,
-    DO_FIRST,
-    GENERATION_CHANGED,
-    GENERATION_DIFFERS,
-    INSTANCE_GONE,
-    INSTANCE_GONE_HINT,
-    INSTANCE_RENAMED,
-    INSTANCE_RENAMED_HINT,
-    INSTANCE_REPLACED,
-    INSTANCE_REPLACED_HINT,
-    NUDGES,
-    RESTORE_EVENT,
-    RESTORE_UNKNOWN,
-    RESTORE_UNKNOWN_HOW,
-    RESTORED,
-    RESTORED_FROM_OTHER,
-    RESTORED_FROM_OTHER_HINT,
-    START_EVENT,
-    STATUS_NOW,
-    TITLES,
-)
+from . import texts
 
 FILE_PATH = "/root/this_file.txt"
 
@@ -47,7 +25,8 @@ def instance_gone(ctx: Context) -> Verdict | None:
     """Every step needs the instance; its disappearance is the one mistake that undoes them all."""
     if ctx.observation.instance is not None:
         return None
-    return failed(INSTANCE_GONE.bind(**msg_params(ctx)), INSTANCE_GONE_HINT.bind(**msg_params(ctx)), "instance_deleted")
+    return failed(texts.INSTANCE_GONE.bind(**msg_params(ctx)), texts.INSTANCE_GONE_HINT.bind(**msg_params(ctx)),
+                  "instance_deleted")
 
 
 def do_first(ctx: Context, step_id: str) -> Verdict:
@@ -55,9 +34,10 @@ def do_first(ctx: Context, step_id: str) -> Verdict:
 
     Prerequisites are skipped: apart from a deleted instance (every check says so itself)
     they fail only on a stopped instance, which the chapter's own stop step causes."""
-    order = list(TITLES)
+    order = list(texts.TITLES)
     first = next(s for s in order[1:order.index(step_id) + 1] if not_done(ctx, s) or s == step_id)
-    return failed(DO_FIRST.bind(step=TITLES[first]), NUDGES[first].bind(**msg_params(ctx)), f"order:{first}")
+    return failed(texts.DO_FIRST.bind(step=texts.TITLES[first]), texts.NUDGES[first].bind(**msg_params(ctx)),
+                  f"order:{first}")
 
 
 def identity_problem(ctx: Context) -> Verdict | None:
@@ -70,13 +50,13 @@ def identity_problem(ctx: Context) -> Verdict | None:
     if inst is None or base is None or not base.trusted:
         return None
     if inst.uuid != base.uuid:
-        return failed(INSTANCE_REPLACED.bind(before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8],
-                                             **msg_params(ctx)),
-                      INSTANCE_REPLACED_HINT.bind(**msg_params(ctx)), "instance_replaced")
+        return failed(texts.INSTANCE_REPLACED.bind(before=(base.uuid or "?")[:8], after=(inst.uuid or "?")[:8],
+                                                   **msg_params(ctx)),
+                      texts.INSTANCE_REPLACED_HINT.bind(**msg_params(ctx)), "instance_replaced")
     if (inst.baseline_uuid, inst.baseline_generation) != (base.uuid, base.generation):
-        return failed(BASELINE_CHANGED.bind(before=(base.generation or "?")[:8],
-                                            after=(inst.baseline_generation or "—")[:8], **msg_params(ctx)),
-                      BASELINE_CHANGED_HINT.bind(**msg_params(ctx)), "baseline_changed")
+        return failed(texts.BASELINE_CHANGED.bind(before=(base.generation or "?")[:8],
+                                                  after=(inst.baseline_generation or "—")[:8], **msg_params(ctx)),
+                      texts.BASELINE_CHANGED_HINT.bind(**msg_params(ctx)), "baseline_changed")
     return None
 
 
@@ -88,12 +68,13 @@ def restore_proof(ctx: Context) -> Verdict | None:
     event = ctx.history.saw("instance-restored", snapshot=f"{ctx.params['container']}/{ctx.params['snapshot']}")
     if event is not None:
         # Events come from the server while a listener runs: evidence no learner can write.
-        return passed(RESTORED.bind(**msg_params(ctx)), RESTORE_EVENT.bind(time=hms(event.time), **msg_params(ctx)))
+        return passed(texts.RESTORED.bind(**msg_params(ctx)),
+                      texts.RESTORE_EVENT.bind(time=hms(event.time), **msg_params(ctx)))
     if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
     if base is not None and base.uuid == inst.uuid and inst.generation and base.generation != inst.generation:
-        return passed(RESTORED.bind(**msg_params(ctx)),
-                      GENERATION_CHANGED.bind(before=base.generation[:8], after=inst.generation[:8]))
+        return passed(texts.RESTORED.bind(**msg_params(ctx)),
+                      texts.GENERATION_CHANGED.bind(before=base.generation[:8], after=inst.generation[:8]))
     return None
 
 
@@ -127,9 +108,9 @@ def restore_unknown(ctx: Context) -> Verdict | None:
         return None
     if identity_problem(ctx) is not None or restore_doubt(ctx) is not None:
         return None
-    return consumed(RESTORE_UNKNOWN.bind(**msg_params(ctx)),
-                    GENERATION_DIFFERS.bind(uuid=inst.uuid[:8], generation=inst.generation[:8]),
-                    how=RESTORE_UNKNOWN_HOW.bind(**msg_params(ctx)))
+    return consumed(texts.RESTORE_UNKNOWN.bind(**msg_params(ctx)),
+                    texts.GENERATION_DIFFERS.bind(uuid=inst.uuid[:8], generation=inst.generation[:8]),
+                    how=texts.RESTORE_UNKNOWN_HOW.bind(**msg_params(ctx)))
 
 
 def restore_doubt(ctx: Context) -> Verdict | None:
@@ -141,21 +122,22 @@ def restore_doubt(ctx: Context) -> Verdict | None:
     restore of the chapter's snapshot was seen."""
     renamed = ctx.history.saw("instance-renamed", old_name=ctx.params["container"])
     if renamed is not None:
-        return failed(INSTANCE_RENAMED.bind(name=renamed.context.get("name") or "?", time=hms(renamed.time),
-                                            **msg_params(ctx)),
-                      INSTANCE_RENAMED_HINT.bind(**msg_params(ctx)), "instance_renamed")
+        return failed(texts.INSTANCE_RENAMED.bind(name=renamed.context.get("name") or "?", time=hms(renamed.time),
+                                                  **msg_params(ctx)),
+                      texts.INSTANCE_RENAMED_HINT.bind(**msg_params(ctx)), "instance_renamed")
     other = ctx.history.saw("instance-restored")
     if other is not None:
-        return failed(RESTORED_FROM_OTHER.bind(other=str(other.context.get("snapshot") or "?").split("/", 1)[-1],
-                                               **msg_params(ctx)),
-                      RESTORED_FROM_OTHER_HINT.bind(**msg_params(ctx)), "wrong_snapshot_restored")
+        return failed(texts.RESTORED_FROM_OTHER.bind(other=str(other.context.get("snapshot") or "?").split("/", 1)[-1],
+                                                     **msg_params(ctx)),
+                      texts.RESTORED_FROM_OTHER_HINT.bind(**msg_params(ctx)), "wrong_snapshot_restored")
     return None
 
 
 def status_now(ctx: Context) -> Message:
     """Evidence: the instance's status when the observation was taken."""
     inst = ctx.observation.instance
-    return STATUS_NOW.bind(status=inst.status if inst else "?", time=hms(ctx.observation.taken_at), **msg_params(ctx))
+    return texts.STATUS_NOW.bind(status=inst.status if inst else "?", time=hms(ctx.observation.taken_at),
+                                 **msg_params(ctx))
 
 
 def started_after_restore(ctx: Context) -> Message | None:
@@ -164,7 +146,7 @@ def started_after_restore(ctx: Context) -> Message | None:
     started = ctx.history.saw("instance-started")
     if restored is None or started is None or started.time < restored.time:
         return None
-    return START_EVENT.bind(time=hms(started.time))
+    return texts.START_EVENT.bind(time=hms(started.time))
 
 
 def before_restore(ctx: Context) -> Event | None:

@@ -15,6 +15,7 @@ from ...grading.contract import Retention
 from ...grading.engine import Chapter, Context, Status, Step, Verdict, consumed, failed, passed
 from ..evidence_helpers import hms, not_done
 from ..retention import own_snapshot
+from . import texts
 from .evidence import (
     FILE_PATH,
     before_restore,
@@ -29,72 +30,6 @@ from .evidence import (
     status_now,
 )
 from .recorded import FUTURE_SKEW, last_sightings_before_restore, recorded_touch
-from .texts import (
-    ABSENCE_PROVES_NOTHING,
-    AFTER_RESTORE_UNKNOWN,
-    CHAPTER_TITLE,
-    FILE_ABSENT,
-    FILE_AFTER_SNAPSHOT,
-    FILE_AND_SNAPSHOT_TIMES,
-    FILE_AND_SNAPSHOT_TIMES_FINE,
-    FILE_BEFORE_SNAPSHOT,
-    FILE_BEFORE_SNAPSHOT_HINT,
-    FILE_DISAPPEARED,
-    FILE_DISAPPEARED_HINT,
-    FILE_ELSEWHERE,
-    FILE_ELSEWHERE_HINT,
-    FILE_GONE_AFTER_RESTORE,
-    FILE_GONE_WITHOUT_RESTORE,
-    FILE_GONE_WITHOUT_RESTORE_HINT,
-    FILE_REMOVED_BY_RESTORE,
-    FILE_SAME_SECOND,
-    FILE_SURVIVED_RESTORE,
-    FILE_SURVIVED_RESTORE_HINT,
-    FILE_TIME_FUTURE,
-    FILE_TIME_FUTURE_HINT,
-    FILE_TIME_UNKNOWN,
-    FILE_TIME_UNKNOWN_HINT,
-    INSTANCE_NOT_RUNNING,
-    INSTANCE_NOT_RUNNING_HINT,
-    INSTANCE_RUNNING,
-    INSTANCE_STOPPED,
-    NO_FILE_YET,
-    NO_FILE_YET_HINT,
-    NO_RESTORE_YET,
-    NO_RESTORE_YET_HINT,
-    NO_SNAPSHOT_YET,
-    NO_SNAPSHOT_YET_HINT,
-    NUDGES,
-    RESET_QUESTION,
-    RESTORED_WHILE_RUNNING,
-    RESTORED_WHILE_RUNNING_HINT,
-    RUNNING_AGAIN,
-    SNAPSHOT_ABSENT,
-    SNAPSHOT_CREATED_AT,
-    SNAPSHOT_CREATED_THEN_DELETED,
-    SNAPSHOT_CREATION_EVENT,
-    SNAPSHOT_DELETED,
-    SNAPSHOT_DELETED_BY_CLEANUP,
-    SNAPSHOT_DELETION_EVENT,
-    SNAPSHOT_STATEFUL,
-    SNAPSHOT_STATEFUL_HINT,
-    SNAPSHOT_STATELESS,
-    SNAPSHOT_STILL_THERE,
-    SNAPSHOT_STILL_THERE_HINT,
-    SNAPSHOT_TO_COMPARE_GONE,
-    SOLUTIONS,
-    STILL_RUNNING,
-    STILL_RUNNING_HINT,
-    STILL_STOPPED,
-    STILL_STOPPED_HINT,
-    STOP_EVENT,
-    STOP_LEFT_NO_TRACE,
-    STOPPED_BEFORE_RESTORE,
-    STOPPED_BY_LATER_STEP,
-    TITLES,
-    WRONG_SNAPSHOT_NAME,
-    WRONG_SNAPSHOT_NAME_HINT,
-)
 
 
 def check_prerequisites(ctx: Context) -> Verdict:
@@ -102,11 +37,11 @@ def check_prerequisites(ctx: Context) -> Verdict:
         return gone
     inst = ctx.observation.instance
     if inst.running:
-        return passed(INSTANCE_RUNNING.bind(**msg_params(ctx)), status_now(ctx))
+        return passed(texts.INSTANCE_RUNNING.bind(**msg_params(ctx)), status_now(ctx))
     if ctx.observation.snapshot is not None or restore_proof(ctx) is not None:
-        return consumed(STOPPED_BY_LATER_STEP)
-    return failed(INSTANCE_NOT_RUNNING.bind(status=inst.status, **msg_params(ctx)),
-                  INSTANCE_NOT_RUNNING_HINT.bind(**msg_params(ctx)), "not_running")
+        return consumed(texts.STOPPED_BY_LATER_STEP)
+    return failed(texts.INSTANCE_NOT_RUNNING.bind(status=inst.status, **msg_params(ctx)),
+                  texts.INSTANCE_NOT_RUNNING_HINT.bind(**msg_params(ctx)), "not_running")
 
 
 def check_snapshot(ctx: Context) -> Verdict:
@@ -115,24 +50,25 @@ def check_snapshot(ctx: Context) -> Verdict:
     obs, snap = ctx.observation, ctx.observation.snapshot
     if snap is not None:
         if snap.stateful:
-            return failed(SNAPSHOT_STATEFUL.bind(**msg_params(ctx)),
-                          SNAPSHOT_STATEFUL_HINT.bind(**msg_params(ctx)), "stateful")
-        return passed(SNAPSHOT_STATELESS.bind(**msg_params(ctx)),
-                      SNAPSHOT_CREATED_AT.bind(time=hms(snap.created_at), **msg_params(ctx)))
+            return failed(texts.SNAPSHOT_STATEFUL.bind(**msg_params(ctx)),
+                          texts.SNAPSHOT_STATEFUL_HINT.bind(**msg_params(ctx)), "stateful")
+        return passed(texts.SNAPSHOT_STATELESS.bind(**msg_params(ctx)),
+                      texts.SNAPSHOT_CREATED_AT.bind(time=hms(snap.created_at), **msg_params(ctx)))
     created = ctx.history.saw("instance-snapshot-created", name=ctx.params["snapshot"])
     if created is not None:
-        return passed(SNAPSHOT_CREATED_THEN_DELETED.bind(**msg_params(ctx)),
-                      SNAPSHOT_CREATION_EVENT.bind(time=hms(created.time), **msg_params(ctx)))
+        return passed(texts.SNAPSHOT_CREATED_THEN_DELETED.bind(**msg_params(ctx)),
+                      texts.SNAPSHOT_CREATION_EVENT.bind(time=hms(created.time), **msg_params(ctx)))
     if restore_proof(ctx) is not None:
-        return consumed(SNAPSHOT_DELETED_BY_CLEANUP.bind(**msg_params(ctx)))
+        return consumed(texts.SNAPSHOT_DELETED_BY_CLEANUP.bind(**msg_params(ctx)))
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown
     if obs.other_snapshots:
         names = ", ".join(s.name for s in obs.other_snapshots)
-        return failed(WRONG_SNAPSHOT_NAME.bind(found=names, **msg_params(ctx)),
-                      WRONG_SNAPSHOT_NAME_HINT.bind(first=obs.other_snapshots[0].name, **msg_params(ctx)),
+        return failed(texts.WRONG_SNAPSHOT_NAME.bind(found=names, **msg_params(ctx)),
+                      texts.WRONG_SNAPSHOT_NAME_HINT.bind(first=obs.other_snapshots[0].name, **msg_params(ctx)),
                       "wrong_snapshot_name")
-    return failed(NO_SNAPSHOT_YET.bind(**msg_params(ctx)), NO_SNAPSHOT_YET_HINT.bind(**msg_params(ctx)), "no_snapshot")
+    return failed(texts.NO_SNAPSHOT_YET.bind(**msg_params(ctx)), texts.NO_SNAPSHOT_YET_HINT.bind(**msg_params(ctx)),
+                  "no_snapshot")
 
 
 def check_touch(ctx: Context) -> Verdict:
@@ -142,48 +78,49 @@ def check_touch(ctx: Context) -> Verdict:
     if obs.file_present:
         if snap is None:
             return do_first(ctx, "snapshot") if not_done(ctx, "snapshot") else recorded_touch(ctx) or consumed(
-                SNAPSHOT_TO_COMPARE_GONE.bind(**msg_params(ctx)))
+                texts.SNAPSHOT_TO_COMPARE_GONE.bind(**msg_params(ctx)))
         if snap.created_at is None or obs.file_modified is None:
             # Never pass on what cannot be compared.
-            return failed(FILE_TIME_UNKNOWN.bind(**msg_params(ctx)),
-                          FILE_TIME_UNKNOWN_HINT.bind(**msg_params(ctx)), "file_time_unknown")
+            return failed(texts.FILE_TIME_UNKNOWN.bind(**msg_params(ctx)),
+                          texts.FILE_TIME_UNKNOWN_HINT.bind(**msg_params(ctx)), "file_time_unknown")
         return _file_time(ctx, obs.file_modified, snap.created_at)
     if restore_proof(ctx) is not None:
-        return recorded_touch(ctx) or consumed(FILE_REMOVED_BY_RESTORE.bind(**msg_params(ctx)))
+        return recorded_touch(ctx) or consumed(texts.FILE_REMOVED_BY_RESTORE.bind(**msg_params(ctx)))
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown
     if snap is None and not_done(ctx, "snapshot"):
         return do_first(ctx, "snapshot")
     if obs.file_elsewhere:
-        return failed(FILE_ELSEWHERE.bind(found=", ".join(obs.file_elsewhere), **msg_params(ctx)),
-                      FILE_ELSEWHERE_HINT.bind(**msg_params(ctx)), "file_elsewhere")
+        return failed(texts.FILE_ELSEWHERE.bind(found=", ".join(obs.file_elsewhere), **msg_params(ctx)),
+                      texts.FILE_ELSEWHERE_HINT.bind(**msg_params(ctx)), "file_elsewhere")
     if "touch" in ctx.history.passed:
-        return failed(FILE_DISAPPEARED.bind(**msg_params(ctx)),
-                      FILE_DISAPPEARED_HINT.bind(**msg_params(ctx)), "rm_instead_of_restore")
-    return failed(NO_FILE_YET.bind(**msg_params(ctx)), NO_FILE_YET_HINT.bind(**msg_params(ctx)), "no_file")
+        return failed(texts.FILE_DISAPPEARED.bind(**msg_params(ctx)),
+                      texts.FILE_DISAPPEARED_HINT.bind(**msg_params(ctx)), "rm_instead_of_restore")
+    return failed(texts.NO_FILE_YET.bind(**msg_params(ctx)), texts.NO_FILE_YET_HINT.bind(**msg_params(ctx)), "no_file")
 
 
 def _file_time(ctx: Context, modified: datetime, created: datetime) -> Verdict:
     """Order the file and the snapshot: whole seconds from the files API, the finer time read
     inside the instance when both share a second, never a pass on a tie or a time to come."""
     obs = ctx.observation
-    seen = FILE_AND_SNAPSHOT_TIMES.bind(file=hms(modified), snap=hms(created))
+    seen = texts.FILE_AND_SNAPSHOT_TIMES.bind(file=hms(modified), snap=hms(created))
     now = obs.taken_at or datetime.now(timezone.utc)
     if modified > now + FUTURE_SKEW:
         date = modified.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        return failed(FILE_TIME_FUTURE.bind(date=date, **msg_params(ctx)),
-                      FILE_TIME_FUTURE_HINT.bind(**msg_params(ctx)), "file_time_future", seen)
+        return failed(texts.FILE_TIME_FUTURE.bind(date=date, **msg_params(ctx)),
+                      texts.FILE_TIME_FUTURE_HINT.bind(**msg_params(ctx)), "file_time_future", seen)
     if int(modified.timestamp()) == int(created.timestamp()):
         fine = obs.file_modified_fine
         if fine is None or fine == created:
             # The daemon's report of the touch, when the recorder kept it, orders them all the same.
-            return recorded_touch(ctx) or consumed(FILE_SAME_SECOND.bind(time=hms(created), **msg_params(ctx)), seen)
+            same_second = texts.FILE_SAME_SECOND.bind(time=hms(created), **msg_params(ctx))
+            return recorded_touch(ctx) or consumed(same_second, seen)
         modified = fine
-        seen = FILE_AND_SNAPSHOT_TIMES_FINE.bind(file=hms(fine, fine=True), snap=hms(created, fine=True))
+        seen = texts.FILE_AND_SNAPSHOT_TIMES_FINE.bind(file=hms(fine, fine=True), snap=hms(created, fine=True))
     if modified < created:
-        return failed(FILE_BEFORE_SNAPSHOT.bind(**msg_params(ctx)),
-                      FILE_BEFORE_SNAPSHOT_HINT.bind(**msg_params(ctx)), "file_before_snapshot", seen)
-    return passed(FILE_AFTER_SNAPSHOT.bind(**msg_params(ctx)), seen)
+        return failed(texts.FILE_BEFORE_SNAPSHOT.bind(**msg_params(ctx)),
+                      texts.FILE_BEFORE_SNAPSHOT_HINT.bind(**msg_params(ctx)), "file_before_snapshot", seen)
+    return passed(texts.FILE_AFTER_SNAPSHOT.bind(**msg_params(ctx)), seen)
 
 
 def check_stop(ctx: Context) -> Verdict:
@@ -193,20 +130,21 @@ def check_stop(ctx: Context) -> Verdict:
     if restore_proof(ctx) is not None:
         before = before_restore(ctx)
         if before is not None and before.action == "instance-started":
-            return failed(RESTORED_WHILE_RUNNING.bind(**msg_params(ctx)),
-                          RESTORED_WHILE_RUNNING_HINT.bind(**msg_params(ctx)), "restore_while_running")
+            return failed(texts.RESTORED_WHILE_RUNNING.bind(**msg_params(ctx)),
+                          texts.RESTORED_WHILE_RUNNING_HINT.bind(**msg_params(ctx)), "restore_while_running")
         if before is not None:
-            return passed(STOPPED_BEFORE_RESTORE, STOP_EVENT.bind(time=hms(before.time)))
+            return passed(texts.STOPPED_BEFORE_RESTORE, texts.STOP_EVENT.bind(time=hms(before.time)))
         if not inst.running:
-            return passed(INSTANCE_STOPPED.bind(**msg_params(ctx)))
-        return consumed(STOP_LEFT_NO_TRACE)
+            return passed(texts.INSTANCE_STOPPED.bind(**msg_params(ctx)))
+        return consumed(texts.STOP_LEFT_NO_TRACE)
     if not_done(ctx, "touch"):
         return do_first(ctx, "touch")
     if not inst.running:
-        return passed(INSTANCE_STOPPED.bind(**msg_params(ctx)))
+        return passed(texts.INSTANCE_STOPPED.bind(**msg_params(ctx)))
     if (unknown := restore_unknown(ctx)) is not None:
         return unknown
-    return failed(STILL_RUNNING.bind(**msg_params(ctx)), STILL_RUNNING_HINT.bind(**msg_params(ctx)), "still_running")
+    return failed(texts.STILL_RUNNING.bind(**msg_params(ctx)), texts.STILL_RUNNING_HINT.bind(**msg_params(ctx)),
+                  "still_running")
 
 
 def check_restore(ctx: Context) -> Verdict:
@@ -219,11 +157,12 @@ def check_restore(ctx: Context) -> Verdict:
         return problem
     obs = ctx.observation
     if not obs.file_present and "touch" in ctx.history.passed:
-        return failed(FILE_GONE_WITHOUT_RESTORE.bind(**msg_params(ctx)),
-                      FILE_GONE_WITHOUT_RESTORE_HINT.bind(**msg_params(ctx)), "rm_instead_of_restore")
+        return failed(texts.FILE_GONE_WITHOUT_RESTORE.bind(**msg_params(ctx)),
+                      texts.FILE_GONE_WITHOUT_RESTORE_HINT.bind(**msg_params(ctx)), "rm_instead_of_restore")
     if not_done(ctx, "touch"):
         return do_first(ctx, "touch")
-    return failed(NO_RESTORE_YET.bind(**msg_params(ctx)), NO_RESTORE_YET_HINT.bind(**msg_params(ctx)), "no_restore")
+    return failed(texts.NO_RESTORE_YET.bind(**msg_params(ctx)), texts.NO_RESTORE_YET_HINT.bind(**msg_params(ctx)),
+                  "no_restore")
 
 
 def check_start(ctx: Context) -> Verdict:
@@ -232,8 +171,8 @@ def check_start(ctx: Context) -> Verdict:
     if restore_proof(ctx) is None:
         return _after_restore_unknown(ctx) or do_first(ctx, "restore")
     if ctx.observation.instance.running:
-        return passed(RUNNING_AGAIN.bind(**msg_params(ctx)), started_after_restore(ctx) or status_now(ctx))
-    return failed(STILL_STOPPED.bind(**msg_params(ctx)), STILL_STOPPED_HINT.bind(**msg_params(ctx)),
+        return passed(texts.RUNNING_AGAIN.bind(**msg_params(ctx)), started_after_restore(ctx) or status_now(ctx))
+    return failed(texts.STILL_STOPPED.bind(**msg_params(ctx)), texts.STILL_STOPPED_HINT.bind(**msg_params(ctx)),
                   "restore_without_start")
 
 
@@ -242,7 +181,7 @@ def _after_restore_unknown(ctx: Context) -> Verdict | None:
     unknown = restore_unknown(ctx)
     if unknown is None:
         return None
-    return consumed(AFTER_RESTORE_UNKNOWN.bind(step=TITLES["restore"]), *unknown.evidence, how=unknown.hint)
+    return consumed(texts.AFTER_RESTORE_UNKNOWN.bind(step=texts.TITLES["restore"]), *unknown.evidence, how=unknown.hint)
 
 
 def check_verify(ctx: Context) -> Verdict:
@@ -255,12 +194,12 @@ def check_verify(ctx: Context) -> Verdict:
         return do_first(ctx, "start")
     if not obs.file_present and ctx.earlier["touch"].status is Status.NOT_VERIFIED:
         # Its absence proves something only if the file was seen before the restore.
-        return consumed(ABSENCE_PROVES_NOTHING.bind(**msg_params(ctx)))
+        return consumed(texts.ABSENCE_PROVES_NOTHING.bind(**msg_params(ctx)))
     if obs.file_present:
-        return failed(FILE_SURVIVED_RESTORE.bind(**msg_params(ctx)),
-                      FILE_SURVIVED_RESTORE_HINT.bind(**msg_params(ctx)), "file_in_snapshot")
-    return passed(FILE_GONE_AFTER_RESTORE.bind(**msg_params(ctx)),
-                  FILE_ABSENT.bind(time=hms(obs.taken_at), **msg_params(ctx)))
+        return failed(texts.FILE_SURVIVED_RESTORE.bind(**msg_params(ctx)),
+                      texts.FILE_SURVIVED_RESTORE_HINT.bind(**msg_params(ctx)), "file_in_snapshot")
+    return passed(texts.FILE_GONE_AFTER_RESTORE.bind(**msg_params(ctx)),
+                  texts.FILE_ABSENT.bind(time=hms(obs.taken_at), **msg_params(ctx)))
 
 
 def check_cleanup(ctx: Context) -> Verdict:
@@ -269,8 +208,8 @@ def check_cleanup(ctx: Context) -> Verdict:
     if ctx.observation.snapshot is not None:
         if not_done(ctx, "verify"):
             return do_first(ctx, "verify")
-        return failed(SNAPSHOT_STILL_THERE.bind(**msg_params(ctx)),
-                      SNAPSHOT_STILL_THERE_HINT.bind(**msg_params(ctx)), "snapshot_not_deleted")
+        return failed(texts.SNAPSHOT_STILL_THERE.bind(**msg_params(ctx)),
+                      texts.SNAPSHOT_STILL_THERE_HINT.bind(**msg_params(ctx)), "snapshot_not_deleted")
     if not_done(ctx, "verify"):
         return do_first(ctx, "verify")
     if (unknown := restore_unknown(ctx)) is not None:
@@ -278,9 +217,9 @@ def check_cleanup(ctx: Context) -> Verdict:
     # verify passed, or is only not verified (its file was never seen): the snapshot is gone
     # and the instance is there, after a proven restore (verify fails without one).
     deleted = ctx.history.saw("instance-snapshot-deleted", name=ctx.params["snapshot"])
-    return passed(SNAPSHOT_DELETED.bind(**msg_params(ctx)),
-                  SNAPSHOT_DELETION_EVENT.bind(time=hms(deleted.time), **msg_params(ctx)) if deleted
-                  else SNAPSHOT_ABSENT.bind(time=hms(ctx.observation.taken_at), **msg_params(ctx)))
+    return passed(texts.SNAPSHOT_DELETED.bind(**msg_params(ctx)),
+                  texts.SNAPSHOT_DELETION_EVENT.bind(time=hms(deleted.time), **msg_params(ctx)) if deleted
+                  else texts.SNAPSHOT_ABSENT.bind(time=hms(ctx.observation.taken_at), **msg_params(ctx)))
 
 
 # What the notebook's solution cells and the integration tests run, per step.
@@ -327,14 +266,14 @@ def _reset(access, params):
 
 CHAPTER = Chapter(
     id="snapshots",
-    title=CHAPTER_TITLE,
-    steps=tuple(Step(step_id, POINTS[step_id], TITLES[step_id], CHECKS[step_id], NUDGES[step_id],
-                     SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in TITLES),
+    title=texts.CHAPTER_TITLE,
+    steps=tuple(Step(step_id, POINTS[step_id], texts.TITLES[step_id], CHECKS[step_id], texts.NUDGES[step_id],
+                     texts.SOLUTIONS[step_id], COMMANDS[step_id]) for step_id in texts.TITLES),
     defaults={"container": "ubuntu-test", "snapshot": "ubuntu-test-1", "file": FILE_PATH},
     observe=_observe,
     reset=_reset,
     retention=Retention(own_snapshot, last_sightings_before_restore),
-    reset_question=RESET_QUESTION,
+    reset_question=texts.RESET_QUESTION,
     notebook="snapshots",
     # Its notebook's French was translated before there was a second chapter, under unprefixed contexts.
     notebook_context="",
