@@ -1,8 +1,9 @@
 """The servers a chapter may need besides the main one, declared by the chapter (`Chapter.needs`).
 
-labkit can bring up one kind today, the snapshot server (provision/second_server.py, with a class's
-side in classroom/second_server.py); setup, classes, the hub and the CLI ask a chapter whether it
-needs a server (`chapter.needs_server(SNAPSHOT_SERVER)`), never which chapter it is."""
+labkit has one kind today, the snapshot server: its provisioning in provision/second_server.py (reached
+through provision/servers.admin_client_for), its class side in classroom/second_server.py (registered by
+id in classroom/server_kinds.py, which classes, the hub and the command line go through).  Setup asks a
+chapter whether it needs a server (`chapter.needs_server(SNAPSHOT_SERVER)`), never which chapter it is."""
 from __future__ import annotations
 
 from dataclasses import dataclass

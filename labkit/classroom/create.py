@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote
@@ -38,8 +39,9 @@ from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID, baseline_config
 from ..provision import quotas
 from ..provision.image import default_image
 from ..provision.storage import default_pool, ensure_root_disk
-from . import second_server
 from .projects import ensure_project, update_project
+from .server_kinds import kinds_for
+from .server_side import OpenSide
 from .spec import ClassSpec
 
 GOLDEN = "golden"
@@ -133,7 +135,7 @@ def plan(*, client: IncusClient, spec: ClassSpec, state: ServerState | None = No
             todo.append(M("class.plan.certificate", "{learner}: create a client certificate restricted to “{project}”, "
                                                     "and the access folder {folder}.",
                           learner=learner, project=project, folder=str(spec.bundle(learner))))
-    return todo + (second_server.plan(spec) if spec.needs_snapshot_server else [])
+    return todo + [line for kind in kinds_for(spec.lab) for line in kind.plan(spec)]
 
 
 @dataclass
@@ -142,8 +144,8 @@ class Created:
     ready: list[str] = field(default_factory=list)
     address: str | None = None
     seconds: float = 0.0
-    # learner -> the `incus remote add` line of their snapshot-server token (None: already trusted).
-    remote_lines: dict[str, str | None] = field(default_factory=dict)
+    # server id -> learner -> the `incus remote add` line of their token there (None: already trusted).
+    remote_lines: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
 
 def create(*, client: IncusClient, spec: ClassSpec, lang: str, progress: Progress | None = None) -> Created:
@@ -152,15 +154,16 @@ def create(*, client: IncusClient, spec: ClassSpec, lang: str, progress: Progres
     start = time.monotonic()
     state = read_state(client)
     check_ownership(spec, state)
-    second = second_server.open_for(spec)  # before anything is made here: a class it needs cannot go without it
-    try:
-        return _create(client, spec, state, second, lang, say, start)
-    finally:
-        if second is not None:
-            second[0].close()
+    with ExitStack() as opened:
+        # Before anything is made here: a class cannot go without a server its lab needs.
+        there: dict[str, OpenSide] = {}
+        for kind in kinds_for(spec.lab):
+            there[kind.server.id] = side = kind.open_for(spec)
+            opened.callback(side.close)
+        return _create(client, spec, state, there, lang, say, start)
 
 
-def _create(client: IncusClient, spec: ClassSpec, state: ServerState, second: tuple[IncusClient, Any] | None,
+def _create(client: IncusClient, spec: ClassSpec, state: ServerState, there: dict[str, OpenSide],
             lang: str, say: Progress, start: float) -> Created:
     pool = spec.pool or default_pool(client)
     quotas.ensure_counted(client, pool)  # before any copy: root sizes must hold from the start
@@ -181,15 +184,14 @@ def _create(client: IncusClient, spec: ClassSpec, state: ServerState, second: tu
                 job.result()
             except LabkitError as exc:
                 failures[copied[job]] = exc
-        jobs = {workers.submit(_ensure_learner, client, spec, state, learner, index, pool, address, lang, second,
+        jobs = {workers.submit(_ensure_learner, client, spec, state, learner, index, pool, address, lang, there,
                                architecture, True): learner
                 for index, learner in enumerate(spec.learners) if learner not in failures}
         for job in as_completed(jobs):
             learner = jobs[job]
             try:
-                line = job.result()
-                if second is not None:
-                    done.remote_lines[learner] = line
+                for server, line in job.result().items():
+                    done.remote_lines.setdefault(server, {})[learner] = line
             except LabkitError as exc:
                 failures[learner] = exc
                 continue
@@ -351,11 +353,12 @@ def _prepare_learner(client: IncusClient, spec: ClassSpec, state: ServerState, l
 
 def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, learner: str, index: int,
                     pool: str, address: str | None, lang: str,
-                    second: tuple[IncusClient, Any] | None = None, architecture: str | None = None,
-                    prepared: bool = False) -> str | None:
+                    there: dict[str, OpenSide] | None = None, architecture: str | None = None,
+                    prepared: bool = False) -> dict[str, str | None]:
     """The learner's project, instance (started, its baseline recorded), certificate and access folder;
-    on the snapshot server too when the lab needs it (returns the learner's `incus remote add` line
+    on each server the lab needs too (returns, by server id, the learner's `incus remote add` line
     there, None when already trusted).  `prepared`: _prepare_learner has already run."""
+    there = there or {}
     if not prepared:
         _prepare_learner(client, spec, state, learner, index, pool, architecture)
     project, container = spec.project(learner), spec.container
@@ -376,18 +379,17 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
     hold_baseline(client, project, baseline)
     fingerprint = certs.ensure_trusted(client, name=spec.certificate_name(learner), project=project,
                                        folder=spec.bundle(learner), existing=state.certificates_of(spec.name, learner))
-    line = None
-    if second is not None:
-        line = second_server.ensure_learner(second[0], spec, second[1], learner)
+    lines = {server: side.ensure_learner(spec, learner) for server, side in there.items()}
+    # Every server trusts the learner under the same name, recorded where the learner cannot write it.
     update_project(client, project,
-                   {CERT_KEY: fingerprint} | ({TRUST_KEY: spec.certificate_name(learner)} if second else {}))
+                   {CERT_KEY: fingerprint} | ({TRUST_KEY: spec.certificate_name(learner)} if there else {}))
     readme = certs.bundle_readme(cls=spec.name, learner=learner, project=project, container=container,
                                  address=address, server_cert=state.certificate_pem, lang=lang)
-    if second is not None:
-        readme += "\n" + second_server.README.bind(project=project).render(lang) + "\n"
+    for kind in kinds_for(spec.lab):
+        readme += "\n" + kind.readme(project).render(lang) + "\n"
     certs.write_bundle(spec.bundle(learner), remote=spec.name, address=address, project=project,
                        server_cert=state.certificate_pem, readme=readme)
-    return line
+    return lines
 
 
 def hold_baseline(client: IncusClient, project: str, baseline: dict[str, str | None]) -> None:

@@ -7,15 +7,16 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import LabkitError, SetupError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..keys import LISTEN_KEY, LISTEN_OWNER_KEY, ROLE_KEY
-from . import second_server
+from ..servers import Server
 from .create import WORKERS, Progress, read_state
 from .projects import delete_project, update_project
+from .server_kinds import KINDS
+from .server_side import Removed
 
 
 @dataclass
@@ -23,9 +24,8 @@ class Destroyed:
     projects: list[str] = field(default_factory=list)
     certificates: int = 0
     listener_off: bool = False
-    # On the snapshot server (a lab that needs one): what was removed there, or why nothing was.
-    second: Any = None
-    second_missing: Message | None = None
+    # On each server the lab needed: what was removed there, or why nothing was.
+    there: list[tuple[Server, Removed | None, Message | None]] = field(default_factory=list)
 
 
 def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress | None = None) -> Destroyed:
@@ -39,9 +39,10 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
         raise UsageError(M("class.destroy.unknown", "There is no class “{name}” on this server (no project carries "
                                                     "user.labkit.class={name}).", name=name))
     done = Destroyed()
-    if any(second_server.used_by(p["config"]) for p in projects):
-        # There first: if it fails, the class stays whole here and a second run finds it all again.
-        done.second, done.second_missing = second_server.destroy_for(name)
+    for kind in KINDS.values():  # every kind: the lab may no longer be known, its projects still say
+        if any(kind.used_by(p["config"]) for p in projects):
+            # There first: if it fails, the class stays whole here and a second run finds it all again.
+            done.there.append((kind.server, *kind.destroy_for(name)))
     for entry in found:
         client.request("DELETE", f"/1.0/certificates/{entry['fingerprint']}", project=False)
         done.certificates += 1

@@ -12,7 +12,7 @@ project on the main server (TRUST_KEY) and hands the chapter as its `learner` pa
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +35,7 @@ from ..provision.snapshot_server_tokens import encode_token
 from ..provision.storage import ensure_root_disk
 from ..servers import SNAPSHOT_SERVER
 from .projects import delete_project, ensure_project
+from .server_side import Removed
 from .spec import ClassSpec
 
 # The remote's name the chapters teach (docs/second-lab-facts.md), in the line the learner runs.
@@ -119,10 +120,22 @@ def refuse_foreign(spec: ClassSpec, side: ServerSide) -> None:
                            "there yourself if they are left over.", name=spec.name, projects=", ".join(sorted(found))))
 
 
-def open_for(spec: ClassSpec) -> tuple[IncusClient, ServerSide] | None:
-    """labkit's client on the snapshot server and what it holds, for a lab that needs one (else None)."""
-    if not spec.needs_snapshot_server:
-        return None
+@dataclass
+class Opened:
+    """labkit's client on the snapshot server and what it held when `create` began."""
+
+    client: IncusClient
+    side: ServerSide
+
+    def ensure_learner(self, spec: ClassSpec, learner: str) -> str | None:
+        return ensure_learner(self.client, spec, self.side, learner)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_for(spec: ClassSpec) -> Opened:
+    """labkit's client on the snapshot server and what it holds, its foreign projects refused."""
     server = open_admin()
     try:
         side = ServerSide.read(server, for_create=True)
@@ -130,7 +143,7 @@ def open_for(spec: ClassSpec) -> tuple[IncusClient, ServerSide] | None:
     except BaseException:
         server.close()
         raise
-    return server, side
+    return Opened(server, side)
 
 
 def plan(spec: ClassSpec) -> list[Message]:
@@ -175,21 +188,6 @@ def _new_token(client: IncusClient, name: str, project: str) -> dict[str, Any]:
                            "“{project}” (HTTP {code}: {detail}).",
                            project=project, code=answer.status_code, detail=answer.text[:200]))
     return answer.json()["metadata"]["metadata"]
-
-
-def remote_line(bundle: Path) -> str | None:
-    """The line a learner's folder holds, if any (what `class create` printed when it made the token)."""
-    try:
-        return (bundle / REMOTE_FILE).read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
-
-
-@dataclass
-class Removed:
-    projects: list[str] = field(default_factory=list)
-    certificates: int = 0
-    tokens: int = 0
 
 
 def used_by(config: dict[str, str]) -> bool:
@@ -240,3 +238,30 @@ def destroy(client: IncusClient, name: str) -> Removed:
     for project in sorted(mine):
         done.projects.append(delete_project(client, project))
     return done
+
+
+class SnapshotServerSide:
+    """The snapshot server's side of a class, as create, destroy, the hub and the CLI use it
+    (server_side.ClassServerKind)."""
+
+    server = SNAPSHOT_SERVER
+    remote_file = REMOTE_FILE
+
+    def plan(self, spec: ClassSpec) -> list[Message]:
+        return plan(spec)
+
+    def open_for(self, spec: ClassSpec) -> Opened:
+        return open_for(spec)
+
+    def readme(self, project: str) -> Message:
+        return README.bind(project=project)
+
+    def used_by(self, config: dict[str, str]) -> bool:
+        return used_by(config)
+
+    def destroy_for(self, name: str) -> tuple[Removed | None, Message | None]:
+        return destroy_for(name)
+
+    def learner_address(self) -> str:
+        with open_admin() as client:
+            return _address(client)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from ..terminal import terminal
 from .errors import confirm, handles_errors
 from .localized import Group, argument, option
 from .signals import interrupt_on
+
+if TYPE_CHECKING:
+    from ..classroom.server_side import ClassServerKind
 
 # Every `labkit` command loads this module (cli/main.py registers its group): each class command imports
 # the classroom/ and hub/ modules it uses when it runs.
@@ -108,6 +112,7 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
                    limit_instances: int | None, limit_disk: str | None, limit_memory: str | None,
                    limit_processes: int | None, workspace: str | None, dry_run: bool) -> None:
     from ..classroom import create as classroom
+    from ..classroom.server_kinds import kinds_for
     from ..classroom.spec import numbered_learners, read_roster, spec_for
 
     if count is not None and roster is not None:
@@ -139,8 +144,8 @@ def create_command(opts: ClassOptions, name: str, count: int | None, roster: Pat
     for line in ways_in(name, done.address):
         opts.say(line, err=False)
     opts.say(limits.describe(), err=False)
-    if spec.needs_snapshot_server:
-        _say_remote_lines(opts, spec, done.remote_lines)
+    for kind in kinds_for(spec.lab):
+        _say_remote_lines(opts, spec, kind, done.remote_lines.get(kind.server.id, {}))
 
 
 def ways_in(name: str, address: str | None) -> list[Message]:
@@ -167,13 +172,11 @@ def _workspace_limits(client, name: str, learners: int, given: str | None):
     return WorkspaceLimits.default_for(learners).with_text(given if given is not None else stored.get(WORKSPACE_KEY))
 
 
-def _say_remote_lines(opts: ClassOptions, spec, lines: dict[str, str | None]) -> None:
-    """Each learner's line for the snapshot server (also in their folder): a token works once."""
-    from ..classroom.second_server import REMOTE_FILE
-
-    opts.say(M("class.cli.snapshot_server", "Snapshot server: each learner runs their own line once, with their access "
-                                            "folder as INCUS_CONF (it is also in {file} in their folder; a token works "
-                                            "once):", file=REMOTE_FILE), err=False)
+def _say_remote_lines(opts: ClassOptions, spec, kind: ClassServerKind, lines: dict[str, str | None]) -> None:
+    """Each learner's line for a server the lab needs (also in their folder): a token works once."""
+    opts.say(M("class.cli.server_lines", "To add {server}, each learner runs their own line once, with their access "
+                                         "folder as INCUS_CONF (it is also in {file} in their folder; a token works "
+                                         "once):", server=kind.server.title, file=kind.remote_file), err=False)
     for learner in spec.learners:
         line = lines.get(learner)
         click.echo(f"  {learner}: {line}" if line
@@ -318,14 +321,15 @@ def destroy_command(opts: ClassOptions, name: str, yes: bool) -> None:
                seconds=Number(time.monotonic() - started)), err=False)
     if done.listener_off:
         opts.say(M("class.cli.listener_off", "The HTTPS listener this class had turned on is off again."), err=False)
-    if done.second is not None:
-        opts.say(M("class.cli.destroyed_there", "On the snapshot server: {projects} projects, {certificates} "
-                                                "certificates and {tokens} unused tokens removed.",
-                   projects=len(done.second.projects), certificates=done.second.certificates,
-                   tokens=done.second.tokens), err=False)
-    if done.second_missing is not None:
-        opts.say(M("class.cli.nothing_there", "Nothing was removed on the snapshot server: {reason}",
-                   reason=done.second_missing))
+    for server, removed, missing in done.there:
+        if removed is not None:
+            opts.say(M("class.cli.destroyed_there", "On {server}: {projects} projects, {certificates} certificates "
+                                                    "and {tokens} unused tokens removed.", server=server.title,
+                       projects=len(removed.projects), certificates=removed.certificates, tokens=removed.tokens),
+                     err=False)
+        if missing is not None:
+            opts.say(M("class.cli.nothing_there", "Nothing was removed on {server}: {reason}", server=server.title,
+                       reason=missing))
 
 
 @class_group.command("serve", help=M("class.help.serve", "Run JupyterHub in front of the class: one login and one "

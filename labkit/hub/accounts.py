@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..classroom.second_server import REMOTE_FILE
+from ..classroom.server_kinds import kinds_for
 from ..errors import SetupError
 from ..i18n import M
 from ..labs import CHAPTERS, DEFAULT_LAB, chapter_named
@@ -43,7 +43,7 @@ def notebook_file(lab: str) -> str:
 
 def workspace_files(*, bundle: Path, remote: str, project: str, lang: str, lab: str = DEFAULT_LAB) -> Files:
     """Every lab's notebook in the class language (the class's `lab` must exist), and the learner's
-    Incus client folder: their certificate, the server's, and the line for the snapshot server."""
+    Incus client folder: their certificate, the server's, and the line for each server the lab declares."""
     wanted = NOTEBOOKS / lang / notebook_file(lab)
     if not wanted.exists():
         raise SetupError(M("hub.accounts.no_notebook", "The notebook {path} is missing: serve the class from a labkit "
@@ -51,5 +51,6 @@ def workspace_files(*, bundle: Path, remote: str, project: str, lang: str, lab: 
     home = {name: (NOTEBOOKS / lang / name).read_bytes()
             for name in dict.fromkeys(notebook_file(other) for other in CHAPTERS) if (NOTEBOOKS / lang / name).exists()}
     home[LAB_LANGUAGE] = json.dumps({"locale": LAB_LOCALES.get(lang, "en")}).encode()
-    extra = {REMOTE_FILE: (bundle / REMOTE_FILE).read_bytes()} if (bundle / REMOTE_FILE).exists() else {}
+    extra = {kind.remote_file: (bundle / kind.remote_file).read_bytes()
+             for kind in kinds_for(lab) if (bundle / kind.remote_file).exists()}
     return Files(home, bundle, remote, project, extra)

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..classroom import second_server
+from ..classroom.server_kinds import KINDS
+from ..classroom.server_side import ClassServerKind, remote_line
 from ..classroom.spec import validate_class_name
 from ..errors import UsageError
 from ..i18n import M
@@ -24,11 +25,15 @@ from .state import INSTRUCTOR, Accounts, HubState
 class Cards:
     name: str
     accounts: Accounts
-    # The class folder: a lab that needs the snapshot server left each learner's line there.
+    # The class folder: a lab that needs another server left there each learner's line for it.
     folder: Path | None = None
 
-    def remote_line(self, learner: str) -> str | None:
-        return None if self.folder is None else second_server.remote_line(self.folder / "learners" / learner)
+    def remote_lines(self, learner: str) -> dict[str, str]:
+        """By field (server_field), the line of each server the learner's folder has one for."""
+        if self.folder is None:
+            return {}
+        bundle = self.folder / "learners" / learner
+        return {server_field(kind): line for kind in KINDS.values() if (line := remote_line(kind, bundle))}
 
     @property
     def lang(self) -> str:
@@ -49,11 +54,15 @@ def read(folder: Path, name: str) -> Cards:
     return Cards(name, accounts, folder)
 
 
+def server_field(kind: ClassServerKind) -> str:
+    """A server's field in a login's row: its id as a name (`snapshot_server`)."""
+    return kind.server.id.replace("-", "_")
+
+
 def as_json(cards: Cards) -> list[dict[str, str]]:
-    """One row per login; a learner's row holds their snapshot-server line too, when the lab has one."""
+    """One row per login; a learner's row holds their line for each server the lab declares."""
     rows = [{"learner": a.learner, "login": a.learner, "password": a.password, "url": cards.url}
-            | ({"snapshot_server": line} if (line := cards.remote_line(a.learner)) else {})
-            for a in cards.accounts.learners.values()]
+            | cards.remote_lines(a.learner) for a in cards.accounts.learners.values()]
     return rows + [{"learner": INSTRUCTOR, "login": INSTRUCTOR, "password": cards.accounts.instructor_password,
                     "url": cards.url + "services/labkit/"}]
 
@@ -64,8 +73,7 @@ def as_text(cards: Cards, lang: str) -> str:
     lines = [head, ""]
     for row in as_json(cards):
         lines.append(f"{row['login'].ljust(width)}  {row['password']}")
-        if row.get("snapshot_server"):
-            lines.append(f"{' ' * width}  {row['snapshot_server']}")
+        lines += [f"{' ' * width}  {row[field]}" for field in _server_fields() if row.get(field)]
     return "\n".join(lines)
 
 
@@ -95,8 +103,10 @@ def sheet_html(cards: Cards, lang: str) -> str:
     e = html.escape
     labels = {key: message.render(lang) for key, message in (
         ("address", M("hub.credentials.address", "Address")), ("login", M("hub.credentials.login", "Login")),
-        ("password", M("hub.credentials.password", "Password")),
-        ("snapshot_server", M("hub.credentials.snapshot_server", "Snapshot server (run once, in a terminal)")))}
+        ("password", M("hub.credentials.password", "Password")))}
+    for field, kind in _server_fields().items():
+        label = M("hub.credentials.server_line", "{server} (run once, in a terminal)", server=kind.server.title)
+        labels[field] = (text := label.render(lang))[:1].upper() + text[1:]
     note = M("hub.credentials.note", "Open the address in a browser and log in: your notebook opens by itself. "
                                      "Keep this card to yourself.").render(lang)
     title = M("hub.credentials.title", "labkit — class “{name}”: logins", name=cards.name).render(lang)
@@ -111,10 +121,14 @@ def sheet_html(cards: Cards, lang: str) -> str:
 
 def _card(row: dict[str, str], heading: str, labels: dict[str, str], note: str) -> str:
     e = html.escape
-    fields = "".join(f"<dt>{labels[k]}</dt><dd>{e(row[v])}</dd>" for k, v in (
-        ("address", "url"), ("login", "login"), ("password", "password"), ("snapshot_server", "snapshot_server"))
+    fields = "".join(f"<dt>{e(labels[k])}</dt><dd>{e(row[v])}</dd>" for k, v in (
+        ("address", "url"), ("login", "login"), ("password", "password"), *((f, f) for f in _server_fields()))
         if v in row)
     return f'<section class="card"><h2>{heading}</h2><dl>{fields}</dl><p>{e(note)}</p></section>'
+
+
+def _server_fields() -> dict[str, ClassServerKind]:
+    return {server_field(kind): kind for kind in KINDS.values()}
 
 
 def write_sheet(path: Path, text: str) -> Path:

@@ -22,14 +22,12 @@ from typing import Any, Callable
 import httpx
 
 from ..classroom.info import ClassInfo
-from ..classroom.second_server import ServerSide, open_admin
+from ..classroom.server_kinds import kinds_for
 from ..errors import LabkitError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
 from ..keys import WORKSPACE_KEY
-from ..labs import chapter_named
 from ..provision.install import InstallPlan, PackageGroup, install_packages
-from ..servers import SNAPSHOT_SERVER
 from . import access, workspaces
 from . import accounts as accts
 from .config import HubPorts, render_config
@@ -127,7 +125,7 @@ def start_workspaces(*, client: IncusClient, state: HubState, cls: str, info: An
     image = ensure_workspace_image(client, state.root / "image.log", say)
     pool = (((client.request("GET", "/1.0/profiles/default", params={"project": cls}) or {}).get("devices") or {})
             .get("root", {}).get("pool"))
-    wiring = workspaces.Wiring(api=address, hub_port=hub_port, snapshot_server=snapshot_server_address(info.lab))
+    wiring = workspaces.Wiring(api=address, hub_port=hub_port, servers=server_addresses(info.lab))
     files = {learner: accts.workspace_files(bundle=state.folder / "learners" / learner, remote=cls, project=project,
                                             lang=accounts.lang, lab=info.lab)
              for learner, project in info.learners.items()}
@@ -135,12 +133,9 @@ def start_workspaces(*, client: IncusClient, state: HubState, cls: str, info: An
                           root={"type": "disk", "path": "/", "pool": pool, "size": limits.disk}, wiring=wiring, say=say)
 
 
-def snapshot_server_address(lab: str) -> str | None:
-    """Where a class of a lab with a snapshot server reaches it (learners' workspaces get a way there)."""
-    if not chapter_named(lab).needs_server(SNAPSHOT_SERVER):
-        return None
-    with open_admin() as second:
-        return access.loopback_address(ServerSide.read(second, for_create=True).address)
+def server_addresses(lab: str) -> tuple[tuple[str, str], ...]:
+    """Where a class reaches each server its lab declares (learners' workspaces get a way there)."""
+    return tuple((kind.server.id, access.loopback_address(kind.learner_address())) for kind in kinds_for(lab))
 
 
 def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: str, say: Callable[[Message], None],
@@ -164,8 +159,10 @@ def run(*, client: IncusClient, state: HubState, cls: str, listen: str, lang: st
     ports = stored_ports(state, f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}")
     endpoint = client.endpoint
     env = {"INCUS_CONF": str(endpoint.remote.conf)} if endpoint.remote else {"INCUS_SOCKET": str(endpoint.socket)}
-    # The dashboard grades a lab on the snapshot server with the same access as the instructor's command.
-    env |= {key: os.environ[key] for key in ("LABKIT_SNAPSHOT_SERVER_DIR", "LABKIT_STATE_DIR") if os.environ.get(key)}
+    # The dashboard grades a lab on the snapshot server with the same access as the instructor's command,
+    # and knows the chapters registered outside labkit (LABKIT_CHAPTERS) as the instructor's command does.
+    env |= {key: os.environ[key] for key in ("LABKIT_SNAPSHOT_SERVER_DIR", "LABKIT_STATE_DIR", "LABKIT_CHAPTERS")
+            if os.environ.get(key)}
     info = class_info(client, cls)
     accounts = state.read_accounts()
     limits = workspace_limits(client, cls, len(info.learners))

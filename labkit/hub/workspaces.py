@@ -11,8 +11,9 @@ host-side sockets incusd holds:
   `incus` reaches with their restricted certificate (~/.config/incus, default remote set);
 - `hub`: the workspace's 127.0.0.1:8081 → the hub's API, which JupyterLab needs to check
   logins (the learner's own hub token is all it carries there);
-- and, for a lab with a snapshot server, `snapshot-server`: its port on the workspace's
-  loopback → that server, so the learner's `incus remote add` line works as given.
+- and, for each server the lab declares (the snapshot server's id is `snapshot-server`), a device
+  named by its id: its port on the workspace's loopback → that server, so the learner's
+  `incus remote add` line works as given.
 
 The hub runtime is attached read-only; the learner's notebooks, journal and files live in
 the workspace's own root disk (`security.idmap.isolated`, with the class's size limit).
@@ -64,7 +65,8 @@ class Wiring:
 
     api: str  # host:port of the class's HTTPS API, from this machine
     hub_port: int
-    snapshot_server: str | None = None  # host:port of a lab's snapshot server, reached at the same port inside
+    # (server id, host:port) of each server the lab declares, reached at the same port inside.
+    servers: tuple[tuple[str, str], ...] = ()
 
 
 def devices(wiring: Wiring, lab_port: int) -> dict[str, dict[str, str]]:
@@ -76,9 +78,8 @@ def devices(wiring: Wiring, lab_port: int) -> dict[str, dict[str, str]]:
         "hub": {"type": "proxy", "bind": "container", "listen": f"tcp:127.0.0.1:{HUB_PORT}",
                 "connect": f"tcp:127.0.0.1:{wiring.hub_port}"},
         "runtime": {"type": "disk", "source": str(RUNTIME), "path": RUNTIME_MOUNT, "readonly": "true"},
-    } | ({"snapshot-server": {"type": "proxy", "bind": "container", "connect": f"tcp:{wiring.snapshot_server}",
-                              "listen": f"tcp:127.0.0.1:{wiring.snapshot_server.rpartition(':')[2]}"}}
-         if wiring.snapshot_server else {})
+    } | {server: {"type": "proxy", "bind": "container", "connect": f"tcp:{address}",
+                  "listen": f"tcp:127.0.0.1:{address.rpartition(':')[2]}"} for server, address in wiring.servers}
 
 
 def lab_port(instance: dict[str, Any]) -> int | None:
@@ -96,7 +97,7 @@ class Files:
     access: Path  # the learner's access folder on the instructor's side (client.crt, client.key, servercerts/)
     remote: str  # the class's remote name
     project: str  # the learner's project
-    extra: dict[str, bytes]  # other files for the client folder (the snapshot server's line)
+    extra: dict[str, bytes]  # other files for the client folder (the line of each server the lab declares)
 
 
 def _push(client: IncusClient, project: str, name: str, path: str, content: bytes | None, mode: int) -> None:

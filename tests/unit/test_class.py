@@ -495,7 +495,7 @@ def test_create_ends_with_what_is_true_of_serve_and_of_access_folders(tmp_path, 
     from labkit.cli import classes as class_cli
     from labkit.hub.workspace_limits import WorkspaceLimits
 
-    spec = type("Spec", (), {"learners": ("alice",), "folder": tmp_path / "demo", "needs_snapshot_server": False})()
+    spec = type("Spec", (), {"learners": ("alice",), "folder": tmp_path / "demo", "lab": "snapshots"})()
     monkeypatch.setattr(class_cli, "_client", lambda: nullcontext(None))
     monkeypatch.setattr(class_cli, "_workspace_limits", lambda *a: WorkspaceLimits())
     monkeypatch.setattr(class_spec, "spec_for", lambda *a, **k: spec)

@@ -125,5 +125,5 @@ def test_credentials_carry_each_learners_snapshot_server_line(tmp_path):
     assert rows["alice"]["snapshot_server"] == line and "snapshot_server" not in rows["bob"]
     assert line in as_text(Cards("demo", accounts, tmp_path), "fr")
     page = sheet_html(Cards("demo", accounts, tmp_path), "fr")
-    assert "eyJ&lt;x&gt;==" in page and "Serveur d’instantanés" in page
+    assert "eyJ&lt;x&gt;==" in page and "Le serveur d’instantanés (à lancer une fois" in page
     assert "snapshot_server" not in as_json(Cards("demo", accounts))[0]  # a class of the first lab: logins only

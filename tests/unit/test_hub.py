@@ -63,7 +63,8 @@ def test_a_workspace_has_no_network_only_its_proxies_on_loopback() -> None:
     assert found["runtime"]["readonly"] == "true"
     assert all(d["listen"].startswith("tcp:127.0.0.1:") for d in found.values() if d["type"] == "proxy")
     assert lab_port({"devices": found}) == 41000 and lab_port({"devices": {}}) is None
-    second = devices(Wiring(api="127.0.0.1:8443", hub_port=1, snapshot_server="127.0.0.1:8444"), 2)["snapshot-server"]
+    wiring = Wiring(api="127.0.0.1:8443", hub_port=1, servers=(("snapshot-server", "127.0.0.1:8444"),))
+    second = devices(wiring, 2)["snapshot-server"]
     assert second["listen"] == "tcp:127.0.0.1:8444" and second["connect"] == "tcp:127.0.0.1:8444"
 
 
