@@ -386,7 +386,8 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
     readme = certs.bundle_readme(cls=spec.name, learner=learner, project=project, container=container,
                                  address=address, server_cert=state.certificate_pem, lang=lang)
     for kind in kinds_for(spec.lab):
-        readme += "\n" + kind.readme(project).render(lang) + "\n"
+        if kind.server.id in there:  # where the learner was given a way in just now
+            readme += "\n" + kind.readme(project).render(lang) + "\n"
     certs.write_bundle(spec.bundle(learner), remote=spec.name, address=address, project=project,
                        server_cert=state.certificate_pem, readme=readme)
     return lines

@@ -7,16 +7,17 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..errors import LabkitError, SetupError, UsageError
+from ..errors import LabkitError, ServerMissing, SetupError, UsageError
 from ..i18n import M, Message
 from ..incus.client import IncusClient
-from ..keys import LISTEN_KEY, LISTEN_OWNER_KEY, ROLE_KEY
+from ..keys import LAB_KEY, LISTEN_KEY, LISTEN_OWNER_KEY, ROLE_KEY
 from ..servers import Server
 from .create import WORKERS, Progress, read_state
 from .projects import delete_project, update_project
-from .server_kinds import KINDS
-from .server_side import Removed
+from .server_kinds import KINDS, kinds_for
+from .server_side import ClassServerKind, Removed
 
 
 @dataclass
@@ -39,10 +40,9 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
         raise UsageError(M("class.destroy.unknown", "There is no class “{name}” on this server (no project carries "
                                                     "user.labkit.class={name}).", name=name))
     done = Destroyed()
-    for kind in KINDS.values():  # every kind: the lab may no longer be known, its projects still say
-        if any(kind.used_by(p["config"]) for p in projects):
-            # There first: if it fails, the class stays whole here and a second run finds it all again.
-            done.there.append((kind.server, *kind.destroy_for(name)))
+    for kind in _kinds_used(projects):
+        # There first: if it fails, the class stays whole here and a second run finds it all again.
+        done.there.append((kind.server, *kind.destroy_for(name)))
     for entry in found:
         client.request("DELETE", f"/1.0/certificates/{entry['fingerprint']}", project=False)
         done.certificates += 1
@@ -72,6 +72,19 @@ def destroy(*, client: IncusClient, name: str, folder: Path, progress: Progress 
         done.projects.append(delete_project(client, project["name"]))
     shutil.rmtree(folder, ignore_errors=True)
     return done
+
+
+def _kinds_used(projects: list[dict[str, Any]]) -> list[ClassServerKind]:
+    """The kinds of server the class has a side on: those its lab declares, as its class project says;
+    when that project is gone (a destroy cut short) or names a lab this labkit lacks, every kind whose
+    mark a project of the class carries."""
+    lab = next((p["config"].get(LAB_KEY) for p in projects if p["config"].get(ROLE_KEY) == "class"), None)
+    try:
+        if lab:
+            return kinds_for(lab)
+    except (UsageError, ServerMissing):  # a lab, or a kind of server, this labkit does not know
+        pass
+    return [kind for kind in KINDS.values() if any(kind.used_by(p["config"]) for p in projects)]
 
 
 def _try_delete_project(client: IncusClient, project: str) -> tuple[str, LabkitError | None]:

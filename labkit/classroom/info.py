@@ -13,7 +13,6 @@ from ..i18n import M
 from ..keys import CLASS_KEY, CONTAINER_KEY, LAB_KEY, LEARNER_KEY, ROLE_KEY, TRUST_KEY
 from ..labs import DEFAULT_LAB, chapter_named
 from ..labs.baseline import BASELINE_GENERATION, BASELINE_UUID
-from ..servers import SNAPSHOT_SERVER
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class ClassInfo:
     # held in the learner's project config, which the learner can read but not write.
     baselines: dict[str, tuple[str, str]] = field(default_factory=dict)
     lab: str = DEFAULT_LAB
-    # learner -> the name of their certificate on the snapshot server (the chapter's `learner` param).
+    # learner -> the name their certificate is trusted under on the lab's other servers (learner_params).
     trust_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,9 +51,10 @@ class ClassInfo:
         return params | ({SNAPSHOT_PARAM: snapshot} if snapshot else {})
 
     def learner_params(self) -> dict[str, dict[str, str]]:
-        """What differs per learner: the name of the certificate their snapshot-server token made
-        (the chapter's param the server declares, the name it looks for in the trust store)."""
-        return {learner: {SNAPSHOT_SERVER.trust_param: name} for learner, name in self.trust_names.items()}
+        """What differs per learner: the name their certificate is trusted under on every server the lab
+        declares (one name for all of them), given to the chapter under each server's trust param."""
+        wanted = [server.trust_param for server in chapter_named(self.lab).needs if server.trust_param]
+        return {learner: dict.fromkeys(wanted, name) for learner, name in self.trust_names.items()}
 
     def baseline(self, learner: str) -> Baseline | None:
         held = self.baselines.get(learner)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -165,18 +166,22 @@ def import_nbformat() -> Any:
     return nbformat
 
 
+_CELLS_UNVALIDATED = threading.Lock()
+
+
 def _read_validated_once(jupytext: Any, nbformat: Any, path: Path) -> Any:
     """jupytext builds each cell with nbformat.v4's new_*_cell, which validates every cell against the
     whole schema on its own: half the time of reading a source.  The cells are made unvalidated and the
     notebook is validated once, as a whole, which checks the same cells."""
     from nbformat.v4 import nbbase
 
-    per_cell = nbbase.validate
-    nbbase.validate = lambda node, ref=None: None
-    try:
-        notebook = jupytext.read(path)
-    finally:
-        nbbase.validate = per_cell
+    with _CELLS_UNVALIDATED:  # one reader at a time swaps the module's function, and puts it back
+        per_cell = nbbase.validate
+        nbbase.validate = lambda node, ref=None: None
+        try:
+            notebook = jupytext.read(path)
+        finally:
+            nbbase.validate = per_cell
     nbformat.validate(notebook)
     return notebook
 

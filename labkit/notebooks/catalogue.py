@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,12 @@ def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
         for _file, _line, message, _comments, context in extract_from_dir(
                 str(package_dir), method_map=[("**.py", "python")], keywords={"M": ((1, "c"), 2)}):
             found.add((context, message))
-    places = [line.split(": warning:")[0] for line in said.getvalue().splitlines() if ": warning:" in line]
+    places = []
+    for line in said.getvalue().splitlines():
+        if "warning: Skipping f-string" in line:
+            places.append(line.split(": warning:")[0])
+        else:
+            print(line, file=sys.stderr)  # Babel's other words, as it said them
     if places:
         raise UsageError(M("catalogue.fstring", "Babel cannot extract a message that holds an f-string with "
                                                 "substitutions: give the value a name first, then pass the name "

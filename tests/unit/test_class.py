@@ -507,6 +507,7 @@ def test_create_ends_with_what_is_true_of_serve_and_of_access_folders(tmp_path, 
         result = run_cli("--lang", lang, "class", "--dir", str(tmp_path), "create", "demo", "--learners", "1")
         assert result.exit_code == 0, result.output
         assert serve in result.output
+        assert "incus remote add" not in result.output  # a lab with no other server has no line to hand out
         if address:
             assert f"{address}." in result.output and "--listen ADDR" not in result.output
             assert again not in result.output

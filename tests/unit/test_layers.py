@@ -11,6 +11,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from functools import lru_cache
@@ -172,11 +173,11 @@ def imports_of(path: Path) -> set[str]:
             if name.split(".")[0] == "labkit"}
 
 
-def statements_of(path: Path) -> frozenset[tuple[str, tuple[str, ...]]]:
+def statements_of(path: Path, root: Path = ROOT) -> frozenset[tuple[str, tuple[str, ...]]]:
     """Each import of a file as (module, names imported from it): `import X` is (X, ())."""
-    package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    package = path.relative_to(root).with_suffix("").parts[:-1]
     if path.name == "__init__.py":
-        package = path.relative_to(ROOT).parts[:-1]
+        package = path.relative_to(root).parts[:-1]
     return statements_in(package, path.read_text(encoding="utf-8"))
 
 
@@ -216,16 +217,16 @@ def test_the_layer_scan_sees_a_relative_import(tmp_path: Path) -> None:
         planted.unlink()
 
 
-def module_graph() -> dict[str, set[str]]:
+def module_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """labkit's modules and the labkit modules each imports (a name imported from a package counts as
     the package, unless it is a module of it), TYPE_CHECKING imports included: a circle there is a
     circle in the design, even when Python never runs it."""
-    names = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
-             for p in PACKAGE.rglob("*.py")}
+    names = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (root / "labkit").rglob("*.py")}
 
     def targets(path: Path) -> set[str]:
         found = set()
-        for module, aliases in statements_of(path):
+        for module, aliases in statements_of(path, root):
             modules = {f"{module}.{a}" for a in aliases} & names.keys()
             # `from . import texts` loads the module texts, not the package's __init__ (already loading).
             found |= modules | ({module} if not aliases or len(modules) < len(aliases) else set())
@@ -271,15 +272,13 @@ def test_no_import_circle() -> None:
     assert not found, f"import circles in labkit/: {found}"
 
 
-def test_the_module_graph_counts_a_package_only_for_what_it_defines() -> None:
+def test_the_module_graph_counts_a_package_only_for_what_it_defines(tmp_path: Path) -> None:
     # `from . import journal` loads grading/journal.py, not grading/__init__.py; `from ..labs import
-    # CHAPTERS` takes a name the package itself defines, so it runs labs/__init__.py.
-    planted = PACKAGE / "grading" / "_planted_for_graph.py"
+    # CHAPTERS` takes a name the package itself defines, so it runs labs/__init__.py.  Planted in a copy.
+    shutil.copytree(PACKAGE, tmp_path / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
+    planted = tmp_path / "labkit" / "grading" / "_planted_for_graph.py"
     planted.write_text("from . import journal\nfrom ..labs import CHAPTERS\nimport labkit.i18n\n", encoding="utf-8")
-    try:
-        graph = module_graph()
-    finally:
-        planted.unlink()
+    graph = module_graph(tmp_path)
     assert graph["labkit.grading._planted_for_graph"] == {"labkit.grading.journal", "labkit.labs", "labkit.i18n"}
 
 

@@ -30,6 +30,9 @@ class MirrorSide:
     def learner_address(self) -> str:
         return "0.0.0.0:9443"
 
+    def used_by(self, config: dict[str, str]) -> bool:
+        return config.get("user.test.mirror") == "true"
+
 
 
 @pytest.fixture
@@ -84,3 +87,29 @@ def test_the_command_line_names_the_server_and_gives_each_learner_their_line(mir
     out = capsys.readouterr()
     assert "To add the image mirror, each learner runs their own line once" in out.out + out.err
     assert f"alice: {LINE}" in out.out and "bob: already added" in out.out
+
+
+def test_destroy_goes_where_the_class_lab_declares_or_else_where_a_mark_says(mirror_lab: str) -> None:
+    from labkit.classroom.destroy import _kinds_used
+    from labkit.keys import LAB_KEY, ROLE_KEY, TRUST_KEY
+
+    learner = {"config": {ROLE_KEY: "learner", TRUST_KEY: "labkit:demo:alice"}}
+    kinds = lambda *projects: [kind.server.id for kind in _kinds_used(list(projects))]  # noqa: E731
+    # The snapshot server's mark (a trust name) is on every learner of a class with any server:
+    # the class project's lab decides, so a mirror's class never reaches for a snapshot server.
+    assert kinds({"config": {ROLE_KEY: "class", LAB_KEY: "mirrored"}}, learner) == ["image-mirror"]
+    assert kinds({"config": {ROLE_KEY: "class", LAB_KEY: "snapshots"}}) == []
+    assert kinds({"config": {ROLE_KEY: "class", LAB_KEY: "snapshot-server"}}, learner) == ["snapshot-server"]
+    # The class project gone (a destroy cut short), or a lab this labkit lacks: the marks decide.
+    assert kinds(learner) == ["snapshot-server"]
+    assert kinds({"config": {ROLE_KEY: "class", LAB_KEY: "gone-lab"}}, learner) == ["snapshot-server"]
+
+
+def test_each_declared_server_gets_the_learners_trust_name_under_its_param(mirror_lab: str) -> None:
+    from labkit.classroom.info import ClassInfo
+
+    trusted = {"alice": "labkit:demo:alice"}
+    assert ClassInfo("demo", "c", {"alice": "demo-alice"}, lab="snapshot-server",
+                     trust_names=trusted).learner_params() == {"alice": {"learner": "labkit:demo:alice"}}
+    assert ClassInfo("demo", "c", {"alice": "demo-alice"}, lab="snapshots",
+                     trust_names=trusted).learner_params() == {"alice": {}}
