@@ -13,9 +13,11 @@ from labkit.classroom import observe as class_observe
 from labkit.classroom.spec import spec_for
 from labkit.classroom.status import class_status
 from labkit.errors import UsageError
+from labkit.i18n import M
 from labkit.keys import LAB_KEY, TRUST_KEY
 from labkit.labs import CHAPTERS
 from labkit.labs.snapshots.steps import CHAPTER
+from labkit.servers import Server
 
 from .test_class import SCENARIOS, fake_class, fake_client
 
@@ -60,7 +62,13 @@ def test_each_learner_gets_the_trust_name_the_class_recorded(tmp_path, monkeypat
 
     seen: dict[str, dict[str, str]] = {}
     without_hook(monkeypatch, seen)
-    class_status(client=fake_client(recorded), name="demo", folder=tmp_path)
+    class_status(client=fake_client(recorded), name="demo", folder=tmp_path / "none")
+    assert "learner" not in seen["demo-alice"]  # a lab that declares no server is given no trust name
+    # A lab that declares a server (opened only when a look asks, which this one never does) gets the
+    # recorded name under the server's trust param.
+    trusting = Server("trusting", M("test.servers.trusting", "a trusting server"), trust_param="learner")
+    monkeypatch.setitem(CHAPTERS, CHAPTER.id, dataclasses.replace(CHAPTERS[CHAPTER.id], needs=(trusting,)))
+    class_status(client=fake_client(recorded), name="demo", folder=tmp_path / "declared")
     assert seen["demo-alice"]["learner"] == "labkit:demo:alice"
     assert "learner" not in seen["demo-bob"]  # nothing recorded: the chapter's own default applies
 
