@@ -81,7 +81,7 @@ def extracted_messages(package_dir: Path) -> set[tuple[str | None, str]]:
 
     Babel skips an M(...) call that holds an f-string with substitutions, even in a keyword argument,
     and only says so on stderr: the message would then be missing from the catalogue for a reason
-    nobody reads.  Its warnings are taken and made an error that names each place."""
+    nobody reads.  That warning is made an error naming each place; Babel's others pass through."""
     from babel.messages.extract import extract_from_dir
 
     found = set()
