@@ -40,7 +40,7 @@ from ..provision import quotas
 from ..provision.image import default_image
 from ..provision.storage import default_pool, ensure_root_disk
 from .projects import ensure_project, update_project
-from .server_kinds import kinds_for
+from .server_kinds import KINDS, kinds_for
 from .server_side import OpenSide
 from .spec import ClassSpec
 
@@ -385,9 +385,8 @@ def _ensure_learner(client: IncusClient, spec: ClassSpec, state: ServerState, le
                    {CERT_KEY: fingerprint} | ({TRUST_KEY: spec.certificate_name(learner)} if there else {}))
     readme = certs.bundle_readme(cls=spec.name, learner=learner, project=project, container=container,
                                  address=address, server_cert=state.certificate_pem, lang=lang)
-    for kind in kinds_for(spec.lab):
-        if kind.server.id in there:  # where the learner was given a way in just now
-            readme += "\n" + kind.readme(project).render(lang) + "\n"
+    for server in there:  # where the learner was given a way in just now, in the lab's order
+        readme += "\n" + KINDS[server].readme(project).render(lang) + "\n"
     certs.write_bundle(spec.bundle(learner), remote=spec.name, address=address, project=project,
                        server_cert=state.certificate_pem, readme=readme)
     return lines

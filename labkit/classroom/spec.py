@@ -18,7 +18,6 @@ from ..incus.client import IncusClient
 from ..keys import CLASS_KEY, CONTAINER_KEY, IMAGE_KEY, LAB_KEY, LEARNER_KEY, LEARNERS_KEY, LIMITS_KEY, ROLE_KEY
 from ..labs import DEFAULT_LAB, chapter_named
 from ..paths import state_dir
-from ..servers import Server
 
 CLASS_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{0,28}[A-Za-z0-9])?$")
 LEARNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,30}[A-Za-z0-9])?$")
@@ -142,11 +141,6 @@ class ClassSpec:
         chapter = chapter_named(self.lab)
         if not self.container:
             object.__setattr__(self, "container", chapter.defaults[INSTANCE_PARAM])
-
-    @property
-    def servers(self) -> tuple[Server, ...]:
-        """The servers the lab's chapter declares besides this one: the class has a side on each."""
-        return chapter_named(self.lab).needs
 
     @property
     def class_project(self) -> str:
